@@ -1,0 +1,22 @@
+# payrouter: `make run` to start it, `make test` to check it.
+
+CARGO ?= cargo
+
+.PHONY: run test lint redis-server
+
+run:
+	$(CARGO) run --release --bin payrouter
+
+test: redis-server
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The tests start private Redis servers; install Redis when the machine has none.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+		echo "installing redis-server"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	}

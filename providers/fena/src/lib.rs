@@ -1,0 +1,157 @@
+//! Fena (UK open banking) behind the Provider trait.
+//!
+//! `client` speaks HTTP to Fena; `transform` holds the pure mapping (request bodies, status
+//! mapping, callback parsing) so it can be tested without I/O.
+
+mod client;
+pub mod transform;
+
+use async_trait::async_trait;
+use payrouter_provider::{
+    config, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
+    FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext, ProviderError,
+    ProviderFactory, RefundOrder, RefundOutcome, SecretString,
+};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use client::FenaClient;
+
+pub const NAME: &str = "fena";
+
+/// The `[fena]` configuration section (`FENA_*` environment variables).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    #[serde(default, deserialize_with = "config::opt_string")]
+    pub terminal_id: Option<String>,
+    #[serde(default, deserialize_with = "config::opt_secret")]
+    pub terminal_secret: Option<SecretString>,
+    /// Default bank account id for payments (Fena uses the company default when unset).
+    #[serde(default, deserialize_with = "config::opt_string")]
+    pub bank_account: Option<String>,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_base_url() -> String {
+    "https://epos.api.fena.co".into()
+}
+fn default_connect_timeout_ms() -> u64 {
+    3_000
+}
+fn default_timeout_ms() -> u64 {
+    15_000
+}
+
+const OPERATIONS: &[Operation] = &[
+    Operation::Pay,
+    Operation::Refund,
+    Operation::Status,
+    Operation::Check,
+    Operation::Callback,
+];
+
+const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
+    ("reference", "Fena reference, 1-12 of [A-Za-z0-9-]; default: shopTransactionId or a 12-char digest of it"),
+    ("bankAccount", "Fena bank account id; default FENA_BANK_ACCOUNT, else the company default"),
+    ("customerName", "payer name shown by Fena"),
+    ("customerEmail", "payer e-mail"),
+];
+
+pub struct Fena {
+    client: FenaClient,
+    capabilities: Capabilities,
+    bank_account: Option<String>,
+}
+
+impl ProviderFactory for Fena {
+    const NAME: &'static str = NAME;
+    type Settings = Settings;
+
+    fn build(settings: Settings, _ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
+        let mut problems = Vec::new();
+        let terminal_id = settings.terminal_id;
+        if terminal_id.is_none() {
+            problems.push("FENA_TERMINAL_ID: required while fena is enabled".to_string());
+        }
+        if settings.terminal_secret.is_none() {
+            problems.push("FENA_TERMINAL_SECRET: required while fena is enabled".to_string());
+        }
+        if !(settings.base_url.starts_with("http://") || settings.base_url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "FENA_BASE_URL: '{}' is not an http(s) URL",
+                settings.base_url
+            ));
+        }
+        if settings.timeout_ms == 0 || settings.connect_timeout_ms == 0 {
+            problems.push("FENA_TIMEOUT_MS / FENA_CONNECT_TIMEOUT_MS: must be positive".into());
+        }
+        let (Some(terminal_id), Some(secret), true) =
+            (terminal_id, settings.terminal_secret, problems.is_empty())
+        else {
+            return Err(problems);
+        };
+        let client = FenaClient::new(
+            settings.base_url.trim_end_matches('/').to_string(),
+            terminal_id,
+            secret,
+            Duration::from_millis(settings.connect_timeout_ms),
+            Duration::from_millis(settings.timeout_ms),
+        )
+        .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
+        Ok(Arc::new(Fena {
+            client,
+            capabilities: Capabilities {
+                operations: OPERATIONS,
+                currencies: Currencies::Only(&["GBP"]),
+                partial_refunds: true,
+                min_poll_interval: Duration::from_secs(1),
+                callback_format: "Fena JSON webhook (unsigned: only the payment id is used, the state is re-fetched)",
+                pay_provider_data: PAY_PROVIDER_DATA,
+            },
+            bank_account: settings.bank_account,
+        }))
+    }
+}
+
+#[async_trait]
+impl Provider for Fena {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn check_payment_id(&self, id: &str) -> Result<(), String> {
+        transform::check_payment_id(id)
+    }
+
+    async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
+        let body = transform::pay_request(order, self.bank_account.as_deref())?;
+        self.client.create_payment(&body).await
+    }
+
+    async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
+        self.client.get_payment(payment_id).await
+    }
+
+    async fn refund(&self, order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
+        let body = transform::refund_request(order)?;
+        self.client.refund(&order.payment_id, &body).await
+    }
+
+    fn authenticate_callback(
+        &self,
+        req: &CallbackRequest,
+    ) -> Result<CallbackSubject, CallbackError> {
+        transform::callback_subject(&req.body)
+    }
+}

@@ -1,0 +1,306 @@
+//! Pure translation between the contract and Fena's API: request bodies, response parsing and
+//! the status mapping. No I/O here.
+
+use payrouter_provider::{
+    Action, CallbackError, CallbackSubject, CreatedPayment, Currency, FetchedPayment, Money,
+    PayOrder, PaymentStatusKind, ProviderError, ProviderState, Redirect, RefundOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Body of `POST /open/payments/single/create-and-process`.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRequest {
+    pub reference: String,
+    pub amount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bank_account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_redirect_url: Option<String>,
+    /// Carries the shopTransactionId so a payment can be rebuilt from Fena alone.
+    pub description: String,
+}
+
+/// Body of `POST /open/payments/single/{id}/refund`.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundRequest {
+    pub amount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payee_account_info: Option<Value>,
+}
+
+/// A payment as Fena returns it (create `result`, get `data`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FenaPayment {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub amount: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateResponse {
+    pub result: FenaPayment,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GetResponse {
+    pub data: FenaPayment,
+}
+
+const REFERENCE_MAX: usize = 12;
+
+fn is_reference(s: &str) -> bool {
+    (1..=REFERENCE_MAX).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The Fena `reference`: the shopTransactionId when it fits Fena's rule, otherwise a
+/// deterministic 12-character digest of it (so a retry sends the same reference).
+pub fn reference_for(shop_transaction_id: &str) -> String {
+    if is_reference(shop_transaction_id) {
+        return shop_transaction_id.to_string();
+    }
+    let digest = Sha256::digest(shop_transaction_id.as_bytes());
+    hex::encode(digest)[..REFERENCE_MAX].to_string()
+}
+
+fn string_field(data: &Map<String, Value>, key: &str) -> Result<Option<String>, ProviderError> {
+    match data.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(ProviderError::InvalidRequest {
+            field: format!("providerData.{key}"),
+            message: "must be a non-empty string".into(),
+        }),
+    }
+}
+
+pub fn pay_request(
+    order: &PayOrder,
+    default_bank_account: Option<&str>,
+) -> Result<PaymentRequest, ProviderError> {
+    let data = &order.provider_data;
+    let reference = match string_field(data, "reference")? {
+        Some(r) if is_reference(&r) => r,
+        Some(_) => {
+            return Err(ProviderError::InvalidRequest {
+                field: "providerData.reference".into(),
+                message: "must be 1-12 characters of letters, digits and '-'".into(),
+            })
+        }
+        None => reference_for(&order.shop_transaction_id),
+    };
+    let customer_email = string_field(data, "customerEmail")?;
+    if let Some(email) = &customer_email {
+        if !email.contains('@') {
+            return Err(ProviderError::InvalidRequest {
+                field: "providerData.customerEmail".into(),
+                message: "must be an e-mail address".into(),
+            });
+        }
+    }
+    Ok(PaymentRequest {
+        reference,
+        amount: decimal_amount(&order.amount)?,
+        bank_account: string_field(data, "bankAccount")?
+            .or_else(|| default_bank_account.map(str::to_string)),
+        customer_name: string_field(data, "customerName")?,
+        customer_email,
+        custom_redirect_url: order.success_redirect_url.clone(),
+        description: order.shop_transaction_id.clone(),
+    })
+}
+
+pub fn refund_request(order: &RefundOrder) -> Result<RefundRequest, ProviderError> {
+    let payee = match order.provider_data.get("payeeAccountInfo") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => {
+            return Err(ProviderError::InvalidRequest {
+                field: "providerData.payeeAccountInfo".into(),
+                message: "must be an object (sortCode, accountNumber, name)".into(),
+            })
+        }
+    };
+    Ok(RefundRequest {
+        amount: decimal_amount(&order.amount)?,
+        payee_account_info: payee,
+    })
+}
+
+fn decimal_amount(amount: &Money) -> Result<String, ProviderError> {
+    amount
+        .to_decimal_string(2)
+        .map_err(|e| ProviderError::InvalidRequest {
+            field: "amount".into(),
+            message: e.to_string(),
+        })
+}
+
+/// Fena ids are 24-hex Mongo ObjectIds; be a little lenient but never accept path tricks.
+pub fn check_payment_id(id: &str) -> Result<(), String> {
+    if (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(())
+    } else {
+        Err("paymentId must be a Fena payment id (letters, digits and '-', at most 64)".into())
+    }
+}
+
+/// Maps a Fena single-payment status. Spellings with `_`, `-` or spaces are the same state.
+pub fn map_status(raw: &str) -> ProviderState {
+    use Action::{Payment, Refund};
+    use PaymentStatusKind::{Accepted, Failed, Pending};
+    let norm: String = raw
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c == '-' || c == ' ' { '_' } else { c })
+        .collect();
+    let (status, action, is_final) = match norm.as_str() {
+        "draft" | "sent" | "overdue" | "pending" => (Pending, Payment, false),
+        "paid" => (Accepted, Payment, true),
+        // The payer may retry a rejected payment, so it is not final.
+        "rejected" => (Failed, Payment, false),
+        "cancelled" | "canceled" => (Failed, Payment, true),
+        "refund_started" => (Pending, Refund, false),
+        "refund_rejected" => (Failed, Refund, true),
+        "refunded" | "partial_refund" | "partially_refunded" => (Accepted, Refund, true),
+        _ => return ProviderState::unknown(raw),
+    };
+    ProviderState::new(raw, status, action, is_final)
+}
+
+pub fn created_payment(resp: CreateResponse) -> Result<CreatedPayment, ProviderError> {
+    let p = resp.result;
+    let link = p
+        .link
+        .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+        .ok_or_else(|| {
+            ProviderError::Unavailable("Fena created the payment but sent no link".into())
+        })?;
+    if p.id.is_empty() || check_payment_id(&p.id).is_err() {
+        return Err(ProviderError::Unavailable(
+            "Fena answered an unusable payment id".into(),
+        ));
+    }
+    Ok(CreatedPayment {
+        state: map_status(p.status.as_deref().unwrap_or("sent")),
+        payment_id: p.id,
+        redirect: Redirect::Get { url: link },
+        redirect_mobile: None,
+        reference: p.reference,
+    })
+}
+
+pub fn fetched_payment(resp: GetResponse) -> Result<FetchedPayment, ProviderError> {
+    let p = resp.data;
+    let status = p
+        .status
+        .ok_or_else(|| ProviderError::Unavailable("Fena sent a payment without a status".into()))?;
+    let currency = p
+        .currency
+        .as_deref()
+        .map(|c| {
+            Currency::from_code(c).ok_or_else(|| {
+                ProviderError::Unavailable(format!("Fena sent an unknown currency '{c}'"))
+            })
+        })
+        .transpose()?;
+    let amount = match (p.amount.as_deref(), currency.or(Currency::from_code("GBP"))) {
+        (Some(a), Some(cur)) => Some(Money::from_decimal_str(a, cur).map_err(|e| {
+            ProviderError::Unavailable(format!("Fena sent an unusable amount: {e}"))
+        })?),
+        _ => None,
+    };
+    Ok(FetchedPayment {
+        payment_id: p.id,
+        state: map_status(&status),
+        amount,
+        reference: p.reference,
+        shop_transaction_id: p.description.filter(|d| !d.is_empty()),
+    })
+}
+
+/// Fena's error bodies usually carry `message`; fall back to the HTTP status.
+pub fn error_message(status: u16, body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        message: Option<Value>,
+    }
+    let msg = serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .and_then(|b| b.message)
+        .map(|m| match m {
+            Value::String(s) => s,
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        });
+    match msg {
+        Some(m) if !m.is_empty() => format!("Fena: {}", truncate(&m, 300)),
+        _ => format!("Fena answered HTTP {status}"),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Reads what a Fena webhook is about. The body is unsigned: only the id is taken from it.
+pub fn callback_subject(body: &[u8]) -> Result<CallbackSubject, CallbackError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| CallbackError::Malformed("body is not JSON".into()))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| CallbackError::Malformed("body is not a JSON object".into()))?;
+    let id = obj
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| CallbackError::Malformed("field 'id' (string) is missing".into()))?;
+    check_payment_id(id)
+        .map_err(|_| CallbackError::Malformed("field 'id' is not a Fena id".into()))?;
+    let scope = obj
+        .get("eventScope")
+        .or_else(|| obj.get("scope"))
+        .and_then(Value::as_str)
+        .unwrap_or("single-payments");
+    match scope {
+        "single-payments" | "single-payment" => Ok(CallbackSubject::Payment {
+            payment_id: id.to_string(),
+        }),
+        "recurring-payments" | "recurring-payment" => Ok(CallbackSubject::Subscription {
+            token: id.to_string(),
+        }),
+        other => Ok(CallbackSubject::Ignored {
+            reason: format!("event scope '{other}' is not used"),
+        }),
+    }
+}

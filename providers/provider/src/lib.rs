@@ -1,0 +1,132 @@
+//! What a payment provider is to payrouter.
+//!
+//! An adapter is a stateless translation between the PGM contract and one provider's API: it
+//! builds requests, calls the provider and maps answers to contract states. Everything about
+//! state (idempotency, forward-only transitions, poll windows, notifications) belongs to the
+//! gateway, so the trait below has no storage and no timers.
+
+mod callback;
+mod capabilities;
+pub mod config;
+mod error;
+mod money;
+mod subscription;
+mod types;
+
+pub use callback::{CallbackAck, CallbackError, CallbackRequest, CallbackSubject};
+pub use capabilities::{Capabilities, Currencies, Operation};
+pub use error::ProviderError;
+pub use money::{Currency, Money, MoneyError};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use subscription::{
+    Interval, SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
+    SubscriptionUpdate,
+};
+pub use types::{
+    Action, CreatedPayment, FetchedPayment, PayOrder, PayOutcome, PayResult, PaymentStatusKind,
+    ProviderState, Redirect, RefundOrder, RefundOutcome,
+};
+
+use async_trait::async_trait;
+
+/// Settings shared by every adapter, owned by the gateway.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderContext {
+    /// Public URL of this router, used to build callback URLs handed to providers.
+    pub public_base_url: Option<String>,
+}
+
+/// A provider crate's entry point: how the gateway builds it from its configuration section.
+/// Registering a provider is one line in the gateway naming a type that implements this.
+pub trait ProviderFactory {
+    /// Lower-case name used in routes (`/v3/{name}/…`) and as the environment prefix (`NAME_`).
+    const NAME: &'static str;
+    /// The provider's configuration section, read from `[name]` in TOML and `NAME_*` variables.
+    type Settings: serde::de::DeserializeOwned;
+    /// Validates the settings (one message per problem, naming the key) and builds the adapter.
+    fn build(
+        settings: Self::Settings,
+        ctx: &ProviderContext,
+    ) -> Result<std::sync::Arc<dyn Provider>, Vec<String>>;
+}
+
+/// One payment provider, seen through the PGM contract.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Checks that `id` could be a payment id issued for this provider (without any I/O).
+    fn check_payment_id(&self, id: &str) -> Result<(), String> {
+        let ok = !id.is_empty()
+            && id.len() <= 128
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(())
+        } else {
+            Err("paymentId must be 1-128 characters of letters, digits, '-' or '_'".into())
+        }
+    }
+
+    async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError>;
+
+    /// The provider's current view of a payment, fetched with credentials.
+    async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError>;
+
+    async fn refund(&self, _order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
+        Err(ProviderError::NotSupported {
+            provider: self.name(),
+            operation: Operation::Refund,
+            hint: None,
+        })
+    }
+
+    /// Turns a raw callback into the object it is about. Unsigned callbacks only *name* a
+    /// payment; the gateway always re-fetches the truth before acting.
+    fn authenticate_callback(
+        &self,
+        req: &CallbackRequest,
+    ) -> Result<CallbackSubject, CallbackError>;
+
+    /// The body the provider expects when a callback was accepted.
+    fn callback_ack(&self) -> CallbackAck {
+        CallbackAck::json_ok()
+    }
+
+    async fn schedule_subscription(
+        &self,
+        _order: &SubscriptionOrder,
+    ) -> Result<SubscriptionOutcome, ProviderError> {
+        Err(self.unsupported(Operation::SubscriptionSchedule))
+    }
+
+    async fn update_subscription(
+        &self,
+        _token: &str,
+        _update: &SubscriptionUpdate,
+    ) -> Result<SubscriptionOutcome, ProviderError> {
+        Err(self.unsupported(Operation::SubscriptionUpdate))
+    }
+
+    async fn fetch_subscription(&self, _token: &str) -> Result<SubscriptionState, ProviderError> {
+        Err(self.unsupported(Operation::SubscriptionStatus))
+    }
+
+    async fn expire_subscription(
+        &self,
+        _token: &str,
+    ) -> Result<SubscriptionOutcome, ProviderError> {
+        Err(self.unsupported(Operation::SubscriptionExpire))
+    }
+
+    fn unsupported(&self, operation: Operation) -> ProviderError {
+        ProviderError::NotSupported {
+            provider: self.name(),
+            operation,
+            hint: None,
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Status, check, refund and callbacks: everything that reads or moves an existing payment.
+
+use payrouter_provider::{
+    CallbackAck, CallbackRequest, CallbackSubject, Money, Operation, PayResult, PaymentStatusKind,
+    Provider, Redirect, RefundOrder, RefundOutcome,
+};
+use std::sync::Arc;
+
+use super::record::{PaymentRecord, RefundEntry, RefundState};
+use super::{now_ms, Engine, Error, Result};
+use crate::contract::{PaymentStatus, RefundResponse};
+use crate::notify::Notification;
+
+/// What the callback route answers.
+pub struct CallbackOutcome {
+    pub ack: CallbackAck,
+    pub changed: bool,
+}
+
+impl Engine {
+    /// A final state is answered from the store; otherwise the provider is asked, at most
+    /// once per poll window.
+    pub async fn status(&self, provider: &str, payment_id: &str) -> Result<PaymentStatus> {
+        let p = self.provider(provider)?.clone();
+        self.require(p.as_ref(), Operation::Status)?;
+        let (rec, _) = self.load(p.as_ref(), payment_id).await?;
+        if rec.is_settled() {
+            return Ok(rec.view());
+        }
+        Ok(self.refresh(p.as_ref(), rec).await?.0.view())
+    }
+
+    /// Like status, but always asks the provider (poll window permitting) and always sends a
+    /// notification: the state-change one if the state moved, otherwise one with the status.
+    pub async fn check(&self, provider: &str, payment_id: &str) -> Result<PaymentStatus> {
+        let p = self.provider(provider)?.clone();
+        self.require(p.as_ref(), Operation::Check)?;
+        let (rec, _) = self.load(p.as_ref(), payment_id).await?;
+        let (rec, changed) = self.refresh(p.as_ref(), rec).await?;
+        if !changed {
+            self.store
+                .outbox_push(
+                    &Notification::new(&rec.provider, &rec.payment_id, &rec.view())
+                        .into_item(now_ms()),
+                )
+                .await?;
+            self.notify.wake();
+        }
+        Ok(rec.view())
+    }
+
+    pub async fn refund(
+        &self,
+        provider: &str,
+        payment_id: &str,
+        amount: Money,
+        provider_data: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<RefundResponse> {
+        let p = self.provider(provider)?.clone();
+        let order = RefundOrder {
+            payment_id: payment_id.to_string(),
+            amount,
+            provider_data,
+        };
+        if !p.capabilities().supports(Operation::Refund) {
+            // The adapter's own refusal says why (and what to do instead).
+            return Err(match p.refund(&order).await {
+                Err(e) => e.into(),
+                Ok(_) => p.unsupported(Operation::Refund).into(),
+            });
+        }
+        let (rec, _) = self.load(p.as_ref(), payment_id).await?;
+        let rec = if rec.is_settled() {
+            rec
+        } else {
+            self.refresh(p.as_ref(), rec).await?.0
+        };
+        if rec.currency != amount.currency.code() {
+            return Err(Error::invalid(
+                "currency",
+                format!(
+                    "must be {}, the currency of payment '{payment_id}'",
+                    rec.currency
+                ),
+            ));
+        }
+        let refund_id = uuid::Uuid::new_v4().simple().to_string();
+        let partial = p.capabilities().partial_refunds;
+        let mut refusal = None;
+        self.update(p.as_ref(), payment_id, |r| {
+            refusal = refund_refusal(r, amount.minor, partial);
+            if refusal.is_none() {
+                r.refunds.retain(|e| e.id != refund_id);
+                r.refunds.push(RefundEntry {
+                    id: refund_id.clone(),
+                    amount: amount.minor,
+                    state: RefundState::Pending,
+                    at_ms: now_ms(),
+                });
+            }
+            Ok(())
+        })
+        .await?;
+        if let Some(reason) = refusal {
+            return Ok(RefundResponse {
+                result: PayResult::Ko,
+                result_description: reason,
+            });
+        }
+        let outcome = self
+            .call(p.as_ref(), Operation::Refund, p.refund(&order))
+            .await;
+        let settle = |state: Option<RefundState>| {
+            let id = refund_id.clone();
+            move |r: &mut PaymentRecord| {
+                match state {
+                    Some(s) => r
+                        .refunds
+                        .iter_mut()
+                        .filter(|e| e.id == id)
+                        .for_each(|e| e.state = s),
+                    None => r.refunds.retain(|e| e.id != id),
+                }
+                Ok(())
+            }
+        };
+        match outcome {
+            Ok(RefundOutcome::Pending) => Ok(RefundResponse {
+                result: PayResult::Pending,
+                result_description:
+                    "refund requested; its outcome arrives as a notification with action REFUND"
+                        .into(),
+            }),
+            Ok(RefundOutcome::Completed) => {
+                self.update(p.as_ref(), payment_id, settle(Some(RefundState::Completed)))
+                    .await?;
+                Ok(RefundResponse {
+                    result: PayResult::Ok,
+                    result_description: "refunded".into(),
+                })
+            }
+            Ok(RefundOutcome::Declined { message }) => {
+                self.update(p.as_ref(), payment_id, settle(Some(RefundState::Rejected)))
+                    .await?;
+                Ok(RefundResponse {
+                    result: PayResult::Ko,
+                    result_description: message,
+                })
+            }
+            // The provider may have acted: the amount stays reserved until a state settles it.
+            Err(e @ payrouter_provider::ProviderError::Timeout { .. }) => Err(e.into()),
+            Err(e) => {
+                self.update(p.as_ref(), payment_id, settle(None)).await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A provider's POST callback: authenticate, re-fetch the truth, apply, acknowledge.
+    pub async fn callback(
+        self: &Arc<Self>,
+        provider: &str,
+        req: &CallbackRequest,
+    ) -> Result<CallbackOutcome> {
+        let p = self.provider(provider)?.clone();
+        let subject = match p.authenticate_callback(req) {
+            Ok(s) => s,
+            Err(e) => {
+                metrics::counter!("payrouter_callbacks_total", "provider" => p.name(), "outcome" => "rejected")
+                    .increment(1);
+                tracing::warn!(provider = p.name(), reason = %e, "callback rejected");
+                return Err(e.into());
+            }
+        };
+        let changed = match subject {
+            CallbackSubject::Payment { payment_id } => {
+                let result = self.refresh_now_or_later(&p, &payment_id).await;
+                let outcome = match &result {
+                    Ok(_) => "accepted",
+                    Err(Error::NotFound(_)) => "unknown_payment",
+                    Err(_) => "failed",
+                };
+                // The id names a payment the router did not create: refused, not retried.
+                let result = result.map_err(|e| match e {
+                    Error::Mismatch(m) => {
+                        Error::Callback(payrouter_provider::CallbackError::Malformed(m))
+                    }
+                    other => other,
+                });
+                metrics::counter!("payrouter_callbacks_total", "provider" => p.name(), "outcome" => outcome)
+                    .increment(1);
+                result?
+            }
+            CallbackSubject::Subscription { token } => {
+                tracing::info!(
+                    provider = p.name(),
+                    token,
+                    "subscription callback ignored: subscriptions are not served yet"
+                );
+                false
+            }
+            CallbackSubject::Ignored { reason } => {
+                metrics::counter!("payrouter_callbacks_total", "provider" => p.name(), "outcome" => "ignored")
+                    .increment(1);
+                tracing::info!(provider = p.name(), reason, "callback ignored");
+                false
+            }
+        };
+        Ok(CallbackOutcome {
+            ack: p.callback_ack(),
+            changed,
+        })
+    }
+
+    /// The contract's GET callback ping: refresh and notify on change.
+    pub async fn ping(&self, provider: &str, payment_id: &str) -> Result<PaymentStatus> {
+        let p = self.provider(provider)?.clone();
+        let (rec, _) = self.load(p.as_ref(), payment_id).await?;
+        Ok(self.refresh(p.as_ref(), rec).await?.0.view())
+    }
+
+    /// Refreshes now if the poll window is open; otherwise once it has closed, in the
+    /// background, so the provider's callback is acknowledged at once.
+    async fn refresh_now_or_later(
+        self: &Arc<Self>,
+        p: &Arc<dyn Provider>,
+        payment_id: &str,
+    ) -> Result<bool> {
+        let (rec, _) = self.load(p.as_ref(), payment_id).await?;
+        if self.claim_poll(p.as_ref(), payment_id).await? {
+            let fetched = self
+                .call(p.as_ref(), Operation::Status, p.fetch(payment_id))
+                .await?;
+            return Ok(self.apply(p.as_ref(), fetched).await?.1);
+        }
+        let (engine, p, rec) = (self.clone(), p.clone(), rec);
+        tokio::spawn(async move {
+            tokio::time::sleep(p.capabilities().min_poll_interval).await;
+            if let Err(e) = engine.refresh(p.as_ref(), rec).await {
+                tracing::warn!(provider = p.name(), error = %e, "deferred callback refresh failed");
+            }
+        });
+        Ok(false)
+    }
+
+    /// The form of a POST redirect, for the page that submits it.
+    pub async fn post_redirect(
+        &self,
+        provider: &str,
+        payment_id: &str,
+    ) -> Result<(String, Vec<(String, String)>)> {
+        let p = self.provider(provider)?.clone();
+        p.check_payment_id(payment_id)
+            .map_err(|m| Error::invalid("paymentId", m))?;
+        let key = PaymentRecord::key(p.name(), payment_id);
+        let rec = self
+            .store
+            .get(&key)
+            .await?
+            .and_then(|v| serde_json::from_str::<PaymentRecord>(&v.doc).ok());
+        match rec.and_then(|r| r.post_redirect) {
+            Some(Redirect::Post { url, fields }) => Ok((url, fields)),
+            _ => Err(Error::NotFound(format!(
+                "no payment page for '{payment_id}': it was not created by this router"
+            ))),
+        }
+    }
+}
+
+/// Why a refund of `amount` cannot be asked for, if it cannot.
+fn refund_refusal(rec: &PaymentRecord, amount: i64, partial: bool) -> Option<String> {
+    if !rec.is_paid() {
+        let status = match rec.state.status {
+            PaymentStatusKind::Pending => "PENDING",
+            PaymentStatusKind::Failed => "FAILED",
+            PaymentStatusKind::Accepted => "ACCEPTED",
+        };
+        return Some(format!(
+            "payment '{}' is not paid (status {status}, provider state '{}'): only paid payments can be refunded",
+            rec.payment_id, rec.state.provider_status
+        ));
+    }
+    let remainder = rec.refundable();
+    if amount > remainder {
+        return Some(format!(
+            "refund of {amount} exceeds the refundable remainder of {remainder} {} (minor units)",
+            rec.currency
+        ));
+    }
+    if !partial && amount != remainder {
+        return Some(format!(
+            "{} refunds only the whole remainder of {remainder} {} (minor units)",
+            rec.provider, rec.currency
+        ));
+    }
+    None
+}

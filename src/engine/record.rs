@@ -1,0 +1,242 @@
+//! The stored payment and the rules for changing it: forward-only transitions, the refund
+//! ledger, and the Payment Status view built from it.
+
+use payrouter_provider::{Action, PaymentStatusKind, ProviderState, Redirect};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::contract::PaymentStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefundState {
+    Pending,
+    Completed,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundEntry {
+    pub id: String,
+    pub amount: i64,
+    pub state: RefundState,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRecord {
+    pub provider: String,
+    pub payment_id: String,
+    pub shop_transaction_id: String,
+    pub amount: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub reference: Option<String>,
+    pub state: ProviderState,
+    #[serde(default)]
+    pub refunds: Vec<RefundEntry>,
+    /// Kept only for POST redirects, which the router serves as a self-submitting page.
+    #[serde(default)]
+    pub post_redirect: Option<Redirect>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+impl PaymentRecord {
+    pub fn key(provider: &str, payment_id: &str) -> String {
+        format!("payrouter:payment:{provider}:{payment_id}")
+    }
+
+    fn refunded_where(&self, state: RefundState) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.state == state)
+            .map(|r| r.amount)
+            .sum()
+    }
+
+    /// What may still be refunded: paid amount less completed and pending refunds.
+    pub fn refundable(&self) -> i64 {
+        self.amount
+            - self.refunded_where(RefundState::Completed)
+            - self.refunded_where(RefundState::Pending)
+    }
+
+    pub fn has_pending_refund(&self) -> bool {
+        self.refunds.iter().any(|r| r.state == RefundState::Pending)
+    }
+
+    /// Money was taken: a paid payment, or one that has entered the refund phase.
+    pub fn is_paid(&self) -> bool {
+        match self.state.action {
+            Action::Payment => self.state.status == PaymentStatusKind::Accepted,
+            Action::Refund => true,
+        }
+    }
+
+    /// A final state with nothing outstanding may be answered from the store.
+    pub fn is_settled(&self) -> bool {
+        self.state.is_final && !self.has_pending_refund()
+    }
+
+    /// Whether `new` may replace the current state. Final payment states are sticky, a late
+    /// payment event never undoes a refund, and a settled refund only moves on when the
+    /// router itself asked for another refund.
+    pub fn accepts(&self, new: &ProviderState) -> bool {
+        let cur = &self.state;
+        if cur.provider_status == new.provider_status
+            && cur.status == new.status
+            && cur.action == new.action
+            && cur.metadata == new.metadata
+        {
+            return false;
+        }
+        match (cur.action, new.action) {
+            (Action::Payment, Action::Payment) => !cur.is_final,
+            (Action::Payment, Action::Refund) => true,
+            (Action::Refund, Action::Payment) => false,
+            (Action::Refund, Action::Refund) => !cur.is_final || self.has_pending_refund(),
+        }
+    }
+
+    /// Applies an accepted state and settles the refund ledger from it.
+    pub fn apply(&mut self, new: ProviderState, now_ms: i64) {
+        if new.action == Action::Refund && new.is_final {
+            match new.status {
+                PaymentStatusKind::Accepted => {
+                    for r in self
+                        .refunds
+                        .iter_mut()
+                        .filter(|r| r.state == RefundState::Pending)
+                    {
+                        r.state = RefundState::Completed;
+                    }
+                }
+                PaymentStatusKind::Failed => {
+                    if let Some(r) = self
+                        .refunds
+                        .iter_mut()
+                        .rev()
+                        .find(|r| r.state == RefundState::Pending)
+                    {
+                        r.state = RefundState::Rejected;
+                    }
+                }
+                PaymentStatusKind::Pending => {}
+            }
+        }
+        self.state = new;
+        self.updated_ms = now_ms;
+    }
+
+    pub fn view(&self) -> PaymentStatus {
+        let mut metadata = Map::new();
+        metadata.insert("providerStatus".into(), json!(self.state.provider_status));
+        metadata.insert("amount".into(), json!(self.amount));
+        metadata.insert("currency".into(), json!(self.currency));
+        metadata.insert(
+            "refundedAmount".into(),
+            json!(self.refunded_where(RefundState::Completed)),
+        );
+        let pending = self.refunded_where(RefundState::Pending);
+        if pending > 0 {
+            metadata.insert("refundPendingAmount".into(), json!(pending));
+        }
+        for (k, v) in &self.state.metadata {
+            metadata.insert(k.clone(), v.clone());
+        }
+        PaymentStatus {
+            status: self.state.status,
+            payment_id: self.payment_id.clone(),
+            shop_transaction_id: self.shop_transaction_id.clone(),
+            provider_name: self.provider.clone(),
+            payment_method: "external".into(),
+            action: self.state.action,
+            metadata,
+        }
+    }
+}
+
+/// Serializes for the store; records are plain data, so this cannot fail.
+pub fn to_doc<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| Value::Null.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
+
+    fn state(s: &str, status: PaymentStatusKind, action: Action, fin: bool) -> ProviderState {
+        ProviderState::new(s, status, action, fin)
+    }
+
+    fn record(st: ProviderState) -> PaymentRecord {
+        PaymentRecord {
+            provider: "p".into(),
+            payment_id: "id".into(),
+            shop_transaction_id: "tx".into(),
+            amount: 1000,
+            currency: "GBP".into(),
+            reference: None,
+            state: st,
+            refunds: vec![],
+            post_redirect: None,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn final_payment_states_are_sticky_and_duplicates_are_no_change() {
+        let paid = record(state("paid", Accepted, Action::Payment, true));
+        assert!(!paid.accepts(&state("sent", Pending, Action::Payment, false)));
+        assert!(!paid.accepts(&state("cancelled", Failed, Action::Payment, true)));
+        assert!(!paid.accepts(&state("paid", Accepted, Action::Payment, true)));
+        assert!(paid.accepts(&state("refund_started", Pending, Action::Refund, false)));
+    }
+
+    #[test]
+    fn non_final_states_move_freely_so_a_rejected_payer_can_retry() {
+        let rejected = record(state("rejected", Failed, Action::Payment, false));
+        assert!(rejected.accepts(&state("pending", Pending, Action::Payment, false)));
+        assert!(rejected.accepts(&state("paid", Accepted, Action::Payment, true)));
+    }
+
+    #[test]
+    fn refunds_never_go_back_to_payment_and_settled_refunds_need_a_new_request() {
+        let mut refunded = record(state("refunded", Accepted, Action::Refund, true));
+        assert!(!refunded.accepts(&state("paid", Accepted, Action::Payment, true)));
+        assert!(!refunded.accepts(&state("refund_started", Pending, Action::Refund, false)));
+        refunded.refunds.push(RefundEntry {
+            id: "r".into(),
+            amount: 10,
+            state: RefundState::Pending,
+            at_ms: 0,
+        });
+        assert!(refunded.accepts(&state("refund_started", Pending, Action::Refund, false)));
+    }
+
+    #[test]
+    fn ledger_settles_from_refund_states() {
+        let mut r = record(state("paid", Accepted, Action::Payment, true));
+        for (id, amount) in [("a", 300), ("b", 200)] {
+            r.refunds.push(RefundEntry {
+                id: id.into(),
+                amount,
+                state: RefundState::Pending,
+                at_ms: 0,
+            });
+        }
+        assert_eq!(r.refundable(), 500);
+        r.apply(state("refund_rejected", Failed, Action::Refund, true), 1);
+        assert_eq!(r.refunds[1].state, RefundState::Rejected);
+        assert_eq!(r.refundable(), 700);
+        r.apply(state("partial_refund", Accepted, Action::Refund, true), 2);
+        assert_eq!(r.refunds[0].state, RefundState::Completed);
+        assert_eq!(r.view().metadata["refundedAmount"], 300);
+        assert_eq!(r.view().action, Action::Refund);
+    }
+}

@@ -1,0 +1,217 @@
+//! The HTTP edge: routes, the layers every request passes (request id, tracing, body limit,
+//! timeouts, panic catching, metrics) and bearer-token auth on the PGM-facing routes.
+
+mod error;
+mod input;
+mod ops;
+mod routes;
+
+pub use error::{error_response, ApiError};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use payrouter_provider::{ExposeSecret, SecretString};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::engine::Engine;
+use input::BodyLimit;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub metrics: PrometheusHandle,
+    pub draining: Arc<AtomicBool>,
+    pub api_token: Option<Arc<SecretString>>,
+}
+
+pub struct HttpSettings {
+    pub body_limit: usize,
+    pub route_timeout: Duration,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Budget for the operations endpoints, which never call a provider.
+const OPS_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn router(state: AppState, settings: HttpSettings) -> Router {
+    let pgm = Router::new()
+        .route("/v3/{provider}/pay", post(routes::pay))
+        .route("/v3/{provider}/refund", post(routes::refund))
+        .route(
+            "/v3/{provider}/status",
+            get(routes::status).post(routes::status_post),
+        )
+        .route("/v3/{provider}/check", get(routes::check))
+        .route(
+            "/v3/{provider}/subscription/schedule",
+            post(routes::subscription_unavailable),
+        )
+        .route(
+            "/v3/{provider}/subscription/start",
+            post(routes::subscription_unavailable),
+        )
+        .route(
+            "/v3/{provider}/subscription/pay",
+            post(routes::subscription_unavailable),
+        )
+        .route(
+            "/v3/{provider}/subscription/update/{token}",
+            post(routes::subscription_unavailable),
+        )
+        .route(
+            "/v3/{provider}/subscription/expire/{token}",
+            post(routes::subscription_unavailable).delete(routes::subscription_unavailable),
+        )
+        .route(
+            "/v3/{provider}/subscription/status/{token}",
+            get(routes::subscription_unavailable),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let open = Router::new()
+        .route(
+            "/v3/{provider}/callback",
+            post(routes::callback).get(routes::callback_ping),
+        )
+        .route(
+            "/v3/{provider}/redirect/{payment_id}",
+            get(routes::redirect_page),
+        );
+    let provider_routes = pgm
+        .merge(open)
+        .route_layer(middleware::from_fn_with_state(
+            settings.route_timeout,
+            deadline,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ));
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route_layer(middleware::from_fn_with_state(OPS_TIMEOUT, deadline))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ));
+    let limit = settings.body_limit;
+    Router::new()
+        .merge(provider_routes)
+        .merge(ops)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let request_id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id,
+                        provider = tracing::field::Empty,
+                        operation = tracing::field::Empty,
+                        payment_id = tracing::field::Empty,
+                    )
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                }))
+                .layer(axum::extract::DefaultBodyLimit::max(limit))
+                .layer(axum::Extension(BodyLimit(limit))),
+        )
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "no such route; see /openapi.json")
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route; see /openapi.json",
+    )
+}
+
+/// Answers 504 when the route's budget runs out.
+async fn deadline(State(budget): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(budget, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the request did not finish within {} ms",
+                budget.as_millis()
+            ),
+        ),
+    }
+}
+
+async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(expected) = &app.api_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let ok: bool = given
+            .as_bytes()
+            .ct_eq(expected.expose_secret().as_bytes())
+            .into();
+        if !ok {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Requests by route, provider and status, and their duration.
+async fn record_metrics(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(String::new, |m| m.as_str().to_string());
+    let provider = match req.uri().path().split('/').nth(2) {
+        Some(name) if route.starts_with("/v3/") => match app.engine.providers().get(name) {
+            Some(p) => p.name(),
+            // Unknown names must not grow the label set.
+            None => "unknown",
+        },
+        _ => "",
+    };
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::histogram!(
+        "payrouter_http_request_duration_seconds",
+        "route" => route.clone(),
+        "provider" => provider,
+        "status" => status.clone()
+    )
+    .record(start.elapsed().as_secs_f64());
+    metrics::counter!("payrouter_http_requests_total", "route" => route, "provider" => provider, "status" => status)
+        .increment(1);
+    resp
+}

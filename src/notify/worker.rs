@@ -1,0 +1,196 @@
+//! The delivery worker. Any replica's worker may deliver any notification: items are claimed
+//! from the store with a lease, so a worker that dies mid-delivery leaves them to another.
+
+use futures::StreamExt;
+use payrouter_provider::{ExposeSecret, SecretString};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use super::{signature, Notification, NotifyHandle};
+use crate::config::CallbackMethod;
+use crate::engine::now_ms;
+use crate::store::{OutboxItem, Store};
+
+#[derive(Clone)]
+pub struct NotifierSettings {
+    /// None: notifications are written to the log instead (local runs without a receiver).
+    pub url: Option<String>,
+    pub method: CallbackMethod,
+    pub signing_secret: Option<SecretString>,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub max_attempts: u32,
+    pub timeout: Duration,
+}
+
+pub struct Notifier {
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+    settings: NotifierSettings,
+    wake: NotifyHandle,
+}
+
+/// How many notifications one claim takes, and how many are in flight at once.
+const BATCH: usize = 128;
+const CONCURRENCY: usize = 64;
+/// How often the outbox is looked at when nothing woke the worker (retries, other replicas).
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
+enum Delivery {
+    Delivered,
+    Failed(String),
+}
+
+impl Notifier {
+    pub fn new(store: Arc<dyn Store>, settings: NotifierSettings, wake: NotifyHandle) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .pool_max_idle_per_host(CONCURRENCY)
+            .build()
+            .expect("static HTTP client settings are valid");
+        Notifier {
+            store,
+            http,
+            settings,
+            wake,
+        }
+    }
+
+    /// Delivers until cancelled, then finishes what is in flight and what is already due.
+    pub async fn run(self, cancel: CancellationToken) {
+        loop {
+            let delivered = self.pass().await;
+            if cancel.is_cancelled() {
+                break;
+            }
+            if delivered == 0 {
+                tokio::select! {
+                    _ = self.wake.woken() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+        }
+        self.pass().await;
+    }
+
+    /// One claim-and-deliver round; returns how many items it handled.
+    async fn pass(&self) -> usize {
+        let now = now_ms();
+        let lease = now + (self.settings.timeout.as_millis() as i64) * 2 + 1_000;
+        let items = match self.store.outbox_claim(now, lease, BATCH).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the notification outbox");
+                tokio::time::sleep(IDLE_POLL).await;
+                return 0;
+            }
+        };
+        let n = items.len();
+        futures::stream::iter(items)
+            .for_each_concurrent(CONCURRENCY, |item| self.handle(item))
+            .await;
+        n
+    }
+
+    async fn handle(&self, item: OutboxItem) {
+        let Ok(mut n) = serde_json::from_str::<Notification>(&item.doc) else {
+            tracing::error!(id = %item.id, "unreadable notification moved to dead letters");
+            let _ = self.store.outbox_dead(&item).await;
+            return;
+        };
+        let lag = (now_ms() - item.due_ms).max(0) as f64 / 1000.0;
+        metrics::histogram!("payrouter_notification_lag_seconds").record(lag);
+        n.attempts += 1;
+        let result = match self.deliver(&n).await {
+            Delivery::Delivered => {
+                metrics::counter!("payrouter_notifications_total", "outcome" => "delivered")
+                    .increment(1);
+                self.store.outbox_done(&n.id).await
+            }
+            Delivery::Failed(reason) if n.attempts >= self.settings.max_attempts => {
+                metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
+                    .increment(1);
+                tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
+                self.store.outbox_dead(&self.item(&n, item.due_ms)).await
+            }
+            Delivery::Failed(reason) => {
+                metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
+                    .increment(1);
+                let delay = self.backoff(n.attempts);
+                tracing::warn!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, retry_in_ms = delay.as_millis() as u64, reason, "notification failed; will retry");
+                self.store
+                    .outbox_retry(&self.item(&n, now_ms() + delay.as_millis() as i64))
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(id = %n.id, error = %e, "cannot record a notification outcome; it will be retried");
+        }
+    }
+
+    fn item(&self, n: &Notification, due_ms: i64) -> OutboxItem {
+        OutboxItem {
+            id: n.id.clone(),
+            doc: serde_json::to_string(n).unwrap_or_default(),
+            due_ms,
+        }
+    }
+
+    /// initial × 2^(attempt-1), capped, times a random factor in [0.8, 1.2) so that many
+    /// notifications failing together do not retry together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let initial = self.settings.retry_initial.as_millis() as u64;
+        let max = self.settings.retry_max.as_millis() as u64;
+        let base = initial
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(40))
+            .min(max);
+        let factor = rand::thread_rng().gen_range(0.8..1.2);
+        Duration::from_millis((base as f64 * factor) as u64)
+    }
+
+    async fn deliver(&self, n: &Notification) -> Delivery {
+        let body = serde_json::to_string(&n.body).unwrap_or_default();
+        let Some(template) = &self.settings.url else {
+            tracing::info!(target: "payrouter::notification", id = %n.id, body = %body, "PAYMENT_CALLBACK_URL is not set; notification logged");
+            return Delivery::Delivered;
+        };
+        let url = template.replace("{provider}", &n.provider).replace(
+            "{paymentId}",
+            &form_urlencoded::byte_serialize(n.payment_id.as_bytes()).collect::<String>(),
+        );
+        let ts = chrono::Utc::now().timestamp();
+        let mut req = match self.settings.method {
+            CallbackMethod::Post => self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone()),
+            CallbackMethod::Get => self.http.get(&url),
+        };
+        let signed_body = match self.settings.method {
+            CallbackMethod::Post => body.as_str(),
+            CallbackMethod::Get => "",
+        };
+        req = req
+            .header("webhook-id", &n.id)
+            .header("webhook-timestamp", ts.to_string());
+        if let Some(secret) = &self.settings.signing_secret {
+            req = req.header(
+                "webhook-signature",
+                signature(secret.expose_secret(), &n.id, ts, signed_body),
+            );
+        }
+        match req.send().await {
+            Ok(resp) if resp.status().is_success() => Delivery::Delivered,
+            Ok(resp) => {
+                Delivery::Failed(format!("receiver answered HTTP {}", resp.status().as_u16()))
+            }
+            Err(e) if e.is_timeout() => Delivery::Failed("receiver timed out".into()),
+            Err(_) => Delivery::Failed("receiver unreachable".into()),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The embedded store, used when no REDIS_URL is set: one process, state in memory, lost on
+//! restart. Expired documents are swept on access and by `sweep`, so memory stays bounded by
+//! the retention period.
+
+use async_trait::async_trait;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{OutboxItem, OutboxStats, Store, StoreError, Versioned};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    docs: HashMap<String, Entry>,
+    due: BTreeSet<(i64, String)>,
+    outbox: HashMap<String, OutboxItem>,
+    dead: HashMap<String, String>,
+}
+
+struct Entry {
+    version: u64,
+    doc: String,
+    expires: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|e| e > now)
+    }
+}
+
+impl Inner {
+    fn version(&self, key: &str, now: Instant) -> u64 {
+        self.docs
+            .get(key)
+            .filter(|e| e.live(now))
+            .map_or(0, |e| e.version)
+    }
+
+    fn enqueue(&mut self, item: &OutboxItem) {
+        if let Some(old) = self.outbox.insert(item.id.clone(), item.clone()) {
+            self.due.remove(&(old.due_ms, old.id));
+        }
+        self.due.insert((item.due_ms, item.id.clone()));
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-written entry (every write is a
+        // single insert), so a poisoned lock is safe to keep using.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops expired documents; returns how many remain.
+    pub fn sweep(&self) -> usize {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.docs.retain(|_, e| e.live(now));
+        inner.docs.len()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        let now = Instant::now();
+        let inner = self.lock();
+        Ok(inner
+            .docs
+            .get(key)
+            .filter(|e| e.live(now))
+            .map(|e| Versioned {
+                version: e.version,
+                doc: e.doc.clone(),
+            }))
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        expected: u64,
+        doc: &str,
+        ttl: Option<Duration>,
+        outbox: Option<&OutboxItem>,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if inner.version(key, now) != expected {
+            return Ok(false);
+        }
+        inner.docs.insert(
+            key.to_string(),
+            Entry {
+                version: expected + 1,
+                doc: doc.to_string(),
+                expires: ttl.map(|t| now + t),
+            },
+        );
+        if let Some(item) = outbox {
+            inner.enqueue(item);
+        }
+        Ok(true)
+    }
+
+    async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        if inner.version(key, now) != expected || expected == 0 {
+            return Ok(false);
+        }
+        inner.docs.remove(key);
+        Ok(true)
+    }
+
+    async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.lock().enqueue(item);
+        Ok(())
+    }
+
+    async fn outbox_claim(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut inner = self.lock();
+        let due: Vec<(i64, String)> = inner
+            .due
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .take(limit)
+            .cloned()
+            .collect();
+        let mut claimed = Vec::with_capacity(due.len());
+        for (at, id) in due {
+            inner.due.remove(&(at, id.clone()));
+            inner.due.insert((lease_until_ms, id.clone()));
+            if let Some(item) = inner.outbox.get_mut(&id) {
+                item.due_ms = lease_until_ms;
+                claimed.push(OutboxItem {
+                    due_ms: at,
+                    ..item.clone()
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn outbox_done(&self, id: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(item) = inner.outbox.remove(id) {
+            inner.due.remove(&(item.due_ms, item.id));
+        }
+        Ok(())
+    }
+
+    async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.outbox.contains_key(&item.id) {
+            inner.enqueue(item);
+        }
+        Ok(())
+    }
+
+    async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(old) = inner.outbox.remove(&item.id) {
+            inner.due.remove(&(old.due_ms, old.id));
+        }
+        inner.dead.insert(item.id.clone(), item.doc.clone());
+        Ok(())
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let inner = self.lock();
+        Ok(OutboxStats {
+            pending: inner.outbox.len() as u64,
+            oldest_due_ms: inner.due.first().map(|(at, _)| *at),
+            dead: inner.dead.len() as u64,
+        })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

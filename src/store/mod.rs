@@ -1,0 +1,86 @@
+//! The state store: a versioned key-value space plus a notification outbox.
+//!
+//! The store knows nothing about payments. It offers the few atomic steps the engine needs so
+//! that several replicas on one Redis behave as one: compare-and-set on a version (which gives
+//! idempotency reservations, forward-only transitions and poll windows) and an outbox written
+//! in the same step as the state it announces.
+
+mod memory;
+mod redis;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+use async_trait::async_trait;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the state store is unreachable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A document and the version it was read at (versions start at 1; 0 means absent).
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub version: u64,
+    pub doc: String,
+}
+
+/// A notification waiting for delivery: its document and when it is next due.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    pub id: String,
+    pub doc: String,
+    pub due_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxStats {
+    pub pending: u64,
+    /// Due time of the most overdue pending notification.
+    pub oldest_due_ms: Option<i64>,
+    pub dead: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError>;
+
+    /// Writes `doc` if the stored version is `expected` (0: the key must be absent) and, in the
+    /// same atomic step, enqueues `outbox`. Returns false when another writer came first.
+    async fn put_if(
+        &self,
+        key: &str,
+        expected: u64,
+        doc: &str,
+        ttl: Option<Duration>,
+        outbox: Option<&OutboxItem>,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes `key` if it is still at version `expected`.
+    async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError>;
+
+    async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError>;
+
+    /// Takes up to `limit` due notifications and hides them until `lease_until_ms`, so that a
+    /// worker that dies mid-delivery leaves them to be taken again.
+    async fn outbox_claim(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    async fn outbox_done(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Stores the item's new document and due time (after a failed attempt).
+    async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError>;
+
+    /// Moves the item out of the queue into the dead letters.
+    async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError>;
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+
+    async fn ping(&self) -> Result<(), StoreError>;
+}

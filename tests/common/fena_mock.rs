@@ -1,0 +1,85 @@
+//! Fena's terminal API as an httpmock server: payments are created with a fixed id and their
+//! state, as Fena reports it, can be changed between calls.
+
+use httpmock::prelude::*;
+use httpmock::Mock;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub const TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
+pub const TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
+
+pub struct FenaMock {
+    pub server: MockServer,
+    gets: Mutex<HashMap<String, usize>>,
+}
+
+impl FenaMock {
+    pub async fn start() -> FenaMock {
+        FenaMock {
+            server: MockServer::start_async().await,
+            gets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn base(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// Answers create-and-process for payments of `reference` with payment `id`.
+    pub async fn on_create(&self, id: &str, reference: &str, amount: &str) -> Mock<'_> {
+        let (id, reference, amount) = (id.to_string(), reference.to_string(), amount.to_string());
+        self.server
+            .mock_async(move |when, then| {
+                when.method(POST)
+                    .path("/open/payments/single/create-and-process")
+                    .header("terminal-id", TERMINAL_ID)
+                    .header("terminal-secret", TERMINAL_SECRET)
+                    .json_body_includes(json!({"reference": reference}).to_string());
+                then.status(201).json_body(json!({
+                    "created": true,
+                    "result": {
+                        "id": id, "reference": reference, "amount": amount, "currency": "GBP",
+                        "status": "sent", "link": format!("https://payment.fena.co/pay/?p=h{id}")
+                    }
+                }));
+            })
+            .await
+    }
+
+    /// From now on, GET of payment `id` reports `status`.
+    pub async fn set_state(
+        &self,
+        id: &str,
+        status: &str,
+        amount: &str,
+        reference: &str,
+        shop_tx: &str,
+    ) {
+        let mock = self
+            .server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path(format!("/open/payments/single/{id}"))
+                    .header("terminal-id", TERMINAL_ID)
+                    .header("terminal-secret", TERMINAL_SECRET);
+                then.status(200).json_body(json!({"data": {
+                    "id": id, "status": status, "amount": amount, "currency": "GBP",
+                    "reference": reference, "description": shop_tx
+                }}));
+            })
+            .await;
+        let mock_id = mock.id;
+        let previous = self.gets.lock().unwrap().insert(id.to_string(), mock_id);
+        if let Some(old) = previous {
+            Mock::new(old, &self.server).delete_async().await;
+        }
+    }
+
+    /// Hits on the current GET mock of payment `id`.
+    pub async fn gets(&self, id: &str) -> usize {
+        let mock_id = self.gets.lock().unwrap()[id];
+        Mock::new(mock_id, &self.server).calls_async().await
+    }
+}

@@ -1,0 +1,119 @@
+//! Shared test fixtures: a private Redis server, a router started in-process on a free port,
+//! a recording notification receiver, and a Fena mock with a payment that can change state.
+
+#![allow(dead_code)]
+
+pub mod fena_mock;
+pub mod receiver;
+pub mod redis_server;
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use payrouter::app::{self, Running};
+use serde_json::Value;
+use std::time::Duration;
+
+pub use fena_mock::FenaMock;
+pub use receiver::Receiver;
+pub use redis_server::RedisServer;
+
+/// Which store a scenario runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+/// A router under test and the client to call it.
+pub struct TestRouter {
+    pub running: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl TestRouter {
+    /// Starts a router with `toml` as its whole configuration.
+    pub async fn start(toml: &str) -> TestRouter {
+        let fig = Figment::new().merge(Toml::string(toml));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = app::start(&fig, listener)
+            .await
+            .unwrap_or_else(|p| panic!("router did not start: {p:?}"));
+        TestRouter {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        read(resp).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        read(self.http.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+pub async fn read(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// The configuration for a router talking to `fena` and notifying `receiver`.
+pub fn config(store: Option<&RedisServer>, fena_base: &str, receiver: &str, extra: &str) -> String {
+    let redis = store.map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
+    format!(
+        r#"{redis}enabled_providers = "fena"
+payment_callback_url = "{receiver}"
+notify_retry_initial_ms = 50
+notify_retry_max_ms = 200
+notify_signing_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+log_level = "warn"
+{extra}
+[fena]
+base_url = "{fena_base}"
+terminal_id = "62b48adf6ba2cd6a040b1eec"
+terminal_secret = "3858f642-e92f-431c-9d38-46d15efb7fba"
+timeout_ms = 1500
+"#
+    )
+}
+
+/// Polls `f` until it returns Some, or panics after `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

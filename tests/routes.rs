@@ -1,0 +1,647 @@
+//! The contract's routes over real HTTP, with Fena mocked and a recording notification
+//! receiver. Every scenario runs on the embedded store and on a real Redis.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const PID: &str = "64b48c5b6ba2cd6a040b20a8";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct Env {
+    fena: FenaMock,
+    receiver: Receiver,
+    router: TestRouter,
+    _redis: Option<RedisServer>,
+}
+
+async fn env(kind: StoreKind, extra: &str) -> Env {
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let redis = match kind {
+        StoreKind::Memory => None,
+        StoreKind::Redis => Some(RedisServer::start().await),
+    };
+    let router =
+        TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, extra)).await;
+    Env {
+        fena,
+        receiver,
+        router,
+        _redis: redis,
+    }
+}
+
+fn pay_body(shop_tx: &str, amount: i64) -> Value {
+    json!({"amount": amount, "currency": "GBP", "shopTransactionId": shop_tx,
+           "successRedirectUrl": "https://shop.example/ok", "failureRedirectUrl": "https://shop.example/ko"})
+}
+
+fn webhook(id: &str, claimed_status: &str) -> Value {
+    json!({"eventScope": "single-payments", "eventName": "status-update", "id": id,
+           "status": claimed_status, "amount": "999999.00", "reference": "forged"})
+}
+
+/// Creates payment PID for `shop_tx` (12.99 GBP), reported by Fena as `sent`.
+async fn paid_flow_start(e: &Env, shop_tx: &str) -> Value {
+    e.fena.on_create(PID, shop_tx, "12.99").await;
+    e.fena
+        .set_state(PID, "sent", "12.99", shop_tx, shop_tx)
+        .await;
+    let (status, body) = e
+        .router
+        .post("/v3/fena/pay", &pay_body(shop_tx, 1299))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn assert_signed(r: &common::receiver::Received) {
+    let ts: i64 = r.timestamp.parse().expect("webhook-timestamp is a number");
+    let expected = payrouter::notify::signature(SECRET, &r.id, ts, &r.body);
+    assert_eq!(
+        r.signature.as_deref(),
+        Some(expected.as_str()),
+        "webhook-signature"
+    );
+}
+
+async fn pay_webhook_status_notification(kind: StoreKind) {
+    let e = env(kind, "").await;
+    let body = paid_flow_start(&e, "order-1").await;
+    assert_eq!(body["result"], "REDIRECT_TO_URL");
+    assert_eq!(body["paymentId"], PID);
+    assert_eq!(
+        body["redirectToUrl"],
+        format!("https://payment.fena.co/pay/?p=h{PID}")
+    );
+
+    let (s, st) = e
+        .router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(st["status"], "PENDING");
+    assert_eq!(st["metadata"]["providerStatus"], "sent");
+
+    e.fena
+        .set_state(PID, "paid", "12.99", "order-1", "order-1")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await; // Fena's poll window
+    let (s, ack) = e
+        .router
+        .post("/v3/fena/callback", &webhook(PID, "paid"))
+        .await;
+    assert_eq!((s, ack), (200, json!({"received": true})));
+
+    let n = eventually(5, || async { e.receiver.delivered().into_iter().next() }).await;
+    let sent = n.json();
+    assert_eq!(sent["status"], "ACCEPTED");
+    assert_eq!(sent["paymentId"], PID);
+    assert_eq!(sent["shopTransactionId"], "order-1");
+    assert_eq!(sent["providerName"], "fena");
+    assert_eq!(sent["action"], "PAYMENT");
+    assert_signed(&n);
+
+    let (s, st) = e
+        .router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        st,
+        json!({"status": "ACCEPTED", "paymentId": PID, "shopTransactionId": "order-1",
+               "providerName": "fena", "paymentMethod": "external", "action": "PAYMENT",
+               "metadata": {"providerStatus": "paid", "amount": 1299, "currency": "GBP", "refundedAmount": 0}})
+    );
+    // Final: answered from the store, Fena is not asked again.
+    let before = e.fena.gets(PID).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, again) = e
+        .router
+        .post("/v3/fena/status", &json!({"paymentId": PID}))
+        .await;
+    assert_eq!(again["status"], "ACCEPTED");
+    assert_eq!(e.fena.gets(PID).await, before);
+    assert_eq!(
+        e.receiver.delivered().len(),
+        1,
+        "one state change, one notification"
+    );
+}
+
+async fn idempotent_pay(kind: StoreKind) {
+    let e = env(kind, "").await;
+    let create = e.fena.on_create(PID, "order-2", "12.99").await;
+    let (s1, b1) = e
+        .router
+        .post("/v3/fena/pay", &pay_body("order-2", 1299))
+        .await;
+    let (s2, b2) = e
+        .router
+        .post("/v3/fena/pay", &pay_body("order-2", 1299))
+        .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(b1, b2);
+    assert_eq!(create.calls_async().await, 1);
+
+    let slow = e
+        .fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path("/open/payments/single/create-and-process")
+                .json_body_includes(json!({"reference": "order-3"}).to_string());
+            then.status(201).delay(Duration::from_millis(300)).json_body(json!({"created": true,
+                "result": {"id": "64b48c5b6ba2cd6a040b2003", "status": "sent", "link": "https://payment.fena.co/pay/?p=3"}}));
+        })
+        .await;
+    let body = pay_body("order-3", 500);
+    let calls = (0..20).map(|_| e.router.post("/v3/fena/pay", &body));
+    let answers = futures::future::join_all(calls).await;
+    for (s, b) in &answers {
+        assert_eq!(*s, 200, "{b}");
+        assert_eq!(b["paymentId"], "64b48c5b6ba2cd6a040b2003");
+    }
+    assert_eq!(
+        slow.calls_async().await,
+        1,
+        "20 concurrent identical pays, one payment at Fena"
+    );
+}
+
+async fn conflicting_pay(kind: StoreKind) {
+    let e = env(kind, "").await;
+    let create = e.fena.on_create(PID, "order-4", "12.99").await;
+    assert_eq!(
+        e.router
+            .post("/v3/fena/pay", &pay_body("order-4", 1299))
+            .await
+            .0,
+        200
+    );
+    let (s, b) = e
+        .router
+        .post("/v3/fena/pay", &pay_body("order-4", 1300))
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(b["statusCode"], 409);
+    assert!(b["message"].as_str().unwrap().contains("order-4"), "{b}");
+    let mut other_data = pay_body("order-4", 1299);
+    other_data["providerData"] = json!({"customerName": "Someone else"});
+    assert_eq!(e.router.post("/v3/fena/pay", &other_data).await.0, 409);
+    assert_eq!(create.calls_async().await, 1);
+}
+
+async fn bad_inputs_are_4xx_error_responses(kind: StoreKind) {
+    let e = env(kind, "").await;
+    let create = e
+        .fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST);
+            then.status(500);
+        })
+        .await;
+    let ok = pay_body("bad-1", 100);
+    let with = |k: &str, v: Value| {
+        let mut b = ok.clone();
+        b[k] = v;
+        b
+    };
+    let without = |k: &str| {
+        let mut b = ok.clone();
+        b.as_object_mut().unwrap().remove(k);
+        b
+    };
+    let pay = "/v3/fena/pay";
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (pay, without("amount"), 400, "amount"),
+        (pay, with("amount", json!(0)), 400, "amount"),
+        (pay, with("amount", json!(-5)), 400, "amount"),
+        (pay, with("amount", json!(12.5)), 400, "amount"),
+        (pay, with("amount", json!("1299")), 400, "amount"),
+        (pay, with("amount", json!(1e30)), 400, "amount"),
+        (
+            pay,
+            with("amount", json!(18446744073709551615u64)),
+            400,
+            "amount",
+        ),
+        (pay, without("currency"), 400, "currency"),
+        (pay, with("currency", json!("gbp")), 400, "currency"),
+        (pay, with("currency", json!("EUR")), 400, "GBP"),
+        (pay, with("currency", json!(826)), 400, "currency"),
+        (pay, without("shopTransactionId"), 400, "shopTransactionId"),
+        (
+            pay,
+            with("shopTransactionId", json!("")),
+            400,
+            "shopTransactionId",
+        ),
+        (
+            pay,
+            with("shopTransactionId", json!("x".repeat(256))),
+            400,
+            "shopTransactionId",
+        ),
+        (
+            pay,
+            with("shopTransactionId", json!("a\nb")),
+            400,
+            "shopTransactionId",
+        ),
+        (
+            pay,
+            with("successRedirectUrl", json!("ftp://shop/ok")),
+            400,
+            "successRedirectUrl",
+        ),
+        (
+            pay,
+            with("failureRedirectUrl", json!("/relative")),
+            400,
+            "failureRedirectUrl",
+        ),
+        (pay, with("providerData", json!("x")), 400, "providerData"),
+        (
+            pay,
+            with("providerData", json!({"reference": "far-too-long-ref"})),
+            400,
+            "providerData.reference",
+        ),
+        (
+            pay,
+            with("providerData", json!({"customerEmail": 7})),
+            400,
+            "providerData.customerEmail",
+        ),
+        (pay, json!([1, 2]), 400, "body"),
+        ("/v3/nope/pay", ok.clone(), 404, "nope"),
+        (
+            "/v3/fena/refund",
+            json!({"amount": 100, "currency": "GBP"}),
+            400,
+            "paymentId",
+        ),
+        (
+            "/v3/fena/refund",
+            json!({"amount": 100, "paymentId": PID}),
+            400,
+            "currency",
+        ),
+        ("/v3/fena/status", json!({}), 400, "paymentId"),
+        (
+            "/v3/fena/status",
+            json!({"paymentId": "../../etc/passwd"}),
+            400,
+            "paymentId",
+        ),
+        (
+            "/v3/fena/subscription/schedule",
+            ok.clone(),
+            501,
+            "subscriptions",
+        ),
+    ];
+    assert!(cases.len() >= 15);
+    for (path, body, want, needle) in cases {
+        let (s, b) = e.router.post(path, &body).await;
+        assert_eq!(s, want, "{path} {body} -> {b}");
+        assert_eq!(b["statusCode"], want, "{b}");
+        assert!(b["error"].is_string(), "{b}");
+        assert!(
+            b["message"].as_str().unwrap().contains(needle),
+            "{path} {body}: {b} should name {needle}"
+        );
+    }
+    for (path, want, needle) in [
+        ("/v3/fena/status", 400, "paymentId"),
+        ("/v3/fena/check?paymentId=a/b", 400, "paymentId"),
+        ("/v3/fena/nothing", 404, "route"),
+    ] {
+        let (s, b) = e.router.get(path).await;
+        assert_eq!(s, want, "{path}: {b}");
+        assert!(b["message"].as_str().unwrap().contains(needle), "{b}");
+    }
+    let raw = |body: &'static str| {
+        e.router
+            .http
+            .post(e.router.url(pay))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let (s, b) = read(raw("{not json").await.unwrap()).await;
+    assert_eq!((s, b["statusCode"].clone()), (400, json!(400)));
+    let big = json!({"amount": 1, "currency": "GBP", "shopTransactionId": "big", "providerData": {"x": "y".repeat(70_000)}});
+    let (s, b) = e.router.post(pay, &big).await;
+    assert_eq!(s, 413, "{b}");
+    assert_eq!(b["statusCode"], 413);
+    assert_eq!(create.calls_async().await, 0, "no bad input reached Fena");
+    let (s, _) = e
+        .router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 404, "no payment was created");
+}
+
+async fn hostile_webhooks_change_nothing(kind: StoreKind) {
+    let e = env(kind, "").await;
+    paid_flow_start(&e, "order-5").await;
+    // Malformed or anonymous bodies.
+    for bad in [
+        json!("x"),
+        json!({"status": "paid"}),
+        json!({"id": "<script>"}),
+    ] {
+        let (s, b) = e.router.post("/v3/fena/callback", &bad).await;
+        assert_eq!(s, 400, "{bad}: {b}");
+    }
+    // An id Fena does not know.
+    e.fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/open/payments/single/64b48c5b6ba2cd6a040b0000");
+            then.status(404)
+                .json_body(json!({"message": "Payment not found"}));
+        })
+        .await;
+    let (s, _) = e
+        .router
+        .post(
+            "/v3/fena/callback",
+            &webhook("64b48c5b6ba2cd6a040b0000", "paid"),
+        )
+        .await;
+    assert_eq!(s, 404);
+    // A body claiming "paid" while Fena says "sent": acknowledged, nothing changes.
+    let (s, _) = e
+        .router
+        .post("/v3/fena/callback", &webhook(PID, "paid"))
+        .await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (_, st) = e
+        .router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(st["status"], "PENDING");
+    assert!(
+        e.receiver.all().is_empty(),
+        "a forged state is not notified"
+    );
+
+    // Duplicates: one change, one notification.
+    e.fena
+        .set_state(PID, "paid", "12.99", "order-5", "order-5")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            e.router
+                .post("/v3/fena/callback", &webhook(PID, "paid"))
+                .await
+                .0,
+            200
+        );
+    }
+    eventually(5, || async {
+        (e.receiver.delivered().len() == 1).then_some(())
+    })
+    .await;
+    // Out of order: Fena (stale) says "sent" again; the paid payment stays paid.
+    e.fena
+        .set_state(PID, "sent", "12.99", "order-5", "order-5")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        e.router
+            .post("/v3/fena/callback", &webhook(PID, "sent"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        e.router
+            .get(&format!("/v3/fena/callback?paymentId={PID}"))
+            .await
+            .0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let (_, st) = e
+        .router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(st["status"], "ACCEPTED");
+    assert_eq!(
+        e.receiver.all().len(),
+        1,
+        "duplicates and stale states are not notified"
+    );
+    // Fena reporting another amount for this id: not applied, refused with a 4xx.
+    e.fena
+        .set_state(PID, "refunded", "1.00", "order-5", "order-5")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (s, b) = e
+        .router
+        .post("/v3/fena/callback", &webhook(PID, "refunded"))
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        e.router
+            .get(&format!("/v3/fena/status?paymentId={PID}"))
+            .await
+            .1["status"],
+        "ACCEPTED"
+    );
+}
+
+async fn refunds_follow_the_ledger(kind: StoreKind) {
+    let e = env(kind, "").await;
+    paid_flow_start(&e, "order-6").await;
+    let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": PID});
+    let (s, b) = e.router.post("/v3/fena/refund", &refund(100)).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["result"], "KO");
+    assert!(
+        b["resultDescription"]
+            .as_str()
+            .unwrap()
+            .contains("not paid"),
+        "{b}"
+    );
+
+    e.fena
+        .set_state(PID, "paid", "12.99", "order-6", "order-6")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        e.router
+            .get(&format!("/v3/fena/status?paymentId={PID}"))
+            .await
+            .1["status"],
+        "ACCEPTED"
+    );
+    let fena_refund = e
+        .fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/open/payments/single/{PID}/refund"));
+            then.status(200).json_body(json!({"saved": true}));
+        })
+        .await;
+    let (_, b) = e.router.post("/v3/fena/refund", &refund(500)).await;
+    assert_eq!(b["result"], "PENDING", "{b}");
+    let (_, b) = e.router.post("/v3/fena/refund", &refund(1000)).await;
+    assert_eq!(b["result"], "KO");
+    assert!(
+        b["resultDescription"].as_str().unwrap().contains("799"),
+        "remainder named: {b}"
+    );
+    let (_, b) = e.router.post("/v3/fena/refund", &refund(799)).await;
+    assert_eq!(b["result"], "PENDING");
+    let (_, b) = e.router.post("/v3/fena/refund", &refund(1)).await;
+    assert_eq!(b["result"], "KO");
+    assert_eq!(fena_refund.calls_async().await, 2);
+    let (s, b) = e
+        .router
+        .post(
+            "/v3/fena/refund",
+            &json!({"amount": 1, "currency": "EUR", "paymentId": PID}),
+        )
+        .await;
+    assert_eq!(s, 400, "{b}");
+
+    e.fena
+        .set_state(PID, "refunded", "12.99", "order-6", "order-6")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        e.router
+            .post("/v3/fena/callback", &webhook(PID, "refunded"))
+            .await
+            .0,
+        200
+    );
+    let n = eventually(5, || async {
+        e.receiver
+            .delivered()
+            .into_iter()
+            .find(|r| r.json()["action"] == "REFUND")
+    })
+    .await;
+    assert_eq!(n.json()["status"], "ACCEPTED");
+    let (_, st) = e
+        .router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(st["action"], "REFUND");
+    assert_eq!(st["metadata"]["refundedAmount"], 1299);
+}
+
+async fn notifications_are_retried_with_a_stable_id(kind: StoreKind) {
+    let e = env(kind, "").await;
+    e.receiver.fail_next(3);
+    paid_flow_start(&e, "order-7").await;
+    let (s, _) = e
+        .router
+        .get(&format!("/v3/fena/check?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 200);
+    let delivered = eventually(10, || async { e.receiver.delivered().into_iter().next() }).await;
+    let all = e.receiver.all();
+    assert_eq!(all.len(), 4, "3 failures then a success");
+    assert!(
+        all.iter().all(|r| r.id == delivered.id),
+        "same webhook-id on every attempt"
+    );
+    all.iter().for_each(assert_signed);
+    assert_eq!(
+        delivered.json()["status"],
+        "PENDING",
+        "check notifies even without a change"
+    );
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
+        }
+        mod redis {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
+        }
+    };
+}
+
+on_both_stores!(
+    pay_webhook_status_notification,
+    idempotent_pay,
+    conflicting_pay,
+    bad_inputs_are_4xx_error_responses,
+    hostile_webhooks_change_nothing,
+    refunds_follow_the_ledger,
+    notifications_are_retried_with_a_stable_id,
+);
+
+#[tokio::test]
+async fn bearer_token_guards_pgm_routes_only() {
+    let e = env(StoreKind::Memory, "inbound_api_token = \"t0ken\"").await;
+    let (s, b) = e.router.post("/v3/fena/pay", &pay_body("a", 1)).await;
+    assert_eq!(s, 401, "{b}");
+    assert_eq!(b["statusCode"], 401);
+    let resp = e
+        .router
+        .http
+        .get(e.router.url("/v3/fena/status?paymentId=x"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = e
+        .router
+        .http
+        .get(e.router.url("/v3/fena/status?paymentId=a/b"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "past auth, into validation");
+    assert_eq!(
+        e.router.post("/v3/fena/callback", &json!({})).await.0,
+        400,
+        "callbacks stay open"
+    );
+    assert_eq!(e.router.get("/healthz").await.0, 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let e = env(StoreKind::Memory, "").await;
+    let resp = e
+        .router
+        .http
+        .get(e.router.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+    let resp = e
+        .router
+        .http
+        .get(e.router.url("/v3/x/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(!resp.headers()["x-request-id"].is_empty());
+}
