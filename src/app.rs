@@ -16,12 +16,15 @@ use crate::engine::Engine;
 use crate::http::{self, AppState, HttpSettings};
 use crate::notify::{Notifier, NotifierSettings, NotifyHandle};
 use crate::registry;
+use crate::simulate;
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::telemetry;
 
 /// A running router. Dropping it does not stop it: call `shutdown`.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where the in-process simulators listen, when `simulate` is on.
+    pub sim_addr: Option<SocketAddr>,
     pub config: Config,
     stop: CancellationToken,
     server: JoinHandle<()>,
@@ -73,7 +76,17 @@ pub fn configure(fig: &Figment) -> Result<(Config, crate::engine::Providers), Ve
 
 /// Starts the router on `listener` with the configuration in `fig`.
 pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<String>> {
-    let (config, providers) = configure(fig)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| vec![format!("HTTP_PORT: cannot read the bound address ({e})")])?;
+    let stop = CancellationToken::new();
+    let first_look = config::load(fig, &registry::names())?;
+    let (fig, sim_addr) = if first_look.simulate {
+        start_simulators(fig.clone(), &first_look, addr, stop.clone()).await?
+    } else {
+        (fig.clone(), None)
+    };
+    let (config, providers) = configure(&fig)?;
     let store: Arc<dyn Store> = match &config.redis_url {
         Some(url) => Arc::new(
             RedisStore::connect(url.expose_secret())
@@ -129,10 +142,6 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
             route_timeout,
         },
     );
-    let addr = listener
-        .local_addr()
-        .map_err(|e| vec![format!("HTTP_PORT: cannot read the bound address ({e})")])?;
-    let stop = CancellationToken::new();
     let notifier_stop = CancellationToken::new();
     let notifier_task = tokio::spawn(notifier.run(notifier_stop.clone()));
     let grace = Duration::from_millis(config.shutdown_grace_ms);
@@ -160,10 +169,48 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
     tracing::info!(%addr, "payrouter listening");
     Ok(Running {
         addr,
+        sim_addr,
         config,
         stop,
         server,
     })
+}
+
+/// Serves both simulators on `SIM_PORT` until `stop`, and returns `fig` pointed at them (and,
+/// without a PUBLIC_BASE_URL, at this router for callbacks).
+async fn start_simulators(
+    fig: Figment,
+    config: &Config,
+    router_addr: SocketAddr,
+    stop: CancellationToken,
+) -> Result<(Figment, Option<SocketAddr>), Vec<String>> {
+    let listener = TcpListener::bind(("127.0.0.1", config.sim_port))
+        .await
+        .map_err(|e| {
+            vec![format!(
+                "SIM_PORT: cannot listen on {} ({e})",
+                config.sim_port
+            )]
+        })?;
+    let sim_addr = listener
+        .local_addr()
+        .map_err(|e| vec![format!("SIM_PORT: cannot read the bound address ({e})")])?;
+    let sim_base = format!("http://127.0.0.1:{}", sim_addr.port());
+    let router_base = config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", router_addr.port()));
+    let sims = simulate::router(&sim_base, &router_base);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, sims)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    tracing::warn!(%sim_base, "SIMULATE is on: providers are simulated, no real payment can be made");
+    let fig = simulate::point_providers_at(fig, &sim_base).merge(
+        figment::providers::Serialized::default("public_base_url", router_base),
+    );
+    Ok((fig, Some(sim_addr)))
 }
 
 /// Drops expired documents from the embedded store every minute.

@@ -34,6 +34,8 @@ const GATEWAY_KEYS: &[&str] = &[
     "SHUTDOWN_GRACE_MS",
     "LOG_LEVEL",
     "LOG_FORMAT",
+    "SIMULATE",
+    "SIM_PORT",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -92,6 +94,14 @@ pub struct Config {
     pub log_level: String,
     #[serde(default = "defaults::log_format")]
     pub log_format: LogFormat,
+    /// Run the provider simulators in-process and point the providers at them.
+    #[serde(default)]
+    pub simulate: bool,
+    #[serde(default = "defaults::sim_port")]
+    pub sim_port: u16,
+    /// The profile the configuration was read with (set by `Sources`, not by users).
+    #[serde(default)]
+    pub profile: String,
 }
 
 mod defaults {
@@ -137,6 +147,9 @@ mod defaults {
     }
     pub fn log_format() -> LogFormat {
         LogFormat::Json
+    }
+    pub fn sim_port() -> u16 {
+        8081
     }
 }
 
@@ -191,6 +204,14 @@ impl Config {
         }
         if self.retention_days == 0 {
             problems.push("RETENTION_DAYS: must be at least 1".into());
+        }
+        if self.profile == "production" {
+            if self.simulate {
+                problems.push("SIMULATE: the production profile never starts simulators".into());
+            }
+            if self.payment_callback_url.is_none() {
+                problems.push("PAYMENT_CALLBACK_URL: required in the production profile".into());
+            }
         }
         if self.enabled_providers.is_empty() {
             problems.push("ENABLED_PROVIDERS: name at least one provider".into());
@@ -259,6 +280,8 @@ impl Sources {
                     .map(move |k| format!("{section}.{k}").into()),
             );
         }
+        let profile = self.profile.clone().unwrap_or_default();
+        fig = fig.merge(figment::providers::Serialized::default("profile", profile));
         if problems.is_empty() {
             Ok(fig)
         } else {

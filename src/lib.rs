@@ -11,5 +11,6 @@ pub mod engine;
 pub mod http;
 pub mod notify;
 pub mod registry;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;

@@ -1,17 +1,28 @@
-//! The `payrouter` binary: reads configuration, serves until SIGTERM or SIGINT, then drains.
+//! The `payrouter` binary. `payrouter` serves until SIGTERM or SIGINT, then drains;
+//! `payrouter simulate` runs only the provider simulators (on SIM_PORT, default 8081).
 
-use payrouter::{app, config, telemetry};
+use payrouter::{app, config, simulate, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => serve().await,
+        Some("simulate") => simulate_only().await,
+        Some(other) => refuse(&[format!(
+            "unknown command '{other}': use `payrouter` or `payrouter simulate`"
+        )]),
+    }
+}
+
+async fn serve() -> ExitCode {
     let sources = config::Sources::from_env();
     let fig = match sources.figment(&payrouter::registry::names()) {
         Ok(f) => f,
         Err(problems) => return refuse(&problems),
     };
-    let config = match app::configure(&fig) {
-        Ok((c, _)) => c,
+    let config = match config::load(&fig, &payrouter::registry::names()) {
+        Ok(c) => c,
         Err(problems) => return refuse(&problems),
     };
     telemetry::init_logging(&config.log_level, config.log_format);
@@ -24,8 +35,54 @@ async fn main() -> ExitCode {
         Ok(r) => r,
         Err(problems) => return refuse(&problems),
     };
+    if let Some(sim) = running.sim_addr {
+        let router_base = format!("http://localhost:{}", running.addr.port());
+        let sim_base = format!("http://localhost:{}", sim.port());
+        println!(
+            "{}",
+            simulate::banner(
+                &router_base,
+                &sim_base,
+                running.config.payment_callback_url.is_none()
+            )
+        );
+    }
     wait_for_signal().await;
     running.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// The simulators alone, for running payrouter (or anything else) against them.
+async fn simulate_only() -> ExitCode {
+    let port: u16 = std::env::var("SIM_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8081);
+    let router_base =
+        std::env::var("PUBLIC_BASE_URL").unwrap_or_else(|_| "http://localhost:8080".into());
+    let listener = match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
+        Ok(l) => l,
+        Err(e) => return refuse(&[format!("SIM_PORT: cannot listen on {port} ({e})")]),
+    };
+    let sim_base = format!("http://localhost:{port}");
+    println!(
+        "simulators on {sim_base}/fena and {sim_base}/feennex; webhooks go to {router_base}\n\
+         point payrouter at them with:\n\
+         \x20 FENA_BASE_URL={sim_base}/fena FENA_TERMINAL_ID={} FENA_TERMINAL_SECRET={}\n\
+         \x20 FEENNEX_BASE_URL={sim_base}/feennex FEENNEX_SHOP_ID={} FEENNEX_SECRET_KEY={} FEENNEX_PAYWAY={}",
+        simulate::FENA_TERMINAL_ID,
+        simulate::FENA_TERMINAL_SECRET,
+        simulate::FEENNEX_SHOP_ID,
+        simulate::FEENNEX_SECRET_KEY,
+        simulate::FEENNEX_PAYWAY,
+    );
+    let app = simulate::router(&sim_base, &router_base);
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(wait_for_signal())
+        .await
+    {
+        return refuse(&[format!("simulators failed: {e}")]);
+    }
     ExitCode::SUCCESS
 }
 

@@ -302,8 +302,8 @@ async fn bad_inputs_are_4xx_error_responses(kind: StoreKind) {
         (
             "/v3/fena/subscription/schedule",
             ok.clone(),
-            501,
-            "subscriptions",
+            400,
+            "subscriptionInfo",
         ),
     ];
     assert!(cases.len() >= 15);

@@ -2,11 +2,15 @@
 //! the provider's poll window, forward-only state changes, the refund ledger, and a
 //! notification enqueued in the same store step as each real change.
 
+mod idempotency;
 mod operations;
 mod pay;
 pub mod record;
+mod subscriptions;
 
-use payrouter_provider::{CallbackError, FetchedPayment, Operation, Provider, ProviderError};
+use payrouter_provider::{
+    Action, CallbackError, FetchedPayment, Operation, PaymentStatusKind, Provider, ProviderError,
+};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -153,6 +157,8 @@ impl Engine {
                     "unreadable payment record; rebuilding it from the provider"
                 );
             }
+            // The rebuild's fetch uses up the poll window, so no second fetch follows it.
+            self.claim_poll(p, payment_id).await?;
             let fetched = match self.call(p, Operation::Status, p.fetch(payment_id)).await {
                 Err(ProviderError::NotFound(_)) => {
                     return Err(Error::NotFound(format!(
@@ -163,13 +169,27 @@ impl Engine {
                 other => other?,
             };
             let rec = self.rebuild(p, payment_id, fetched)?;
+            // What was notified before the loss is unknown: anything past "created and
+            // waiting" is announced again (at least once beats never).
+            let moved = rec.state.status != PaymentStatusKind::Pending
+                || rec.state.action != Action::Payment;
+            let item = moved.then(|| self.notification(&rec));
             let current = self.store.get(&key).await?.map_or(0, |v| v.version);
             if self
                 .store
-                .put_if(&key, current, &to_doc(&rec), Some(self.retention), None)
+                .put_if(
+                    &key,
+                    current,
+                    &to_doc(&rec),
+                    Some(self.retention),
+                    item.as_ref(),
+                )
                 .await?
             {
                 tracing::info!(payment_id, "payment rebuilt from the provider");
+                if item.is_some() {
+                    self.notify.wake();
+                }
                 return Ok((rec, current + 1));
             }
         }
@@ -198,6 +218,7 @@ impl Engine {
             state: f.state,
             refunds: Vec::new(),
             post_redirect: None,
+            subscription_token: None,
             created_ms: now,
             updated_ms: now,
         })

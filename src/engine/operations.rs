@@ -172,40 +172,31 @@ impl Engine {
                 return Err(e.into());
             }
         };
-        let changed = match subject {
+        let result = match subject {
             CallbackSubject::Payment { payment_id } => {
-                let result = self.refresh_now_or_later(&p, &payment_id).await;
-                let outcome = match &result {
-                    Ok(_) => "accepted",
-                    Err(Error::NotFound(_)) => "unknown_payment",
-                    Err(_) => "failed",
-                };
-                // The id names a payment the router did not create: refused, not retried.
-                let result = result.map_err(|e| match e {
-                    Error::Mismatch(m) => {
-                        Error::Callback(payrouter_provider::CallbackError::Malformed(m))
-                    }
-                    other => other,
-                });
-                metrics::counter!("payrouter_callbacks_total", "provider" => p.name(), "outcome" => outcome)
-                    .increment(1);
-                result?
+                self.refresh_now_or_later(&p, &payment_id).await
             }
             CallbackSubject::Subscription { token } => {
-                tracing::info!(
-                    provider = p.name(),
-                    token,
-                    "subscription callback ignored: subscriptions are not served yet"
-                );
-                false
+                self.subscription_callback(p.as_ref(), &token).await
             }
             CallbackSubject::Ignored { reason } => {
-                metrics::counter!("payrouter_callbacks_total", "provider" => p.name(), "outcome" => "ignored")
-                    .increment(1);
                 tracing::info!(provider = p.name(), reason, "callback ignored");
-                false
+                Ok(false)
             }
         };
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(Error::NotFound(_)) => "unknown_object",
+            Err(Error::Mismatch(_)) => "mismatch",
+            Err(_) => "failed",
+        };
+        metrics::counter!("payrouter_callbacks_total", "provider" => p.name(), "outcome" => outcome)
+            .increment(1);
+        // An id naming something the router did not create is refused, not retried.
+        let changed = result.map_err(|e| match e {
+            Error::Mismatch(m) => Error::Callback(payrouter_provider::CallbackError::Malformed(m)),
+            other => other,
+        })?;
         Ok(CallbackOutcome {
             ack: p.callback_ack(),
             changed,

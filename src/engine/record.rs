@@ -40,6 +40,9 @@ pub struct PaymentRecord {
     /// Kept only for POST redirects, which the router serves as a self-submitting page.
     #[serde(default)]
     pub post_redirect: Option<Redirect>,
+    /// Set when the payment is an instalment of a subscription.
+    #[serde(default)]
+    pub subscription_token: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -144,6 +147,9 @@ impl PaymentRecord {
         if pending > 0 {
             metadata.insert("refundPendingAmount".into(), json!(pending));
         }
+        if let Some(token) = &self.subscription_token {
+            metadata.insert("subscriptionToken".into(), json!(token));
+        }
         for (k, v) in &self.state.metadata {
             metadata.insert(k.clone(), v.clone());
         }
@@ -184,6 +190,7 @@ mod tests {
             state: st,
             refunds: vec![],
             post_redirect: None,
+            subscription_token: None,
             created_ms: 0,
             updated_ms: 0,
         }

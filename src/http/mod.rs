@@ -5,6 +5,7 @@ mod error;
 mod input;
 mod ops;
 mod routes;
+mod subscriptions;
 
 pub use error::{error_response, ApiError};
 
@@ -56,27 +57,24 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         .route("/v3/{provider}/check", get(routes::check))
         .route(
             "/v3/{provider}/subscription/schedule",
-            post(routes::subscription_unavailable),
+            post(subscriptions::schedule),
         )
         .route(
             "/v3/{provider}/subscription/start",
-            post(routes::subscription_unavailable),
+            post(subscriptions::start),
         )
-        .route(
-            "/v3/{provider}/subscription/pay",
-            post(routes::subscription_unavailable),
-        )
+        .route("/v3/{provider}/subscription/pay", post(subscriptions::pay))
         .route(
             "/v3/{provider}/subscription/update/{token}",
-            post(routes::subscription_unavailable),
+            post(subscriptions::update),
         )
         .route(
             "/v3/{provider}/subscription/expire/{token}",
-            post(routes::subscription_unavailable).delete(routes::subscription_unavailable),
+            post(subscriptions::expire).delete(subscriptions::expire),
         )
         .route(
             "/v3/{provider}/subscription/status/{token}",
-            get(routes::subscription_unavailable),
+            get(subscriptions::status),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let open = Router::new()

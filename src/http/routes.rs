@@ -18,7 +18,7 @@ use crate::contract::{
 
 /// Refuses unknown providers first (404), then tags the request span so every log line of the
 /// request names its provider and payment.
-fn enter(
+pub(super) fn enter(
     app: &AppState,
     provider: &str,
     operation: &str,
@@ -226,23 +226,6 @@ fn escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// Subscriptions are not served yet: every subscription route answers 501.
-pub async fn subscription_unavailable(
-    State(app): State<AppState>,
-    Path(params): Path<Vec<(String, String)>>,
-) -> ApiError {
-    let provider = params
-        .iter()
-        .find(|(k, _)| k == "provider")
-        .map_or("", |(_, v)| v.as_str());
-    if let Err(e) = app.engine.provider(provider) {
-        return e.into();
-    }
-    ApiError::NotImplemented(format!(
-        "subscriptions for {provider} are not available in this version of payrouter"
-    ))
 }
 
 #[cfg(test)]

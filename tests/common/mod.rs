@@ -1,8 +1,10 @@
 //! Shared test fixtures: a private Redis server, a router started in-process on a free port,
 //! a recording notification receiver, and a Fena mock with a payment that can change state.
 
-#![allow(dead_code)]
+// Each test binary uses a different part of these fixtures.
+#![allow(dead_code, unused_imports)]
 
+pub mod feennex_mock;
 pub mod fena_mock;
 pub mod receiver;
 pub mod redis_server;
@@ -13,6 +15,7 @@ use payrouter::app::{self, Running};
 use serde_json::Value;
 use std::time::Duration;
 
+pub use feennex_mock::FeennexMock;
 pub use fena_mock::FenaMock;
 pub use receiver::Receiver;
 pub use redis_server::RedisServer;

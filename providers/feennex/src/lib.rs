@@ -6,6 +6,8 @@
 
 mod client;
 pub mod sign;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod transform;
 
 use async_trait::async_trait;

@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use std::time::Duration;
 
+use crate::recurring::{FenaRecurring, RecurringRequest};
 use crate::transform::{self, CreateResponse, GetResponse, PaymentRequest, RefundRequest};
 use crate::NAME;
 
@@ -121,6 +122,112 @@ impl FenaClient {
             s => Err(server_error(s)),
         }
     }
+}
+
+/// A Fena answer to a request it understood: done, or refused with Fena's message.
+pub enum Answer<T> {
+    Done(T),
+    Refused(String),
+}
+
+#[derive(serde::Deserialize)]
+struct Created<T> {
+    result: T,
+}
+
+#[derive(serde::Deserialize)]
+struct Data<T> {
+    data: T,
+}
+
+impl FenaClient {
+    /// Sorts an answer: 2xx → parsed, credentials → Misconfigured, other 4xx → refused by
+    /// Fena (404 → `not_found`), 5xx → Unavailable.
+    fn sort<T: serde::de::DeserializeOwned>(
+        status: StatusCode,
+        bytes: &[u8],
+        not_found: impl FnOnce() -> ProviderError,
+    ) -> Result<Answer<T>, ProviderError> {
+        match status.as_u16() {
+            200..=299 => Ok(Answer::Done(parse(bytes)?)),
+            401 | 403 => Err(ProviderError::Misconfigured(CREDENTIALS_HINT.into())),
+            404 => Err(not_found()),
+            s @ 400..=499 => Ok(Answer::Refused(transform::error_message(s, bytes))),
+            s => Err(server_error(s)),
+        }
+    }
+
+    pub async fn create_recurring(
+        &self,
+        body: &RecurringRequest,
+    ) -> Result<Answer<FenaRecurring>, ProviderError> {
+        let (status, bytes) = self
+            .send(
+                Method::POST,
+                "/open/payments/recurring/create-and-process",
+                Some(body),
+            )
+            .await?;
+        let answer = Self::sort::<Created<FenaRecurring>>(status, &bytes, || {
+            ProviderError::Misconfigured(
+                "Fena has no recurring payments endpoint: check FENA_BASE_URL".into(),
+            )
+        })?;
+        Ok(match answer {
+            Answer::Done(c) => Answer::Done(c.result),
+            Answer::Refused(m) => Answer::Refused(m),
+        })
+    }
+
+    pub async fn get_recurring(&self, id: &str) -> Result<FenaRecurring, ProviderError> {
+        let (status, bytes) = self
+            .send::<()>(Method::GET, &format!("/open/payments/recurring/{id}"), None)
+            .await?;
+        match Self::sort::<Data<FenaRecurring>>(status, &bytes, || recurring_not_found(id))? {
+            Answer::Done(d) => Ok(d.data),
+            Answer::Refused(_) => Err(recurring_not_found(id)),
+        }
+    }
+
+    pub async fn delete_recurring(&self, id: &str) -> Result<Answer<()>, ProviderError> {
+        let (status, bytes) = self
+            .send::<()>(
+                Method::POST,
+                &format!("/open/payments/recurring/{id}/delete"),
+                None,
+            )
+            .await?;
+        Ok(
+            match Self::sort::<serde_json::Value>(status, &bytes, || recurring_not_found(id))? {
+                Answer::Done(_) => Answer::Done(()),
+                Answer::Refused(m) => Answer::Refused(m),
+            },
+        )
+    }
+
+    pub async fn edit_recurring(
+        &self,
+        id: &str,
+        body: &RecurringRequest,
+    ) -> Result<Answer<()>, ProviderError> {
+        let (status, bytes) = self
+            .send(
+                Method::POST,
+                &format!("/open/payments/recurring/{id}/edit"),
+                Some(body),
+            )
+            .await?;
+        Ok(
+            match Self::sort::<serde_json::Value>(status, &bytes, || recurring_not_found(id))? {
+                Answer::Done(_) => Answer::Done(()),
+                Answer::Refused(m) => Answer::Refused(m),
+            },
+        )
+    }
+}
+
+fn recurring_not_found(id: &str) -> ProviderError {
+    ProviderError::NotFound(format!("Fena has no recurring payment '{id}'"))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProviderError> {

@@ -1,21 +1,27 @@
 //! Fena (UK open banking) behind the Provider trait.
 //!
 //! `client` speaks HTTP to Fena; `transform` holds the pure mapping (request bodies, status
-//! mapping, callback parsing) so it can be tested without I/O.
+//! mapping, callback parsing) and `recurring` the same for standing orders, so both can be
+//! tested without I/O.
 
 mod client;
+pub mod recurring;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod transform;
 
 use async_trait::async_trait;
 use payrouter_provider::{
     config, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
-    FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext, ProviderError,
-    ProviderFactory, RefundOrder, RefundOutcome, SecretString,
+    FetchedPayment, Operation, PayOrder, PayOutcome, PayResult, Provider, ProviderContext,
+    ProviderError, ProviderFactory, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
+    SubscriptionOutcome, SubscriptionState,
 };
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use client::Answer;
 pub use client::FenaClient;
 
 pub const NAME: &str = "fena";
@@ -54,6 +60,12 @@ const OPERATIONS: &[Operation] = &[
     Operation::Status,
     Operation::Check,
     Operation::Callback,
+    Operation::SubscriptionSchedule,
+    Operation::SubscriptionUpdate,
+    Operation::SubscriptionStatus,
+    Operation::SubscriptionExpire,
+    Operation::SubscriptionStart,
+    Operation::SubscriptionPay,
 ];
 
 const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
@@ -61,6 +73,8 @@ const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
     ("bankAccount", "Fena bank account id; default FENA_BANK_ACCOUNT, else the company default"),
     ("customerName", "payer name shown by Fena"),
     ("customerEmail", "payer e-mail"),
+    ("recurringPaymentDate", "subscriptions: first payment date, YYYY-MM-DD, a weekday at least 6 working days ahead (default: the first such day)"),
+    ("initialPaymentAmount", "subscriptions: an immediate first payment, in minor units"),
 ];
 
 pub struct Fena {
@@ -153,5 +167,92 @@ impl Provider for Fena {
         req: &CallbackRequest,
     ) -> Result<CallbackSubject, CallbackError> {
         transform::callback_subject(&req.body)
+    }
+
+    async fn schedule_subscription(
+        &self,
+        order: &SubscriptionOrder,
+    ) -> Result<SubscriptionOutcome, ProviderError> {
+        let today = chrono::Utc::now().date_naive();
+        let body = recurring::recurring_request(order, self.bank_account.as_deref(), today)?;
+        match self.client.create_recurring(&body).await? {
+            Answer::Done(r) => recurring::scheduled(r),
+            Answer::Refused(message) => Ok(refused(message)),
+        }
+    }
+
+    async fn update_subscription(
+        &self,
+        token: &str,
+        order: &SubscriptionOrder,
+    ) -> Result<SubscriptionOutcome, ProviderError> {
+        self.check_token(token)?;
+        let current = self.client.get_recurring(token).await?;
+        let status = current.status.unwrap_or_default();
+        if !recurring::still_editable(&status) {
+            return Ok(refused(format!(
+                "Fena can change a standing order only while it is a draft or overdue; this one is '{status}'"
+            )));
+        }
+        let today = chrono::Utc::now().date_naive();
+        let body = recurring::recurring_request(order, self.bank_account.as_deref(), today)?;
+        Ok(match self.client.edit_recurring(token, &body).await? {
+            Answer::Done(()) => done("standing order updated", token),
+            Answer::Refused(message) => refused(message),
+        })
+    }
+
+    async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
+        self.check_token(token)?;
+        Ok(recurring::subscription_state(
+            self.client.get_recurring(token).await?,
+        ))
+    }
+
+    async fn expire_subscription(&self, token: &str) -> Result<SubscriptionOutcome, ProviderError> {
+        self.check_token(token)?;
+        let current = self.client.get_recurring(token).await?;
+        let status = current.status.unwrap_or_default();
+        if !recurring::still_cancellable(&status) {
+            return Ok(refused(format!(
+                "the payer has already set this standing order up at their bank (status '{status}'): \
+                 Fena cannot cancel it, only the payer can, at their bank"
+            )));
+        }
+        Ok(match self.client.delete_recurring(token).await? {
+            Answer::Done(()) => done("standing order cancelled", token),
+            Answer::Refused(message) => refused(message),
+        })
+    }
+}
+
+impl Fena {
+    fn check_token(&self, token: &str) -> Result<(), ProviderError> {
+        transform::check_payment_id(token).map_err(|_| ProviderError::InvalidRequest {
+            field: "subscriptionToken".into(),
+            message: "must be a Fena recurring payment id".into(),
+        })
+    }
+}
+
+fn done(description: &str, token: &str) -> SubscriptionOutcome {
+    SubscriptionOutcome {
+        result: PayResult::Ok,
+        description: description.into(),
+        token: Some(token.to_string()),
+        payment_id: None,
+        redirect_url: None,
+        metadata: Default::default(),
+    }
+}
+
+fn refused(description: String) -> SubscriptionOutcome {
+    SubscriptionOutcome {
+        result: PayResult::Ko,
+        description,
+        token: None,
+        payment_id: None,
+        redirect_url: None,
+        metadata: Default::default(),
     }
 }

@@ -82,7 +82,10 @@ pub fn reference_for(shop_transaction_id: &str) -> String {
     hex::encode(digest)[..REFERENCE_MAX].to_string()
 }
 
-fn string_field(data: &Map<String, Value>, key: &str) -> Result<Option<String>, ProviderError> {
+pub(crate) fn string_field(
+    data: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, ProviderError> {
     match data.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),

@@ -19,8 +19,8 @@ pub use error::ProviderError;
 pub use money::{Currency, Money, MoneyError};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use subscription::{
-    Interval, SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
-    SubscriptionUpdate,
+    Instalment, Interval, SubscriptionOrder, SubscriptionOutcome, SubscriptionState,
+    SubscriptionStatus,
 };
 pub use types::{
     Action, CreatedPayment, FetchedPayment, PayOrder, PayOutcome, PayResult, PaymentStatusKind,
@@ -103,10 +103,11 @@ pub trait Provider: Send + Sync + 'static {
         Err(self.unsupported(Operation::SubscriptionSchedule))
     }
 
+    /// Replaces the terms of a provider-run subscription with `order`'s.
     async fn update_subscription(
         &self,
         _token: &str,
-        _update: &SubscriptionUpdate,
+        _order: &SubscriptionOrder,
     ) -> Result<SubscriptionOutcome, ProviderError> {
         Err(self.unsupported(Operation::SubscriptionUpdate))
     }

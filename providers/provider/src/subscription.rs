@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Money, PayResult};
+use crate::{Money, PayResult, PaymentStatusKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -20,14 +20,6 @@ pub struct SubscriptionOrder {
     pub shop_transaction_id: String,
     pub interval: Interval,
     pub interval_count: u32,
-    pub expires_after: Option<u32>,
-    pub provider_data: Map<String, Value>,
-}
-
-#[derive(Debug, Clone)]
-pub struct SubscriptionUpdate {
-    pub amount: Option<Money>,
-    pub interval: Option<(Interval, u32)>,
     pub expires_after: Option<u32>,
     pub provider_data: Map<String, Value>,
 }
@@ -53,10 +45,22 @@ pub enum SubscriptionStatus {
     Unknown,
 }
 
+/// One payment taken by a provider-run subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instalment {
+    pub id: String,
+    pub provider_status: String,
+    pub status: PaymentStatusKind,
+    pub amount: Option<Money>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SubscriptionState {
     pub token: String,
     pub provider_status: String,
     pub status: SubscriptionStatus,
+    /// The reference the provider echoes (checked against what the router sent).
+    pub reference: Option<String>,
+    pub instalments: Vec<Instalment>,
     pub metadata: Map<String, Value>,
 }

@@ -1,0 +1,286 @@
+//! The simulated Feennex API: `invoice/create` and `invoice/check`, signed JSON in, the
+//! `{data, error_code, message, result}` envelope out, refusals with HTTP 200 and Feennex's
+//! error codes, checked in the order Feennex must check them (the shop before its signature).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use payrouter_provider::{Currency, Money};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+use super::{py_number, CheckData, Invoice, Simulator, PAYWAYS};
+use crate::sign;
+
+/// Feennex's limits, in major units of the invoice currency.
+const MIN_AMOUNT: i64 = 1;
+const MAX_AMOUNT: i64 = 100_000;
+const SHOP_ORDER_ID_MAX: usize = 255;
+
+/// Feennex's envelope, for answers and refusals alike.
+#[derive(Serialize)]
+struct Envelope<T> {
+    data: Option<T>,
+    error_code: i64,
+    message: String,
+    result: bool,
+}
+
+fn ok<T: Serialize>(data: T) -> Response {
+    Json(Envelope {
+        data: Some(data),
+        error_code: 0,
+        message: "Ok".into(),
+        result: true,
+    })
+    .into_response()
+}
+
+/// A refusal: answered with HTTP 200, `result: false`, the error code and its message.
+struct Refusal {
+    code: i64,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        Json(Envelope::<()> {
+            data: None,
+            error_code: self.code,
+            message: self.message,
+            result: false,
+        })
+        .into_response()
+    }
+}
+
+fn refusal(code: i64, message: &str) -> Refusal {
+    Refusal {
+        code,
+        message: message.into(),
+    }
+}
+
+fn bad_parameter(key: &str, problem: &str) -> Refusal {
+    refusal(
+        10,
+        &format!("Incorrect values for parameters: {key}={problem}"),
+    )
+}
+
+/// `data` of a successful `invoice/create`: where and how to send the payer.
+#[derive(Serialize)]
+struct Created {
+    id: u64,
+    method: &'static str,
+    url: String,
+    data: Value,
+}
+
+/// A request's members, values as raw JSON so numbers keep their token.
+type Fields = HashMap<String, Box<RawValue>>;
+
+fn fields(body: &[u8]) -> Result<Fields, Refusal> {
+    serde_json::from_slice(body).map_err(|_| bad_parameter("body", "Not a JSON object."))
+}
+
+/// The text Feennex's Python server makes of a value: a string as sent, a number as `str()`
+/// of it, booleans as `True`/`False`. None for null, objects and arrays.
+fn py_text(raw: &RawValue) -> Option<String> {
+    let token = raw.get().trim();
+    match token.as_bytes().first()? {
+        b'"' => serde_json::from_str(token).ok(),
+        b't' => Some("True".into()),
+        b'f' => Some("False".into()),
+        b'n' | b'{' | b'[' => None,
+        _ => py_number(token),
+    }
+}
+
+fn required(fields: &Fields, key: &str) -> Result<String, Refusal> {
+    match fields.get(key) {
+        None => Err(bad_parameter(key, "Missing data for required field.")),
+        Some(raw) => py_text(raw)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad_parameter(key, "Not a valid value.")),
+    }
+}
+
+/// An optional text field (URLs, description): a JSON string, or absent or null.
+fn optional(fields: &Fields, key: &str) -> Result<Option<String>, Refusal> {
+    match fields
+        .get(key)
+        .map(|raw| serde_json::from_str::<Option<String>>(raw.get()))
+    {
+        None => Ok(None),
+        Some(Ok(value)) => Ok(value.filter(|v| !v.is_empty())),
+        Some(Err(_)) => Err(bad_parameter(key, "Not a valid string.")),
+    }
+}
+
+/// Error 11 unless `shop_id` is the simulated shop: its secret is needed to check the sign.
+fn check_shop(sim: &Simulator, shop_id: &str) -> Result<(), Refusal> {
+    if shop_id.parse::<u64>().ok() == Some(sim.inner.config.shop_id) {
+        Ok(())
+    } else {
+        Err(refusal(11, "Shop not found"))
+    }
+}
+
+fn check_sign(sim: &Simulator, signed: &[(&str, &str)], received: &str) -> Result<(), Refusal> {
+    if sign::sign(signed, &sim.inner.secret).eq_ignore_ascii_case(received) {
+        Ok(())
+    } else {
+        Err(refusal(10, "Invalid sign"))
+    }
+}
+
+/// Applies a fault rule for `operation`, if one applies to this call.
+async fn intercept(sim: &Simulator, operation: &str) -> Option<Response> {
+    sim.inner.faults.take(operation)?.response().await
+}
+
+pub(super) async fn create(State(sim): State<Simulator>, body: Bytes) -> Response {
+    if let Some(faulted) = intercept(&sim, "create").await {
+        return faulted;
+    }
+    match create_invoice(&sim, &body) {
+        Ok(created) => ok(created),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
+    let fields = fields(body)?;
+    let amount_text = required(&fields, "amount")?;
+    let currency_text = required(&fields, "currency")?;
+    let payway = required(&fields, "payway")?;
+    let shop_id = required(&fields, "shop_id")?;
+    let shop_order_id = required(&fields, "shop_order_id")?;
+    let signature = required(&fields, "sign")?;
+    check_shop(sim, &shop_id)?;
+    check_sign(
+        sim,
+        &[
+            ("amount", &amount_text),
+            ("currency", &currency_text),
+            ("payway", &payway),
+            ("shop_id", &shop_id),
+            ("shop_order_id", &shop_order_id),
+        ],
+        &signature,
+    )?;
+    let email = required(&fields, "email")?;
+    if shop_order_id.len() > SHOP_ORDER_ID_MAX {
+        return Err(bad_parameter(
+            "shop_order_id",
+            "Longer than maximum length 255.",
+        ));
+    }
+    let currency = currency_text
+        .parse::<u16>()
+        .ok()
+        .and_then(iso_currency::Currency::from_numeric)
+        .and_then(|c| Currency::from_code(c.code()))
+        .ok_or_else(|| bad_parameter("currency", "Unknown currency."))?;
+    let amount = Money::from_decimal_str(&amount_text, currency)
+        .map_err(|_| bad_parameter("amount", "Not a valid number (at most 2 decimals)."))?;
+    if !PAYWAYS.contains(&payway.as_str()) {
+        return Err(refusal(
+            3,
+            &format!("Payway (alias = {payway}) is not available for shop"),
+        ));
+    }
+    let unit = 10i64.pow(currency.exponent());
+    if amount.minor < MIN_AMOUNT * unit {
+        return Err(refusal(4, "Payer price amount is too small, min: 1.0"));
+    }
+    if amount.minor > MAX_AMOUNT * unit {
+        return Err(refusal(5, "Payer price amount is too large, max: 100000.0"));
+    }
+    let invoice = Invoice {
+        id: 0,
+        shop_order_id,
+        amount,
+        payway,
+        email,
+        description: optional(&fields, "description")?,
+        success_url: optional(&fields, "success_url")?,
+        failed_url: optional(&fields, "failed_url")?,
+        callback_url: optional(&fields, "callback_url")?,
+        callback_rejected_url: optional(&fields, "callback_rejected_url")?,
+        status: 2,
+        created: Utc::now(),
+        processed: None,
+        paid: None,
+    };
+    let mut store = sim.store();
+    if store
+        .invoices
+        .iter()
+        .any(|i| i.shop_order_id == invoice.shop_order_id)
+    {
+        return Err(refusal(6, "Operation is not unique"));
+    }
+    store.last_id += 1;
+    let invoice = Invoice {
+        id: store.last_id,
+        ..invoice
+    };
+    let created = if invoice.uses_post_redirect() {
+        Created {
+            id: invoice.id,
+            method: "POST",
+            url: format!("{}/pay-form", sim.base()),
+            data: json!({"invoice_id": invoice.id.to_string(), "lang": "en"}),
+        }
+    } else {
+        Created {
+            id: invoice.id,
+            method: "GET",
+            url: format!("{}/pay/{}", sim.base(), invoice.id),
+            data: json!({}),
+        }
+    };
+    store.invoices.push(invoice);
+    Ok(created)
+}
+
+pub(super) async fn check(State(sim): State<Simulator>, body: Bytes) -> Response {
+    if let Some(faulted) = intercept(&sim, "check").await {
+        return faulted;
+    }
+    match check_invoice(&sim, &body) {
+        Ok(data) => ok(data),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+fn check_invoice(sim: &Simulator, body: &[u8]) -> Result<CheckData, Refusal> {
+    let fields = fields(body)?;
+    let now = required(&fields, "now")?;
+    let shop_id = required(&fields, "shop_id")?;
+    let shop_order_id = required(&fields, "shop_order_id")?;
+    let signature = required(&fields, "sign")?;
+    check_shop(sim, &shop_id)?;
+    check_sign(
+        sim,
+        &[
+            ("now", &now),
+            ("shop_id", &shop_id),
+            ("shop_order_id", &shop_order_id),
+        ],
+        &signature,
+    )?;
+    let store = sim.store();
+    let invoice = store
+        .invoices
+        .iter()
+        .find(|i| i.shop_order_id == shop_order_id)
+        .ok_or_else(|| refusal(7, "Invoice wasn't found"))?;
+    Ok(invoice.check_data(sim.inner.config.shop_id))
+}

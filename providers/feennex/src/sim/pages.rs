@@ -1,0 +1,165 @@
+//! The payer's page: reached by GET (`/pay/{id}`) or, for a POST-redirect payway, by POSTing
+//! the `invoice_id` form (`/pay-form`). Its buttons set the invoice to 4 (Success) or
+//! 6 (Rejected), send the signed callback (awaited, so a test sees it before the page answers)
+//! and send the payer to the shop's success or failure URL.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::{decimal, Simulator};
+
+/// Escapes text for HTML content and double-quoted attributes.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A page around `body`, which must already be escaped HTML.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} - Feennex (simulated)</title></head>\n<body>\n<h1>{}</h1>\n{body}\n</body></html>\n",
+        escape(title),
+        escape(title)
+    );
+    (status, Html(html)).into_response()
+}
+
+fn not_found() -> Response {
+    page(StatusCode::NOT_FOUND, "Invoice not found", "")
+}
+
+/// One button: a form POSTing to `action`.
+fn button(action: &str, label: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>",
+        escape(action),
+        escape(label)
+    )
+}
+
+fn show(sim: &Simulator, id: u64) -> Response {
+    let store = sim.store();
+    let Some(invoice) = store.invoices.iter().find(|i| i.id == id) else {
+        return not_found();
+    };
+    let mut body = format!(
+        "<p>Amount: <strong id=\"amount\">{} {}</strong></p>\n<p>Order: <strong id=\"order\">{}</strong></p>\n",
+        decimal(invoice.amount),
+        invoice.amount.currency.code(),
+        escape(&invoice.shop_order_id)
+    );
+    if let Some(description) = &invoice.description {
+        body.push_str(&format!(
+            "<p id=\"description\">{}</p>\n",
+            escape(description)
+        ));
+    }
+    body.push_str(&format!(
+        "<p>Payment method: {}</p>\n<p>Status: <strong id=\"status\">{}</strong></p>\n",
+        escape(&invoice.payway),
+        invoice.status
+    ));
+    if !invoice.is_final() {
+        let action = |a: &str| format!("{}/pay/{id}/{a}", sim.base());
+        body.push_str(&button(&action("pay"), "Pay"));
+        body.push_str(&button(&action("reject"), "Reject"));
+    }
+    page(StatusCode::OK, "Pay the invoice", &body)
+}
+
+pub(super) async fn invoice_page(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
+    match id.parse() {
+        Ok(id) => show(&sim, id),
+        Err(_) => not_found(),
+    }
+}
+
+/// The target of a POST redirect: the form Feennex gave in `invoice/create`'s `data`.
+pub(super) async fn pay_form(State(sim): State<Simulator>, body: Bytes) -> Response {
+    let id = form_urlencoded::parse(&body)
+        .find(|(key, _)| key == "invoice_id")
+        .and_then(|(_, value)| value.parse().ok());
+    match id {
+        Some(id) => show(&sim, id),
+        None => not_found(),
+    }
+}
+
+pub(super) async fn invoice_action(
+    State(sim): State<Simulator>,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let status = match action.as_str() {
+        "pay" => 4,
+        "reject" => 6,
+        _ => return not_found(),
+    };
+    let Ok(id) = id.parse::<u64>() else {
+        return not_found();
+    };
+    let shop_id = sim.inner.config.shop_id;
+    let (callback, back_to, order) = {
+        let mut store = sim.store();
+        let Some(invoice) = store.invoices.iter_mut().find(|i| i.id == id) else {
+            return not_found();
+        };
+        if invoice.is_final() {
+            return page(
+                StatusCode::CONFLICT,
+                "Nothing to do",
+                &format!(
+                    "<p>This invoice is already final (status {}).</p>",
+                    invoice.status
+                ),
+            );
+        }
+        invoice.set_status(status, None);
+        let back_to = if status == 4 {
+            invoice.success_url.clone()
+        } else {
+            invoice.failed_url.clone()
+        };
+        (
+            invoice.callback(shop_id, None, &sim.inner.secret),
+            back_to,
+            invoice.shop_order_id.clone(),
+        )
+    };
+    sim.send_callback(callback).await;
+    match back_to {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => page(
+            StatusCode::OK,
+            "Done",
+            &format!(
+                "<p>Order <strong>{}</strong> is now <strong id=\"status\">{status}</strong>. You can close this page.</p>",
+                escape(&order)
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! An offline, stateful Fena: an axum router that speaks Fena's terminal API the way
+//! [`crate::Fena`] uses it (paths, `terminal-id`/`terminal-secret` headers, bodies, envelopes),
+//! keeps payments in memory, serves the payer's pages that move them on, sends Fena's webhooks,
+//! and has a control API (`/_sim/...`) for tests: set states, replay webhooks, inject faults.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use payrouter_fena::sim::{SimConfig, Simulator};
+//! let sim = Simulator::new(SimConfig {
+//!     terminal_id: "term-1".into(),
+//!     terminal_secret: "secret".into(),
+//!     public_base_url: "http://127.0.0.1:8081/fena".into(),
+//!     webhook_url: "http://127.0.0.1:8080/v3/fena/callback".into(),
+//! });
+//! let app = axum::Router::new().nest("/fena", sim.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8081").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+//!
+//! Routes (relative to where the router is nested):
+//! - Fena API: `POST /open/payments/single/create-and-process`, `GET /open/payments/single/{id}`,
+//!   `POST /open/payments/single/{id}/refund`, `POST /open/payments/recurring/create-and-process`,
+//!   `GET /open/payments/recurring/{id}`, `POST /open/payments/recurring/{id}/edit` (while a
+//!   draft or overdue), `POST /open/payments/recurring/{id}/delete`. Each checks the
+//!   `terminal-id` and `terminal-secret` headers (401 `{"message":"Unauthorized"}`).
+//! - Payer pages: `GET /pay/{id}` (Pay / Reject / Cancel), `GET /refund/{id}` (the merchant
+//!   approves or rejects a started refund), `GET /recurring/{id}` (Set up standing order /
+//!   Reject). Each button sends the webhook before answering.
+//!
+//! Control API (no credentials), for tests and demos:
+//!
+//! | route | body | effect |
+//! |---|---|---|
+//! | `GET /_sim/payments` | | every payment: single ones (`"kind":"single"`, with `refundedAmount` and `pendingRefundAmount`), then recurring ones (`"kind":"recurring"`) |
+//! | `POST /_sim/payments/{id}/state` | `{"status": "paid", "callback": false}` | sets the Fena status (any string, of a single or recurring payment), sends its webhook when `callback`; answers the payment |
+//! | `POST /_sim/payments/{id}/callback` | `{"status": null, "times": 1}` | sends the webhook `times` times (1-100), claiming `status` in its body without changing the stored state; answers `{"requested", "delivered"}` (delivered: answered 2xx) |
+//! | `POST /_sim/faults` | a fault rule | adds it; 201 with every rule |
+//! | `GET /_sim/faults` | | `{"faults": [...]}` |
+//! | `DELETE /_sim/faults` | | removes every rule (204) |
+//! | `POST /_sim/reset` | | forgets every payment and every rule (204) |
+//!
+//! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
+//! "probability"}`; `operation` is one of `create`, `get`, `refund`, `recurring_create`,
+//! `recurring_get`, `recurring_edit`, `recurring_delete` (API calls) or `webhook`. On an API
+//! call, `latencyMs` waits first (alone, the call then goes on normally); `status` answers
+//! that HTTP status with `{"message":"simulated fault"}`; `hang` never answers (an hour, then
+//! as `drop`); `drop` aborts the connection before a complete answer (reqwest reports a
+//! connection error). On `webhook`, `latencyMs` delays it and any of the others loses it.
+//! `count` applies the rule to the next n matching calls, `probability` to each call with that
+//! chance; rules are tried in the order they were added. Faults apply before credentials are
+//! checked, as they would in front of Fena.
+
+mod api;
+mod control;
+mod faults;
+mod pages;
+
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use faults::Faults;
+
+/// What the simulated Fena accepts and where it answers. (No `Debug`: it holds the secret.)
+#[derive(Clone)]
+pub struct SimConfig {
+    /// The `terminal-id` header every `/open/...` call must carry.
+    pub terminal_id: String,
+    /// The `terminal-secret` header every `/open/...` call must carry.
+    pub terminal_secret: String,
+    /// Where the router is reachable, nest prefix included (`http://127.0.0.1:8081/fena`):
+    /// payer links and form actions are built from it.
+    pub public_base_url: String,
+    /// Where webhooks are POSTed (payrouter's `/v3/fena/callback`).
+    pub webhook_url: String,
+}
+
+/// The simulator: shared state behind an `Arc`, cheap to clone.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SimConfig,
+    http: reqwest::Client,
+    store: Mutex<Store>,
+    faults: Faults,
+}
+
+/// Operations a fault rule can name.
+const OPERATIONS: &[&str] = &[
+    "create",
+    "get",
+    "refund",
+    "recurring_create",
+    "recurring_get",
+    "recurring_edit",
+    "recurring_delete",
+    "webhook",
+];
+
+/// A receiver that does not answer must not hold a payer page forever.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct Store {
+    /// In creation order, so the control API lists them as they were made.
+    payments: Vec<Payment>,
+    recurring: Vec<Recurring>,
+}
+
+/// A single payment. Amounts are GBP pence.
+#[derive(Debug, Clone)]
+struct Payment {
+    id: String,
+    reference: String,
+    amount: i64,
+    status: String,
+    description: Option<String>,
+    customer_name: Option<String>,
+    customer_email: Option<String>,
+    bank_account: Option<String>,
+    custom_redirect_url: Option<String>,
+    due_date: Option<String>,
+    created_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    /// Completed refunds so far.
+    refunded: i64,
+    /// The refund started and not yet approved or rejected.
+    pending_refund: Option<i64>,
+}
+
+/// A recurring payment (standing order).
+#[derive(Debug, Clone)]
+struct Recurring {
+    id: String,
+    reference: String,
+    recurring_amount: i64,
+    /// The immediate payment asked for with `initialPaymentAmount`.
+    initial_payment: Option<Transaction>,
+    first_payment_date: String,
+    number_of_payments: u64,
+    frequency: String,
+    status: String,
+    customer_name: Option<String>,
+    customer_email: Option<String>,
+    created_at: DateTime<Utc>,
+    transactions: Vec<Transaction>,
+}
+
+#[derive(Debug, Clone)]
+struct Transaction {
+    id: String,
+    status: String,
+    amount: i64,
+    date: String,
+}
+
+impl Simulator {
+    pub fn new(mut config: SimConfig) -> Self {
+        config.public_base_url = config.public_base_url.trim_end_matches('/').to_string();
+        let http = reqwest::Client::builder()
+            .timeout(WEBHOOK_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Simulator {
+            inner: Arc::new(Inner {
+                config,
+                http,
+                store: Mutex::new(Store::default()),
+                faults: Faults::new(OPERATIONS),
+            }),
+        }
+    }
+
+    /// All routes, relative: the caller nests them, e.g. `Router::new().nest("/fena", sim.router())`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/open/payments/single/create-and-process",
+                post(api::create_single),
+            )
+            .route("/open/payments/single/{id}", get(api::get_single))
+            .route("/open/payments/single/{id}/refund", post(api::refund))
+            .route(
+                "/open/payments/recurring/create-and-process",
+                post(api::create_recurring),
+            )
+            .route("/open/payments/recurring/{id}", get(api::get_recurring))
+            .route(
+                "/open/payments/recurring/{id}/edit",
+                post(api::edit_recurring),
+            )
+            .route(
+                "/open/payments/recurring/{id}/delete",
+                post(api::delete_recurring),
+            )
+            .route("/pay/{id}", get(pages::payment_page))
+            .route("/pay/{id}/{action}", post(pages::payment_action))
+            .route("/refund/{id}", get(pages::refund_page))
+            .route("/refund/{id}/{action}", post(pages::refund_action))
+            .route("/recurring/{id}", get(pages::recurring_page))
+            .route("/recurring/{id}/{action}", post(pages::recurring_action))
+            .merge(control::routes())
+            .with_state(self.clone())
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // Every change to the store is a single assignment or push: a panic cannot leave it
+        // half-changed, so a poisoned lock is still consistent.
+        self.inner.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn base(&self) -> &str {
+        &self.inner.config.public_base_url
+    }
+
+    /// POSTs a webhook to `webhook_url` unless a `webhook` fault drops it. Its outcome is only
+    /// logged, as Fena does not retry by default; true when the receiver answered 2xx.
+    async fn send_webhook(&self, body: Value) -> bool {
+        if let Some(fault) = self.inner.faults.take("webhook") {
+            if !fault.allows_delivery().await {
+                tracing::info!(id = %body["id"], "sim fena: webhook dropped by a fault rule");
+                return false;
+            }
+        }
+        let url = &self.inner.config.webhook_url;
+        match self.inner.http.post(url).json(&body).send().await {
+            Ok(resp) if resp.status().is_success() => true,
+            Ok(resp) => {
+                tracing::warn!(id = %body["id"], status = resp.status().as_u16(), "sim fena: webhook refused");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(id = %body["id"], error = %e, "sim fena: webhook not delivered");
+                false
+            }
+        }
+    }
+
+    /// Sends a webhook without making the caller wait: API calls answer at once, as Fena's do,
+    /// so a router that holds a lock while calling cannot deadlock with its own webhook.
+    fn spawn_webhook(&self, body: Value) {
+        let sim = self.clone();
+        tokio::spawn(async move {
+            sim.send_webhook(body).await;
+        });
+    }
+}
+
+impl Payment {
+    fn link(&self, base: &str) -> String {
+        format!("{base}/pay/{}", self.id)
+    }
+
+    /// The payment as `GET /open/payments/single/{id}` gives it in `data`.
+    fn data(&self, base: &str) -> Value {
+        let mut data = json!({
+            "id": self.id,
+            "reference": self.reference,
+            "amount": decimal(self.amount),
+            "currency": "GBP",
+            "status": self.status,
+            "description": self.description,
+            "customerName": self.customer_name,
+            "customerEmail": self.customer_email,
+            "customerEmailCC": [],
+            "bankAccount": self.bank_account,
+            "paymentMethod": "fena_ob",
+            "isSandbox": true,
+            "dueDate": self.due_date,
+            "createdAt": timestamp(self.created_at),
+            "completedAt": self.completed_at.map(timestamp),
+            "link": self.link(base),
+        });
+        if self.pending_refund.is_some() {
+            data["refundLink"] = json!(format!("{base}/refund/{}", self.id));
+        }
+        data
+    }
+
+    /// A single-payment webhook; `claimed` replaces the status in the body only.
+    fn webhook(&self, claimed: Option<&str>) -> Value {
+        json!({
+            "eventScope": "single-payments",
+            "eventName": "status-update",
+            "id": self.id,
+            "reference": self.reference,
+            "amount": decimal(self.amount),
+            "currency": "GBP",
+            "status": claimed.unwrap_or(&self.status),
+            "customerName": self.customer_name,
+            "customerEmail": self.customer_email,
+            "customerEmailCC": [],
+            "paymentMethod": "fena_ob",
+            "description": self.description,
+            "createdAt": timestamp(self.created_at),
+            "completedAt": self.completed_at.map(timestamp),
+        })
+    }
+
+    /// Moves to `status`, keeping the dates and refund amounts in line with it.
+    fn set_status(&mut self, status: &str) {
+        match status {
+            "paid" => self.completed_at = Some(Utc::now()),
+            "refunded" => {
+                self.pending_refund = None;
+                self.refunded = self.amount;
+            }
+            "partial_refund" => self.refunded += self.pending_refund.take().unwrap_or(0),
+            "refund_rejected" => self.pending_refund = None,
+            _ => {}
+        }
+        self.status = status.to_string();
+    }
+}
+
+impl Recurring {
+    fn link(&self, base: &str) -> String {
+        format!("{base}/recurring/{}", self.id)
+    }
+
+    /// The recurring payment as `GET /open/payments/recurring/{id}` gives it in `data`.
+    fn data(&self, base: &str) -> Value {
+        json!({
+            "id": self.id,
+            "invoiceRefNumber": self.reference,
+            "status": self.status,
+            "recurringAmount": decimal(self.recurring_amount),
+            "initialPayment": self.initial_payment.as_ref().map(Transaction::data),
+            "currency": "GBP",
+            "frequency": self.frequency,
+            "firstPaymentDate": self.first_payment_date,
+            "expectedNumberOfPayments": self.number_of_payments,
+            "customerName": self.customer_name,
+            "customerEmail": self.customer_email,
+            "createdAt": timestamp(self.created_at),
+            "link": self.link(base),
+            "transactions": self.transactions.iter().map(Transaction::data).collect::<Vec<_>>(),
+        })
+    }
+
+    /// A recurring-payment webhook: `status-update`, or `payment_made` with its transaction.
+    fn webhook(
+        &self,
+        event: &str,
+        claimed: Option<&str>,
+        transaction: Option<&Transaction>,
+    ) -> Value {
+        let mut body = json!({
+            "eventScope": "recurring-payments",
+            "eventName": event,
+            "id": self.id,
+            "invoiceRefNumber": self.reference,
+            "recurringAmount": decimal(self.recurring_amount),
+            "frequency": self.frequency,
+            "status": claimed.unwrap_or(&self.status),
+        });
+        if let Some(t) = transaction {
+            body["transaction"] = t.data();
+        }
+        body
+    }
+}
+
+impl Transaction {
+    fn data(&self) -> Value {
+        json!({"id": self.id, "status": self.status, "amount": decimal(self.amount), "date": self.date})
+    }
+}
+
+/// A 24-hex id, like Fena's Mongo ObjectIds.
+fn new_id() -> String {
+    hex::encode(rand::random::<[u8; 12]>())
+}
+
+/// Pence as Fena's 2-decimal string.
+fn decimal(pence: i64) -> String {
+    format!("{}.{:02}", pence / 100, pence % 100)
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -1,0 +1,375 @@
+//! The simulated Fena terminal API (`/open/...`): the same paths, headers, bodies, envelopes
+//! and refusals (`{"message": ...}`) that the adapter meets at Fena.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use payrouter_provider::{Currency, Money};
+use serde_json::{json, Map, Value};
+
+use super::{new_id, Payment, Recurring, Simulator, Transaction};
+
+const REFERENCE_MAX: usize = 12;
+const DESCRIPTION_MAX: usize = 1000;
+const FREQUENCIES: &[&str] = &["one_week", "one_month", "three_months", "one_year"];
+/// Recurring states Fena can still cancel: before the payer set the standing order up.
+const CANCELLABLE: &[&str] = &["draft", "sent", "overdue"];
+/// Recurring states Fena can still edit.
+const EDITABLE: &[&str] = &["draft", "overdue"];
+const STANDING_ORDER_SET_UP: &str =
+    "The standing order is set up at the payer's bank and can only be cancelled by the payer";
+
+/// Fena's refusal: an HTTP error status with `{"message": ...}`.
+pub(super) fn refusal(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"message": message}))).into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    refusal(StatusCode::BAD_REQUEST, message)
+}
+
+/// Applies a fault rule for `operation`, then checks the terminal credentials as Fena does.
+async fn guard(sim: &Simulator, operation: &str, headers: &HeaderMap) -> Option<Response> {
+    if let Some(fault) = sim.inner.faults.take(operation) {
+        if let Some(response) = fault.response().await {
+            return Some(response);
+        }
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let config = &sim.inner.config;
+    let authorised = header("terminal-id") == Some(config.terminal_id.as_str())
+        && header("terminal-secret") == Some(config.terminal_secret.as_str());
+    (!authorised).then(|| refusal(StatusCode::UNAUTHORIZED, "Unauthorized"))
+}
+
+fn object(body: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err("Request body must be a JSON object".into()),
+    }
+}
+
+/// A string field; absent, null and "" (which Fena's own SDK sends for "default") are None.
+fn text(body: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{key} must be a string")),
+    }
+}
+
+fn reference(body: &Map<String, Value>) -> Result<String, String> {
+    let reference = text(body, "reference")?.ok_or("Reference cannot be empty")?;
+    if reference.chars().count() > REFERENCE_MAX {
+        return Err("Reference cannot be greater than 12 characters".into());
+    }
+    if !reference
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err("Reference must contain only letters, numbers and dashes".into());
+    }
+    Ok(reference)
+}
+
+/// A 2-decimal amount string (`^\d+\.\d{2}$`, more than zero) in pence.
+fn amount(body: &Map<String, Value>, key: &str, label: &str) -> Result<Option<i64>, String> {
+    let too_small = || format!("{label} cannot be empty or less than 0.01");
+    let Some(text) = text(body, key)? else {
+        return Ok(None);
+    };
+    let two_decimals = text.split_once('.').is_some_and(|(units, cents)| {
+        !units.is_empty()
+            && units.bytes().all(|b| b.is_ascii_digit())
+            && cents.len() == 2
+            && cents.bytes().all(|b| b.is_ascii_digit())
+    });
+    if !two_decimals {
+        return Err("Number must be 2 decimal places".into());
+    }
+    let pence = Currency::from_code("GBP")
+        .and_then(|gbp| Money::from_decimal_str(&text, gbp).ok())
+        .ok_or_else(|| format!("{label} is too large"))?
+        .minor;
+    if pence <= 0 {
+        return Err(too_small());
+    }
+    Ok(Some(pence))
+}
+
+fn required_amount(body: &Map<String, Value>, key: &str, label: &str) -> Result<i64, String> {
+    amount(body, key, label)?.ok_or_else(|| format!("{label} cannot be empty or less than 0.01"))
+}
+
+fn email(body: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    let email = text(body, key)?;
+    if email.as_ref().is_some_and(|e| !e.contains('@')) {
+        return Err(format!("{key} must be an email"));
+    }
+    Ok(email)
+}
+
+fn single_request(body: &[u8]) -> Result<Payment, String> {
+    let body = object(body)?;
+    let reference = reference(&body)?;
+    let amount = required_amount(&body, "amount", "Amount")?;
+    let description = text(&body, "description")?;
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > DESCRIPTION_MAX)
+    {
+        return Err("description must be shorter than or equal to 1000 characters".into());
+    }
+    let custom_redirect_url = text(&body, "customRedirectUrl")?;
+    if custom_redirect_url
+        .as_ref()
+        .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+    {
+        return Err("customRedirectUrl must be a URL address".into());
+    }
+    Ok(Payment {
+        id: new_id(),
+        reference,
+        amount,
+        status: "sent".into(),
+        description,
+        customer_name: text(&body, "customerName")?,
+        customer_email: email(&body, "customerEmail")?,
+        bank_account: text(&body, "bankAccount")?,
+        custom_redirect_url,
+        due_date: text(&body, "dueDate")?,
+        created_at: Utc::now(),
+        completed_at: None,
+        refunded: 0,
+        pending_refund: None,
+    })
+}
+
+pub(super) async fn create_single(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = guard(&sim, "create", &headers).await {
+        return refused;
+    }
+    let payment = match single_request(&body) {
+        Ok(p) => p,
+        Err(message) => return bad_request(&message),
+    };
+    let result = payment.data(sim.base());
+    sim.store().payments.push(payment);
+    (
+        StatusCode::CREATED,
+        Json(json!({"created": true, "result": result})),
+    )
+        .into_response()
+}
+
+pub(super) async fn get_single(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = guard(&sim, "get", &headers).await {
+        return refused;
+    }
+    let store = sim.store();
+    match store.payments.iter().find(|p| p.id == id) {
+        Some(p) => Json(json!({"data": p.data(sim.base())})).into_response(),
+        None => refusal(StatusCode::NOT_FOUND, "Payment not found"),
+    }
+}
+
+pub(super) async fn refund(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = guard(&sim, "refund", &headers).await {
+        return refused;
+    }
+    let amount = match refund_amount(&body) {
+        Ok(amount) => amount,
+        Err(message) => return bad_request(&message),
+    };
+    let webhook = {
+        let mut store = sim.store();
+        let Some(p) = store.payments.iter_mut().find(|p| p.id == id) else {
+            return refusal(StatusCode::NOT_FOUND, "Payment not found");
+        };
+        if !matches!(p.status.as_str(), "paid" | "partial_refund") {
+            return bad_request(&format!(
+                "Only a paid payment can be refunded; this one is {}",
+                p.status
+            ));
+        }
+        let refundable = p.amount - p.refunded;
+        if amount > refundable {
+            return bad_request(&format!(
+                "Refund amount exceeds the refundable amount of {}",
+                super::decimal(refundable)
+            ));
+        }
+        p.pending_refund = Some(amount);
+        p.set_status("refund_started");
+        p.webhook(None)
+    };
+    sim.spawn_webhook(webhook);
+    Json(json!({"saved": true})).into_response()
+}
+
+fn refund_amount(body: &[u8]) -> Result<i64, String> {
+    let body = object(body)?;
+    match body.get("payeeAccountInfo") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err("payeeAccountInfo must be an object".into()),
+    }
+    required_amount(&body, "amount", "Amount")
+}
+
+fn recurring_request(body: &[u8]) -> Result<Recurring, String> {
+    let body = object(body)?;
+    let reference = reference(&body)?;
+    let recurring_amount = required_amount(&body, "recurringAmount", "Recurring amount")?;
+    let initial_payment =
+        amount(&body, "initialPaymentAmount", "Initial payment amount")?.map(|amount| {
+            Transaction {
+                id: new_id(),
+                status: "sent".into(),
+                amount,
+                date: super::timestamp(Utc::now()),
+            }
+        });
+    let date_error = || "recurringPaymentDate must be a valid ISO 8601 date string".to_string();
+    let first_payment_date = text(&body, "recurringPaymentDate")?.ok_or_else(date_error)?;
+    let is_date = DateTime::parse_from_rfc3339(&first_payment_date).is_ok()
+        || NaiveDate::parse_from_str(&first_payment_date, "%Y-%m-%d").is_ok();
+    if !is_date {
+        return Err(date_error());
+    }
+    let number_of_payments = body
+        .get("numberOfPayments")
+        .and_then(Value::as_u64)
+        .ok_or("numberOfPayments must be an integer not less than 0 (0 for indefinite)")?;
+    let frequency = text(&body, "frequency")?
+        .filter(|f| FREQUENCIES.contains(&f.as_str()))
+        .ok_or_else(|| {
+            format!(
+                "frequency must be one of the following values: {}",
+                FREQUENCIES.join(", ")
+            )
+        })?;
+    Ok(Recurring {
+        id: new_id(),
+        reference,
+        recurring_amount,
+        initial_payment,
+        first_payment_date,
+        number_of_payments,
+        frequency,
+        status: "sent".into(),
+        customer_name: text(&body, "customerName")?,
+        customer_email: email(&body, "customerEmail")?,
+        created_at: Utc::now(),
+        transactions: Vec::new(),
+    })
+}
+
+pub(super) async fn create_recurring(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = guard(&sim, "recurring_create", &headers).await {
+        return refused;
+    }
+    let recurring = match recurring_request(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_request(&message),
+    };
+    let result = recurring.data(sim.base());
+    sim.store().recurring.push(recurring);
+    (
+        StatusCode::CREATED,
+        Json(json!({"created": true, "result": result})),
+    )
+        .into_response()
+}
+
+pub(super) async fn get_recurring(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = guard(&sim, "recurring_get", &headers).await {
+        return refused;
+    }
+    let store = sim.store();
+    match store.recurring.iter().find(|r| r.id == id) {
+        Some(r) => Json(json!({"data": r.data(sim.base())})).into_response(),
+        None => refusal(StatusCode::NOT_FOUND, "Recurring payment not found"),
+    }
+}
+
+pub(super) async fn edit_recurring(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = guard(&sim, "recurring_edit", &headers).await {
+        return refused;
+    }
+    let edited = match recurring_request(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_request(&message),
+    };
+    let mut store = sim.store();
+    let Some(r) = store.recurring.iter_mut().find(|r| r.id == id) else {
+        return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
+    };
+    if !EDITABLE.contains(&r.status.as_str()) {
+        return bad_request(&format!(
+            "Only a draft or overdue recurring payment can be edited; this one is {}",
+            r.status
+        ));
+    }
+    // What the payer has not seen yet changes; identity, state and history stay.
+    *r = Recurring {
+        id: r.id.clone(),
+        status: r.status.clone(),
+        created_at: r.created_at,
+        transactions: std::mem::take(&mut r.transactions),
+        ..edited
+    };
+    Json(json!({"saved": true, "result": r.data(sim.base())})).into_response()
+}
+
+pub(super) async fn delete_recurring(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = guard(&sim, "recurring_delete", &headers).await {
+        return refused;
+    }
+    let webhook = {
+        let mut store = sim.store();
+        let Some(r) = store.recurring.iter_mut().find(|r| r.id == id) else {
+            return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
+        };
+        if !CANCELLABLE.contains(&r.status.as_str()) {
+            return bad_request(STANDING_ORDER_SET_UP);
+        }
+        r.status = "cancelled".into();
+        r.webhook("status-update", None, None)
+    };
+    sim.spawn_webhook(webhook);
+    Json(json!({"deleted": true})).into_response()
+}

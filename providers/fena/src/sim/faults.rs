@@ -1,0 +1,186 @@
+//! Fault rules of the simulator's control API (`/_sim/faults`), in the spirit of LocalStack's
+//! chaos API: make chosen operations answer an error status, slow down, hang or lose their
+//! connection, always or for the next n calls or by chance, so the router's failure handling
+//! can be exercised offline.
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long a `hang` fault keeps the request open: longer than any client waits.
+const HANG: Duration = Duration::from_secs(3600);
+
+/// One rule, as posted to `POST /_sim/faults` and listed by `GET /_sim/faults`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultRule {
+    pub operation: String,
+    /// Answer this HTTP status with `{"message":"simulated fault"}`.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Wait this long first; alone, the call then goes on normally.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// Never answer.
+    #[serde(default)]
+    pub hang: bool,
+    /// Abort the connection without a usable answer.
+    #[serde(default)]
+    pub drop: bool,
+    /// Apply to the next `count` matching calls only.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Apply to each matching call with this chance.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+/// What a rule does to the one call it was applied to.
+#[derive(Debug, Clone, Copy)]
+pub struct Fault {
+    latency: Option<Duration>,
+    effect: Effect,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Effect {
+    Proceed,
+    Status(StatusCode),
+    Hang,
+    Drop,
+}
+
+/// The rules in force, checked in the order they were added; the first that applies wins.
+pub struct Faults {
+    operations: &'static [&'static str],
+    rules: Mutex<Vec<FaultRule>>,
+}
+
+impl Faults {
+    pub fn new(operations: &'static [&'static str]) -> Self {
+        Faults {
+            operations,
+            rules: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn add(&self, rule: FaultRule) -> Result<(), String> {
+        if !self.operations.contains(&rule.operation.as_str()) {
+            return Err(format!(
+                "unknown operation '{}': use one of {}",
+                rule.operation,
+                self.operations.join(", ")
+            ));
+        }
+        let effects =
+            usize::from(rule.status.is_some()) + usize::from(rule.hang) + usize::from(rule.drop);
+        if effects > 1 {
+            return Err("choose at most one of status, hang and drop".into());
+        }
+        if effects == 0 && rule.latency_ms.is_none() {
+            return Err("a fault needs status, latencyMs, hang or drop".into());
+        }
+        if let Some(status) = rule.status {
+            if StatusCode::from_u16(status).is_err() || status < 400 {
+                return Err(format!(
+                    "status {status} is not an HTTP error status (400-599)"
+                ));
+            }
+        }
+        if rule.count == Some(0) {
+            return Err("count must be at least 1 (leave it out to apply always)".into());
+        }
+        if rule.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+            return Err("probability must be between 0.0 and 1.0".into());
+        }
+        self.lock().push(rule);
+        Ok(())
+    }
+
+    pub fn list(&self) -> Vec<FaultRule> {
+        self.lock().clone()
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// The fault for one call of `operation`, if a rule applies; a counted rule is used up.
+    pub fn take(&self, operation: &str) -> Option<Fault> {
+        let mut rules = self.lock();
+        let index = rules.iter().position(|rule| {
+            rule.operation == operation
+                && rule.probability.is_none_or(|p| rand::random::<f64>() < p)
+        })?;
+        let rule = &mut rules[index];
+        let fault = Fault {
+            latency: rule.latency_ms.map(Duration::from_millis),
+            effect: match rule.status.and_then(|s| StatusCode::from_u16(s).ok()) {
+                Some(status) => Effect::Status(status),
+                None if rule.hang => Effect::Hang,
+                None if rule.drop => Effect::Drop,
+                None => Effect::Proceed,
+            },
+        };
+        if let Some(count) = rule.count.as_mut() {
+            *count -= 1;
+            if *count == 0 {
+                rules.remove(index);
+            }
+        }
+        Some(fault)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<FaultRule>> {
+        // A panic elsewhere cannot leave a Vec of rules half-changed: keep using it.
+        self.rules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Fault {
+    /// For an API call: waits out the latency, then gives the answer that replaces the real
+    /// one, or None when the call goes on normally.
+    pub async fn response(self) -> Option<Response> {
+        if let Some(latency) = self.latency {
+            tokio::time::sleep(latency).await;
+        }
+        match self.effect {
+            Effect::Proceed => None,
+            Effect::Status(status) => {
+                Some((status, Json(json!({"message": "simulated fault"}))).into_response())
+            }
+            Effect::Hang => {
+                tokio::time::sleep(HANG).await;
+                Some(dropped())
+            }
+            Effect::Drop => Some(dropped()),
+        }
+    }
+
+    /// For an outgoing callback: waits out the latency; false when it must not be sent (any
+    /// status, hang or drop rule means the callback is lost).
+    pub async fn allows_delivery(self) -> bool {
+        if let Some(latency) = self.latency {
+            tokio::time::sleep(latency).await;
+        }
+        matches!(self.effect, Effect::Proceed)
+    }
+}
+
+/// A handler cannot reach its TCP connection, so a "dropped connection" is a response whose
+/// body fails at once: hyper then aborts the connection mid-answer (no complete response ever
+/// reaches the client), and reqwest reports a connection error, as for a real reset.
+fn dropped() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "simulated dropped connection",
+        ))
+    });
+    Response::new(Body::from_stream(failing))
+}

@@ -1,0 +1,572 @@
+//! Subscriptions. Automatic ones are run by the provider (Fena standing orders): the router
+//! keeps a record, follows the provider's state and notifies each completed instalment once.
+//! Manual ones are kept by the router itself, since open banking cannot pull money: each
+//! instalment is a new single payment the payer completes.
+
+use payrouter_provider::{
+    Operation, PayOrder, PayResult, PaymentStatusKind, Provider, ProviderError, SubscriptionOrder,
+    SubscriptionState, SubscriptionStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use super::pay::fingerprint;
+use super::record::to_doc;
+use super::{now_ms, Engine, Error, Result};
+use crate::contract::{PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse};
+use crate::notify::Notification;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Automatic,
+    Manual,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRecord {
+    pub provider: String,
+    pub token: String,
+    pub kind: Kind,
+    pub shop_transaction_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: SubscriptionStatus,
+    pub provider_status: String,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub expires_after: Option<u32>,
+    /// Manual: the instalments' payment ids, oldest first.
+    #[serde(default)]
+    pub payments: Vec<String>,
+    /// Automatic: instalments already notified.
+    #[serde(default)]
+    pub notified: Vec<String>,
+    /// Manual: ended by expire.
+    #[serde(default)]
+    pub ended: bool,
+    pub updated_ms: i64,
+}
+
+impl SubscriptionRecord {
+    fn key(provider: &str, token: &str) -> String {
+        format!("payrouter:subscription:{provider}:{token}")
+    }
+}
+
+fn response(
+    result: PayResult,
+    description: impl Into<String>,
+    token: Option<String>,
+) -> SubscriptionResponse {
+    SubscriptionResponse {
+        result,
+        result_description: description.into(),
+        payment_id: None,
+        subscription_token: token,
+        redirect_to_url: None,
+        metadata: Map::new(),
+    }
+}
+
+impl Engine {
+    fn provider_for(&self, provider: &str, op: Operation) -> Result<Arc<dyn Provider>> {
+        let p = self.provider(provider)?.clone();
+        self.require(p.as_ref(), op)?;
+        Ok(p)
+    }
+
+    async fn load_subscription(
+        &self,
+        p: &dyn Provider,
+        token: &str,
+    ) -> Result<Option<(SubscriptionRecord, u64)>> {
+        let key = SubscriptionRecord::key(p.name(), token);
+        Ok(self
+            .store
+            .get(&key)
+            .await?
+            .and_then(|v| serde_json::from_str(&v.doc).ok().map(|r| (r, v.version))))
+    }
+
+    /// Saves a subscription, re-running `change` on a concurrent write.
+    async fn update_subscription_record(
+        &self,
+        p: &dyn Provider,
+        token: &str,
+        mut change: impl FnMut(&mut SubscriptionRecord) -> Option<PaymentStatus>,
+    ) -> Result<()> {
+        let key = SubscriptionRecord::key(p.name(), token);
+        loop {
+            let Some((mut rec, version)) = self.load_subscription(p, token).await? else {
+                return Ok(());
+            };
+            let notification = change(&mut rec);
+            rec.updated_ms = now_ms();
+            let item = notification
+                .map(|n| Notification::new(p.name(), &n.payment_id, &n).into_item(now_ms()));
+            if self
+                .store
+                .put_if(
+                    &key,
+                    version,
+                    &to_doc(&rec),
+                    Some(self.retention),
+                    item.as_ref(),
+                )
+                .await?
+            {
+                if item.is_some() {
+                    self.notify.wake();
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// `POST /subscription/schedule`: a subscription the provider runs.
+    pub async fn schedule(
+        &self,
+        provider: &str,
+        order: SubscriptionOrder,
+    ) -> Result<SubscriptionResponse> {
+        let p = self.provider_for(provider, Operation::SubscriptionSchedule)?;
+        let as_pay = pay_order(&order);
+        self.check_currency(p.as_ref(), &as_pay)?;
+        let key = format!(
+            "payrouter:idem:{}:schedule:{}",
+            p.name(),
+            order.shop_transaction_id
+        );
+        let fp = fingerprint(&as_pay, &cadence(&order));
+        let subject = format!("shopTransactionId '{}'", order.shop_transaction_id);
+        self.once(&key, &fp, &subject, self.schedule_once(p.as_ref(), &order))
+            .await
+    }
+
+    async fn schedule_once(
+        &self,
+        p: &dyn Provider,
+        order: &SubscriptionOrder,
+    ) -> Result<SubscriptionResponse> {
+        let out = self
+            .call(
+                p,
+                Operation::SubscriptionSchedule,
+                p.schedule_subscription(order),
+            )
+            .await?;
+        if let Some(token) = &out.token {
+            let rec = SubscriptionRecord {
+                provider: p.name().to_string(),
+                token: token.clone(),
+                kind: Kind::Automatic,
+                shop_transaction_id: order.shop_transaction_id.clone(),
+                amount: order.amount.minor,
+                currency: order.amount.currency.code().to_string(),
+                status: SubscriptionStatus::Pending,
+                provider_status: String::new(),
+                reference: None,
+                expires_after: order.expires_after,
+                payments: Vec::new(),
+                notified: Vec::new(),
+                ended: false,
+                updated_ms: now_ms(),
+            };
+            let key = SubscriptionRecord::key(p.name(), token);
+            self.store
+                .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
+                .await?;
+        }
+        Ok(SubscriptionResponse {
+            result: out.result,
+            result_description: out.description,
+            payment_id: out.payment_id,
+            subscription_token: out.token,
+            redirect_to_url: out.redirect_url,
+            metadata: out.metadata,
+        })
+    }
+
+    /// `POST /subscription/update/{token}`: new terms for a provider-run subscription.
+    /// Without a shopTransactionId the stored one is kept, so the provider reference stays.
+    pub async fn update_subscription(
+        &self,
+        provider: &str,
+        token: &str,
+        mut order: SubscriptionOrder,
+    ) -> Result<SubscriptionResponse> {
+        let p = self.provider_for(provider, Operation::SubscriptionUpdate)?;
+        if let Some((rec, _)) = self.load_subscription(p.as_ref(), token).await? {
+            if order.shop_transaction_id.is_empty() {
+                order.shop_transaction_id = rec.shop_transaction_id.clone();
+            }
+            if rec.kind == Kind::Manual {
+                return Ok(response(
+                    PayResult::Ko,
+                    "a manual subscription has no terms to change: each /subscription/pay carries its own amount",
+                    Some(token.to_string()),
+                ));
+            }
+        }
+        let out = self
+            .call(
+                p.as_ref(),
+                Operation::SubscriptionUpdate,
+                p.update_subscription(token, &order),
+            )
+            .await
+            .map_err(|e| not_found_as_token(e, token))?;
+        if out.result == PayResult::Ok {
+            self.update_subscription_record(p.as_ref(), token, |r| {
+                r.amount = order.amount.minor;
+                r.expires_after = order.expires_after;
+                None
+            })
+            .await?;
+        }
+        Ok(SubscriptionResponse {
+            result: out.result,
+            result_description: out.description,
+            payment_id: None,
+            subscription_token: Some(token.to_string()),
+            redirect_to_url: None,
+            metadata: out.metadata,
+        })
+    }
+
+    /// `POST /subscription/start`: a router-kept subscription and its first payment.
+    pub async fn start_subscription(
+        &self,
+        provider: &str,
+        order: PayOrder,
+        expires_after: Option<u32>,
+    ) -> Result<SubscriptionResponse> {
+        let p = self.provider_for(provider, Operation::SubscriptionStart)?;
+        // The token follows from the request, so a retried start finds the same subscription.
+        let digest =
+            Sha256::digest(format!("{}:{}", p.name(), order.shop_transaction_id).as_bytes());
+        let token = format!("sub_{}", &hex::encode(digest)[..24]);
+        let rec = SubscriptionRecord {
+            provider: p.name().to_string(),
+            token: token.clone(),
+            kind: Kind::Manual,
+            shop_transaction_id: order.shop_transaction_id.clone(),
+            amount: order.amount.minor,
+            currency: order.amount.currency.code().to_string(),
+            status: SubscriptionStatus::Pending,
+            provider_status: String::new(),
+            reference: None,
+            expires_after,
+            payments: Vec::new(),
+            notified: Vec::new(),
+            ended: false,
+            updated_ms: now_ms(),
+        };
+        let key = SubscriptionRecord::key(p.name(), &token);
+        self.store
+            .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
+            .await?;
+        self.instalment(p.as_ref(), &token, order).await
+    }
+
+    /// `POST /subscription/pay`: the next instalment of a manual subscription.
+    pub async fn pay_subscription(
+        &self,
+        provider: &str,
+        token: &str,
+        order: PayOrder,
+    ) -> Result<SubscriptionResponse> {
+        let p = self.provider_for(provider, Operation::SubscriptionPay)?;
+        let Some((rec, _)) = self.load_subscription(p.as_ref(), token).await? else {
+            return Err(Error::NotFound(format!(
+                "unknown subscriptionToken '{token}'"
+            )));
+        };
+        let refusal = if rec.kind == Kind::Automatic {
+            Some("an automatic subscription is charged by the provider; /subscription/pay is for manual ones".to_string())
+        } else if rec.ended {
+            Some("the subscription has ended: start a new one".to_string())
+        } else if rec
+            .expires_after
+            .is_some_and(|n| rec.payments.len() as u64 >= u64::from(n))
+        {
+            Some(format!(
+                "all {} payments of the subscription were taken",
+                rec.expires_after.unwrap_or(0)
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            return Ok(response(PayResult::Ko, reason, Some(token.to_string())));
+        }
+        if rec.currency != order.amount.currency.code() {
+            return Err(Error::invalid(
+                "currency",
+                format!("must be {}, the subscription's currency", rec.currency),
+            ));
+        }
+        self.instalment(p.as_ref(), token, order).await
+    }
+
+    async fn instalment(
+        &self,
+        p: &dyn Provider,
+        token: &str,
+        order: PayOrder,
+    ) -> Result<SubscriptionResponse> {
+        let paid = self.pay_in(p.name(), order, Some(token)).await?;
+        if let Some(id) = &paid.payment_id {
+            self.update_subscription_record(p, token, |r| {
+                if !r.payments.contains(id) {
+                    r.payments.push(id.clone());
+                }
+                None
+            })
+            .await?;
+        }
+        Ok(SubscriptionResponse {
+            result: paid.result,
+            result_description: paid.result_description,
+            payment_id: paid.payment_id,
+            subscription_token: Some(token.to_string()),
+            redirect_to_url: paid.redirect_to_url,
+            metadata: Map::new(),
+        })
+    }
+
+    /// `DELETE /subscription/expire/{token}`.
+    pub async fn expire_subscription(
+        &self,
+        provider: &str,
+        token: &str,
+    ) -> Result<SubscriptionResponse> {
+        let p = self.provider_for(provider, Operation::SubscriptionExpire)?;
+        if let Some((rec, _)) = self.load_subscription(p.as_ref(), token).await? {
+            if rec.kind == Kind::Manual {
+                self.update_subscription_record(p.as_ref(), token, |r| {
+                    r.ended = true;
+                    None
+                })
+                .await?;
+                return Ok(response(
+                    PayResult::Ok,
+                    "subscription ended: /subscription/pay now answers KO",
+                    Some(token.into()),
+                ));
+            }
+        }
+        let out = self
+            .call(
+                p.as_ref(),
+                Operation::SubscriptionExpire,
+                p.expire_subscription(token),
+            )
+            .await
+            .map_err(|e| not_found_as_token(e, token))?;
+        if out.result == PayResult::Ok {
+            self.update_subscription_record(p.as_ref(), token, |r| {
+                r.status = SubscriptionStatus::Canceled;
+                None
+            })
+            .await?;
+        }
+        Ok(SubscriptionResponse {
+            result: out.result,
+            result_description: out.description,
+            payment_id: None,
+            subscription_token: Some(token.to_string()),
+            redirect_to_url: None,
+            metadata: out.metadata,
+        })
+    }
+
+    /// `GET /subscription/status/{token}`.
+    pub async fn subscription_status(
+        &self,
+        provider: &str,
+        token: &str,
+    ) -> Result<SubscriptionStatusResponse> {
+        let p = self.provider_for(provider, Operation::SubscriptionStatus)?;
+        let stored = self.load_subscription(p.as_ref(), token).await?;
+        if let Some((rec, _)) = &stored {
+            if rec.kind == Kind::Manual {
+                return self.manual_status(p.as_ref(), rec).await;
+            }
+        }
+        let state = self
+            .call(
+                p.as_ref(),
+                Operation::SubscriptionStatus,
+                p.fetch_subscription(token),
+            )
+            .await
+            .map_err(|e| not_found_as_token(e, token))?;
+        self.sync_subscription(p.as_ref(), &state).await?;
+        let mut metadata = Map::new();
+        metadata.insert("providerStatus".into(), json!(state.provider_status));
+        let completed = state
+            .instalments
+            .iter()
+            .filter(|i| i.status == PaymentStatusKind::Accepted)
+            .count();
+        metadata.insert("completedPayments".into(), json!(completed));
+        if let Some((rec, _)) = stored {
+            metadata.insert("shopTransactionId".into(), json!(rec.shop_transaction_id));
+        }
+        Ok(SubscriptionStatusResponse {
+            status: state.status,
+            subscription_token: token.to_string(),
+            provider_name: p.name().to_string(),
+            metadata,
+        })
+    }
+
+    async fn manual_status(
+        &self,
+        p: &dyn Provider,
+        rec: &SubscriptionRecord,
+    ) -> Result<SubscriptionStatusResponse> {
+        let last = match rec.payments.last() {
+            Some(id) => Some(self.status(p.name(), id).await?),
+            None => None,
+        };
+        let all_taken = rec
+            .expires_after
+            .is_some_and(|n| rec.payments.len() as u64 >= u64::from(n));
+        let status = match (&last, rec.ended) {
+            (_, true) => SubscriptionStatus::Canceled,
+            (None, false) => SubscriptionStatus::Pending,
+            (Some(s), false) => match s.status {
+                PaymentStatusKind::Pending => SubscriptionStatus::Pending,
+                PaymentStatusKind::Accepted if all_taken => SubscriptionStatus::Expired,
+                PaymentStatusKind::Accepted => SubscriptionStatus::Active,
+                PaymentStatusKind::Failed => SubscriptionStatus::PastDue,
+            },
+        };
+        let mut metadata = Map::new();
+        metadata.insert("shopTransactionId".into(), json!(rec.shop_transaction_id));
+        metadata.insert("payments".into(), json!(rec.payments.len()));
+        if let Some(s) = last {
+            metadata.insert("lastPaymentId".into(), json!(s.payment_id));
+            metadata.insert(
+                "lastPaymentStatus".into(),
+                serde_json::to_value(s.status).unwrap_or(Value::Null),
+            );
+        }
+        Ok(SubscriptionStatusResponse {
+            status,
+            subscription_token: rec.token.clone(),
+            provider_name: p.name().to_string(),
+            metadata,
+        })
+    }
+
+    /// Records a provider-run subscription's state and notifies each completed instalment
+    /// exactly once (the instalment id is remembered in the same store step as the enqueue).
+    pub(super) async fn sync_subscription(
+        &self,
+        p: &dyn Provider,
+        state: &SubscriptionState,
+    ) -> Result<()> {
+        let Some((rec, _)) = self.load_subscription(p, &state.token).await? else {
+            tracing::warn!(provider = p.name(), token = %state.token, "subscription not created by this router; not followed");
+            return Ok(());
+        };
+        if let (Some(ours), Some(theirs)) = (&rec.reference, &state.reference) {
+            if ours != theirs {
+                return Err(Error::Mismatch(format!(
+                    "{} reports subscription '{}' with another reference",
+                    p.name(),
+                    state.token
+                )));
+            }
+        }
+        for inst in state
+            .instalments
+            .iter()
+            .filter(|i| i.status == PaymentStatusKind::Accepted)
+        {
+            self.update_subscription_record(p, &state.token, |r| {
+                if r.notified.contains(&inst.id) {
+                    return None;
+                }
+                r.notified.push(inst.id.clone());
+                let amount = inst.amount.map_or(r.amount, |m| m.minor);
+                Some(PaymentStatus {
+                    status: PaymentStatusKind::Accepted,
+                    payment_id: inst.id.clone(),
+                    shop_transaction_id: r.shop_transaction_id.clone(),
+                    provider_name: r.provider.clone(),
+                    payment_method: "external".into(),
+                    action: payrouter_provider::Action::Payment,
+                    metadata: serde_json::from_value(json!({
+                        "providerStatus": inst.provider_status,
+                        "amount": amount,
+                        "currency": r.currency,
+                        "refundedAmount": 0,
+                        "subscriptionToken": r.token,
+                    }))
+                    .unwrap_or_default(),
+                })
+            })
+            .await?;
+        }
+        self.update_subscription_record(p, &state.token, |r| {
+            r.status = state.status;
+            r.provider_status = state.provider_status.clone();
+            None
+        })
+        .await
+    }
+
+    /// A provider's subscription callback: re-fetch, record, notify new instalments.
+    pub(super) async fn subscription_callback(
+        &self,
+        p: &dyn Provider,
+        token: &str,
+    ) -> Result<bool> {
+        let state = self
+            .call(
+                p,
+                Operation::SubscriptionStatus,
+                p.fetch_subscription(token),
+            )
+            .await
+            .map_err(|e| not_found_as_token(e, token))?;
+        self.sync_subscription(p, &state).await?;
+        Ok(true)
+    }
+}
+
+/// A token the provider does not know, or could not have issued, is an unknown token.
+fn not_found_as_token(e: ProviderError, token: &str) -> Error {
+    match e {
+        ProviderError::NotFound(_) => {
+            Error::NotFound(format!("unknown subscriptionToken '{token}'"))
+        }
+        ProviderError::InvalidRequest { field, .. } if field == "subscriptionToken" => {
+            Error::NotFound(format!("unknown subscriptionToken '{token}'"))
+        }
+        other => other.into(),
+    }
+}
+
+fn pay_order(order: &SubscriptionOrder) -> PayOrder {
+    PayOrder {
+        amount: order.amount,
+        shop_transaction_id: order.shop_transaction_id.clone(),
+        success_redirect_url: None,
+        failure_redirect_url: None,
+        provider_data: order.provider_data.clone(),
+    }
+}
+
+fn cadence(order: &SubscriptionOrder) -> Value {
+    json!({"interval": order.interval, "intervalCount": order.interval_count, "expiresAfter": order.expires_after})
+}

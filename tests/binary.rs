@@ -1,0 +1,197 @@
+//! The `payrouter` binary as platform teams run it: configuration from the environment,
+//! refusal to start on bad configuration, secrets kept out of logs, draining on SIGTERM.
+
+mod common;
+
+use httpmock::prelude::*;
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const FENA_SECRET: &str = "s3cr3t-terminal-value-7781";
+const FEENNEX_SECRET: &str = "feennex-secret-key-9932";
+const API_TOKEN: &str = "inbound-token-5521";
+
+fn payrouter() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_payrouter"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "PAYROUTER_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
+        );
+    cmd
+}
+
+#[test]
+fn bad_configuration_stops_the_start_with_one_line_per_problem() {
+    let out = payrouter()
+        .env("ENABLED_PROVIDERS", "fena,paypal")
+        .env("PAYMENT_CALLBACK_URL", "not-a-url")
+        .env("NOTIFY_MAX_ATTEMPTS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "ENABLED_PROVIDERS: unknown provider 'paypal'",
+        "PAYMENT_CALLBACK_URL",
+        "NOTIFY_MAX_ATTEMPTS",
+    ] {
+        assert!(err.contains(key), "missing '{key}' in:\n{err}");
+    }
+    let out = payrouter()
+        .env("ENABLED_PROVIDERS", "fena")
+        .env("HTTP_PORT", "eighty")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HTTP_PORT"), "{err}");
+    assert!(
+        err.contains("FENA_TERMINAL_ID") || err.lines().count() >= 2,
+        "{err}"
+    );
+
+    let out = payrouter()
+        .env("ENABLED_PROVIDERS", "fena,feennex")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "FENA_TERMINAL_ID",
+        "FENA_TERMINAL_SECRET",
+        "FEENNEX_SHOP_ID",
+        "FEENNEX_SECRET_KEY",
+    ] {
+        assert!(err.contains(key), "missing '{key}' in:\n{err}");
+    }
+    let out = payrouter()
+        .env("PAYROUTER_PROFILE", "nope")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PAYROUTER_PROFILE"));
+}
+
+#[tokio::test]
+async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
+    let fena = MockServer::start_async().await;
+    fena.mock_async(|when, then| {
+        when.method(POST);
+        then.status(401)
+            .json_body(json!({"message": "bad credentials"}));
+    })
+    .await;
+    let slow = fena
+        .mock_async(|when, then| {
+            when.method(GET).path("/open/payments/single/64b48c5b6ba2cd6a040b20c1");
+            then.status(200).delay(Duration::from_millis(800)).json_body(json!({"data": {
+                "id": "64b48c5b6ba2cd6a040b20c1", "status": "paid", "amount": "1.00", "currency": "GBP",
+                "reference": "r", "description": "drain-1"}}));
+        })
+        .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = payrouter()
+        .env("HTTP_PORT", port.to_string())
+        .env("HTTP_HOST", "127.0.0.1")
+        .env("LOG_LEVEL", "debug")
+        .env("LOG_FORMAT", "json")
+        .env("INBOUND_API_TOKEN", API_TOKEN)
+        .env("FENA_BASE_URL", fena.base_url())
+        .env("FENA_TERMINAL_ID", "62b48adf6ba2cd6a040b1eec")
+        .env("FENA_TERMINAL_SECRET", FENA_SECRET)
+        .env("FEENNEX_SHOP_ID", "5")
+        .env("FEENNEX_SECRET_KEY", FEENNEX_SECRET)
+        .env("FEENNEX_BASE_URL", "http://127.0.0.1:1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    common::eventually(20, || async {
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+    })
+    .await;
+    let pay = http
+        .post(format!("{base}/v3/fena/pay"))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({"amount": 100, "currency": "GBP", "shopTransactionId": "secret-test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pay.status(), 502);
+    let body = pay.text().await.unwrap();
+    assert!(
+        body.contains("FENA_TERMINAL_SECRET"),
+        "the error points at the setting: {body}"
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("payrouter_http_requests_total"));
+    assert!(
+        metrics.contains("payrouter_provider_call_duration_seconds_bucket"),
+        "histograms have buckets"
+    );
+
+    // A request in flight when SIGTERM arrives still gets its answer.
+    let in_flight = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{base}/v3/fena/status?paymentId=64b48c5b6ba2cd6a040b20c1");
+        async move {
+            http.get(url)
+                .bearer_auth(API_TOKEN)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    common::eventually(5, || async {
+        (slow.calls_async().await == 1).then_some(())
+    })
+    .await;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(in_flight.await.unwrap().unwrap(), 200);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "exit after draining: {:?}",
+        out.status
+    );
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        logs.contains("\"payrouter listening\"") || logs.contains("payrouter listening"),
+        "{logs}"
+    );
+    assert!(logs.lines().any(|l| l.starts_with('{')), "JSON logs");
+    for secret in [FENA_SECRET, FEENNEX_SECRET, API_TOKEN] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+        assert!(!metrics.contains(secret), "a secret reached the metrics");
+    }
+}

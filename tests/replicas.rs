@@ -1,0 +1,128 @@
+//! Several routers on one Redis behave as one, and what Redis holds outlives a process.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+const PID: &str = "64b48c5b6ba2cd6a040b20b1";
+
+fn pay_body(shop_tx: &str) -> serde_json::Value {
+    json!({"amount": 1299, "currency": "GBP", "shopTransactionId": shop_tx})
+}
+
+#[tokio::test]
+async fn two_replicas_create_one_payment_for_concurrent_identical_pays() {
+    let redis = RedisServer::start().await;
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let cfg = config(Some(&redis), &fena.base(), &receiver.url, "");
+    let a = TestRouter::start(&cfg).await;
+    let b = TestRouter::start(&cfg).await;
+    let create = fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST).path("/open/payments/single/create-and-process");
+            then.status(201).delay(Duration::from_millis(300)).json_body(json!({"created": true,
+                "result": {"id": PID, "status": "sent", "link": "https://payment.fena.co/pay/?p=r"}}));
+        })
+        .await;
+    let body = pay_body("replica-1");
+    let calls = (0..20).map(|i| {
+        if i % 2 == 0 {
+            a.post("/v3/fena/pay", &body)
+        } else {
+            b.post("/v3/fena/pay", &body)
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    for (s, b) in &answers {
+        assert_eq!(*s, 200, "{b}");
+        assert_eq!(b["paymentId"], PID);
+    }
+    assert_eq!(
+        create.calls_async().await,
+        1,
+        "one payment at Fena for 20 requests on 2 replicas"
+    );
+}
+
+#[tokio::test]
+async fn a_notification_is_delivered_after_a_restart_on_the_same_redis() {
+    let redis = RedisServer::start().await;
+    let fena = FenaMock::start().await;
+    // The receiver's port is reserved now but nothing listens until after the restart.
+    let parked = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_url = format!("http://{}/notify", parked.local_addr().unwrap());
+    let parked_addr = parked.local_addr().unwrap();
+    drop(parked);
+    let cfg = config(Some(&redis), &fena.base(), &receiver_url, "");
+    let mut first = TestRouter::start(&cfg).await;
+    fena.on_create(PID, "restart-1", "12.99").await;
+    fena.set_state(PID, "paid", "12.99", "restart-1", "restart-1")
+        .await;
+    assert_eq!(
+        first.post("/v3/fena/pay", &pay_body("restart-1")).await.0,
+        200
+    );
+    let (s, st) = first.get(&format!("/v3/fena/status?paymentId={PID}")).await;
+    assert_eq!((s, st["status"].clone()), (200, json!("ACCEPTED")));
+    tokio::time::sleep(Duration::from_millis(300)).await; // at least one failed attempt
+    first.stop().await;
+
+    let receiver =
+        Receiver::start_on(tokio::net::TcpListener::bind(parked_addr).await.unwrap()).await;
+    let _second = TestRouter::start(&cfg).await;
+    let n = eventually(10, || async { receiver.delivered().into_iter().next() }).await;
+    assert_eq!(n.json()["status"], "ACCEPTED");
+    assert_eq!(n.json()["paymentId"], PID);
+    assert_eq!(receiver.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn status_is_answered_after_redis_is_flushed() {
+    let redis = RedisServer::start().await;
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
+    fena.on_create(PID, "flush-1", "12.99").await;
+    fena.set_state(PID, "paid", "12.99", "flush-1", "flush-1")
+        .await;
+    assert_eq!(
+        router.post("/v3/fena/pay", &pay_body("flush-1")).await.0,
+        200
+    );
+    redis.flushall().await;
+    let (s, st) = router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["status"], "ACCEPTED");
+    assert_eq!(
+        st["shopTransactionId"], "flush-1",
+        "rebuilt from Fena's description"
+    );
+    assert_eq!(st["metadata"]["amount"], 1299);
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_a_503_and_readyz_fails() {
+    let redis = RedisServer::start().await;
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
+    assert_eq!(router.get("/readyz").await.0, 200);
+    drop(redis);
+    let (s, b) = router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 503, "{b}");
+    assert_eq!(b["statusCode"], 503);
+    assert!(
+        !b["message"].as_str().unwrap().contains("redis://"),
+        "no connection string in errors"
+    );
+    assert_eq!(router.get("/readyz").await.0, 503);
+    assert_eq!(router.get("/healthz").await.0, 200, "alive, just not ready");
+}
