@@ -2,12 +2,12 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint redis-server
+.PHONY: run test lint redis-server chromium
 
 run:
 	$(CARGO) run --release --bin payrouter
 
-test: redis-server
+test: redis-server chromium
 	$(CARGO) test --workspace
 
 lint:
@@ -19,4 +19,11 @@ redis-server:
 	@command -v redis-server >/dev/null || { \
 		echo "installing redis-server"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	}
+
+# One end-to-end test presses the payer page's button in a real headless browser.
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo "installing chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	}
