@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint redis-server chromium
+.PHONY: run test bench lint redis-server chromium
 
 run:
 	$(CARGO) run --release --bin payrouter
@@ -27,3 +27,8 @@ chromium:
 		echo "installing chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	}
+
+# Overhead and capacity on loopback; prints a table and writes bench/results.json.
+bench: redis-server
+	$(CARGO) build --release -p payrouter -p payrouter-bench
+	./target/release/payrouter-bench

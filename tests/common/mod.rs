@@ -4,6 +4,7 @@
 // Each test binary uses a different part of these fixtures.
 #![allow(dead_code, unused_imports)]
 
+pub mod browser;
 pub mod feennex_mock;
 pub mod fena_mock;
 pub mod receiver;

@@ -1,0 +1,264 @@
+//! The processes a benchmark run needs, all on loopback: payrouter instances, the provider
+//! simulators, redis-server, the ceiling server, and an in-process notification receiver.
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A child process, killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Proc {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Current and peak resident memory in KiB, from /proc.
+    pub fn rss_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sibling(name: &str) -> std::path::PathBuf {
+    let me = std::env::current_exe().expect("the benchmark knows where it runs from");
+    me.with_file_name(name)
+}
+
+pub async fn wait_until_up(url: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if http.get(url).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} did not come up");
+}
+
+pub fn redis() -> Proc {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (make bench installs it)");
+    Proc { child, port }
+}
+
+/// `payrouter simulate`, sending Fena webhooks to `router_url`.
+pub async fn simulators(router_url: &str) -> Proc {
+    let port = free_port();
+    let child = Command::new(sibling("payrouter"))
+        .arg("simulate")
+        .env("SIM_PORT", port.to_string())
+        .env("PUBLIC_BASE_URL", router_url)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("target/release/payrouter is built (make bench builds it)");
+    let p = Proc { child, port };
+    wait_until_up(&format!("{}/fena/_sim/payments", p.url())).await;
+    p
+}
+
+/// A payrouter instance against the simulators at `sim`, with extra environment.
+pub async fn router(port: u16, sim: &Proc, env: &[(&str, String)]) -> Proc {
+    let mut cmd = Command::new(sibling("payrouter"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "PAYROUTER_CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../config"),
+        )
+        .env("SIMULATE", "false")
+        .env("HTTP_HOST", "127.0.0.1")
+        .env("HTTP_PORT", port.to_string())
+        .env("PUBLIC_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("LOG_LEVEL", "warn")
+        .env("LOG_FORMAT", "json")
+        .env("FENA_BASE_URL", format!("{}/fena", sim.url()))
+        .env("FENA_TERMINAL_ID", "62b48adf6ba2cd6a040b1eec")
+        .env(
+            "FENA_TERMINAL_SECRET",
+            "3858f642-e92f-431c-9d38-46d15efb7fba",
+        )
+        .env("FEENNEX_BASE_URL", format!("{}/feennex", sim.url()))
+        .env("FEENNEX_SHOP_ID", "5")
+        .env("FEENNEX_SECRET_KEY", "SecretKey01")
+        .env("FEENNEX_PAYWAY", "card_usd")
+        .stdout(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let p = Proc {
+        child: cmd.spawn().expect("target/release/payrouter is built"),
+        port,
+    };
+    wait_until_up(&format!("{}/healthz", p.url())).await;
+    p
+}
+
+/// The practical ceiling: this benchmark binary re-run as a minimal hyper server that
+/// answers every request with `body`.
+pub async fn ceiling(body: &str) -> Proc {
+    let port = free_port();
+    let child = Command::new(std::env::current_exe().expect("own path"))
+        .args(["ceiling", &port.to_string(), body])
+        .spawn()
+        .expect("the benchmark can re-run itself");
+    let p = Proc { child, port };
+    wait_until_up(&p.url()).await;
+    p
+}
+
+/// Serves `body` to every request, as lean as hyper allows.
+pub async fn serve_ceiling(port: u16, body: String) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("ceiling port");
+    let body = Bytes::from(body);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let body = body.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |_req: Request<Incoming>| {
+                let body = body.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(body))
+                            .expect("static response"),
+                    )
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+/// Counts notifications; answers 200.
+pub struct Receiver {
+    pub port: u16,
+    pub count: Arc<AtomicU64>,
+    pub last: Arc<std::sync::Mutex<Option<Instant>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start(port: u16) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("receiver port");
+        let count = Arc::new(AtomicU64::new(0));
+        let last = Arc::new(std::sync::Mutex::new(None));
+        let (c, l) = (count.clone(), last.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (c, l) = (c.clone(), l.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |_req: Request<Incoming>| {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        *l.lock().expect("no panics while holding it") = Some(Instant::now());
+                        async {
+                            Ok::<_, std::convert::Infallible>(Response::new(
+                                Full::new(Bytes::new()),
+                            ))
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Receiver {
+            port,
+            count,
+            last,
+            task,
+        }
+    }
+
+    pub fn received(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` notifications arrived (or `timeout`); returns when the last came.
+    pub async fn wait_for(&self, n: u64, timeout: Duration) -> Option<Instant> {
+        let deadline = Instant::now() + timeout;
+        while self.received() < n {
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        *self.last.lock().expect("no panics while holding it")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/notify", self.port)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
