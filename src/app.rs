@@ -94,7 +94,7 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
                 .map_err(|e| vec![format!("REDIS_URL: cannot connect to Redis ({e})")])?,
         ),
         None => {
-            let memory = Arc::new(MemoryStore::new());
+            let memory = Arc::new(MemoryStore::new(config.memory_max_documents));
             spawn_sweeper(memory.clone());
             memory
         }

@@ -31,6 +31,7 @@ const GATEWAY_KEYS: &[&str] = &[
     "BODY_LIMIT_BYTES",
     "ROUTE_TIMEOUT_MS",
     "RETENTION_DAYS",
+    "MEMORY_MAX_DOCUMENTS",
     "SHUTDOWN_GRACE_MS",
     "LOG_LEVEL",
     "LOG_FORMAT",
@@ -88,6 +89,9 @@ pub struct Config {
     pub route_timeout_ms: u64,
     #[serde(default = "defaults::retention_days")]
     pub retention_days: u32,
+    /// Cap of the embedded store (two documents per payment, one per subscription).
+    #[serde(default = "defaults::memory_max_documents")]
+    pub memory_max_documents: usize,
     #[serde(default = "defaults::shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
     #[serde(default = "defaults::log_level")]
@@ -138,6 +142,9 @@ mod defaults {
     }
     pub fn retention_days() -> u32 {
         30
+    }
+    pub fn memory_max_documents() -> usize {
+        100_000
     }
     pub fn shutdown_grace_ms() -> u64 {
         10_000
@@ -201,6 +208,9 @@ impl Config {
         }
         if self.body_limit_bytes < 1024 {
             problems.push("BODY_LIMIT_BYTES: must be at least 1024".into());
+        }
+        if self.memory_max_documents < 1000 {
+            problems.push("MEMORY_MAX_DOCUMENTS: must be at least 1000".into());
         }
         if self.retention_days == 0 {
             problems.push("RETENTION_DAYS: must be at least 1".into());

@@ -4,6 +4,11 @@
 use payrouter::{app, config, simulate, telemetry};
 use std::process::ExitCode;
 
+// glibc malloc was a tenth of a pay's CPU time, much of it in arena lock contention between
+// the runtime's threads (see bench/README.md); mimalloc keeps per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match std::env::args().nth(1).as_deref() {

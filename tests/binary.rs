@@ -19,7 +19,8 @@ fn payrouter() -> Command {
         .env(
             "PAYROUTER_CONFIG_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        );
+        )
+        .env("SIMULATE", "false");
     cmd
 }
 
@@ -71,6 +72,21 @@ fn bad_configuration_stops_the_start_with_one_line_per_problem() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("PAYROUTER_PROFILE"));
+
+    // Production never simulates and needs somewhere to send notifications.
+    let out = payrouter()
+        .env("PAYROUTER_PROFILE", "production")
+        .env("SIMULATE", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "SIMULATE: the production profile never starts simulators",
+        "PAYMENT_CALLBACK_URL: required",
+    ] {
+        assert!(err.contains(key), "missing '{key}' in:\n{err}");
+    }
 }
 
 #[tokio::test]
@@ -194,4 +210,72 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
         assert!(!logs.contains(secret), "a secret reached the logs");
         assert!(!metrics.contains(secret), "a secret reached the metrics");
     }
+}
+
+/// `make run`: the default profile starts the simulators, prints where everything is, and a
+/// payment works with nothing else installed.
+#[tokio::test]
+async fn the_default_profile_runs_offline_against_the_simulators() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = payrouter()
+        .env("SIMULATE", "true")
+        .env("HTTP_PORT", port.to_string())
+        .env("SIM_PORT", sim_port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    common::eventually(20, || async {
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+    })
+    .await;
+    let paid: serde_json::Value = http
+        .post(format!("{base}/v3/fena/pay"))
+        .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "demo-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(paid["result"], "REDIRECT_TO_URL");
+    let link = paid["redirectToUrl"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{sim_port}/fena/pay/")),
+        "{link}"
+    );
+    let page = http.get(link).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("12.99 GBP"), "{page}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success());
+    let banner = String::from_utf8_lossy(&out.stdout);
+    assert!(banner.contains("simulated providers"), "{banner}");
+    assert!(
+        banner.contains(&format!("curl -s http://localhost:{port}/v3/fena/pay")),
+        "{banner}"
+    );
 }

@@ -61,7 +61,7 @@ async fn bench() {
     status_capacity(&mut r, &http, &sim, &mem, &red).await;
     callbacks(&mut r, &sim, &mem, &receiver).await;
     notifications(&mut r, &http, &sim, &mem, &receiver).await;
-    memory(&mut r, &http, &sim, &mem).await;
+    memory(&mut r, &http, &sim).await;
 
     let out = json!({"cores": cores, "results": r.json});
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json");
@@ -115,8 +115,13 @@ async fn pay_overhead(r: &mut Report, sim: &Proc, mem: &Proc) {
     .await;
     let d_rate = load::run(sim.addr(), 32, SECS, Some(PAY_RATE), None, direct.clone()).await;
     let p_rate = load::run(mem.addr(), 32, SECS, Some(PAY_RATE), None, routed("rate")).await;
+    let sim_cpu = sim.cpu_ns();
     let d_sat = load::run(sim.addr(), 32, SECS, None, None, direct).await;
+    let sim_direct_us = (sim.cpu_ns() - sim_cpu) as f64 / 1000.0 / d_sat.ok().max(1) as f64;
+    let (sim_cpu, router_cpu) = (sim.cpu_ns(), mem.cpu_ns());
     let p_sat = load::run(mem.addr(), 32, SECS, None, None, routed("sat")).await;
+    let per = |ns: u64| ns as f64 / 1000.0 / p_sat.ok().max(1) as f64;
+    let (sim_routed_us, router_us) = (per(sim.cpu_ns() - sim_cpu), per(mem.cpu_ns() - router_cpu));
     let added = |q: f64| p_rate.ms(q) - d_rate.ms(q);
     r.row(
         &format!("pay at {PAY_RATE} req/s: added latency p50 / p99"),
@@ -133,10 +138,17 @@ async fn pay_overhead(r: &mut Report, sim: &Proc, mem: &Proc) {
         ),
         "≥ 80 %",
     );
+    r.row(
+        "CPU per pay: payrouter / simulator (direct, routed)",
+        format!("{router_us:.0} µs / {sim_direct_us:.0} µs, {sim_routed_us:.0} µs"),
+        "where the time goes",
+    );
     r.json.insert(
         "pay".into(),
         json!({
             "rate": PAY_RATE,
+            "router_cpu_us_per_pay": router_us, "sim_cpu_us_per_pay_direct": sim_direct_us,
+            "sim_cpu_us_per_pay_routed": sim_routed_us,
             "direct_p50_ms": d_rate.ms(0.5), "direct_p99_ms": d_rate.ms(0.99),
             "routed_p50_ms": p_rate.ms(0.5), "routed_p99_ms": p_rate.ms(0.99),
             "added_p50_ms": added(0.5), "added_p99_ms": added(0.99),
@@ -417,11 +429,13 @@ async fn notifications(
 
 const PAYMENTS: u64 = 100_000;
 
-async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc, mem: &Proc) {
+async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc) {
     println!("5. memory: resident set under 256 connections, and after {PAYMENTS} payments in the memory store");
-    let (id, _) = paid_payment(http, sim, mem, "memory-256").await;
+    // A fresh instance, so that the figure is about connections, not stored payments.
+    let idle = procs::router(free_port(), sim, &[]).await;
+    let (id, _) = paid_payment(http, sim, &idle, "memory-256").await;
     let sampling = tokio::spawn({
-        let pid = mem.child.id();
+        let pid = idle.child.id();
         async move {
             let mut peak = 0u64;
             let start = Instant::now();
@@ -441,7 +455,7 @@ async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc, mem: &Proc) 
         }
     });
     let s = load::run(
-        mem.addr(),
+        idle.addr(),
         256,
         SECS,
         None,
@@ -449,6 +463,7 @@ async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc, mem: &Proc) 
         load::get(format!("/v3/fena/status?paymentId={id}")),
     )
     .await;
+    drop(idle);
     let peak_kib = sampling.await.unwrap_or(0);
     r.row(
         "peak RSS, 256 connections on status",
@@ -479,7 +494,7 @@ async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc, mem: &Proc) 
             idle_kib as f64 / 1024.0,
             hwm_kib as f64 / 1024.0
         ),
-        "bounded by retention",
+        "bounded (MEMORY_MAX_DOCUMENTS)",
     );
     r.json.insert("memory".into(), json!({
         "peak_rss_256_connections_mib": peak_kib as f64 / 1024.0,

@@ -35,6 +35,24 @@ impl Proc {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// CPU time used by all the process's threads so far, from /proc (nanoseconds).
+    pub fn cpu_ns(&self) -> u64 {
+        let dir = format!("/proc/{}/task", self.child.id());
+        std::fs::read_dir(dir)
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| t.ok())
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                    .filter_map(|s| {
+                        s.split_whitespace()
+                            .next()
+                            .and_then(|v| v.parse::<u64>().ok())
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// Current and peak resident memory in KiB, from /proc.
     pub fn rss_kib(&self) -> (u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

@@ -1,28 +1,32 @@
 //! The embedded store, used when no REDIS_URL is set: one process, state in memory, lost on
-//! restart. Expired documents are swept on access and by `sweep`, so memory stays bounded by
-//! the retention period.
+//! restart. Memory stays bounded twice over: expired documents are swept (retention), and past
+//! `max_documents` the oldest documents are dropped first.
 
 use async_trait::async_trait;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{OutboxItem, OutboxStats, Store, StoreError, Versioned};
 
-#[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    max_documents: usize,
 }
 
 #[derive(Default)]
 struct Inner {
     docs: HashMap<String, Entry>,
+    /// Documents in the order they were created, for dropping the oldest past the cap.
+    created: VecDeque<(u64, String)>,
+    next_seq: u64,
     due: BTreeSet<(i64, String)>,
     outbox: HashMap<String, OutboxItem>,
     dead: HashMap<String, String>,
 }
 
 struct Entry {
+    seq: u64,
     version: u64,
     doc: String,
     expires: Option<Instant>,
@@ -51,8 +55,11 @@ impl Inner {
 }
 
 impl MemoryStore {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(max_documents: usize) -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            max_documents,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -66,6 +73,8 @@ impl MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.docs.retain(|_, e| e.live(now));
+        let Inner { docs, created, .. } = &mut *inner;
+        created.retain(|(seq, key)| docs.get(key).is_some_and(|e| e.seq == *seq));
         inner.docs.len()
     }
 }
@@ -98,14 +107,36 @@ impl Store for MemoryStore {
         if inner.version(key, now) != expected {
             return Ok(false);
         }
-        inner.docs.insert(
-            key.to_string(),
-            Entry {
-                version: expected + 1,
-                doc: doc.to_string(),
-                expires: ttl.map(|t| now + t),
-            },
-        );
+        let expires = ttl.map(|t| now + t);
+        match inner.docs.get_mut(key).filter(|_| expected > 0) {
+            Some(e) => {
+                e.version = expected + 1;
+                e.doc = doc.to_string();
+                e.expires = expires;
+            }
+            None => {
+                let seq = inner.next_seq;
+                inner.next_seq += 1;
+                inner.docs.insert(
+                    key.to_string(),
+                    Entry {
+                        seq,
+                        version: 1,
+                        doc: doc.to_string(),
+                        expires,
+                    },
+                );
+                inner.created.push_back((seq, key.to_string()));
+                while inner.docs.len() > self.max_documents {
+                    let Some((seq, oldest)) = inner.created.pop_front() else {
+                        break;
+                    };
+                    if inner.docs.get(&oldest).is_some_and(|e| e.seq == seq) {
+                        inner.docs.remove(&oldest);
+                    }
+                }
+            }
+        }
         if let Some(item) = outbox {
             inner.enqueue(item);
         }
@@ -192,5 +223,50 @@ impl Store for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_oldest_documents_go_first_past_the_cap() {
+        let store = MemoryStore::new(3);
+        for k in ["a", "b", "c"] {
+            assert!(store.put_if(k, 0, k, None, None).await.unwrap());
+        }
+        assert!(
+            store.put_if("a", 1, "a2", None, None).await.unwrap(),
+            "an update is not a new document"
+        );
+        assert!(store.put_if("d", 0, "d", None, None).await.unwrap());
+        assert!(
+            store.get("a").await.unwrap().is_none(),
+            "created first, dropped first"
+        );
+        for k in ["b", "c", "d"] {
+            assert!(store.get(k).await.unwrap().is_some(), "{k}");
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_documents_are_absent_and_swept() {
+        let store = MemoryStore::new(10);
+        assert!(store
+            .put_if("t", 0, "x", Some(Duration::from_millis(20)), None)
+            .await
+            .unwrap());
+        assert!(
+            !store.put_if("t", 0, "y", None, None).await.unwrap(),
+            "still there"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(store.get("t").await.unwrap().is_none());
+        assert_eq!(store.sweep(), 0);
+        assert!(
+            store.put_if("t", 0, "y", None, None).await.unwrap(),
+            "gone, so absent again"
+        );
     }
 }
