@@ -570,6 +570,39 @@ async fn notifications_are_retried_with_a_stable_id(kind: StoreKind) {
     );
 }
 
+async fn provider_substeps_are_recorded_but_not_notified(kind: StoreKind) {
+    let e = env(kind, "").await;
+    paid_flow_start(&e, "order-8").await;
+    e.fena
+        .set_state(PID, "overdue", "12.99", "order-8", "order-8")
+        .await;
+    let (_, st) = e
+        .router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!(st["status"], "PENDING");
+    assert_eq!(st["metadata"]["providerStatus"], "overdue", "recorded");
+    e.fena
+        .set_state(PID, "paid", "12.99", "order-8", "order-8")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        e.router
+            .get(&format!("/v3/fena/status?paymentId={PID}"))
+            .await
+            .1["status"],
+        "ACCEPTED"
+    );
+    let n = eventually(5, || async { e.receiver.delivered().into_iter().next() }).await;
+    assert_eq!(n.json()["status"], "ACCEPTED");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        e.receiver.all().len(),
+        1,
+        "sent → overdue is not a change the PGM sees"
+    );
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -589,6 +622,7 @@ on_both_stores!(
     hostile_webhooks_change_nothing,
     refunds_follow_the_ledger,
     notifications_are_retried_with_a_stable_id,
+    provider_substeps_are_recorded_but_not_notified,
 );
 
 #[tokio::test]

@@ -271,8 +271,12 @@ impl Engine {
             if !rec.accepts(&fetched.state) {
                 return Ok((rec, false));
             }
+            // A provider's finer steps (Feennex 1 → 2, Fena sent → overdue) are recorded but
+            // only a change the PGM can see (status, action, finality, metadata) is notified.
+            let (seen, was_final) = (visible_part(&rec), rec.state.is_final);
             rec.apply(fetched.state.clone(), now_ms());
-            let item = self.notification(&rec);
+            let visible = seen != visible_part(&rec) || was_final != rec.state.is_final;
+            let item = visible.then(|| self.notification(&rec));
             if self
                 .store
                 .put_if(
@@ -280,7 +284,7 @@ impl Engine {
                     version,
                     &to_doc(&rec),
                     Some(self.retention),
-                    Some(&item),
+                    item.as_ref(),
                 )
                 .await?
             {
@@ -317,6 +321,13 @@ impl Engine {
             }
         }
     }
+}
+
+/// What a notification tells the PGM, less the provider's own word for the state.
+fn visible_part(rec: &PaymentRecord) -> crate::contract::PaymentStatus {
+    let mut view = rec.view();
+    view.metadata.remove("providerStatus");
+    view
 }
 
 /// The provider's amount and reference must be the ones the router sent: an id that points at

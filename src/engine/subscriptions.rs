@@ -5,7 +5,7 @@
 
 use payrouter_provider::{
     Operation, PayOrder, PayResult, PaymentStatusKind, Provider, ProviderError, SubscriptionOrder,
-    SubscriptionState, SubscriptionStatus,
+    SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -182,14 +182,7 @@ impl Engine {
                 .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
                 .await?;
         }
-        Ok(SubscriptionResponse {
-            result: out.result,
-            result_description: out.description,
-            payment_id: out.payment_id,
-            subscription_token: out.token,
-            redirect_to_url: out.redirect_url,
-            metadata: out.metadata,
-        })
+        Ok(answer(out))
     }
 
     /// `POST /subscription/update/{token}`: new terms for a provider-run subscription.
@@ -229,14 +222,10 @@ impl Engine {
             })
             .await?;
         }
-        Ok(SubscriptionResponse {
-            result: out.result,
-            result_description: out.description,
-            payment_id: None,
-            subscription_token: Some(token.to_string()),
-            redirect_to_url: None,
-            metadata: out.metadata,
-        })
+        Ok(answer(SubscriptionOutcome {
+            token: Some(token.to_string()),
+            ..out
+        }))
     }
 
     /// `POST /subscription/start`: a router-kept subscription and its first payment.
@@ -376,14 +365,10 @@ impl Engine {
             })
             .await?;
         }
-        Ok(SubscriptionResponse {
-            result: out.result,
-            result_description: out.description,
-            payment_id: None,
-            subscription_token: Some(token.to_string()),
-            redirect_to_url: None,
-            metadata: out.metadata,
-        })
+        Ok(answer(SubscriptionOutcome {
+            token: Some(token.to_string()),
+            ..out
+        }))
     }
 
     /// `GET /subscription/status/{token}`.
@@ -545,6 +530,18 @@ impl Engine {
 }
 
 /// A token the provider does not know, or could not have issued, is an unknown token.
+/// The contract's answer for a provider's subscription outcome.
+fn answer(out: SubscriptionOutcome) -> SubscriptionResponse {
+    SubscriptionResponse {
+        result: out.result,
+        result_description: out.description,
+        payment_id: out.payment_id,
+        subscription_token: out.token,
+        redirect_to_url: out.redirect_url,
+        metadata: out.metadata,
+    }
+}
+
 fn not_found_as_token(e: ProviderError, token: &str) -> Error {
     match e {
         ProviderError::NotFound(_) => {

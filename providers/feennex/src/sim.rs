@@ -54,7 +54,6 @@
 
 mod api;
 mod control;
-mod faults;
 mod pages;
 
 use axum::routing::{get, post};
@@ -67,7 +66,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::sign;
-use faults::Faults;
+use payrouter_provider::sim_faults::Faults;
 
 /// What the simulated Feennex shop is and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
@@ -442,6 +441,12 @@ fn py_number(token: &str) -> Option<String> {
 /// A JSON number token from text this module wrote (digits and one point).
 fn number(text: &str) -> Box<RawValue> {
     RawValue::from_string(text.to_string()).expect("a decimal text is a JSON number")
+}
+
+impl AsRef<Faults> for Simulator {
+    fn as_ref(&self) -> &Faults {
+        &self.inner.faults
+    }
 }
 
 #[cfg(test)]

@@ -53,7 +53,6 @@
 
 mod api;
 mod control;
-mod faults;
 mod pages;
 
 use axum::routing::{get, post};
@@ -63,7 +62,7 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use faults::Faults;
+use payrouter_provider::sim_faults::Faults;
 
 /// What the simulated Fena accepts and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
@@ -386,4 +385,10 @@ fn decimal(pence: i64) -> String {
 
 fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl AsRef<Faults> for Simulator {
+    fn as_ref(&self) -> &Faults {
+        &self.inner.faults
+    }
 }

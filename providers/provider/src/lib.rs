@@ -9,7 +9,10 @@ mod callback;
 mod capabilities;
 pub mod config;
 mod error;
+pub mod html;
 mod money;
+#[cfg(feature = "sim")]
+pub mod sim_faults;
 mod subscription;
 mod types;
 

@@ -10,10 +10,10 @@ use axum::{Json, Router};
 use payrouter_provider::Money;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::faults::FaultRule;
 use super::{CheckData, Invoice, Simulator, Store};
+use payrouter_provider::sim_faults;
 
 /// More would only slow a test down; a duplicate storm needs a handful.
 const MAX_TIMES: u32 = 100;
@@ -23,10 +23,7 @@ pub(super) fn routes() -> Router<Simulator> {
         .route("/_sim/payments", get(list))
         .route("/_sim/payments/{id}/state", post(set_state))
         .route("/_sim/payments/{id}/callback", post(callback))
-        .route(
-            "/_sim/faults",
-            post(add_fault).get(list_faults).delete(clear_faults),
-        )
+        .merge(sim_faults::routes::<Simulator>())
         .route("/_sim/reset", post(reset))
 }
 
@@ -144,30 +141,6 @@ async fn callback(State(sim): State<Simulator>, Path(id): Path<String>, body: By
         }
     }
     Json(json!({"requested": times, "delivered": delivered})).into_response()
-}
-
-async fn add_fault(State(sim): State<Simulator>, body: Bytes) -> Response {
-    let rule: FaultRule = match parse(&body) {
-        Ok(r) => r,
-        Err(message) => return refusal(StatusCode::BAD_REQUEST, &message),
-    };
-    match sim.inner.faults.add(rule) {
-        Ok(()) => (
-            StatusCode::CREATED,
-            Json(json!({"faults": sim.inner.faults.list()})),
-        )
-            .into_response(),
-        Err(message) => refusal(StatusCode::BAD_REQUEST, &message),
-    }
-}
-
-async fn list_faults(State(sim): State<Simulator>) -> Json<Value> {
-    Json(json!({"faults": sim.inner.faults.list()}))
-}
-
-async fn clear_faults(State(sim): State<Simulator>) -> StatusCode {
-    sim.inner.faults.clear();
-    StatusCode::NO_CONTENT
 }
 
 async fn reset(State(sim): State<Simulator>) -> StatusCode {

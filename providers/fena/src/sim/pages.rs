@@ -6,6 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use payrouter_provider::html::escape;
 
 use super::{decimal, new_id, Simulator, Transaction};
 
@@ -13,22 +14,6 @@ use super::{decimal, new_id, Simulator, Transaction};
 const PAYABLE: &[&str] = &["draft", "sent", "overdue", "pending", "rejected"];
 /// Recurring states in which the payer can still set the standing order up.
 const RECURRING_OPEN: &[&str] = &["draft", "sent", "overdue", "rejected"];
-
-/// Escapes text for HTML content and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A page around `body`, which must already be escaped HTML.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {

@@ -1,12 +1,14 @@
-//! Fault rules of the simulator's control API (`/_sim/faults`), in the spirit of LocalStack's
+//! Fault rules of the simulators' control API (`/_sim/faults`), in the spirit of LocalStack's
 //! chaos API: make chosen operations answer an error status, slow down, hang or lose their
 //! connection, always or for the next n calls or by chance, so the router's failure handling
 //! can be exercised offline.
 
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::post;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Mutex;
@@ -183,4 +185,43 @@ fn dropped() -> Response {
         ))
     });
     Response::new(Body::from_stream(failing))
+}
+
+/// `/_sim/faults`: add a rule (POST, 201 with every rule), list them (GET), clear them
+/// (DELETE, 204), for any simulator whose state holds its `Faults`.
+pub fn routes<S>() -> Router<S>
+where
+    S: AsRef<Faults> + Clone + Send + Sync + 'static,
+{
+    Router::new().route(
+        "/_sim/faults",
+        post(add_rule::<S>)
+            .get(list_rules::<S>)
+            .delete(clear_rules::<S>),
+    )
+}
+
+async fn add_rule<S: AsRef<Faults>>(State(sim): State<S>, body: Bytes) -> Response {
+    let added = serde_json::from_slice::<FaultRule>(&body)
+        .map_err(|e| format!("invalid body: {e}"))
+        .and_then(|rule| sim.as_ref().add(rule));
+    match added {
+        Ok(()) => (
+            StatusCode::CREATED,
+            Json(json!({"faults": sim.as_ref().list()})),
+        )
+            .into_response(),
+        Err(message) => {
+            (StatusCode::BAD_REQUEST, Json(json!({"message": message}))).into_response()
+        }
+    }
+}
+
+async fn list_rules<S: AsRef<Faults>>(State(sim): State<S>) -> Json<serde_json::Value> {
+    Json(json!({"faults": sim.as_ref().list()}))
+}
+
+async fn clear_rules<S: AsRef<Faults>>(State(sim): State<S>) -> StatusCode {
+    sim.as_ref().clear();
+    StatusCode::NO_CONTENT
 }
