@@ -261,6 +261,31 @@ async fn the_default_profile_runs_offline_against_the_simulators() {
     );
     let page = http.get(link).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("12.99 GBP"), "{page}");
+    // The OpenAPI document is generated from the code and names each provider's fields.
+    let doc: serde_json::Value = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/v3/{provider}/pay",
+        "/v3/{provider}/status",
+        "/v3/{provider}/callback",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    let about = doc["info"]["description"].as_str().unwrap();
+    for field in [
+        "providerData.email",
+        "providerData.payway",
+        "providerData.description",
+        "providerData.reference",
+    ] {
+        assert!(about.contains(field), "{field} documented in:\n{about}");
+    }
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])

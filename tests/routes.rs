@@ -679,3 +679,39 @@ async fn every_response_carries_a_request_id() {
     assert_eq!(resp.status(), 404);
     assert!(!resp.headers()["x-request-id"].is_empty());
 }
+
+#[tokio::test]
+async fn a_hanging_receiver_does_not_hold_up_the_routes() {
+    let fena = FenaMock::start().await;
+    // Accepts connections into its backlog and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/notify", silent.local_addr().unwrap());
+    let router = TestRouter::start(&config(
+        None,
+        &fena.base(),
+        &url,
+        "notify_timeout_ms = 20000\nroute_timeout_ms = 3000",
+    ))
+    .await;
+    fena.on_create(PID, "order-9", "12.99").await;
+    fena.set_state(PID, "paid", "12.99", "order-9", "order-9")
+        .await;
+    assert_eq!(
+        router
+            .post("/v3/fena/pay", &pay_body("order-9", 1299))
+            .await
+            .0,
+        200
+    );
+    // Each of these enqueues a notification the receiver will never take; a route that waited
+    // for delivery would run into its 3 s budget and answer 504.
+    for _ in 0..5 {
+        let (s, b) = router.get(&format!("/v3/fena/check?paymentId={PID}")).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!((s, b["status"].clone()), (200, json!("ACCEPTED")));
+    drop(silent);
+}
