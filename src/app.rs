@@ -31,18 +31,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Begins the shutdown: stop accepting, finish in-flight requests and notifications.
-    pub fn begin_shutdown(&self) {
-        self.stop.cancel();
-    }
-
     pub async fn shutdown(self) {
         self.stop.cancel();
-        let _ = self.server.await;
-    }
-
-    /// Waits until the router has stopped (after a signal or `begin_shutdown`).
-    pub async fn stopped(self) {
         let _ = self.server.await;
     }
 }

@@ -20,8 +20,6 @@ use crate::notify::{Notification, NotifyHandle};
 use crate::store::{OutboxItem, Store, StoreError};
 use record::{to_doc, PaymentRecord};
 
-pub use operations::CallbackOutcome;
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{field}: {message}")]

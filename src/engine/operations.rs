@@ -11,12 +11,6 @@ use super::{now_ms, Engine, Error, Result};
 use crate::contract::{PaymentStatus, RefundResponse};
 use crate::notify::Notification;
 
-/// What the callback route answers.
-pub struct CallbackOutcome {
-    pub ack: CallbackAck,
-    pub changed: bool,
-}
-
 impl Engine {
     /// A final state is answered from the store; otherwise the provider is asked, at most
     /// once per poll window.
@@ -161,7 +155,7 @@ impl Engine {
         self: &Arc<Self>,
         provider: &str,
         req: &CallbackRequest,
-    ) -> Result<CallbackOutcome> {
+    ) -> Result<CallbackAck> {
         let p = self.provider(provider)?.clone();
         let subject = match p.authenticate_callback(req) {
             Ok(s) => s,
@@ -193,14 +187,11 @@ impl Engine {
         metrics::counter!("payrouter_callbacks_total", "provider" => p.name(), "outcome" => outcome)
             .increment(1);
         // An id naming something the router did not create is refused, not retried.
-        let changed = result.map_err(|e| match e {
+        result.map_err(|e| match e {
             Error::Mismatch(m) => Error::Callback(payrouter_provider::CallbackError::Malformed(m)),
             other => other,
         })?;
-        Ok(CallbackOutcome {
-            ack: p.callback_ack(),
-            changed,
-        })
+        Ok(p.callback_ack())
     }
 
     /// The contract's GET callback ping: refresh and notify on change.

@@ -157,11 +157,11 @@ pub async fn callback(
         query,
         body: body.to_vec(),
     };
-    let outcome = app.engine.callback(&provider, &req).await?;
+    let ack = app.engine.callback(&provider, &req).await?;
     Ok((
         StatusCode::OK,
-        [(header::CONTENT_TYPE, outcome.ack.content_type)],
-        outcome.ack.body,
+        [(header::CONTENT_TYPE, ack.content_type)],
+        ack.body,
     )
         .into_response())
 }
