@@ -603,6 +603,48 @@ async fn provider_substeps_are_recorded_but_not_notified(kind: StoreKind) {
     );
 }
 
+async fn undeliverable_notifications_end_as_counted_dead_letters(kind: StoreKind) {
+    let e = env(kind, "notify_max_attempts = 3").await;
+    e.receiver.fail_next(1000);
+    paid_flow_start(&e, "order-10").await;
+    assert_eq!(
+        e.router
+            .get(&format!("/v3/fena/check?paymentId={PID}"))
+            .await
+            .0,
+        200
+    );
+    let metric = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let text = eventually(10, || async {
+        let text = e
+            .router
+            .http
+            .get(e.router.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        (metric(&text, "payrouter_notification_dead_letters") == Some(1.0)).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        metric(&text, "payrouter_notification_queue_depth"),
+        Some(0.0)
+    );
+    assert_eq!(
+        e.receiver.all().len(),
+        3,
+        "exactly NOTIFY_MAX_ATTEMPTS attempts"
+    );
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -623,6 +665,7 @@ on_both_stores!(
     refunds_follow_the_ledger,
     notifications_are_retried_with_a_stable_id,
     provider_substeps_are_recorded_but_not_notified,
+    undeliverable_notifications_end_as_counted_dead_letters,
 );
 
 #[tokio::test]
