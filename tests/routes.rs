@@ -620,7 +620,7 @@ async fn undeliverable_notifications_end_as_counted_dead_letters(kind: StoreKind
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
     };
-    // Dead and no longer queued, read in one scrape (the recorder is shared by the process).
+    // Dead and no longer queued.
     eventually(10, || async {
         let text = e
             .router

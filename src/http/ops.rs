@@ -27,24 +27,39 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
+/// The recorder's metrics, plus the outbox gauges read from this instance's store at scrape
+/// time (the store, not the process, knows how many notifications wait).
 pub async fn metrics(State(app): State<AppState>) -> Response {
-    match app.engine.store().outbox_stats().await {
-        Ok(stats) => {
-            metrics::gauge!("payrouter_notification_queue_depth").set(stats.pending as f64);
-            metrics::gauge!("payrouter_notification_dead_letters").set(stats.dead as f64);
-            let age = stats
-                .oldest_due_ms
-                .map_or(0.0, |due| (now_ms() - due).max(0) as f64 / 1000.0);
-            metrics::gauge!("payrouter_notification_oldest_age_seconds").set(age);
-            metrics::gauge!("payrouter_store_up").set(1.0);
-        }
-        Err(_) => metrics::gauge!("payrouter_store_up").set(0.0),
+    let mut text = app.metrics.render();
+    let gauges: Vec<(&str, &str, f64)> = match app.engine.store().outbox_stats().await {
+        Ok(stats) => vec![
+            ("payrouter_store_up", "1 when the state store answers", 1.0),
+            (
+                "payrouter_notification_queue_depth",
+                "notifications waiting for delivery",
+                stats.pending as f64,
+            ),
+            (
+                "payrouter_notification_dead_letters",
+                "notifications given up after the last attempt",
+                stats.dead as f64,
+            ),
+            (
+                "payrouter_notification_oldest_age_seconds",
+                "how overdue the most overdue waiting notification is",
+                stats
+                    .oldest_due_ms
+                    .map_or(0.0, |due| (now_ms() - due).max(0) as f64 / 1000.0),
+            ),
+        ],
+        Err(_) => vec![("payrouter_store_up", "1 when the state store answers", 0.0)],
+    };
+    for (name, help, value) in gauges {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 #[derive(OpenApi)]
