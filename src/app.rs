@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config};
-use crate::engine::Engine;
+use crate::engine::{Engine, RecheckSchedule};
 use crate::http::{self, AppState, HttpSettings};
 use crate::notify::{Notifier, NotifierSettings, NotifyHandle};
 use crate::registry;
@@ -104,6 +104,10 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
             .public_base_url
             .clone()
             .map(|u| u.trim_end_matches('/').to_string()),
+        RecheckSchedule {
+            initial: Duration::from_millis(config.recheck_initial_ms),
+            max: Duration::from_millis(config.recheck_max_ms),
+        },
     ));
     let notifier = Notifier::new(
         store,
@@ -120,7 +124,7 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
     );
     let draining = Arc::new(AtomicBool::new(false));
     let state = AppState {
-        engine,
+        engine: engine.clone(),
         metrics: telemetry::metrics_handle(),
         draining: draining.clone(),
         api_token: config.inbound_api_token.clone().map(Arc::new),
@@ -134,6 +138,7 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
     );
     let notifier_stop = CancellationToken::new();
     let notifier_task = tokio::spawn(notifier.run(notifier_stop.clone()));
+    let recheck_task = tokio::spawn(engine.clone().run_rechecks(notifier_stop.clone()));
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     let shutdown_signal = {
         let stop = stop.clone();
@@ -151,6 +156,7 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
             tracing::error!(error = %e, "HTTP server failed");
         }
         notifier_stop.cancel();
+        let _ = tokio::time::timeout(grace, recheck_task).await;
         if tokio::time::timeout(grace, notifier_task).await.is_err() {
             tracing::warn!("notifier did not drain within the grace period; undelivered notifications stay in the store");
         }

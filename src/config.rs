@@ -24,6 +24,8 @@ const GATEWAY_KEYS: &[&str] = &[
     "NOTIFY_RETRY_MAX_MS",
     "NOTIFY_MAX_ATTEMPTS",
     "NOTIFY_TIMEOUT_MS",
+    "RECHECK_INITIAL_MS",
+    "RECHECK_MAX_MS",
     "REDIS_URL",
     "PUBLIC_BASE_URL",
     "INBOUND_API_TOKEN",
@@ -74,6 +76,11 @@ pub struct Config {
     pub notify_max_attempts: u32,
     #[serde(default = "defaults::notify_timeout_ms")]
     pub notify_timeout_ms: u64,
+    /// First look at a pending payment after its creation; doubles up to `recheck_max_ms`.
+    #[serde(default = "defaults::recheck_initial_ms")]
+    pub recheck_initial_ms: u64,
+    #[serde(default = "defaults::recheck_max_ms")]
+    pub recheck_max_ms: u64,
     /// May carry a password, hence a secret.
     #[serde(default, deserialize_with = "opt_secret")]
     pub redis_url: Option<SecretString>,
@@ -130,6 +137,12 @@ mod defaults {
     }
     pub fn notify_timeout_ms() -> u64 {
         10_000
+    }
+    pub fn recheck_initial_ms() -> u64 {
+        60_000
+    }
+    pub fn recheck_max_ms() -> u64 {
+        21_600_000
     }
     pub fn enabled_providers() -> Vec<String> {
         vec!["fena".into(), "feennex".into()]
@@ -202,6 +215,10 @@ impl Config {
         }
         if self.notify_retry_max_ms < self.notify_retry_initial_ms {
             problems.push("NOTIFY_RETRY_MAX_MS: must be at least NOTIFY_RETRY_INITIAL_MS".into());
+        }
+        if self.recheck_initial_ms == 0 || self.recheck_max_ms < self.recheck_initial_ms {
+            problems
+                .push("RECHECK_INITIAL_MS / RECHECK_MAX_MS: positive, initial at most max".into());
         }
         if self.notify_max_attempts == 0 {
             problems.push("NOTIFY_MAX_ATTEMPTS: must be at least 1".into());

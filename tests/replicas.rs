@@ -126,3 +126,39 @@ async fn an_unreachable_store_is_a_503_and_readyz_fails() {
     assert_eq!(router.get("/readyz").await.0, 503);
     assert_eq!(router.get("/healthz").await.0, 200, "alive, just not ready");
 }
+
+#[tokio::test]
+async fn a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_it() {
+    let redis = RedisServer::start().await;
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let cfg = config(Some(&redis), &fena.base(), &receiver.url, "");
+    let mut first = TestRouter::start(&cfg).await;
+    fena.on_create(PID, "deferred-1", "12.99").await;
+    fena.set_state(PID, "sent", "12.99", "deferred-1", "deferred-1")
+        .await;
+    assert_eq!(
+        first.post("/v3/fena/pay", &pay_body("deferred-1")).await.0,
+        200
+    );
+    assert_eq!(
+        first
+            .get(&format!("/v3/fena/status?paymentId={PID}"))
+            .await
+            .1["status"],
+        "PENDING"
+    );
+    // Paid at Fena; its webhook arrives inside the 1 s poll window just used by the status.
+    fena.set_state(PID, "paid", "12.99", "deferred-1", "deferred-1")
+        .await;
+    let webhook = json!({"eventScope": "single-payments", "id": PID, "status": "paid"});
+    assert_eq!(first.post("/v3/fena/callback", &webhook).await.0, 200);
+    first.stop().await;
+    assert!(
+        receiver.all().is_empty(),
+        "nothing was applied before the stop"
+    );
+    let _second = TestRouter::start(&cfg).await;
+    let n = eventually(10, || async { receiver.delivered().into_iter().next() }).await;
+    assert_eq!(n.json()["status"], "ACCEPTED");
+}

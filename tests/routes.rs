@@ -644,6 +644,18 @@ async fn undeliverable_notifications_end_as_counted_dead_letters(kind: StoreKind
     );
 }
 
+async fn a_missed_callback_is_caught_by_a_recheck(kind: StoreKind) {
+    let e = env(kind, "recheck_initial_ms = 300").await;
+    paid_flow_start(&e, "order-11").await;
+    // Fena moves on and its webhook never arrives; nobody asks for the status either.
+    e.fena
+        .set_state(PID, "paid", "12.99", "order-11", "order-11")
+        .await;
+    let n = eventually(10, || async { e.receiver.delivered().into_iter().next() }).await;
+    assert_eq!(n.json()["status"], "ACCEPTED");
+    assert_eq!(n.json()["paymentId"], PID);
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -665,6 +677,7 @@ on_both_stores!(
     notifications_are_retried_with_a_stable_id,
     provider_substeps_are_recorded_but_not_notified,
     undeliverable_notifications_end_as_counted_dead_letters,
+    a_missed_callback_is_caught_by_a_recheck,
 );
 
 #[tokio::test]

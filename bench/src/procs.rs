@@ -152,6 +152,9 @@ pub async fn router(port: u16, sim: &Proc, env: &[(&str, String)]) -> Proc {
         .env("FEENNEX_SHOP_ID", "5")
         .env("FEENNEX_SECRET_KEY", "SecretKey01")
         .env("FEENNEX_PAYWAY", "card_usd")
+        // Rechecks of the thousands of pending payments a run creates would otherwise run
+        // under the later measurements; each figure measures one path.
+        .env("RECHECK_INITIAL_MS", "3600000")
         .stdout(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);

@@ -5,6 +5,7 @@
 mod idempotency;
 mod operations;
 mod pay;
+mod reconcile;
 pub mod record;
 mod subscriptions;
 
@@ -50,6 +51,8 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+pub use reconcile::RecheckSchedule;
+
 /// The enabled providers by name. The only place providers are named is `crate::registry`.
 pub type Providers = BTreeMap<&'static str, Arc<dyn Provider>>;
 
@@ -61,6 +64,7 @@ pub struct Engine {
     /// How long a pay reservation holds off identical requests before it may be taken over.
     pay_lease: Duration,
     public_base_url: Option<String>,
+    rechecks: RecheckSchedule,
 }
 
 pub fn now_ms() -> i64 {
@@ -75,6 +79,7 @@ impl Engine {
         retention: Duration,
         pay_lease: Duration,
         public_base_url: Option<String>,
+        rechecks: RecheckSchedule,
     ) -> Self {
         Engine {
             store,
@@ -83,6 +88,7 @@ impl Engine {
             retention,
             pay_lease,
             public_base_url,
+            rechecks,
         }
     }
 

@@ -4,7 +4,6 @@ use payrouter_provider::{
     CallbackAck, CallbackRequest, CallbackSubject, Money, Operation, PayResult, PaymentStatusKind,
     Provider, Redirect, RefundOrder, RefundOutcome,
 };
-use std::sync::Arc;
 
 use super::record::{PaymentRecord, RefundEntry, RefundState};
 use super::{now_ms, Engine, Error, Result};
@@ -151,11 +150,7 @@ impl Engine {
     }
 
     /// A provider's POST callback: authenticate, re-fetch the truth, apply, acknowledge.
-    pub async fn callback(
-        self: &Arc<Self>,
-        provider: &str,
-        req: &CallbackRequest,
-    ) -> Result<CallbackAck> {
+    pub async fn callback(&self, provider: &str, req: &CallbackRequest) -> Result<CallbackAck> {
         let p = self.provider(provider)?.clone();
         let subject = match p.authenticate_callback(req) {
             Ok(s) => s,
@@ -168,7 +163,7 @@ impl Engine {
         };
         let result = match subject {
             CallbackSubject::Payment { payment_id } => {
-                self.refresh_now_or_later(&p, &payment_id).await
+                self.refresh_now_or_later(p.as_ref(), &payment_id).await
             }
             CallbackSubject::Subscription { token } => {
                 self.subscription_callback(p.as_ref(), &token).await
@@ -201,27 +196,19 @@ impl Engine {
         Ok(self.refresh(p.as_ref(), rec).await?.0.view())
     }
 
-    /// Refreshes now if the poll window is open; otherwise once it has closed, in the
-    /// background, so the provider's callback is acknowledged at once.
-    async fn refresh_now_or_later(
-        self: &Arc<Self>,
-        p: &Arc<dyn Provider>,
-        payment_id: &str,
-    ) -> Result<bool> {
-        let (rec, _) = self.load(p.as_ref(), payment_id).await?;
-        if self.claim_poll(p.as_ref(), payment_id).await? {
-            let fetched = self
-                .call(p.as_ref(), Operation::Status, p.fetch(payment_id))
-                .await?;
-            return Ok(self.apply(p.as_ref(), fetched).await?.1);
+    /// Refreshes now if the poll window is open; otherwise schedules a recheck for when it
+    /// closes (in the store, so another replica or a restart still does it) and lets the
+    /// provider's callback be acknowledged at once.
+    async fn refresh_now_or_later(&self, p: &dyn Provider, payment_id: &str) -> Result<bool> {
+        self.load(p, payment_id).await?;
+        if self.claim_poll(p, payment_id).await? {
+            let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
+            return Ok(self.apply(p, fetched).await?.1);
         }
-        let (engine, p, rec) = (self.clone(), p.clone(), rec);
-        tokio::spawn(async move {
-            tokio::time::sleep(p.capabilities().min_poll_interval).await;
-            if let Err(e) = engine.refresh(p.as_ref(), rec).await {
-                tracing::warn!(provider = p.name(), error = %e, "deferred callback refresh failed");
-            }
-        });
+        let due = now_ms() + p.capabilities().min_poll_interval.as_millis() as i64;
+        self.store
+            .outbox_push(&self.recheck(p.name(), payment_id, 0, due, true))
+            .await?;
         Ok(false)
     }
 

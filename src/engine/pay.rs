@@ -106,9 +106,10 @@ impl Engine {
             updated_ms: now,
         };
         let key = PaymentRecord::key(p.name(), &rec.payment_id);
+        let recheck = self.first_recheck(p.name(), &rec.payment_id);
         if !self
             .store
-            .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
+            .put_if(&key, 0, &to_doc(&rec), Some(self.retention), Some(&recheck))
             .await?
         {
             tracing::warn!(payment_id = %rec.payment_id, "payment record already existed");

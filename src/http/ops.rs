@@ -11,6 +11,7 @@ use utoipa::OpenApi;
 use super::error::error_response;
 use super::AppState;
 use crate::engine::now_ms;
+use crate::store::Queue;
 
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
@@ -31,29 +32,30 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 /// time (the store, not the process, knows how many notifications wait).
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let mut text = app.metrics.render();
-    let gauges: Vec<(&str, &str, f64)> = match app.engine.store().outbox_stats().await {
-        Ok(stats) => vec![
-            ("payrouter_store_up", "1 when the state store answers", 1.0),
-            (
-                "payrouter_notification_queue_depth",
-                "notifications waiting for delivery",
-                stats.pending as f64,
-            ),
-            (
-                "payrouter_notification_dead_letters",
-                "notifications given up after the last attempt",
-                stats.dead as f64,
-            ),
-            (
-                "payrouter_notification_oldest_age_seconds",
-                "how overdue the most overdue waiting notification is",
-                stats
-                    .oldest_due_ms
-                    .map_or(0.0, |due| (now_ms() - due).max(0) as f64 / 1000.0),
-            ),
-        ],
-        Err(_) => vec![("payrouter_store_up", "1 when the state store answers", 0.0)],
-    };
+    let gauges: Vec<(&str, &str, f64)> =
+        match app.engine.store().outbox_stats(Queue::Notifications).await {
+            Ok(stats) => vec![
+                ("payrouter_store_up", "1 when the state store answers", 1.0),
+                (
+                    "payrouter_notification_queue_depth",
+                    "notifications waiting for delivery",
+                    stats.pending as f64,
+                ),
+                (
+                    "payrouter_notification_dead_letters",
+                    "notifications given up after the last attempt",
+                    stats.dead as f64,
+                ),
+                (
+                    "payrouter_notification_oldest_age_seconds",
+                    "how overdue the most overdue waiting notification is",
+                    stats
+                        .oldest_due_ms
+                        .map_or(0.0, |due| (now_ms() - due).max(0) as f64 / 1000.0),
+                ),
+            ],
+            Err(_) => vec![("payrouter_store_up", "1 when the state store answers", 0.0)],
+        };
     for (name, help, value) in gauges {
         text.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"

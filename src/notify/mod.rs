@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::contract::PaymentStatus;
-use crate::store::OutboxItem;
+use crate::store::{OutboxItem, Queue};
 
 /// One notification as kept in the outbox. Its `id` (the `webhook-id` header) is fixed when it
 /// is enqueued, so every retry of the same state change carries the same id.
@@ -45,6 +45,7 @@ impl Notification {
     pub fn into_item(mut self, now_ms: i64) -> OutboxItem {
         self.created_ms = now_ms;
         OutboxItem {
+            queue: Queue::Notifications,
             id: self.id.clone(),
             doc: serde_json::to_string(&self).unwrap_or_default(),
             due_ms: now_ms,

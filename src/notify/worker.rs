@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{signature, Notification, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
-use crate::store::{OutboxItem, Store};
+use crate::store::{OutboxItem, Queue, Store};
 
 #[derive(Clone)]
 pub struct NotifierSettings {
@@ -81,7 +81,11 @@ impl Notifier {
     async fn pass(&self) -> usize {
         let now = now_ms();
         let lease = now + (self.settings.timeout.as_millis() as i64) * 2 + 1_000;
-        let items = match self.store.outbox_claim(now, lease, BATCH).await {
+        let items = match self
+            .store
+            .outbox_claim(Queue::Notifications, now, lease, BATCH)
+            .await
+        {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the notification outbox");
@@ -109,7 +113,7 @@ impl Notifier {
             Delivery::Delivered => {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "delivered")
                     .increment(1);
-                self.store.outbox_done(&n.id).await
+                self.store.outbox_done(Queue::Notifications, &n.id).await
             }
             Delivery::Failed(reason) if n.attempts >= self.settings.max_attempts => {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
@@ -134,6 +138,7 @@ impl Notifier {
 
     fn item(&self, n: &Notification, due_ms: i64) -> OutboxItem {
         OutboxItem {
+            queue: Queue::Notifications,
             id: n.id.clone(),
             doc: serde_json::to_string(n).unwrap_or_default(),
             due_ms,

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{OutboxItem, OutboxStats, Store, StoreError, Versioned};
+use super::{OutboxItem, OutboxStats, Queue, Store, StoreError, Versioned};
 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -20,9 +20,29 @@ struct Inner {
     /// Documents in the order they were created, for dropping the oldest past the cap.
     created: VecDeque<(u64, String)>,
     next_seq: u64,
+    queues: HashMap<Queue, QueueState>,
+}
+
+#[derive(Default)]
+struct QueueState {
     due: BTreeSet<(i64, String)>,
-    outbox: HashMap<String, OutboxItem>,
+    items: HashMap<String, OutboxItem>,
     dead: HashMap<String, String>,
+}
+
+impl QueueState {
+    fn enqueue(&mut self, item: &OutboxItem) {
+        if let Some(old) = self.items.insert(item.id.clone(), item.clone()) {
+            self.due.remove(&(old.due_ms, old.id));
+        }
+        self.due.insert((item.due_ms, item.id.clone()));
+    }
+
+    fn remove(&mut self, id: &str) -> Option<OutboxItem> {
+        let old = self.items.remove(id)?;
+        self.due.remove(&(old.due_ms, old.id.clone()));
+        Some(old)
+    }
 }
 
 struct Entry {
@@ -46,11 +66,8 @@ impl Inner {
             .map_or(0, |e| e.version)
     }
 
-    fn enqueue(&mut self, item: &OutboxItem) {
-        if let Some(old) = self.outbox.insert(item.id.clone(), item.clone()) {
-            self.due.remove(&(old.due_ms, old.id));
-        }
-        self.due.insert((item.due_ms, item.id.clone()));
+    fn queue(&mut self, queue: Queue) -> &mut QueueState {
+        self.queues.entry(queue).or_default()
     }
 }
 
@@ -138,7 +155,7 @@ impl Store for MemoryStore {
             }
         }
         if let Some(item) = outbox {
-            inner.enqueue(item);
+            inner.queue(item.queue).enqueue(item);
         }
         Ok(true)
     }
@@ -154,18 +171,20 @@ impl Store for MemoryStore {
     }
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.lock().enqueue(item);
+        self.lock().queue(item.queue).enqueue(item);
         Ok(())
     }
 
     async fn outbox_claim(
         &self,
+        queue: Queue,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let mut inner = self.lock();
-        let due: Vec<(i64, String)> = inner
+        let q = inner.queue(queue);
+        let due: Vec<(i64, String)> = q
             .due
             .iter()
             .take_while(|(at, _)| *at <= now_ms)
@@ -174,9 +193,9 @@ impl Store for MemoryStore {
             .collect();
         let mut claimed = Vec::with_capacity(due.len());
         for (at, id) in due {
-            inner.due.remove(&(at, id.clone()));
-            inner.due.insert((lease_until_ms, id.clone()));
-            if let Some(item) = inner.outbox.get_mut(&id) {
+            q.due.remove(&(at, id.clone()));
+            q.due.insert((lease_until_ms, id.clone()));
+            if let Some(item) = q.items.get_mut(&id) {
                 item.due_ms = lease_until_ms;
                 claimed.push(OutboxItem {
                     due_ms: at,
@@ -187,37 +206,35 @@ impl Store for MemoryStore {
         Ok(claimed)
     }
 
-    async fn outbox_done(&self, id: &str) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        if let Some(item) = inner.outbox.remove(id) {
-            inner.due.remove(&(item.due_ms, item.id));
-        }
+    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError> {
+        self.lock().queue(queue).remove(id);
         Ok(())
     }
 
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        if inner.outbox.contains_key(&item.id) {
-            inner.enqueue(item);
+        let q = inner.queue(item.queue);
+        if q.items.contains_key(&item.id) {
+            q.enqueue(item);
         }
         Ok(())
     }
 
     async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        if let Some(old) = inner.outbox.remove(&item.id) {
-            inner.due.remove(&(old.due_ms, old.id));
-        }
-        inner.dead.insert(item.id.clone(), item.doc.clone());
+        let q = inner.queue(item.queue);
+        q.remove(&item.id);
+        q.dead.insert(item.id.clone(), item.doc.clone());
         Ok(())
     }
 
-    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
-        let inner = self.lock();
+    async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
+        let mut inner = self.lock();
+        let q = inner.queue(queue);
         Ok(OutboxStats {
-            pending: inner.outbox.len() as u64,
-            oldest_due_ms: inner.due.first().map(|(at, _)| *at),
-            dead: inner.dead.len() as u64,
+            pending: q.items.len() as u64,
+            oldest_due_ms: q.due.first().map(|(at, _)| *at),
+            dead: q.dead.len() as u64,
         })
     }
 

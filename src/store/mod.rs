@@ -2,8 +2,9 @@
 //!
 //! The store knows nothing about payments. It offers the few atomic steps the engine needs so
 //! that several replicas on one Redis behave as one: compare-and-set on a version (which gives
-//! idempotency reservations, forward-only transitions and poll windows) and an outbox written
-//! in the same step as the state it announces.
+//! idempotency reservations, forward-only transitions and poll windows) and durable queues of
+//! timed work (notifications to deliver, payments to look at again) written in the same step
+//! as the state they follow from.
 
 mod memory;
 mod redis;
@@ -27,9 +28,29 @@ pub struct Versioned {
     pub doc: String,
 }
 
-/// A notification waiting for delivery: its document and when it is next due.
+/// The durable queues of timed work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Queue {
+    /// Notifications waiting for delivery to PAYMENT_CALLBACK_URL.
+    Notifications,
+    /// Payments to ask the provider about again (missed callbacks, poll windows).
+    Refreshes,
+}
+
+impl Queue {
+    pub fn name(self) -> &'static str {
+        match self {
+            Queue::Notifications => "notify",
+            Queue::Refreshes => "refresh",
+        }
+    }
+}
+
+/// One piece of queued work: its document and when it is next due. An item enqueued under an
+/// id already queued replaces it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
+    pub queue: Queue,
     pub id: String,
     pub doc: String,
     pub due_ms: i64,
@@ -63,16 +84,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError>;
 
-    /// Takes up to `limit` due notifications and hides them until `lease_until_ms`, so that a
-    /// worker that dies mid-delivery leaves them to be taken again.
+    /// Takes up to `limit` due items of `queue` and hides them until `lease_until_ms`, so that
+    /// a worker that dies mid-task leaves them to be taken again.
     async fn outbox_claim(
         &self,
+        queue: Queue,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError>;
 
-    async fn outbox_done(&self, id: &str) -> Result<(), StoreError>;
+    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError>;
 
     /// Stores the item's new document and due time (after a failed attempt).
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError>;
@@ -80,7 +102,7 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the item out of the queue into the dead letters.
     async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError>;
 
-    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+    async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError>;
 
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -1,20 +1,26 @@
 //! The Redis store, used when REDIS_URL is set. Every multi-step change is one Lua script, so
 //! replicas sharing a Redis see each step happen whole or not at all.
 //!
-//! Layout: a document is a hash `{v: version, d: doc}`; the outbox is a hash of items plus a
-//! sorted set of due times (a claimed item's due time is pushed to the end of its lease); dead
-//! letters are a hash.
+//! Layout: a document is a hash `{v: version, d: doc}`; each queue is a hash of items plus a
+//! sorted set of due times (a claimed item's due time is pushed to the end of its lease), and
+//! a hash of dead letters.
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use std::time::Duration;
 
-use super::{OutboxItem, OutboxStats, Store, StoreError, Versioned};
+use super::{OutboxItem, OutboxStats, Queue, Store, StoreError, Versioned};
 
-const OUTBOX_ITEMS: &str = "payrouter:outbox:items";
-const OUTBOX_DUE: &str = "payrouter:outbox:due";
-const OUTBOX_DEAD: &str = "payrouter:outbox:dead";
+/// The keys of a queue: items, due times, dead letters.
+fn keys(queue: Queue) -> [String; 3] {
+    let q = queue.name();
+    [
+        format!("payrouter:{q}:items"),
+        format!("payrouter:{q}:due"),
+        format!("payrouter:{q}:dead"),
+    ]
+}
 
 /// KEYS: doc, outbox items, outbox due. ARGV: expected version, doc, ttl ms (0: none),
 /// outbox id ('' for none), outbox doc, outbox due ms.
@@ -137,11 +143,12 @@ impl Store for RedisStore {
         let mut c = self.conn.clone();
         let (id, odoc, due) =
             outbox.map_or(("", "", 0), |o| (o.id.as_str(), o.doc.as_str(), o.due_ms));
+        let [items, due_set, _] = keys(outbox.map_or(Queue::Notifications, |o| o.queue));
         let ok: i64 = self
             .put_if
             .key(key)
-            .key(OUTBOX_ITEMS)
-            .key(OUTBOX_DUE)
+            .key(items)
+            .key(due_set)
             .arg(expected)
             .arg(doc)
             .arg(ttl.map_or(0, |t| t.as_millis() as u64))
@@ -168,10 +175,11 @@ impl Store for RedisStore {
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
+        let [items, due, _] = keys(item.queue);
         redis::pipe()
             .atomic()
-            .hset(OUTBOX_ITEMS, &item.id, &item.doc)
-            .zadd(OUTBOX_DUE, &item.id, item.due_ms)
+            .hset(items, &item.id, &item.doc)
+            .zadd(due, &item.id, item.due_ms)
             .exec_async(&mut c)
             .await
             .map_err(unavailable)
@@ -179,15 +187,17 @@ impl Store for RedisStore {
 
     async fn outbox_claim(
         &self,
+        queue: Queue,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let mut c = self.conn.clone();
+        let [items, due, _] = keys(queue);
         let flat: Vec<String> = self
             .claim
-            .key(OUTBOX_DUE)
-            .key(OUTBOX_ITEMS)
+            .key(due)
+            .key(items)
             .arg(now_ms)
             .arg(lease_until_ms)
             .arg(limit)
@@ -197,6 +207,7 @@ impl Store for RedisStore {
         Ok(flat
             .chunks_exact(3)
             .map(|t| OutboxItem {
+                queue,
                 id: t[0].clone(),
                 doc: t[1].clone(),
                 due_ms: t[2].parse().unwrap_or(now_ms),
@@ -204,12 +215,13 @@ impl Store for RedisStore {
             .collect())
     }
 
-    async fn outbox_done(&self, id: &str) -> Result<(), StoreError> {
+    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
+        let [items, due, _] = keys(queue);
         redis::pipe()
             .atomic()
-            .hdel(OUTBOX_ITEMS, id)
-            .zrem(OUTBOX_DUE, id)
+            .hdel(items, id)
+            .zrem(due, id)
             .exec_async(&mut c)
             .await
             .map_err(unavailable)
@@ -217,10 +229,11 @@ impl Store for RedisStore {
 
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
+        let [items, due, _] = keys(item.queue);
         let _: i64 = self
             .retry
-            .key(OUTBOX_ITEMS)
-            .key(OUTBOX_DUE)
+            .key(items)
+            .key(due)
             .arg(&item.id)
             .arg(&item.doc)
             .arg(item.due_ms)
@@ -232,11 +245,12 @@ impl Store for RedisStore {
 
     async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
+        let [items, due, dead] = keys(item.queue);
         let _: i64 = self
             .dead
-            .key(OUTBOX_ITEMS)
-            .key(OUTBOX_DUE)
-            .key(OUTBOX_DEAD)
+            .key(items)
+            .key(due)
+            .key(dead)
             .arg(&item.id)
             .arg(&item.doc)
             .invoke_async(&mut c)
@@ -245,12 +259,13 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+    async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
         let mut c = self.conn.clone();
+        let [_, due, dead] = keys(queue);
         let (pending, oldest, dead): (u64, Vec<(String, i64)>, u64) = redis::pipe()
-            .zcard(OUTBOX_DUE)
-            .zrange_withscores(OUTBOX_DUE, 0, 0)
-            .hlen(OUTBOX_DEAD)
+            .zcard(&due)
+            .zrange_withscores(&due, 0, 0)
+            .hlen(dead)
             .query_async(&mut c)
             .await
             .map_err(unavailable)?;

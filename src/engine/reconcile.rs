@@ -1,0 +1,157 @@
+//! Looking at pending payments again. A provider's callback can be lost, and a callback that
+//! arrives inside a poll window has to wait for it; both would leave a payment pending in the
+//! router while the provider has moved on. Every payment created gets a recheck in the store's
+//! refresh queue (durable, taken by any replica), repeated with backoff until the payment is
+//! settled or the schedule runs out.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use super::{now_ms, Engine, Error, Result};
+use crate::store::{OutboxItem, Queue};
+
+/// After this many looks (about eight days with the default schedule) a payment that is still
+/// pending is left to the PGM's own status polling.
+const MAX_RECHECKS: u32 = 40;
+const BATCH: usize = 32;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// When to look again: `initial` × 2^attempt, at most `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct RecheckSchedule {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl RecheckSchedule {
+    fn delay_ms(&self, attempt: u32) -> i64 {
+        let initial = self.initial.as_millis() as i64;
+        let max = self.max.as_millis() as i64;
+        initial.saturating_mul(1i64 << attempt.min(40)).min(max)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Recheck {
+    provider: String,
+    payment_id: String,
+    attempt: u32,
+    /// A callback asked for it: look even if the payment is settled (a refund may follow).
+    #[serde(default)]
+    after_callback: bool,
+}
+
+impl Engine {
+    /// The queue item that makes the router look at a payment again at `due_ms`; one per
+    /// payment (a newer one replaces it).
+    pub(super) fn recheck(
+        &self,
+        provider: &str,
+        payment_id: &str,
+        attempt: u32,
+        due_ms: i64,
+        after_callback: bool,
+    ) -> OutboxItem {
+        let doc = Recheck {
+            provider: provider.to_string(),
+            payment_id: payment_id.to_string(),
+            attempt,
+            after_callback,
+        };
+        OutboxItem {
+            queue: Queue::Refreshes,
+            id: format!("{provider}:{payment_id}"),
+            doc: serde_json::to_string(&doc).unwrap_or_default(),
+            due_ms,
+        }
+    }
+
+    /// The first look, `initial` after a payment was created.
+    pub(super) fn first_recheck(&self, provider: &str, payment_id: &str) -> OutboxItem {
+        self.recheck(
+            provider,
+            payment_id,
+            0,
+            now_ms() + self.rechecks.delay_ms(0),
+            false,
+        )
+    }
+
+    /// Takes due rechecks until cancelled.
+    pub async fn run_rechecks(self: Arc<Self>, cancel: CancellationToken) {
+        while !cancel.is_cancelled() {
+            let now = now_ms();
+            let lease = now + 60_000;
+            let items = match self
+                .store
+                .outbox_claim(Queue::Refreshes, now, lease, BATCH)
+                .await
+            {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the recheck queue");
+                    Vec::new()
+                }
+            };
+            if items.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = cancel.cancelled() => {}
+                }
+                continue;
+            }
+            for item in items {
+                self.handle_recheck(item).await;
+            }
+        }
+    }
+
+    async fn handle_recheck(&self, item: OutboxItem) {
+        let Ok(r) = serde_json::from_str::<Recheck>(&item.doc) else {
+            let _ = self.store.outbox_done(Queue::Refreshes, &item.id).await;
+            return;
+        };
+        let outcome = match self
+            .look_again(&r.provider, &r.payment_id, r.after_callback)
+            .await
+        {
+            Ok(true) => "settled",
+            Err(Error::NotFound(_)) => "unknown",
+            Ok(false) if r.attempt + 1 >= MAX_RECHECKS => "gave_up",
+            Ok(false) => "pending",
+            Err(_) => "error",
+        };
+        metrics::counter!("payrouter_rechecks_total", "outcome" => outcome).increment(1);
+        let result = match outcome {
+            "pending" | "error" => {
+                let next = r.attempt + 1;
+                let due = now_ms() + self.rechecks.delay_ms(next);
+                self.store
+                    .outbox_retry(&self.recheck(&r.provider, &r.payment_id, next, due, false))
+                    .await
+            }
+            _ => {
+                if outcome == "gave_up" {
+                    tracing::warn!(provider = %r.provider, payment_id = %r.payment_id, "payment still pending after the last recheck");
+                }
+                self.store.outbox_done(Queue::Refreshes, &item.id).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot record a recheck; it will be taken again");
+        }
+    }
+
+    /// Refreshes a payment (poll window permitting); true once it is settled.
+    async fn look_again(&self, provider: &str, payment_id: &str, always: bool) -> Result<bool> {
+        let p = self.provider(provider)?.clone();
+        let (rec, _) = self.load(p.as_ref(), payment_id).await?;
+        if rec.is_settled() && !always {
+            return Ok(true);
+        }
+        Ok(self.refresh(p.as_ref(), rec).await?.0.is_settled())
+    }
+}
