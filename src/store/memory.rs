@@ -1,6 +1,7 @@
 //! The embedded store, used when no REDIS_URL is set: one process, state in memory, lost on
 //! restart. Memory stays bounded twice over: expired documents are swept (retention), and past
-//! `max_documents` the oldest documents are dropped first.
+//! `max_documents` the oldest documents are dropped first (and the recheck queue is kept to
+//! half that: one recheck per payment).
 
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -68,6 +69,21 @@ impl Inner {
 
     fn queue(&mut self, queue: Queue) -> &mut QueueState {
         self.queues.entry(queue).or_default()
+    }
+
+    /// Enqueues, keeping the recheck queue within `cap`: past it the recheck due last goes
+    /// (a payment pending for longest, looked at least often). Notifications are never dropped.
+    fn enqueue(&mut self, item: &OutboxItem, cap: usize) {
+        let q = self.queue(item.queue);
+        q.enqueue(item);
+        if item.queue == Queue::Refreshes {
+            while q.items.len() > cap {
+                let Some((_, id)) = q.due.pop_last() else {
+                    break;
+                };
+                q.items.remove(&id);
+            }
+        }
     }
 }
 
@@ -155,7 +171,7 @@ impl Store for MemoryStore {
             }
         }
         if let Some(item) = outbox {
-            inner.queue(item.queue).enqueue(item);
+            inner.enqueue(item, self.max_documents / 2);
         }
         Ok(true)
     }
@@ -171,7 +187,7 @@ impl Store for MemoryStore {
     }
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.lock().queue(item.queue).enqueue(item);
+        self.lock().enqueue(item, self.max_documents / 2);
         Ok(())
     }
 
@@ -265,6 +281,43 @@ mod tests {
         for k in ["b", "c", "d"] {
             assert!(store.get(k).await.unwrap().is_some(), "{k}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_recheck_queue_is_capped_notifications_are_not() {
+        let store = MemoryStore::new(4);
+        for (queue, n) in [(Queue::Refreshes, 5), (Queue::Notifications, 5)] {
+            for i in 0..n {
+                let item = OutboxItem {
+                    queue,
+                    id: format!("{i}"),
+                    doc: String::new(),
+                    due_ms: i,
+                };
+                store.outbox_push(&item).await.unwrap();
+            }
+        }
+        assert_eq!(
+            store.outbox_stats(Queue::Refreshes).await.unwrap().pending,
+            2
+        );
+        let kept = store
+            .outbox_claim(Queue::Refreshes, 10, 20, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            kept.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            ["0", "1"],
+            "the soonest due stay"
+        );
+        assert_eq!(
+            store
+                .outbox_stats(Queue::Notifications)
+                .await
+                .unwrap()
+                .pending,
+            5
+        );
     }
 
     #[tokio::test]
