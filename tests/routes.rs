@@ -582,6 +582,20 @@ async fn provider_substeps_are_recorded_but_not_notified(kind: StoreKind) {
         .await;
     assert_eq!(st["status"], "PENDING");
     assert_eq!(st["metadata"]["providerStatus"], "overdue", "recorded");
+    // A check still notifies, even when the step it saw was not a visible change.
+    e.fena
+        .set_state(PID, "sent", "12.99", "order-8", "order-8")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        e.router
+            .get(&format!("/v3/fena/check?paymentId={PID}"))
+            .await
+            .0,
+        200
+    );
+    let checked = eventually(5, || async { e.receiver.delivered().into_iter().next() }).await;
+    assert_eq!(checked.json()["metadata"]["providerStatus"], "sent");
     e.fena
         .set_state(PID, "paid", "12.99", "order-8", "order-8")
         .await;
@@ -593,13 +607,13 @@ async fn provider_substeps_are_recorded_but_not_notified(kind: StoreKind) {
             .1["status"],
         "ACCEPTED"
     );
-    let n = eventually(5, || async { e.receiver.delivered().into_iter().next() }).await;
+    let n = eventually(5, || async { e.receiver.delivered().into_iter().nth(1) }).await;
     assert_eq!(n.json()["status"], "ACCEPTED");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         e.receiver.all().len(),
-        1,
-        "sent → overdue is not a change the PGM sees"
+        2,
+        "the check's notification and the payment's; sent → overdue → sent is not notified"
     );
 }
 

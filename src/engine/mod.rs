@@ -194,6 +194,11 @@ impl Engine {
                 if item.is_some() {
                     self.notify.wake();
                 }
+                if !rec.is_settled() {
+                    self.store
+                        .outbox_push(&self.first_recheck(p.name(), payment_id))
+                        .await?;
+                }
                 return Ok((rec, current + 1));
             }
         }
@@ -240,7 +245,7 @@ impl Engine {
     }
 
     /// Fetches the provider's state (when the poll window allows) and applies it. Returns the
-    /// record as it now stands and whether a change was recorded (and notified).
+    /// record as it now stands and whether a notification of a change was enqueued.
     async fn refresh(&self, p: &dyn Provider, rec: PaymentRecord) -> Result<(PaymentRecord, bool)> {
         if !self.claim_poll(p, &rec.payment_id).await? {
             return Ok((rec, false));
@@ -295,7 +300,7 @@ impl Engine {
                 metrics::counter!("payrouter_state_changes_total", "provider" => p.name())
                     .increment(1);
                 self.notify.wake();
-                return Ok((rec, true));
+                return Ok((rec, item.is_some()));
             }
         }
     }
