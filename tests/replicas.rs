@@ -162,3 +162,29 @@ async fn a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_i
     let n = eventually(10, || async { receiver.delivered().into_iter().next() }).await;
     assert_eq!(n.json()["status"], "ACCEPTED");
 }
+
+#[tokio::test]
+async fn refunds_are_refused_when_the_refund_history_was_lost() {
+    let redis = RedisServer::start().await;
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
+    fena.on_create(PID, "lost-1", "12.99").await;
+    fena.set_state(PID, "partial_refund", "12.99", "lost-1", "lost-1")
+        .await;
+    assert_eq!(
+        router.post("/v3/fena/pay", &pay_body("lost-1")).await.0,
+        200
+    );
+    redis.flushall().await;
+    let refund = json!({"amount": 1299, "currency": "GBP", "paymentId": PID});
+    let (s, b) = router.post("/v3/fena/refund", &refund).await;
+    assert_eq!((s, b["result"].clone()), (200, json!("KO")), "{b}");
+    assert!(
+        b["resultDescription"]
+            .as_str()
+            .unwrap()
+            .contains("earlier refunds are not known"),
+        "{b}"
+    );
+}

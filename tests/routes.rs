@@ -670,6 +670,91 @@ async fn a_missed_callback_is_caught_by_a_recheck(kind: StoreKind) {
     assert_eq!(n.json()["paymentId"], PID);
 }
 
+async fn refund_outcomes_are_neither_lost_nor_doubled(kind: StoreKind) {
+    let e = env(kind, "").await;
+    paid_flow_start(&e, "order-12").await;
+    e.fena
+        .set_state(PID, "paid", "12.99", "order-12", "order-12")
+        .await;
+    assert_eq!(
+        e.router
+            .get(&format!("/v3/fena/status?paymentId={PID}"))
+            .await
+            .1["status"],
+        "ACCEPTED"
+    );
+    let refund_mock = |status: u16| {
+        e.fena.server.mock_async(move |when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/open/payments/single/{PID}/refund"));
+            then.status(status)
+                .json_body(json!({"saved": status < 300}));
+        })
+    };
+    let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": PID});
+    let ok = refund_mock(200).await;
+    assert_eq!(
+        e.router.post("/v3/fena/refund", &refund(500)).await.1["result"],
+        "PENDING"
+    );
+    e.fena
+        .set_state(PID, "partial_refund", "12.99", "order-12", "order-12")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        e.router
+            .post("/v3/fena/callback", &webhook(PID, "partial_refund"))
+            .await
+            .0,
+        200
+    );
+    let refunds = || {
+        e.receiver
+            .delivered()
+            .into_iter()
+            .filter(|r| r.json()["action"] == "REFUND")
+            .collect::<Vec<_>>()
+    };
+    let first = eventually(5, || async { refunds().into_iter().next() }).await;
+    assert_eq!(first.json()["metadata"]["refundedAmount"], 500);
+
+    // A second partial refund whose "refund started" step the router never saw: Fena reports
+    // "partial refund" again, and that settles the second refund.
+    assert_eq!(
+        e.router.post("/v3/fena/refund", &refund(300)).await.1["result"],
+        "PENDING"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        e.router
+            .post("/v3/fena/callback", &webhook(PID, "partial_refund"))
+            .await
+            .0,
+        200
+    );
+    let second = eventually(5, || async { refunds().into_iter().nth(1) }).await;
+    assert_eq!(second.json()["metadata"]["refundedAmount"], 800);
+    assert!(second.json()["metadata"]
+        .get("refundPendingAmount")
+        .is_none());
+
+    // Fena fails after the request may have reached it: the amount stays reserved, so a retry
+    // cannot refund it twice.
+    ok.delete_async().await;
+    refund_mock(503).await;
+    let (s, _) = e.router.post("/v3/fena/refund", &refund(499)).await;
+    assert_eq!(s, 502);
+    let (s, b) = e.router.post("/v3/fena/refund", &refund(499)).await;
+    assert_eq!((s, b["result"].clone()), (200, json!("KO")), "{b}");
+    assert!(
+        b["resultDescription"]
+            .as_str()
+            .unwrap()
+            .contains("awaiting"),
+        "{b}"
+    );
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -692,6 +777,7 @@ on_both_stores!(
     provider_substeps_are_recorded_but_not_notified,
     undeliverable_notifications_end_as_counted_dead_letters,
     a_missed_callback_is_caught_by_a_recheck,
+    refund_outcomes_are_neither_lost_nor_doubled,
 );
 
 #[tokio::test]

@@ -161,8 +161,6 @@ impl Engine {
                     "unreadable payment record; rebuilding it from the provider"
                 );
             }
-            // The rebuild's fetch uses up the poll window, so no second fetch follows it.
-            self.claim_poll(p, payment_id).await?;
             let fetched = match self.call(p, Operation::Status, p.fetch(payment_id)).await {
                 Err(ProviderError::NotFound(_)) => {
                     return Err(Error::NotFound(format!(
@@ -172,6 +170,9 @@ impl Engine {
                 }
                 other => other?,
             };
+            // The rebuild's fetch uses up the poll window, so no second fetch follows it. (Only
+            // after a real payment was found: unknown ids leave nothing in the store.)
+            self.claim_poll(p, payment_id).await?;
             let rec = self.rebuild(p, payment_id, fetched)?;
             // What was notified before the loss is unknown: anything past "created and
             // waiting" is announced again (at least once beats never).
@@ -217,6 +218,7 @@ impl Engine {
             ))
         })?;
         let now = now_ms();
+        let refund_history_lost = f.state.action == Action::Refund;
         Ok(PaymentRecord {
             provider: p.name().to_string(),
             payment_id: payment_id.to_string(),
@@ -228,6 +230,7 @@ impl Engine {
             refunds: Vec::new(),
             post_redirect: None,
             subscription_token: None,
+            refund_history_lost,
             created_ms: now,
             updated_ms: now,
         })

@@ -2,7 +2,7 @@
 
 use payrouter_provider::{
     CallbackAck, CallbackRequest, CallbackSubject, Money, Operation, PayResult, PaymentStatusKind,
-    Provider, Redirect, RefundOrder, RefundOutcome,
+    Provider, ProviderError, Redirect, RefundOrder, RefundOutcome,
 };
 
 use super::record::{PaymentRecord, RefundEntry, RefundState};
@@ -118,12 +118,19 @@ impl Engine {
             }
         };
         match outcome {
-            Ok(RefundOutcome::Pending) => Ok(RefundResponse {
-                result: PayResult::Pending,
-                result_description:
-                    "refund requested; its outcome arrives as a notification with action REFUND"
-                        .into(),
-            }),
+            Ok(RefundOutcome::Pending) => {
+                // Looked at again until the provider settles it, so a missed refund callback
+                // cannot leave the amount pending forever.
+                self.store
+                    .outbox_push(&self.first_recheck(p.name(), payment_id))
+                    .await?;
+                Ok(RefundResponse {
+                    result: PayResult::Pending,
+                    result_description:
+                        "refund requested; its outcome arrives as a notification with action REFUND"
+                            .into(),
+                })
+            }
             Ok(RefundOutcome::Completed) => {
                 self.update(p.as_ref(), payment_id, settle(Some(RefundState::Completed)))
                     .await?;
@@ -140,10 +147,23 @@ impl Engine {
                     result_description: message,
                 })
             }
-            // The provider may have acted: the amount stays reserved until a state settles it.
-            Err(e @ payrouter_provider::ProviderError::Timeout { .. }) => Err(e.into()),
-            Err(e) => {
+            // Refused before anything could happen at the provider: the amount is free again.
+            Err(
+                e @ (ProviderError::InvalidRequest { .. }
+                | ProviderError::Misconfigured(_)
+                | ProviderError::NotFound(_)
+                | ProviderError::NotSupported { .. }),
+            ) => {
                 self.update(p.as_ref(), payment_id, settle(None)).await?;
+                Err(e.into())
+            }
+            // A timeout, a 5xx or a broken connection: the provider may have started the
+            // refund, so the amount stays reserved until a provider state settles it (a second
+            // refund must not slip through). Rechecks keep asking.
+            Err(e) => {
+                self.store
+                    .outbox_push(&self.first_recheck(p.name(), payment_id))
+                    .await?;
                 Err(e.into())
             }
         }
@@ -249,10 +269,23 @@ fn refund_refusal(rec: &PaymentRecord, amount: i64, partial: bool) -> Option<Str
             rec.payment_id, rec.state.provider_status
         ));
     }
+    if rec.refund_history_lost {
+        return Some(format!(
+            "payment '{}' was rebuilt from {} after the router's records were lost, and its \
+             earlier refunds are not known: refund it at the provider",
+            rec.payment_id, rec.provider
+        ));
+    }
     let remainder = rec.refundable();
     if amount > remainder {
+        let pending = rec.pending_refunds();
+        let waiting = if pending > 0 {
+            format!(", with {pending} awaiting the provider's confirmation")
+        } else {
+            String::new()
+        };
         return Some(format!(
-            "refund of {amount} exceeds the refundable remainder of {remainder} {} (minor units)",
+            "refund of {amount} exceeds the refundable remainder of {remainder} {} (minor units{waiting})",
             rec.currency
         ));
     }

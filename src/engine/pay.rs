@@ -102,6 +102,7 @@ impl Engine {
             post_redirect: matches!(created.redirect, Redirect::Post { .. })
                 .then_some(created.redirect),
             subscription_token: subscription.map(str::to_string),
+            refund_history_lost: false,
             created_ms: now,
             updated_ms: now,
         };

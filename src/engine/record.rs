@@ -43,6 +43,10 @@ pub struct PaymentRecord {
     /// Set when the payment is an instalment of a subscription.
     #[serde(default)]
     pub subscription_token: Option<String>,
+    /// Rebuilt from the provider while already in its refund phase: the ledger is unknown, so
+    /// the router refuses further refunds rather than guess the remainder.
+    #[serde(default)]
+    pub refund_history_lost: bool,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -67,6 +71,10 @@ impl PaymentRecord {
             - self.refunded_where(RefundState::Pending)
     }
 
+    pub fn pending_refunds(&self) -> i64 {
+        self.refunded_where(RefundState::Pending)
+    }
+
     pub fn has_pending_refund(&self) -> bool {
         self.refunds.iter().any(|r| r.state == RefundState::Pending)
     }
@@ -89,6 +97,11 @@ impl PaymentRecord {
     /// router itself asked for another refund.
     pub fn accepts(&self, new: &ProviderState) -> bool {
         let cur = &self.state;
+        // A settled refund state while a refund waits in the ledger settles that refund, even
+        // when it reads the same as the previous one (a second partial refund).
+        if new.action == Action::Refund && new.is_final && self.has_pending_refund() {
+            return true;
+        }
         if cur.provider_status == new.provider_status
             && cur.status == new.status
             && cur.action == new.action
@@ -191,6 +204,7 @@ mod tests {
             refunds: vec![],
             post_redirect: None,
             subscription_token: None,
+            refund_history_lost: false,
             created_ms: 0,
             updated_ms: 0,
         }
