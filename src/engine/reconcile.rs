@@ -45,8 +45,8 @@ struct Recheck {
 }
 
 impl Engine {
-    /// The queue item that makes the router look at a payment again at `due_ms`; one per
-    /// payment (a newer one replaces it).
+    /// The queue item that makes the router look at a payment again at `due_ms`: one scheduled
+    /// look per payment (a newer one replaces it) and one on behalf of callbacks.
     pub(super) fn recheck(
         &self,
         provider: &str,
@@ -63,7 +63,13 @@ impl Engine {
         };
         OutboxItem {
             queue: Queue::Refreshes,
-            id: format!("{provider}:{payment_id}"),
+            // A callback's look is kept apart from the payment's schedule, so neither replaces
+            // (and postpones) the other.
+            id: if after_callback {
+                format!("{provider}:{payment_id}:callback")
+            } else {
+                format!("{provider}:{payment_id}")
+            },
             doc: serde_json::to_string(&doc).unwrap_or_default(),
             due_ms,
         }
@@ -126,11 +132,21 @@ impl Engine {
         };
         metrics::counter!("payrouter_rechecks_total", "outcome" => outcome).increment(1);
         let result = match outcome {
+            // A callback's look is done once made; the payment's own schedule goes on.
+            "pending" if r.after_callback => {
+                self.store.outbox_done(Queue::Refreshes, &item.id).await
+            }
             "pending" | "error" => {
                 let next = r.attempt + 1;
                 let due = now_ms() + self.rechecks.delay_ms(next);
                 self.store
-                    .outbox_retry(&self.recheck(&r.provider, &r.payment_id, next, due, false))
+                    .outbox_retry(&self.recheck(
+                        &r.provider,
+                        &r.payment_id,
+                        next,
+                        due,
+                        r.after_callback,
+                    ))
                     .await
             }
             _ => {
