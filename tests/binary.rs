@@ -24,6 +24,30 @@ fn payrouter() -> Command {
     cmd
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `cmd` on `port` (it must listen there) and waits until it answers /healthz.
+async fn serve(mut cmd: Command, port: u16) -> (std::process::Child, String) {
+    let child = cmd.env("HTTP_PORT", port.to_string()).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    common::eventually(20, || async {
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+    })
+    .await;
+    (child, base)
+}
+
 #[test]
 fn bad_configuration_stops_the_start_with_one_line_per_problem() {
     let out = payrouter()
@@ -106,14 +130,8 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
                 "reference": "r", "description": "drain-1"}}));
         })
         .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = payrouter()
-        .env("HTTP_PORT", port.to_string())
-        .env("HTTP_HOST", "127.0.0.1")
+    let mut cmd = payrouter();
+    cmd.env("HTTP_HOST", "127.0.0.1")
         .env("LOG_LEVEL", "debug")
         .env("LOG_FORMAT", "json")
         .env("INBOUND_API_TOKEN", API_TOKEN)
@@ -124,19 +142,9 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
         .env("FEENNEX_SECRET_KEY", FEENNEX_SECRET)
         .env("FEENNEX_BASE_URL", "http://127.0.0.1:1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+        .stderr(Stdio::piped());
+    let (child, base) = serve(cmd, free_port()).await;
     let http = reqwest::Client::new();
-    common::eventually(20, || async {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200)
-    })
-    .await;
     let pay = http
         .post(format!("{base}/v3/fena/pay"))
         .bearer_auth(API_TOKEN)
@@ -216,34 +224,14 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
 /// payment works with nothing else installed.
 #[tokio::test]
 async fn the_default_profile_runs_offline_against_the_simulators() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let sim_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = payrouter()
-        .env("SIMULATE", "true")
-        .env("HTTP_PORT", port.to_string())
+    let (port, sim_port) = (free_port(), free_port());
+    let mut cmd = payrouter();
+    cmd.env("SIMULATE", "true")
         .env("SIM_PORT", sim_port.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+        .stderr(Stdio::null());
+    let (child, base) = serve(cmd, port).await;
     let http = reqwest::Client::new();
-    common::eventually(20, || async {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200)
-    })
-    .await;
     let paid: serde_json::Value = http
         .post(format!("{base}/v3/fena/pay"))
         .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "demo-1"}))

@@ -870,3 +870,49 @@ async fn a_hanging_receiver_does_not_hold_up_the_routes() {
     assert_eq!((s, b["status"].clone()), (200, json!("ACCEPTED")));
     drop(silent);
 }
+
+#[tokio::test]
+async fn get_notifications_ping_a_url_built_from_placeholders() {
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let url = format!(
+        "{}?provider={{provider}}&paymentId={{paymentId}}",
+        receiver.url
+    );
+    let router = TestRouter::start(&config(
+        None,
+        &fena.base(),
+        &url,
+        "payment_callback_method = \"GET\"",
+    ))
+    .await;
+    fena.on_create(PID, "order-13", "12.99").await;
+    fena.set_state(PID, "sent", "12.99", "order-13", "order-13")
+        .await;
+    assert_eq!(
+        router
+            .post("/v3/fena/pay", &pay_body("order-13", 1299))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        router
+            .get(&format!("/v3/fena/check?paymentId={PID}"))
+            .await
+            .0,
+        200
+    );
+    let ping = eventually(5, || async { receiver.delivered().into_iter().next() }).await;
+    assert_eq!(ping.method, "GET");
+    assert_eq!(ping.uri, format!("/notify?provider=fena&paymentId={PID}"));
+    assert!(ping.body.is_empty(), "a GET ping carries no body");
+    assert!(!ping.id.is_empty(), "still identified");
+    let ts: i64 = ping.timestamp.parse().unwrap();
+    let expected = payrouter::notify::signature(SECRET, &ping.id, ts, "");
+    assert_eq!(
+        ping.signature.as_deref(),
+        Some(expected.as_str()),
+        "signed over an empty body"
+    );
+}

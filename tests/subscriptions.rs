@@ -349,3 +349,45 @@ async fn manual_subscription_lifecycle_on_memory() {
 async fn manual_subscription_lifecycle_on_redis() {
     manual_subscription_lifecycle(StoreKind::Redis).await;
 }
+
+#[tokio::test]
+async fn a_recurring_webhook_about_another_reference_changes_nothing() {
+    let (fena, receiver, router, _redis) = env(StoreKind::Memory).await;
+    fena.server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/open/payments/recurring/create-and-process");
+            then.status(201).json_body(
+                json!({"created": true, "result": {"id": RID, "status": "sent",
+                "reference": "sub-1", "link": "https://payment.fena.co/recurring/abc"}}),
+            );
+        })
+        .await;
+    assert_eq!(
+        router
+            .post("/v3/fena/subscription/schedule", &schedule_body("MONTH", 1))
+            .await
+            .0,
+        200
+    );
+    // Fena, asked about this id, describes a standing order with another reference.
+    let _state = fena
+        .server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(format!("/open/payments/recurring/{RID}"));
+            then.status(200).json_body(
+                json!({"data": {"id": RID, "status": "active", "reference": "someone-else",
+                "transactions": [{"id": "t9", "status": "completed", "amount": "9.99"}]}}),
+            );
+        })
+        .await;
+    let hook = json!({"eventScope": "recurring-payments", "eventName": "payment_made", "id": RID});
+    let (s, b) = router.post("/v3/fena/callback", &hook).await;
+    assert_eq!(s, 400, "{b}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        receiver.all().is_empty(),
+        "nothing notified for a standing order that is not ours"
+    );
+}

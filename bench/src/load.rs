@@ -155,6 +155,12 @@ pub async fn run(
     }
 }
 
+/// Sends exactly `n` requests on `conns` connections, as fast as they are answered.
+pub async fn exactly(addr: SocketAddr, conns: usize, n: u64, make: MakeRequest) -> Stats {
+    // The duration only bounds a run that would otherwise never end.
+    run(addr, conns, Duration::from_secs(600), None, Some(n), make).await
+}
+
 async fn connect(addr: SocketAddr) -> Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
     let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     stream.set_nodelay(true).ok()?;

@@ -297,21 +297,11 @@ async fn callbacks(r: &mut Report, sim: &Proc, mem: &Proc, receiver: &Receiver) 
                "providerData": {"email": "payer@example.com"}})
         .to_string()
     });
-    let made = load::run(
-        mem.addr(),
-        32,
-        Duration::from_secs(60),
-        None,
-        Some(CALLBACKS),
-        create,
-    )
-    .await;
-    let paid = load::run(
+    let made = load::exactly(mem.addr(), 32, CALLBACKS, create).await;
+    let paid = load::exactly(
         sim.addr(),
         32,
-        Duration::from_secs(60),
-        None,
-        Some(CALLBACKS),
+        CALLBACKS,
         std::sync::Arc::new(|i| {
             hyper::Request::post(format!("/feennex/_sim/payments/cb-{i}/state"))
                 .header("host", "bench")
@@ -325,12 +315,10 @@ async fn callbacks(r: &mut Report, sim: &Proc, mem: &Proc, receiver: &Receiver) 
     .await;
     let before = receiver.received();
     let start = Instant::now();
-    let posted = load::run(
+    let posted = load::exactly(
         mem.addr(),
         32,
-        Duration::from_secs(60),
-        None,
-        Some(CALLBACKS),
+        CALLBACKS,
         std::sync::Arc::new(|i| {
             hyper::Request::post("/v3/feennex/callback")
                 .header("host", "bench")
@@ -376,12 +364,10 @@ async fn notifications(
     let (id, _) = paid_payment(http, sim, mem, "notify-up").await;
     let before = receiver.received();
     let start = Instant::now();
-    load::run(
+    load::exactly(
         mem.addr(),
         32,
-        Duration::from_secs(60),
-        None,
-        Some(BACKLOG),
+        BACKLOG,
         load::get(format!("/v3/fena/check?paymentId={id}")),
     )
     .await;
@@ -408,12 +394,10 @@ async fn notifications(
     )
     .await;
     let (id, _) = paid_payment(http, sim, &lagging, "notify-down").await;
-    load::run(
+    load::exactly(
         lagging.addr(),
         32,
-        Duration::from_secs(60),
-        None,
-        Some(BACKLOG),
+        BACKLOG,
         load::get(format!("/v3/fena/check?paymentId={id}")),
     )
     .await;
@@ -491,12 +475,10 @@ async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc) {
 
     let fresh = procs::router(free_port(), sim, &[]).await;
     let (idle_kib, _) = fresh.rss_kib();
-    let made = load::run(
+    let made = load::exactly(
         fresh.addr(),
         64,
-        Duration::from_secs(600),
-        None,
-        Some(PAYMENTS),
+        PAYMENTS,
         load::post_json("/v3/fena/pay", vec![], |i| {
             json!({"amount": 1299, "currency": "GBP", "shopTransactionId": format!("m-{i}")})
                 .to_string()

@@ -46,9 +46,17 @@ impl Engine {
     {
         let lease = self.pay_lease.as_millis() as i64;
         let give_up_at = now_ms() + lease;
+        // Most keys are new: the first pass tries to reserve without reading, so a first
+        // request costs one store round trip before the provider call, not two.
+        let mut first_pass = true;
         let version = loop {
             let now = now_ms();
-            let current = self.store.get(key).await?;
+            let current = if first_pass {
+                None
+            } else {
+                self.store.get(key).await?
+            };
+            first_pass = false;
             let version = current.as_ref().map_or(0, |v| v.version);
             if let Some(v) = &current {
                 let held: Reservation<T> = serde_json::from_str(&v.doc).map_err(|_| {

@@ -312,17 +312,20 @@ impl Engine {
         Notification::new(&rec.provider, &rec.payment_id, &rec.view()).into_item(now_ms())
     }
 
-    /// Saves `rec` over `version`, reloading and re-running `change` on a concurrent write.
+    /// Applies `change` to the stored payment, reloading and re-running it on a concurrent
+    /// write; `change` answers whether it changed anything (nothing to write otherwise).
     async fn update(
         &self,
         p: &dyn Provider,
         payment_id: &str,
-        mut change: impl FnMut(&mut PaymentRecord) -> Result<()>,
+        mut change: impl FnMut(&mut PaymentRecord) -> bool,
     ) -> Result<PaymentRecord> {
         let key = PaymentRecord::key(p.name(), payment_id);
         loop {
             let (mut rec, version) = self.load(p, payment_id).await?;
-            change(&mut rec)?;
+            if !change(&mut rec) {
+                return Ok(rec);
+            }
             rec.updated_ms = now_ms();
             if self
                 .store

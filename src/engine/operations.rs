@@ -83,7 +83,6 @@ impl Engine {
         self.update(p.as_ref(), payment_id, |r| {
             refusal = refund_refusal(r, amount.minor, partial);
             if refusal.is_none() {
-                r.refunds.retain(|e| e.id != refund_id);
                 r.refunds.push(RefundEntry {
                     id: refund_id.clone(),
                     amount: amount.minor,
@@ -91,7 +90,7 @@ impl Engine {
                     at_ms: now_ms(),
                 });
             }
-            Ok(())
+            refusal.is_none()
         })
         .await?;
         if let Some(reason) = refusal {
@@ -114,7 +113,7 @@ impl Engine {
                         .for_each(|e| e.state = s),
                     None => r.refunds.retain(|e| e.id != id),
                 }
-                Ok(())
+                true
             }
         };
         match outcome {

@@ -4,8 +4,8 @@
 //! instalment is a new single payment the payer completes.
 
 use payrouter_provider::{
-    Operation, PayOrder, PayResult, PaymentStatusKind, Provider, ProviderError, SubscriptionOrder,
-    SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
+    Money, Operation, PayOrder, PayResult, PaymentStatusKind, Provider, ProviderError,
+    SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -58,6 +58,16 @@ impl SubscriptionRecord {
     }
 }
 
+/// What a new subscription record starts from.
+struct Terms<'a> {
+    kind: Kind,
+    shop_transaction_id: &'a str,
+    amount: Money,
+    expires_after: Option<u32>,
+    /// What the provider echoes back (checked on every fetch).
+    reference: Option<String>,
+}
+
 fn response(
     result: PayResult,
     description: impl Into<String>,
@@ -91,6 +101,58 @@ impl Engine {
             .get(&key)
             .await?
             .and_then(|v| serde_json::from_str(&v.doc).ok().map(|r| (r, v.version))))
+    }
+
+    /// Stores a new subscription; a retried creation finds it there and leaves it.
+    async fn create_subscription_record(
+        &self,
+        p: &dyn Provider,
+        token: &str,
+        terms: Terms<'_>,
+    ) -> Result<()> {
+        let rec = SubscriptionRecord {
+            provider: p.name().to_string(),
+            token: token.to_string(),
+            kind: terms.kind,
+            shop_transaction_id: terms.shop_transaction_id.to_string(),
+            amount: terms.amount.minor,
+            currency: terms.amount.currency.code().to_string(),
+            status: SubscriptionStatus::Pending,
+            provider_status: String::new(),
+            reference: terms.reference,
+            expires_after: terms.expires_after,
+            payments: Vec::new(),
+            notified: Vec::new(),
+            ended: false,
+            updated_ms: now_ms(),
+        };
+        let key = SubscriptionRecord::key(p.name(), token);
+        self.store
+            .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
+            .await?;
+        Ok(())
+    }
+
+    /// Asks the provider to change or end a subscription it runs; on OK, records the change.
+    async fn at_provider(
+        &self,
+        p: &dyn Provider,
+        op: Operation,
+        token: &str,
+        call: impl std::future::Future<Output = std::result::Result<SubscriptionOutcome, ProviderError>>,
+        on_ok: impl FnMut(&mut SubscriptionRecord) -> Option<PaymentStatus>,
+    ) -> Result<SubscriptionResponse> {
+        let out = self
+            .call(p, op, call)
+            .await
+            .map_err(|e| not_found_as_token(e, token))?;
+        if out.result == PayResult::Ok {
+            self.update_subscription_record(p, token, on_ok).await?;
+        }
+        Ok(answer(SubscriptionOutcome {
+            token: Some(token.to_string()),
+            ..out
+        }))
     }
 
     /// Saves a subscription, re-running `change` on a concurrent write.
@@ -161,26 +223,14 @@ impl Engine {
             )
             .await?;
         if let Some(token) = &out.token {
-            let rec = SubscriptionRecord {
-                provider: p.name().to_string(),
-                token: token.clone(),
+            let terms = Terms {
                 kind: Kind::Automatic,
-                shop_transaction_id: order.shop_transaction_id.clone(),
-                amount: order.amount.minor,
-                currency: order.amount.currency.code().to_string(),
-                status: SubscriptionStatus::Pending,
-                provider_status: String::new(),
-                reference: None,
+                shop_transaction_id: &order.shop_transaction_id,
+                amount: order.amount,
                 expires_after: order.expires_after,
-                payments: Vec::new(),
-                notified: Vec::new(),
-                ended: false,
-                updated_ms: now_ms(),
+                reference: out.reference.clone(),
             };
-            let key = SubscriptionRecord::key(p.name(), token);
-            self.store
-                .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
-                .await?;
+            self.create_subscription_record(p, token, terms).await?;
         }
         Ok(answer(out))
     }
@@ -206,26 +256,18 @@ impl Engine {
                 ));
             }
         }
-        let out = self
-            .call(
-                p.as_ref(),
-                Operation::SubscriptionUpdate,
-                p.update_subscription(token, &order),
-            )
-            .await
-            .map_err(|e| not_found_as_token(e, token))?;
-        if out.result == PayResult::Ok {
-            self.update_subscription_record(p.as_ref(), token, |r| {
+        self.at_provider(
+            p.as_ref(),
+            Operation::SubscriptionUpdate,
+            token,
+            p.update_subscription(token, &order),
+            |r| {
                 r.amount = order.amount.minor;
                 r.expires_after = order.expires_after;
                 None
-            })
-            .await?;
-        }
-        Ok(answer(SubscriptionOutcome {
-            token: Some(token.to_string()),
-            ..out
-        }))
+            },
+        )
+        .await
     }
 
     /// `POST /subscription/start`: a router-kept subscription and its first payment.
@@ -240,25 +282,14 @@ impl Engine {
         let digest =
             Sha256::digest(format!("{}:{}", p.name(), order.shop_transaction_id).as_bytes());
         let token = format!("sub_{}", &hex::encode(digest)[..24]);
-        let rec = SubscriptionRecord {
-            provider: p.name().to_string(),
-            token: token.clone(),
+        let terms = Terms {
             kind: Kind::Manual,
-            shop_transaction_id: order.shop_transaction_id.clone(),
-            amount: order.amount.minor,
-            currency: order.amount.currency.code().to_string(),
-            status: SubscriptionStatus::Pending,
-            provider_status: String::new(),
-            reference: None,
+            shop_transaction_id: &order.shop_transaction_id,
+            amount: order.amount,
             expires_after,
-            payments: Vec::new(),
-            notified: Vec::new(),
-            ended: false,
-            updated_ms: now_ms(),
+            reference: None,
         };
-        let key = SubscriptionRecord::key(p.name(), &token);
-        self.store
-            .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
+        self.create_subscription_record(p.as_ref(), &token, terms)
             .await?;
         self.instalment(p.as_ref(), &token, order).await
     }
@@ -350,25 +381,17 @@ impl Engine {
                 ));
             }
         }
-        let out = self
-            .call(
-                p.as_ref(),
-                Operation::SubscriptionExpire,
-                p.expire_subscription(token),
-            )
-            .await
-            .map_err(|e| not_found_as_token(e, token))?;
-        if out.result == PayResult::Ok {
-            self.update_subscription_record(p.as_ref(), token, |r| {
+        self.at_provider(
+            p.as_ref(),
+            Operation::SubscriptionExpire,
+            token,
+            p.expire_subscription(token),
+            |r| {
                 r.status = SubscriptionStatus::Canceled;
                 None
-            })
-            .await?;
-        }
-        Ok(answer(SubscriptionOutcome {
-            token: Some(token.to_string()),
-            ..out
-        }))
+            },
+        )
+        .await
     }
 
     /// `GET /subscription/status/{token}`.

@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
+    /// Path and query, as requested.
+    pub uri: String,
     pub id: String,
     pub timestamp: String,
     pub signature: Option<String>,
@@ -73,7 +76,13 @@ impl Receiver {
     }
 }
 
-async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn record(
+    State(shared): State<Arc<Shared>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let header = |n: &str| {
         headers
             .get(n)
@@ -86,6 +95,8 @@ async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         .is_ok();
     let status = if failing { 500 } else { 200 };
     shared.log.lock().unwrap().push(Received {
+        method: method.to_string(),
+        uri: uri.to_string(),
         id: header("webhook-id").unwrap_or_default(),
         timestamp: header("webhook-timestamp").unwrap_or_default(),
         signature: header("webhook-signature"),

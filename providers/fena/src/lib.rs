@@ -242,6 +242,7 @@ fn done(description: &str, token: &str) -> SubscriptionOutcome {
         token: Some(token.to_string()),
         payment_id: None,
         redirect_url: None,
+        reference: None,
         metadata: Default::default(),
     }
 }
@@ -253,6 +254,7 @@ fn refused(description: String) -> SubscriptionOutcome {
         token: None,
         payment_id: None,
         redirect_url: None,
+        reference: None,
         metadata: Default::default(),
     }
 }

@@ -249,6 +249,7 @@ pub fn scheduled(r: FenaRecurring) -> Result<SubscriptionOutcome, ProviderError>
         payment_id: r.initial_payment.map(|p| p.id),
         token: Some(r.id),
         redirect_url: Some(link),
+        reference: r.reference.or(r.invoice_ref_number),
         metadata: Map::new(),
     })
 }

@@ -31,6 +31,8 @@ pub struct SubscriptionOutcome {
     pub token: Option<String>,
     pub payment_id: Option<String>,
     pub redirect_url: Option<String>,
+    /// What the provider will echo on every fetch of the subscription.
+    pub reference: Option<String>,
     pub metadata: Map<String, Value>,
 }
 
