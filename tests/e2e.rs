@@ -86,7 +86,10 @@ fn fena_view(id: &str, shop_tx: &str, status: &str, provider_status: &str) -> Va
 
 async fn fena_pay_button_accepts(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.router.create_payment("fena", &fena_pay("e2e-pay-1", 1299)).await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-pay-1", 1299))
+        .await;
     assert_eq!(link, e.sim.url(&format!("/fena/pay/{id}")));
     assert_eq!(
         e.router.status("fena", &id).await,
@@ -116,7 +119,10 @@ async fn fena_pay_button_accepts(kind: StoreKind) {
 
 async fn fena_reject_then_pay(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.router.create_payment("fena", &fena_pay("e2e-rej-1", 1299)).await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-rej-1", 1299))
+        .await;
     let resp = e.sim.press(&link, "Reject").await;
     assert_eq!(resp.status(), 303);
     assert!(location(&resp).ends_with("status=rejected"), "{resp:?}");
@@ -144,7 +150,10 @@ async fn fena_reject_then_pay(kind: StoreKind) {
 
 async fn fena_cancel_is_final(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.router.create_payment("fena", &fena_pay("e2e-can-1", 1299)).await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-can-1", 1299))
+        .await;
     let pay_form = form_with(&e.sim.page(&link).await, "Pay");
     let resp = e.sim.press(&link, "Cancel").await;
     assert_eq!(resp.status(), 303);
@@ -164,7 +173,10 @@ async fn fena_cancel_is_final(kind: StoreKind) {
 
 async fn feennex_pay_button_accepts(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.router.create_payment("feennex", &feennex_pay("e2e-fx-1", 1234, None)).await;
+    let (id, link) = e
+        .router
+        .create_payment("feennex", &feennex_pay("e2e-fx-1", 1234, None))
+        .await;
     assert_eq!(id, payment_id_of("e2e-fx-1"));
     assert!(
         link.starts_with(&e.sim.url("/feennex/pay/")),
@@ -201,7 +213,10 @@ async fn feennex_pay_button_accepts(kind: StoreKind) {
 
 async fn feennex_reject_button_fails(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.router.create_payment("feennex", &feennex_pay("e2e-fx-2", 500, None)).await;
+    let (id, link) = e
+        .router
+        .create_payment("feennex", &feennex_pay("e2e-fx-2", 500, None))
+        .await;
     let resp = e.sim.press(&link, "Reject").await;
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), KO_URL);
@@ -209,7 +224,10 @@ async fn feennex_reject_button_fails(kind: StoreKind) {
     assert_eq!(n["shopTransactionId"], "e2e-fx-2");
     let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "FAILED", "{st}");
-    assert!(labels(&e.sim.page(&link).await).is_empty(), "final: no buttons");
+    assert!(
+        labels(&e.sim.page(&link).await).is_empty(),
+        "final: no buttons"
+    );
     assert_eq!(e.receiver.notifications(&id).len(), 1);
 }
 
@@ -255,7 +273,10 @@ async fn feennex_post_redirect(kind: StoreKind) {
 
 async fn fena_partial_refund(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.router.create_payment("fena", &fena_pay("e2e-ref-1", 1299)).await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-ref-1", 1299))
+        .await;
     assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
     e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
 
@@ -276,7 +297,8 @@ async fn fena_partial_refund(kind: StoreKind) {
 
     // The merchant approves the refund on Fena's page.
     let payment = e
-        .sim.payments("fena")
+        .sim
+        .payments("fena")
         .await
         .into_iter()
         .find(|p| p["id"] == id)
@@ -298,7 +320,8 @@ async fn fena_partial_refund(kind: StoreKind) {
     assert_eq!(st["metadata"]["amount"], 1299, "{st}");
     assert!(st["metadata"].get("refundPendingAmount").is_none(), "{st}");
     let payment = e
-        .sim.payments("fena")
+        .sim
+        .payments("fena")
         .await
         .into_iter()
         .find(|p| p["id"] == id)
@@ -335,7 +358,8 @@ async fn fena_standing_order(kind: StoreKind) {
 
     // The bank's first instalment is notified, tied to the subscription.
     let transaction = e
-        .sim.payments("fena")
+        .sim
+        .payments("fena")
         .await
         .into_iter()
         .find(|p| p["id"] == token)
@@ -343,7 +367,10 @@ async fn fena_standing_order(kind: StoreKind) {
         .as_str()
         .unwrap()
         .to_string();
-    let n = e.receiver.notified(&transaction, "ACCEPTED", "PAYMENT").await;
+    let n = e
+        .receiver
+        .notified(&transaction, "ACCEPTED", "PAYMENT")
+        .await;
     assert_eq!(n["metadata"]["subscriptionToken"], token.as_str());
     assert_eq!(n["metadata"]["amount"], 999);
     assert_eq!(n["shopTransactionId"], "e2e-so-1");
@@ -399,7 +426,8 @@ async fn fena_manual_subscription(kind: StoreKind) {
     assert_eq!(e.router.get(&status_path).await.1["status"], "PENDING");
 
     assert_eq!(
-        e.sim.press(b["redirectToUrl"].as_str().unwrap(), "Pay")
+        e.sim
+            .press(b["redirectToUrl"].as_str().unwrap(), "Pay")
             .await
             .status(),
         200
@@ -441,7 +469,8 @@ async fn fena_manual_subscription(kind: StoreKind) {
 
 async fn fena_create_5xx_then_retry(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    e.sim.fault("fena", json!({"operation": "create", "status": 503}))
+    e.sim
+        .fault("fena", json!({"operation": "create", "status": 503}))
         .await;
     let body = fena_pay("e2e-5xx-1", 1299);
     let (s, b) = e.router.post("/v3/fena/pay", &body).await;
@@ -462,8 +491,12 @@ async fn fena_create_5xx_then_retry(kind: StoreKind) {
 
 async fn fena_hanging_get_is_504(kind: StoreKind) {
     let e = Env::start(kind, "[fena]\ntimeout_ms = 1000\n").await;
-    let (id, _) = e.router.create_payment("fena", &fena_pay("e2e-hang-1", 1299)).await;
-    e.sim.fault("fena", json!({"operation": "get", "hang": true}))
+    let (id, _) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-hang-1", 1299))
+        .await;
+    e.sim
+        .fault("fena", json!({"operation": "get", "hang": true}))
         .await;
     let started = Instant::now();
     let (s, b) = e
@@ -491,11 +524,12 @@ async fn fena_hanging_get_is_504(kind: StoreKind) {
 
 async fn fena_dropped_create_is_502(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    e.sim.fault(
-        "fena",
-        json!({"operation": "create", "drop": true, "count": 1}),
-    )
-    .await;
+    e.sim
+        .fault(
+            "fena",
+            json!({"operation": "create", "drop": true, "count": 1}),
+        )
+        .await;
     let body = fena_pay("e2e-drop-1", 1299);
     let (s, b) = e.router.post("/v3/fena/pay", &body).await;
     assert_error_response(s, &b, 502);
@@ -507,17 +541,21 @@ async fn fena_dropped_create_is_502(kind: StoreKind) {
 
 async fn fena_lost_webhook_recovered_by_check(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.router.create_payment("fena", &fena_pay("e2e-lost-1", 1299)).await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-lost-1", 1299))
+        .await;
     // This status opens Fena's poll window: until it closes the router answers from its store.
     let window = Instant::now();
     let pending = fena_view(&id, "e2e-lost-1", "PENDING", "sent");
     assert_eq!(e.router.status("fena", &id).await, pending);
 
-    e.sim.fault(
-        "fena",
-        json!({"operation": "webhook", "drop": true, "count": 1}),
-    )
-    .await;
+    e.sim
+        .fault(
+            "fena",
+            json!({"operation": "webhook", "drop": true, "count": 1}),
+        )
+        .await;
     assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
     assert_eq!(
         e.router.status("fena", &id).await,
@@ -535,14 +573,18 @@ async fn fena_lost_webhook_recovered_by_check(kind: StoreKind) {
     assert_eq!(s, 200, "{b}");
     let accepted = fena_view(&id, "e2e-lost-1", "ACCEPTED", "paid");
     assert_eq!(b, accepted);
-    assert_eq!(e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await, accepted);
+    assert_eq!(
+        e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await,
+        accepted
+    );
     assert_eq!(e.router.status("fena", &id).await, accepted);
     assert_eq!(e.receiver.notifications(&id).len(), 1);
 }
 
 async fn feennex_faults(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    e.sim.fault("feennex", json!({"operation": "create", "status": 500}))
+    e.sim
+        .fault("feennex", json!({"operation": "create", "status": 500}))
         .await;
     let body = feennex_pay("e2e-fx-5xx", 1000, None);
     let (s, b) = e.router.post("/v3/feennex/pay", &body).await;
@@ -551,7 +593,8 @@ async fn feennex_faults(kind: StoreKind) {
     let (id, link) = e.router.create_payment("feennex", &body).await;
 
     // The signed callback is lost; /check asks Feennex and notifies.
-    e.sim.fault("feennex", json!({"operation": "callback", "drop": true}))
+    e.sim
+        .fault("feennex", json!({"operation": "callback", "drop": true}))
         .await;
     assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
     tokio::time::sleep(Duration::from_millis(300)).await;

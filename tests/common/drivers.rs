@@ -30,7 +30,7 @@ pub struct Driver {
     /// A provider state as the simulator's control API takes it.
     pub sim_state: fn(&str) -> Value,
     /// How the simulator's control API names the payment `(paymentId, shopTransactionId)`.
-    pub sim_id: fn(&str, &str) -> String,
+    sim_id: fn(&str, &str) -> String,
     /// The simulator's fault operation for the call that fetches a payment's state.
     pub fetch_operation: &'static str,
     /// Whether callbacks carry proof of origin (a signature): a forgery about a real payment
@@ -51,6 +51,12 @@ impl Driver {
                "successRedirectUrl": "https://shop.example/ok",
                "failureRedirectUrl": "https://shop.example/ko",
                "providerData": (self.provider_data)()})
+    }
+
+    /// The simulator's control route `what` (`state`, `callback`) of a payment.
+    pub fn control_path(&self, payment_id: &str, shop_tx: &str, what: &str) -> String {
+        let sim_id = (self.sim_id)(payment_id, shop_tx);
+        format!("/{}/_sim/payments/{sim_id}/{what}", self.name)
     }
 }
 

@@ -49,6 +49,14 @@ impl SimClient {
         assert_eq!(s, 204);
     }
 
+    /// The fault rules in force, with what is left of their counts.
+    pub async fn faults(&self, provider: &str) -> Vec<Value> {
+        let path = format!("/{provider}/_sim/faults");
+        let (s, b) = self.control(Method::GET, &path, Value::Null).await;
+        assert_eq!(s, 200, "{b}");
+        serde_json::from_value(b["faults"].clone()).unwrap()
+    }
+
     /// What a simulator holds (`GET /_sim/payments`).
     pub async fn payments(&self, provider: &str) -> Vec<Value> {
         let path = format!("/{provider}/_sim/payments");
