@@ -136,16 +136,24 @@ async fn provider_timeout(d: &Driver, kind: StoreKind) {
     assert_view(d, &st, &id, "ct-timeout", "PENDING", "PAYMENT");
 }
 
-/// The provider repeats its callback and sends an older one late: one notification for the
-/// one change, and the payment never goes back.
+/// The provider repeats its callback, a callback claiming an older state comes late, and the
+/// provider itself answers an older state (a stale read): one notification for the one
+/// change, and the payment never goes back.
 async fn duplicate_and_out_of_order_callbacks(d: &Driver, kind: StoreKind) {
     let e = ContractEnv::start(kind).await;
     let id = pay_and_press(&e, d, "ct-dup", "Pay").await;
     let accepted = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
 
+    let waiting = (d.sim_state)(d.waiting_status);
+    let state = d.control_path(&id, "ct-dup", "state");
+    let (s, b) = e
+        .sim
+        .control(Method::POST, &state, json!({"status": waiting}))
+        .await;
+    assert_eq!(s, 200, "{b}");
     // A rule that changes nothing and is used up by the next fetch of the payment: once it
     // is gone, the router has asked the provider about these callbacks (at once, or when the
-    // poll window reopened).
+    // poll window reopened) and heard the older state.
     let probe = json!({"operation": d.fetch_operation, "latencyMs": 0, "count": 1});
     e.sim.fault(d.name, probe).await;
     let replay = d.control_path(&id, "ct-dup", "callback");
@@ -154,7 +162,7 @@ async fn duplicate_and_out_of_order_callbacks(d: &Driver, kind: StoreKind) {
         .control(Method::POST, &replay, json!({"times": 3}))
         .await;
     assert_eq!((s, &b), (200, &json!({"requested": 3, "delivered": 3})));
-    let late = json!({"status": (d.sim_state)(d.waiting_status), "times": 1});
+    let late = json!({"status": waiting, "times": 1});
     let (s, b) = e.sim.control(Method::POST, &replay, late).await;
     assert_eq!((s, &b), (200, &json!({"requested": 1, "delivered": 1})));
 
