@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 const AMOUNT: i64 = 1299;
 
+/// A (status, action) pair, as `ContractEnv::changes` lists the notifications.
 fn pair(status: &str, action: &str) -> (String, String) {
     (status.to_string(), action.to_string())
 }
@@ -298,28 +299,30 @@ macro_rules! run_on {
     };
 }
 
-/// Every scenario × every provider × both stores.
+/// Every scenario × every provider (a module name and its driver) × both stores.
 macro_rules! contract {
-    ($($scenario:ident),* $(,)?) => {
-        mod fena {
-            mod memory { run_on!(FENA, Memory: $($scenario),*); }
-            mod redis { run_on!(FENA, Redis: $($scenario),*); }
-        }
-        mod feennex {
-            mod memory { run_on!(FEENNEX, Memory: $($scenario),*); }
-            mod redis { run_on!(FEENNEX, Redis: $($scenario),*); }
+    ([$($provider:ident = $driver:ident),* $(,)?] $scenarios:tt) => {
+        $(contract!(@provider $provider $driver $scenarios);)*
+    };
+    (@provider $provider:ident $driver:ident [$($scenario:ident),* $(,)?]) => {
+        mod $provider {
+            mod memory { run_on!($driver, Memory: $($scenario),*); }
+            mod redis { run_on!($driver, Redis: $($scenario),*); }
         }
     };
 }
 
 contract!(
-    paid,
-    declined,
-    provider_5xx_on_pay,
-    provider_timeout,
-    duplicate_and_out_of_order_callbacks,
-    forged_callback,
-    status_after_store_loss,
-    refund,
-    unknown_provider_state,
+    [fena = FENA, feennex = FEENNEX]
+    [
+        paid,
+        declined,
+        provider_5xx_on_pay,
+        provider_timeout,
+        duplicate_and_out_of_order_callbacks,
+        forged_callback,
+        status_after_store_loss,
+        refund,
+        unknown_provider_state,
+    ]
 );
