@@ -98,6 +98,8 @@ async fn provider_5xx_on_pay(d: &Driver, kind: StoreKind) {
     let (s, b) = e.router.post(&path, &body).await;
     assert_error_response(s, &b, 502);
     assert!(e.sim.payments(d.name).await.is_empty());
+    e.all_notifications_delivered().await;
+    assert!(e.receiver.all().is_empty(), "{:?}", e.receiver.all());
 
     e.sim.clear_faults(d.name).await;
     let (s, first) = e.router.post(&path, &body).await;

@@ -66,11 +66,14 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     Some(unescape(&tag[start..start + len]))
 }
 
-fn unescape(text: &str) -> String {
+/// HTML text with the entities an escaper writes (named or numeric) turned back.
+pub fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
         .replace("&#39;", "'")
+        .replace("&#x27;", "'")
         .replace("&amp;", "&")
 }
 
