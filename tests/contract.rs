@@ -236,6 +236,11 @@ async fn refund(d: &Driver, kind: StoreKind) {
 
     let Some(approve) = d.refund_approval else {
         assert_error_response(s, &b, 501);
+        let message = b["message"].as_str().unwrap().to_lowercase();
+        assert!(
+            message.contains(d.name) && message.contains("refund"),
+            "{b}"
+        );
         let st = e.router.status(d.name, &id).await;
         assert_view(d, &st, &id, "ct-refund", "ACCEPTED", "PAYMENT");
         e.all_notifications_delivered().await;
@@ -254,7 +259,8 @@ async fn refund(d: &Driver, kind: StoreKind) {
         .find(|p| p["id"] == id)
         .expect("the payment at the provider");
     let refund_page = payment["refundLink"].as_str().expect("a refund link");
-    e.sim.press(refund_page, approve).await;
+    let resp = e.sim.press(refund_page, approve).await;
+    assert!(resp.status().is_success(), "{approve}: {resp:?}");
     let n = e.receiver.notified(&id, "ACCEPTED", "REFUND").await;
     assert_view(d, &n, &id, "ct-refund", "ACCEPTED", "REFUND");
     assert_eq!(n["metadata"]["refundedAmount"], 500, "{n}");
