@@ -8,6 +8,8 @@ mod common;
 
 use common::browser::Browser;
 use common::feennex_mock::payment_id_of;
+use common::pages::{form_with, forms, labels, location};
+use common::sim_client::SimClient;
 use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -15,14 +17,11 @@ use std::time::{Duration, Instant};
 const OK_URL: &str = "https://shop.example/ok";
 const KO_URL: &str = "https://shop.example/ko";
 
-/// A router in simulation mode, its notification receiver and a browser-like HTTP client.
+/// A router in simulation mode, its notification receiver and a client of its simulators.
 struct Env {
     router: TestRouter,
     receiver: Receiver,
-    /// The simulators' base URL, `http://127.0.0.1:port`.
-    sim: String,
-    /// Does not follow redirects, so where a page sends the payer can be asserted.
-    web: reqwest::Client,
+    sim: SimClient,
     _redis: Option<RedisServer>,
 }
 
@@ -55,198 +54,10 @@ log_level = "warn"
         Env {
             router,
             receiver,
-            sim: format!("http://127.0.0.1:{}", sim_addr.port()),
-            web: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            sim: SimClient::new(format!("http://127.0.0.1:{}", sim_addr.port())),
             _redis: redis,
         }
     }
-
-    /// A simulator URL: `path` starts with `/fena` or `/feennex`.
-    fn sim(&self, path: &str) -> String {
-        format!("{}{path}", self.sim)
-    }
-
-    /// Calls a simulator's control API.
-    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let req = self.web.request(method, self.sim(path));
-        let req = if body.is_null() { req } else { req.json(&body) };
-        read(req.send().await.unwrap()).await
-    }
-
-    async fn fault(&self, provider: &str, rule: Value) {
-        let path = format!("/{provider}/_sim/faults");
-        let (s, b) = self.control(reqwest::Method::POST, &path, rule).await;
-        assert_eq!(s, 201, "fault rule refused: {b}");
-    }
-
-    async fn clear_faults(&self, provider: &str) {
-        let path = format!("/{provider}/_sim/faults");
-        let (s, _) = self
-            .control(reqwest::Method::DELETE, &path, Value::Null)
-            .await;
-        assert_eq!(s, 204);
-    }
-
-    /// What a simulator holds (`GET /_sim/payments`).
-    async fn sim_payments(&self, provider: &str) -> Vec<Value> {
-        let path = format!("/{provider}/_sim/payments");
-        let (s, b) = self.control(reqwest::Method::GET, &path, Value::Null).await;
-        assert_eq!(s, 200, "{b}");
-        serde_json::from_value(b).unwrap()
-    }
-
-    /// Creates a payment; returns its id and the payer's link.
-    async fn pay(&self, provider: &str, body: &Value) -> (String, String) {
-        let (s, b) = self.router.post(&format!("/v3/{provider}/pay"), body).await;
-        assert_eq!(s, 200, "{b}");
-        assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-        (
-            b["paymentId"].as_str().expect("paymentId").to_string(),
-            b["redirectToUrl"]
-                .as_str()
-                .expect("redirectToUrl")
-                .to_string(),
-        )
-    }
-
-    async fn status(&self, provider: &str, id: &str) -> Value {
-        let (s, b) = self
-            .router
-            .get(&format!("/v3/{provider}/status?paymentId={id}"))
-            .await;
-        assert_eq!(s, 200, "{b}");
-        b
-    }
-
-    /// An HTML page, as a browser gets it.
-    async fn page(&self, url: &str) -> String {
-        let resp = self.web.get(url).send().await.unwrap();
-        let status = resp.status();
-        let html = resp.text().await.unwrap();
-        assert_eq!(status, 200, "GET {url}: {html}");
-        html
-    }
-
-    /// Submits `form` as a browser would: its hidden fields, to its action.
-    async fn submit(&self, form: &Form) -> reqwest::Response {
-        assert_eq!(form.method, "post", "{form:?}");
-        self.web
-            .post(&form.action)
-            .form(&form.hidden)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Opens the page at `url` and presses the button labelled `label`.
-    async fn press(&self, url: &str, label: &str) -> reqwest::Response {
-        let html = self.page(url).await;
-        self.submit(&form_with(&html, label)).await
-    }
-
-    /// The notifications delivered for `payment_id`, oldest first.
-    fn notifications(&self, payment_id: &str) -> Vec<Value> {
-        self.receiver
-            .delivered()
-            .iter()
-            .map(|r| r.json())
-            .filter(|n| n["paymentId"] == payment_id)
-            .collect()
-    }
-
-    /// Waits for a notification of `payment_id` with `status` and `action` (for up to 15 s:
-    /// a callback that arrives inside Feennex's 10 s poll window is applied when it reopens).
-    async fn notified(&self, payment_id: &str, status: &str, action: &str) -> Value {
-        eventually(15, || async {
-            self.notifications(payment_id)
-                .into_iter()
-                .find(|n| n["status"] == status && n["action"] == action)
-        })
-        .await
-    }
-}
-
-/// A form of an HTML page: how and where it submits, its buttons and hidden fields.
-#[derive(Debug)]
-struct Form {
-    method: String,
-    action: String,
-    buttons: Vec<String>,
-    hidden: Vec<(String, String)>,
-}
-
-/// The forms of `html` (the simple markup the simulators and the router write).
-fn forms(html: &str) -> Vec<Form> {
-    html.split("<form")
-        .skip(1)
-        .map(|chunk| {
-            let (tag, rest) = chunk.split_once('>').expect("a form tag ends");
-            let inner = rest.split("</form>").next().unwrap_or(rest);
-            let buttons = inner
-                .split("<button")
-                .skip(1)
-                .filter_map(|b| b.split_once('>'))
-                .map(|(_, rest)| unescape(rest.split("</button>").next().unwrap_or("").trim()))
-                .collect();
-            let hidden = inner
-                .split("<input")
-                .skip(1)
-                .filter_map(|i| i.split_once('>').map(|(attrs, _)| attrs))
-                .filter(|attrs| attr(attrs, "type").as_deref() == Some("hidden"))
-                .map(|attrs| {
-                    (
-                        attr(attrs, "name").unwrap_or_default(),
-                        attr(attrs, "value").unwrap_or_default(),
-                    )
-                })
-                .collect();
-            Form {
-                method: attr(tag, "method")
-                    .unwrap_or_else(|| "get".into())
-                    .to_ascii_lowercase(),
-                action: attr(tag, "action").unwrap_or_default(),
-                buttons,
-                hidden,
-            }
-        })
-        .collect()
-}
-
-/// The form whose button says `label`.
-fn form_with(html: &str, label: &str) -> Form {
-    forms(html)
-        .into_iter()
-        .find(|f| f.buttons.iter().any(|b| b == label))
-        .unwrap_or_else(|| panic!("no '{label}' button in {html}"))
-}
-
-fn labels(html: &str) -> Vec<String> {
-    forms(html).into_iter().flat_map(|f| f.buttons).collect()
-}
-
-/// A double-quoted attribute of a tag, unescaped.
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
-    let len = tag[start..].find('"')?;
-    Some(unescape(&tag[start..start + len]))
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
 }
 
 fn fena_pay(shop_tx: &str, amount: i64) -> Value {
@@ -271,47 +82,36 @@ fn fena_view(id: &str, shop_tx: &str, status: &str, provider_status: &str) -> Va
                         "refundedAmount": 0}})
 }
 
-/// An ErrorResponse with `code`.
-fn assert_error_response(status: u16, body: &Value, code: u16) {
-    assert_eq!(status, code, "{body}");
-    assert_eq!(body["statusCode"], code, "{body}");
-    assert!(
-        body["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{body}"
-    );
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-}
-
 // 1. Fena: the payer's Pay, Reject and Cancel buttons.
 
 async fn fena_pay_button_accepts(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.pay("fena", &fena_pay("e2e-pay-1", 1299)).await;
-    assert_eq!(link, e.sim(&format!("/fena/pay/{id}")));
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-pay-1", 1299))
+        .await;
+    assert_eq!(link, e.sim.url(&format!("/fena/pay/{id}")));
     assert_eq!(
-        e.status("fena", &id).await,
+        e.router.status("fena", &id).await,
         fena_view(&id, "e2e-pay-1", "PENDING", "sent")
     );
 
-    let html = e.page(&link).await;
+    let html = e.sim.page(&link).await;
     assert!(html.contains("12.99 GBP"), "{html}");
     assert_eq!(labels(&html), ["Pay", "Reject", "Cancel"]);
-    let resp = e.submit(&form_with(&html, "Pay")).await;
+    let resp = e.sim.submit(&form_with(&html, "Pay")).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(
         location(&resp),
         format!("{OK_URL}?order_id=e2e-pay-1&status=paid")
     );
 
-    let n = e.notified(&id, "ACCEPTED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     let accepted = fena_view(&id, "e2e-pay-1", "ACCEPTED", "paid");
     assert_eq!(n, accepted);
-    assert_eq!(e.status("fena", &id).await, accepted);
+    assert_eq!(e.router.status("fena", &id).await, accepted);
     assert_eq!(
-        e.notifications(&id).len(),
+        e.receiver.notifications(&id).len(),
         1,
         "one change, one notification"
     );
@@ -319,24 +119,28 @@ async fn fena_pay_button_accepts(kind: StoreKind) {
 
 async fn fena_reject_then_pay(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.pay("fena", &fena_pay("e2e-rej-1", 1299)).await;
-    let resp = e.press(&link, "Reject").await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-rej-1", 1299))
+        .await;
+    let resp = e.sim.press(&link, "Reject").await;
     assert_eq!(resp.status(), 303);
     assert!(location(&resp).ends_with("status=rejected"), "{resp:?}");
-    let n = e.notified(&id, "FAILED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "FAILED", "PAYMENT").await;
     let rejected = fena_view(&id, "e2e-rej-1", "FAILED", "rejected");
     assert_eq!(n, rejected);
-    assert_eq!(e.status("fena", &id).await, rejected);
+    assert_eq!(e.router.status("fena", &id).await, rejected);
 
     // Rejected is not final: the payer tries again and pays. (This webhook comes inside
     // Fena's poll window, so the router applies it when the window reopens.)
-    let resp = e.press(&link, "Pay").await;
+    let resp = e.sim.press(&link, "Pay").await;
     assert_eq!(resp.status(), 303);
-    let n = e.notified(&id, "ACCEPTED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     let accepted = fena_view(&id, "e2e-rej-1", "ACCEPTED", "paid");
     assert_eq!(n, accepted);
-    assert_eq!(e.status("fena", &id).await, accepted);
+    assert_eq!(e.router.status("fena", &id).await, accepted);
     let statuses: Vec<_> = e
+        .receiver
         .notifications(&id)
         .iter()
         .map(|n| n["status"].clone())
@@ -346,54 +150,60 @@ async fn fena_reject_then_pay(kind: StoreKind) {
 
 async fn fena_cancel_is_final(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.pay("fena", &fena_pay("e2e-can-1", 1299)).await;
-    let pay_form = form_with(&e.page(&link).await, "Pay");
-    let resp = e.press(&link, "Cancel").await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-can-1", 1299))
+        .await;
+    let pay_form = form_with(&e.sim.page(&link).await, "Pay");
+    let resp = e.sim.press(&link, "Cancel").await;
     assert_eq!(resp.status(), 303);
-    let n = e.notified(&id, "FAILED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "FAILED", "PAYMENT").await;
     let cancelled = fena_view(&id, "e2e-can-1", "FAILED", "cancelled");
     assert_eq!(n, cancelled);
 
     // Nothing left to press; a stale Pay form is refused by Fena.
-    let html = e.page(&link).await;
+    let html = e.sim.page(&link).await;
     assert!(labels(&html).is_empty(), "{html}");
-    assert_eq!(e.submit(&pay_form).await.status(), 409);
-    assert_eq!(e.status("fena", &id).await, cancelled);
-    assert_eq!(e.notifications(&id).len(), 1);
+    assert_eq!(e.sim.submit(&pay_form).await.status(), 409);
+    assert_eq!(e.router.status("fena", &id).await, cancelled);
+    assert_eq!(e.receiver.notifications(&id).len(), 1);
 }
 
 // 2. Feennex: GET and POST redirects, Pay and Reject, signed form callbacks.
 
 async fn feennex_pay_button_accepts(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.pay("feennex", &feennex_pay("e2e-fx-1", 1234, None)).await;
+    let (id, link) = e
+        .router
+        .create_payment("feennex", &feennex_pay("e2e-fx-1", 1234, None))
+        .await;
     assert_eq!(id, payment_id_of("e2e-fx-1"));
     assert!(
-        link.starts_with(&e.sim("/feennex/pay/")),
+        link.starts_with(&e.sim.url("/feennex/pay/")),
         "GET redirect to the simulator: {link}"
     );
     // This status opens Feennex's 10 s poll window; the payer's callback comes inside it.
-    assert_eq!(e.status("feennex", &id).await["status"], "PENDING");
+    assert_eq!(e.router.status("feennex", &id).await["status"], "PENDING");
 
-    let html = e.page(&link).await;
+    let html = e.sim.page(&link).await;
     assert!(html.contains("12.34 USD"), "{html}");
     assert!(html.contains("card_usd"), "the default payway: {html}");
     assert_eq!(labels(&html), ["Pay", "Reject"]);
-    let resp = e.submit(&form_with(&html, "Pay")).await;
+    let resp = e.sim.submit(&form_with(&html, "Pay")).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), OK_URL);
 
-    let n = e.notified(&id, "ACCEPTED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["shopTransactionId"], "e2e-fx-1");
     assert_eq!(n["providerName"], "feennex");
     assert_eq!(n["metadata"]["amount"], 1234);
     assert_eq!(n["metadata"]["currency"], "USD");
-    let st = e.status("feennex", &id).await;
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     assert_eq!(st["action"], "PAYMENT", "{st}");
     // (The status call above may also have been notified: Feennex's invoice moved from 1,
     // Created, to 2, Waiting. Only the one change to ACCEPTED counts here.)
-    let notified: Vec<_> = e.notifications(&id);
+    let notified: Vec<_> = e.receiver.notifications(&id);
     assert_eq!(
         notified.iter().filter(|n| n["status"] != "PENDING").count(),
         1,
@@ -403,22 +213,29 @@ async fn feennex_pay_button_accepts(kind: StoreKind) {
 
 async fn feennex_reject_button_fails(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.pay("feennex", &feennex_pay("e2e-fx-2", 500, None)).await;
-    let resp = e.press(&link, "Reject").await;
+    let (id, link) = e
+        .router
+        .create_payment("feennex", &feennex_pay("e2e-fx-2", 500, None))
+        .await;
+    let resp = e.sim.press(&link, "Reject").await;
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), KO_URL);
-    let n = e.notified(&id, "FAILED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "FAILED", "PAYMENT").await;
     assert_eq!(n["shopTransactionId"], "e2e-fx-2");
-    let st = e.status("feennex", &id).await;
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "FAILED", "{st}");
-    assert!(labels(&e.page(&link).await).is_empty(), "final: no buttons");
-    assert_eq!(e.notifications(&id).len(), 1);
+    assert!(
+        labels(&e.sim.page(&link).await).is_empty(),
+        "final: no buttons"
+    );
+    assert_eq!(e.receiver.notifications(&id).len(), 1);
 }
 
 async fn feennex_post_redirect(kind: StoreKind) {
     let e = Env::start(kind, "").await;
     let (id, link) = e
-        .pay(
+        .router
+        .create_payment(
             "feennex",
             &feennex_pay("e2e-fx-3", 2000, Some("card_post_usd")),
         )
@@ -426,12 +243,12 @@ async fn feennex_post_redirect(kind: StoreKind) {
     assert_eq!(link, e.router.url(&format!("/v3/feennex/redirect/{id}")));
 
     // The router's page: one form that POSTs Feennex's fields to the simulator.
-    let html = e.page(&link).await;
+    let html = e.sim.page(&link).await;
     let all = forms(&html);
     assert_eq!(all.len(), 1, "{html}");
     let form = &all[0];
-    assert_eq!(form.action, e.sim("/feennex/pay-form"));
-    let invoice = e.sim_payments("feennex").await[0]["payment_id"].clone();
+    assert_eq!(form.action, e.sim.url("/feennex/pay-form"));
+    let invoice = e.sim.payments("feennex").await[0]["payment_id"].clone();
     assert!(
         form.hidden
             .contains(&("invoice_id".into(), invoice.to_string())),
@@ -439,32 +256,35 @@ async fn feennex_post_redirect(kind: StoreKind) {
     );
 
     // Submitting it lands on the payer's page of that invoice.
-    let resp = e.submit(form).await;
+    let resp = e.sim.submit(form).await;
     assert_eq!(resp.status(), 200);
     let payer_page = resp.text().await.unwrap();
     assert!(payer_page.contains("20.00 USD"), "{payer_page}");
     assert!(payer_page.contains("card_post_usd"), "{payer_page}");
-    let resp = e.submit(&form_with(&payer_page, "Pay")).await;
+    let resp = e.sim.submit(&form_with(&payer_page, "Pay")).await;
     assert_eq!(resp.status(), 303);
 
-    let n = e.notified(&id, "ACCEPTED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["metadata"]["amount"], 2000);
-    assert_eq!(e.status("feennex", &id).await["status"], "ACCEPTED");
+    assert_eq!(e.router.status("feennex", &id).await["status"], "ACCEPTED");
 }
 
 // 3. Fena refunds complete on the merchant's approval page.
 
 async fn fena_partial_refund(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.pay("fena", &fena_pay("e2e-ref-1", 1299)).await;
-    assert_eq!(e.press(&link, "Pay").await.status(), 303);
-    e.notified(&id, "ACCEPTED", "PAYMENT").await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-ref-1", 1299))
+        .await;
+    assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
+    e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
 
     let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": id});
     let (s, b) = e.router.post("/v3/fena/refund", &refund(500)).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["result"], "PENDING", "{b}");
-    let n = e.notified(&id, "PENDING", "REFUND").await;
+    let n = e.receiver.notified(&id, "PENDING", "REFUND").await;
     assert_eq!(n["metadata"]["providerStatus"], "refund_started");
     // The pending refund is reserved: more than the remainder is refused, saying how much.
     let (s, b) = e.router.post("/v3/fena/refund", &refund(800)).await;
@@ -477,29 +297,31 @@ async fn fena_partial_refund(kind: StoreKind) {
 
     // The merchant approves the refund on Fena's page.
     let payment = e
-        .sim_payments("fena")
+        .sim
+        .payments("fena")
         .await
         .into_iter()
         .find(|p| p["id"] == id)
         .unwrap();
     let refund_link = payment["refundLink"].as_str().expect("refundLink");
-    assert_eq!(refund_link, e.sim(&format!("/fena/refund/{id}")));
-    let html = e.page(refund_link).await;
+    assert_eq!(refund_link, e.sim.url(&format!("/fena/refund/{id}")));
+    let html = e.sim.page(refund_link).await;
     assert!(html.contains("5.00 GBP"), "{html}");
-    let resp = e.press(refund_link, "Approve refund").await;
+    let resp = e.sim.press(refund_link, "Approve refund").await;
     assert_eq!(resp.status(), 200);
 
-    let n = e.notified(&id, "ACCEPTED", "REFUND").await;
+    let n = e.receiver.notified(&id, "ACCEPTED", "REFUND").await;
     assert_eq!(n["metadata"]["providerStatus"], "partial_refund");
     assert_eq!(n["metadata"]["refundedAmount"], 500);
-    let st = e.status("fena", &id).await;
+    let st = e.router.status("fena", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     assert_eq!(st["action"], "REFUND", "{st}");
     assert_eq!(st["metadata"]["refundedAmount"], 500, "{st}");
     assert_eq!(st["metadata"]["amount"], 1299, "{st}");
     assert!(st["metadata"].get("refundPendingAmount").is_none(), "{st}");
     let payment = e
-        .sim_payments("fena")
+        .sim
+        .payments("fena")
         .await
         .into_iter()
         .find(|p| p["id"] == id)
@@ -523,20 +345,21 @@ async fn fena_standing_order(kind: StoreKind) {
     assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
     let token = b["subscriptionToken"].as_str().unwrap().to_string();
     let link = b["redirectToUrl"].as_str().unwrap().to_string();
-    assert_eq!(link, e.sim(&format!("/fena/recurring/{token}")));
+    assert_eq!(link, e.sim.url(&format!("/fena/recurring/{token}")));
     let status_path = format!("/v3/fena/subscription/status/{token}");
     let (s, st) = e.router.get(&status_path).await;
     assert_eq!(s, 200, "{st}");
     assert_eq!(st["status"], "PENDING", "{st}");
 
-    let html = e.page(&link).await;
+    let html = e.sim.page(&link).await;
     assert!(html.contains("9.99 GBP"), "{html}");
-    let resp = e.press(&link, "Set up standing order").await;
+    let resp = e.sim.press(&link, "Set up standing order").await;
     assert_eq!(resp.status(), 200);
 
     // The bank's first instalment is notified, tied to the subscription.
     let transaction = e
-        .sim_payments("fena")
+        .sim
+        .payments("fena")
         .await
         .into_iter()
         .find(|p| p["id"] == token)
@@ -544,7 +367,10 @@ async fn fena_standing_order(kind: StoreKind) {
         .as_str()
         .unwrap()
         .to_string();
-    let n = e.notified(&transaction, "ACCEPTED", "PAYMENT").await;
+    let n = e
+        .receiver
+        .notified(&transaction, "ACCEPTED", "PAYMENT")
+        .await;
     assert_eq!(n["metadata"]["subscriptionToken"], token.as_str());
     assert_eq!(n["metadata"]["amount"], 999);
     assert_eq!(n["shopTransactionId"], "e2e-so-1");
@@ -595,17 +421,18 @@ async fn fena_manual_subscription(kind: StoreKind) {
     assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
     let token = b["subscriptionToken"].as_str().unwrap().to_string();
     let first = b["paymentId"].as_str().unwrap().to_string();
-    assert_eq!(b["redirectToUrl"], e.sim(&format!("/fena/pay/{first}")));
+    assert_eq!(b["redirectToUrl"], e.sim.url(&format!("/fena/pay/{first}")));
     let status_path = format!("/v3/fena/subscription/status/{token}");
     assert_eq!(e.router.get(&status_path).await.1["status"], "PENDING");
 
     assert_eq!(
-        e.press(b["redirectToUrl"].as_str().unwrap(), "Pay")
+        e.sim
+            .press(b["redirectToUrl"].as_str().unwrap(), "Pay")
             .await
             .status(),
         200
     );
-    let n = e.notified(&first, "ACCEPTED", "PAYMENT").await;
+    let n = e.receiver.notified(&first, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["metadata"]["subscriptionToken"], token.as_str());
     let (_, st) = e.router.get(&status_path).await;
     assert_eq!(st["status"], "ACTIVE", "{st}");
@@ -626,10 +453,10 @@ async fn fena_manual_subscription(kind: StoreKind) {
     let second = b["paymentId"].as_str().unwrap().to_string();
     assert_ne!(second, first);
     let link = b["redirectToUrl"].as_str().unwrap().to_string();
-    assert_eq!(link, e.sim(&format!("/fena/pay/{second}")));
-    assert!(e.page(&link).await.contains("15.00 GBP"));
-    assert_eq!(e.press(&link, "Pay").await.status(), 200);
-    let n = e.notified(&second, "ACCEPTED", "PAYMENT").await;
+    assert_eq!(link, e.sim.url(&format!("/fena/pay/{second}")));
+    assert!(e.sim.page(&link).await.contains("15.00 GBP"));
+    assert_eq!(e.sim.press(&link, "Pay").await.status(), 200);
+    let n = e.receiver.notified(&second, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["metadata"]["subscriptionToken"], token.as_str());
     assert_eq!(n["shopTransactionId"], "e2e-ms-2");
     let (_, st) = e.router.get(&status_path).await;
@@ -642,14 +469,15 @@ async fn fena_manual_subscription(kind: StoreKind) {
 
 async fn fena_create_5xx_then_retry(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    e.fault("fena", json!({"operation": "create", "status": 503}))
+    e.sim
+        .fault("fena", json!({"operation": "create", "status": 503}))
         .await;
     let body = fena_pay("e2e-5xx-1", 1299);
     let (s, b) = e.router.post("/v3/fena/pay", &body).await;
     assert_error_response(s, &b, 502);
-    assert!(e.sim_payments("fena").await.is_empty());
+    assert!(e.sim.payments("fena").await.is_empty());
 
-    e.clear_faults("fena").await;
+    e.sim.clear_faults("fena").await;
     let (s, first) = e.router.post("/v3/fena/pay", &body).await;
     assert_eq!(
         s, 200,
@@ -658,13 +486,17 @@ async fn fena_create_5xx_then_retry(kind: StoreKind) {
     assert_eq!(first["result"], "REDIRECT_TO_URL");
     let (s, again) = e.router.post("/v3/fena/pay", &body).await;
     assert_eq!((s, &again), (200, &first), "idempotent replay");
-    assert_eq!(e.sim_payments("fena").await.len(), 1, "one payment at Fena");
+    assert_eq!(e.sim.payments("fena").await.len(), 1, "one payment at Fena");
 }
 
 async fn fena_hanging_get_is_504(kind: StoreKind) {
     let e = Env::start(kind, "[fena]\ntimeout_ms = 1000\n").await;
-    let (id, _) = e.pay("fena", &fena_pay("e2e-hang-1", 1299)).await;
-    e.fault("fena", json!({"operation": "get", "hang": true}))
+    let (id, _) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-hang-1", 1299))
+        .await;
+    e.sim
+        .fault("fena", json!({"operation": "get", "hang": true}))
         .await;
     let started = Instant::now();
     let (s, b) = e
@@ -678,7 +510,7 @@ async fn fena_hanging_get_is_504(kind: StoreKind) {
         "answered after {took:?}, not at the 1 s adapter timeout"
     );
 
-    e.clear_faults("fena").await;
+    e.sim.clear_faults("fena").await;
     let st = eventually(5, || async {
         let (s, b) = e
             .router
@@ -692,41 +524,46 @@ async fn fena_hanging_get_is_504(kind: StoreKind) {
 
 async fn fena_dropped_create_is_502(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    e.fault(
-        "fena",
-        json!({"operation": "create", "drop": true, "count": 1}),
-    )
-    .await;
+    e.sim
+        .fault(
+            "fena",
+            json!({"operation": "create", "drop": true, "count": 1}),
+        )
+        .await;
     let body = fena_pay("e2e-drop-1", 1299);
     let (s, b) = e.router.post("/v3/fena/pay", &body).await;
     assert_error_response(s, &b, 502);
-    let (id, _) = e.pay("fena", &body).await;
-    let payments = e.sim_payments("fena").await;
+    let (id, _) = e.router.create_payment("fena", &body).await;
+    let payments = e.sim.payments("fena").await;
     assert_eq!(payments.len(), 1);
     assert_eq!(payments[0]["id"], id.as_str());
 }
 
 async fn fena_lost_webhook_recovered_by_check(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e.pay("fena", &fena_pay("e2e-lost-1", 1299)).await;
+    let (id, link) = e
+        .router
+        .create_payment("fena", &fena_pay("e2e-lost-1", 1299))
+        .await;
     // This status opens Fena's poll window: until it closes the router answers from its store.
     let window = Instant::now();
     let pending = fena_view(&id, "e2e-lost-1", "PENDING", "sent");
-    assert_eq!(e.status("fena", &id).await, pending);
+    assert_eq!(e.router.status("fena", &id).await, pending);
 
-    e.fault(
-        "fena",
-        json!({"operation": "webhook", "drop": true, "count": 1}),
-    )
-    .await;
-    assert_eq!(e.press(&link, "Pay").await.status(), 303);
+    e.sim
+        .fault(
+            "fena",
+            json!({"operation": "webhook", "drop": true, "count": 1}),
+        )
+        .await;
+    assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
     assert_eq!(
-        e.status("fena", &id).await,
+        e.router.status("fena", &id).await,
         pending,
         "the router did not hear"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(e.notifications(&id).is_empty());
+    assert!(e.receiver.notifications(&id).is_empty());
 
     tokio::time::sleep(Duration::from_millis(1100).saturating_sub(window.elapsed())).await;
     let (s, b) = e
@@ -736,34 +573,39 @@ async fn fena_lost_webhook_recovered_by_check(kind: StoreKind) {
     assert_eq!(s, 200, "{b}");
     let accepted = fena_view(&id, "e2e-lost-1", "ACCEPTED", "paid");
     assert_eq!(b, accepted);
-    assert_eq!(e.notified(&id, "ACCEPTED", "PAYMENT").await, accepted);
-    assert_eq!(e.status("fena", &id).await, accepted);
-    assert_eq!(e.notifications(&id).len(), 1);
+    assert_eq!(
+        e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await,
+        accepted
+    );
+    assert_eq!(e.router.status("fena", &id).await, accepted);
+    assert_eq!(e.receiver.notifications(&id).len(), 1);
 }
 
 async fn feennex_faults(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    e.fault("feennex", json!({"operation": "create", "status": 500}))
+    e.sim
+        .fault("feennex", json!({"operation": "create", "status": 500}))
         .await;
     let body = feennex_pay("e2e-fx-5xx", 1000, None);
     let (s, b) = e.router.post("/v3/feennex/pay", &body).await;
     assert_error_response(s, &b, 502);
-    e.clear_faults("feennex").await;
-    let (id, link) = e.pay("feennex", &body).await;
+    e.sim.clear_faults("feennex").await;
+    let (id, link) = e.router.create_payment("feennex", &body).await;
 
     // The signed callback is lost; /check asks Feennex and notifies.
-    e.fault("feennex", json!({"operation": "callback", "drop": true}))
+    e.sim
+        .fault("feennex", json!({"operation": "callback", "drop": true}))
         .await;
-    assert_eq!(e.press(&link, "Pay").await.status(), 303);
+    assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(e.notifications(&id).is_empty());
+    assert!(e.receiver.notifications(&id).is_empty());
     let (s, b) = e
         .router
         .get(&format!("/v3/feennex/check?paymentId={id}"))
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["status"], "ACCEPTED", "{b}");
-    let n = e.notified(&id, "ACCEPTED", "PAYMENT").await;
+    let n = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["shopTransactionId"], "e2e-fx-5xx");
 }
 
@@ -803,7 +645,8 @@ async fn fena_payer_page_works_in_chromium() {
     // The payer comes back to a page of this machine, so the browser never leaves it.
     let back = e.router.url("/healthz");
     let (id, link) = e
-        .pay(
+        .router
+        .create_payment(
             "fena",
             &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "e2e-web-1",
                     "successRedirectUrl": back}),
@@ -826,11 +669,11 @@ async fn fena_payer_page_works_in_chromium() {
     );
 
     let st = eventually(10, || async {
-        Some(e.status("fena", &id).await).filter(|st| st["status"] == "ACCEPTED")
+        Some(e.router.status("fena", &id).await).filter(|st| st["status"] == "ACCEPTED")
     })
     .await;
     assert_eq!(st, fena_view(&id, "e2e-web-1", "ACCEPTED", "paid"));
-    e.notified(&id, "ACCEPTED", "PAYMENT").await;
+    e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     // Fena sent the browser back to the shop with the outcome.
     browser
         .wait_for(&format!(

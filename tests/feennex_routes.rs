@@ -14,6 +14,7 @@ use common::feennex_mock::{
     created_get, created_post, feennex_sign, pay_url, payment_id_of, refused, PAYWAY, SECRET_KEY,
     SHOP_ID,
 };
+use common::pages::unescape;
 use common::receiver::Received;
 use common::*;
 use httpmock::Method::POST;
@@ -500,16 +501,6 @@ fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#34;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 async fn post_redirect_is_served_as_a_form(kind: StoreKind) {

@@ -5,10 +5,14 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod browser;
+pub mod contract_env;
+pub mod drivers;
 pub mod feennex_mock;
 pub mod fena_mock;
+pub mod pages;
 pub mod receiver;
 pub mod redis_server;
+pub mod sim_client;
 
 use figment::providers::{Format, Toml};
 use figment::Figment;
@@ -38,8 +42,13 @@ pub struct TestRouter {
 impl TestRouter {
     /// Starts a router with `toml` as its whole configuration.
     pub async fn start(toml: &str) -> TestRouter {
-        let fig = Figment::new().merge(Toml::string(toml));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(toml, listener).await
+    }
+
+    /// Starts a router on `listener` (a known address, e.g. to restart on the same one).
+    pub async fn start_on(toml: &str, listener: tokio::net::TcpListener) -> TestRouter {
+        let fig = Figment::new().merge(Toml::string(toml));
         let running = app::start(&fig, listener)
             .await
             .unwrap_or_else(|p| panic!("router did not start: {p:?}"));
@@ -67,6 +76,29 @@ impl TestRouter {
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
         read(self.http.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// Creates a payment with `POST /v3/{provider}/pay`; returns its id and the payer's link.
+    pub async fn create_payment(&self, provider: &str, body: &Value) -> (String, String) {
+        let (s, b) = self.post(&format!("/v3/{provider}/pay"), body).await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
+        (
+            b["paymentId"].as_str().expect("paymentId").to_string(),
+            b["redirectToUrl"]
+                .as_str()
+                .expect("redirectToUrl")
+                .to_string(),
+        )
+    }
+
+    /// A payment's status (`GET /v3/{provider}/status`), which must answer 200.
+    pub async fn status(&self, provider: &str, payment_id: &str) -> Value {
+        let (s, b) = self
+            .get(&format!("/v3/{provider}/status?paymentId={payment_id}"))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
     }
 
     pub async fn stop(&mut self) {
@@ -101,6 +133,20 @@ terminal_secret = "3858f642-e92f-431c-9d38-46d15efb7fba"
 timeout_ms = 1500
 "#
     )
+}
+
+/// An ErrorResponse with `code`.
+pub fn assert_error_response(status: u16, body: &Value, code: u16) {
+    assert_eq!(status, code, "{body}");
+    assert_eq!(body["statusCode"], code, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 /// Polls `f` until it returns Some, or panics after `secs`.

@@ -71,6 +71,26 @@ impl Receiver {
         self.all().into_iter().filter(|r| r.status == 200).collect()
     }
 
+    /// The notifications delivered for `payment_id`, oldest first.
+    pub fn notifications(&self, payment_id: &str) -> Vec<Value> {
+        self.delivered()
+            .iter()
+            .map(Received::json)
+            .filter(|n| n["paymentId"] == payment_id)
+            .collect()
+    }
+
+    /// Waits for a notification of `payment_id` with `status` and `action` (for up to 15 s:
+    /// a callback that arrives inside Feennex's 10 s poll window is applied when it reopens).
+    pub async fn notified(&self, payment_id: &str, status: &str, action: &str) -> Value {
+        super::eventually(15, || async {
+            self.notifications(payment_id)
+                .into_iter()
+                .find(|n| n["status"] == status && n["action"] == action)
+        })
+        .await
+    }
+
     pub fn stop(self) {
         self.task.abort();
     }
