@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use payrouter::{app, config, simulate, telemetry};
 use std::process::ExitCode;
 use std::sync::OnceLock;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 // glibc malloc was a tenth of a pay's CPU time, much of it in arena lock contention between
 // the runtime's threads (see bench/README.md); mimalloc keeps per-thread heaps.
@@ -82,6 +83,12 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
+    // Installed before the router answers, so a SIGTERM right after the first /readyz drains
+    // instead of killing the process.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return refuse(&[format!("cannot install signal handlers ({e})")]),
+    };
     let loaded = match config::load(&config::Sources::from_env()) {
         Ok(l) => l,
         Err(problems) => return refuse(&problems),
@@ -108,7 +115,7 @@ async fn serve() -> ExitCode {
             )
         );
     }
-    wait_for_signal().await;
+    signals.wait().await;
     running.shutdown().await;
     ExitCode::SUCCESS
 }
@@ -131,6 +138,10 @@ fn check() -> ExitCode {
 
 /// The simulators alone, for running payrouter (or anything else) against them.
 async fn simulate_only(args: SimulateArgs) -> ExitCode {
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return refuse(&[format!("cannot install signal handlers ({e})")]),
+    };
     let listener = match tokio::net::TcpListener::bind(("0.0.0.0", args.port)).await {
         Ok(l) => l,
         Err(e) => return refuse(&[format!("SIM_PORT: cannot listen on {} ({e})", args.port)]),
@@ -150,7 +161,7 @@ async fn simulate_only(args: SimulateArgs) -> ExitCode {
     );
     let app = simulate::router(&sim_base, &args.router_url);
     if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(wait_for_signal())
+        .with_graceful_shutdown(signals.wait())
         .await
     {
         return refuse(&[format!("simulators failed: {e}")]);
@@ -167,11 +178,24 @@ fn refuse(problems: &[String]) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler can be installed");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// SIGTERM and SIGINT, the two ways a process is asked to stop.
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }

@@ -342,17 +342,14 @@ impl Loaded {
 /// Reads the layers `sources` name, once, and checks them whole.
 pub fn load(sources: &Sources) -> Result<Loaded, Vec<String>> {
     let mut problems = Vec::new();
-    let profile = match Profile::parse(sources.profile.as_deref()) {
-        Ok(p) => p,
-        Err(why) => {
-            problems.push(why);
-            Profile::Production
-        }
-    };
-    let mut layers = vec![Layer::toml(
-        format!("profile {}", profile.name()),
-        profile.toml(),
-    )];
+    // An unknown profile is reported, and no profile's file or rules are guessed at.
+    let profile = Profile::parse(sources.profile.as_deref())
+        .map_err(|why| problems.push(why))
+        .ok();
+    let mut layers: Vec<Layer> = profile
+        .map(|p| Layer::toml(format!("profile {}", p.name()), p.toml()))
+        .into_iter()
+        .collect();
     if let Some(path) = &sources.config_file {
         match std::fs::read_to_string(path) {
             Ok(text) => layers.push(Layer::toml(format!("CONFIG_FILE {}", path.display()), &text)),
@@ -375,7 +372,7 @@ pub fn load(sources: &Sources) -> Result<Loaded, Vec<String>> {
             Err(why) => problems.push(why.clone()),
         }
     }
-    finish(fig, Some(profile), layers, problems)
+    finish(fig, profile, layers, problems)
 }
 
 /// Checks a configuration handed over whole (tests, embedding): no profile rules, no

@@ -147,7 +147,7 @@ pub fn key_prefix(text: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err("expected 1 to 64 of letters, digits, '-', '_', '.' and ':'".into())
+        Err("is not a key prefix; expected 1 to 64 of letters, digits, '-', '_', '.' and ':'".into())
     }
 }
 
