@@ -96,8 +96,16 @@ fn every_problem_is_reported_at_once_with_its_key_and_what_is_expected() {
             lines.join("\n")
         );
     }
-    assert_eq!(lines.len(), expected.len(), "one line per problem:\n{}", lines.join("\n"));
-    assert!(stderr(&out).starts_with(&format!("payrouter cannot start: {} problem(s)", lines.len())));
+    assert_eq!(
+        lines.len(),
+        expected.len(),
+        "one line per problem:\n{}",
+        lines.join("\n")
+    );
+    assert!(stderr(&out).starts_with(&format!(
+        "payrouter cannot start: {} problem(s)",
+        lines.len()
+    )));
 }
 
 #[test]
@@ -138,10 +146,7 @@ fn unknown_names_stop_the_start_with_a_suggestion() {
         "unknown",
         "http_prt = 18090\nlog_format = \"json\"\n\n[fena]\nterminal_idd = \"x\"\n\n[paypal]\nkey = 1\n",
     );
-    let out = payrouter(&[])
-        .env("CONFIG_FILE", &file)
-        .output()
-        .unwrap();
+    let out = payrouter(&[]).env("CONFIG_FILE", &file).output().unwrap();
     let lines = problem_lines(&out);
     let label = format!("CONFIG_FILE {}", file.display());
     for line in [
@@ -209,7 +214,9 @@ fn production_refuses_the_embedded_store_unless_it_is_asked_for() {
     }
     assert!(!stdout(&out).contains("simulat"), "{}", stdout(&out));
 
-    let out = with_production_basics(&mut payrouter(&[])).output().unwrap();
+    let out = with_production_basics(&mut payrouter(&[]))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         problem_lines(&out),
@@ -223,7 +230,10 @@ fn production_refuses_the_embedded_store_unless_it_is_asked_for() {
         .unwrap();
     let err = stderr(&out);
     assert!(err.contains("REDIS_URL: invalid URL"), "{err}");
-    assert!(!err.contains("cannot connect") && !err.contains(REDIS_PASSWORD), "{err}");
+    assert!(
+        !err.contains("cannot connect") && !err.contains(REDIS_PASSWORD),
+        "{err}"
+    );
 
     let out = with_production_basics(&mut payrouter(&[]))
         .env("STORE", "redis")
@@ -277,19 +287,28 @@ async fn production_starts_on_redis_or_on_the_embedded_store_said_explicitly() {
 
 #[test]
 fn config_check_prints_every_setting_with_its_source_and_no_secret() {
-    let file = write_toml("check", "http_port = 9090\nlog_level = \"debug\"\n\n[fena]\ntimeout_ms = 5000\n");
+    let file = write_toml(
+        "check",
+        "http_port = 9090\nlog_level = \"debug\"\n\n[fena]\ntimeout_ms = 5000\n",
+    );
     let out = with_production_basics(&mut payrouter(&["config", "check"]))
         .env("CONFIG_FILE", &file)
         .env("LOG_LEVEL", "warn")
         .env("NOTIFY_SIGNING_SECRET", SIGNING_SECRET)
         .env("INBOUND_API_TOKEN", API_TOKEN)
-        .env("REDIS_URL", format!("redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0"))
+        .env(
+            "REDIS_URL",
+            format!("redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0"),
+        )
         .output()
         .unwrap();
     std::fs::remove_file(&file).unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.starts_with("configuration is valid (profile production)"), "{text}");
+    assert!(
+        text.starts_with("configuration is valid (profile production)"),
+        "{text}"
+    );
     let from_file = format!("CONFIG_FILE {}", file.display());
     for (key, value, source) in [
         ("HTTP_PORT", "9090", from_file.as_str()),
@@ -303,13 +322,27 @@ fn config_check_prints_every_setting_with_its_source_and_no_secret() {
         ("REDIS_URL", "[redacted]", "environment"),
         ("FENA_TERMINAL_SECRET", "[redacted]", "environment"),
         ("FEENNEX_SECRET_KEY", "[redacted]", "environment"),
-        ("FENA_TERMINAL_ID", "62b48adf6ba2cd6a040b1eec", "environment"),
+        (
+            "FENA_TERMINAL_ID",
+            "62b48adf6ba2cd6a040b1eec",
+            "environment",
+        ),
         ("FENA_TIMEOUT_MS", "5000", from_file.as_str()),
         ("FENA_BASE_URL", "-", "default of fena"),
     ] {
-        assert_eq!(setting(&text, key), (value.to_string(), source.to_string()), "{key} in:\n{text}");
+        assert_eq!(
+            setting(&text, key),
+            (value.to_string(), source.to_string()),
+            "{key} in:\n{text}"
+        );
     }
-    for secret in [FENA_SECRET, FEENNEX_SECRET, SIGNING_SECRET, API_TOKEN, REDIS_PASSWORD] {
+    for secret in [
+        FENA_SECRET,
+        FEENNEX_SECRET,
+        SIGNING_SECRET,
+        API_TOKEN,
+        REDIS_PASSWORD,
+    ] {
         assert!(!text.contains(secret), "a secret was printed:\n{text}");
     }
 
@@ -322,7 +355,10 @@ fn config_check_prints_every_setting_with_its_source_and_no_secret() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("HTTP_PRT: unknown setting; did you mean HTTP_PORT?"), "{err}");
+    assert!(
+        err.contains("HTTP_PRT: unknown setting; did you mean HTTP_PORT?"),
+        "{err}"
+    );
     assert!(err.contains("FENA_TIMEOUT_MS: expected"), "{err}");
     assert!(err.contains("PAYMENT_CALLBACK_URL: required"), "{err}");
     assert!(stdout(&out).is_empty());
@@ -336,12 +372,20 @@ fn the_demo_profile_is_built_in() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert_eq!(setting(&text, "SIMULATE"), ("true".into(), "profile demo".into()));
-    assert_eq!(setting(&text, "LOG_FORMAT"), ("pretty".into(), "profile demo".into()));
-    assert_eq!(setting(&text, "STORE"), ("memory".into(), "profile demo".into()));
+    assert_eq!(
+        setting(&text, "SIMULATE"),
+        ("true".into(), "profile demo".into())
+    );
+    assert_eq!(
+        setting(&text, "LOG_FORMAT"),
+        ("pretty".into(), "profile demo".into())
+    );
 
     // A mistyped profile is reported; no profile's rules are guessed at.
-    let out = payrouter(&[]).env("PAYROUTER_PROFILE", "dmo").output().unwrap();
+    let out = payrouter(&[])
+        .env("PAYROUTER_PROFILE", "dmo")
+        .output()
+        .unwrap();
     let lines = problem_lines(&out);
     assert_eq!(
         lines[0],
@@ -365,7 +409,11 @@ fn every_command_has_help_and_the_version_names_the_commit() {
     ] {
         let out = payrouter(args).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-        assert!(stdout(&out).contains("Usage: payrouter"), "{args:?}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("Usage: payrouter"),
+            "{args:?}: {}",
+            stdout(&out)
+        );
     }
     let out = payrouter(&["--help"]).output().unwrap();
     for command in ["serve", "simulate", "config"] {

@@ -42,11 +42,7 @@ pub struct Config {
     pub payment_callback_url: Option<String>,
     #[serde(default = "defaults::callback_method")]
     pub payment_callback_method: CallbackMethod,
-    #[serde(
-        default,
-        deserialize_with = "opt_secret",
-        serialize_with = "redacted"
-    )]
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
     pub notify_signing_secret: Option<SecretString>,
     #[serde(default = "defaults::retry_initial_ms")]
     pub notify_retry_initial_ms: u64,
@@ -66,22 +62,14 @@ pub struct Config {
     #[serde(default)]
     pub store: Option<StoreKind>,
     /// May carry a password, hence a secret.
-    #[serde(
-        default,
-        deserialize_with = "opt_secret",
-        serialize_with = "redacted"
-    )]
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
     pub redis_url: Option<SecretString>,
     /// Prepended to every Redis key, so that two environments can share one Redis.
     #[serde(default = "defaults::redis_key_prefix")]
     pub redis_key_prefix: String,
     #[serde(default, deserialize_with = "opt_string")]
     pub public_base_url: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "opt_secret",
-        serialize_with = "redacted"
-    )]
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
     pub inbound_api_token: Option<SecretString>,
     #[serde(
         default = "defaults::enabled_providers",
@@ -210,9 +198,7 @@ impl Config {
     fn validate(&self, profile: Option<Profile>) -> Vec<String> {
         let mut problems = Vec::new();
         if let Some(u) = &self.payment_callback_url {
-            let filled = u
-                .replace("{provider}", "fena")
-                .replace("{paymentId}", "id");
+            let filled = u.replace("{provider}", "fena").replace("{paymentId}", "id");
             if let Err(why) = values::http_url(&filled) {
                 problems.push(format!("PAYMENT_CALLBACK_URL: '{u}' {why}"));
             }
@@ -265,7 +251,10 @@ impl Config {
         }
         for (key, days) in [
             ("RETENTION_DAYS", self.retention_days),
-            ("DEAD_LETTER_RETENTION_DAYS", self.dead_letter_retention_days),
+            (
+                "DEAD_LETTER_RETENTION_DAYS",
+                self.dead_letter_retention_days,
+            ),
         ] {
             if !(1..=MAX_RETENTION_DAYS).contains(&days) {
                 problems.push(format!(
@@ -352,7 +341,10 @@ pub fn load(sources: &Sources) -> Result<Loaded, Vec<String>> {
         .collect();
     if let Some(path) = &sources.config_file {
         match std::fs::read_to_string(path) {
-            Ok(text) => layers.push(Layer::toml(format!("CONFIG_FILE {}", path.display()), &text)),
+            Ok(text) => layers.push(Layer::toml(
+                format!("CONFIG_FILE {}", path.display()),
+                &text,
+            )),
             Err(e) => problems.push(format!(
                 "CONFIG_FILE: cannot read {} ({e}); expected a TOML file",
                 path.display()
@@ -408,10 +400,9 @@ fn finish(
         .as_ref()
         .map_or_else(defaults::enabled_providers, |c| c.enabled_providers.clone());
     let trial = match &config {
-        Some(c) if c.simulate => simulate::point_providers_at(
-            fig.clone(),
-            &format!("http://127.0.0.1:{}", c.sim_port),
-        ),
+        Some(c) if c.simulate => {
+            simulate::point_providers_at(fig.clone(), &format!("http://127.0.0.1:{}", c.sim_port))
+        }
         _ => fig.clone(),
     };
     let ctx = ProviderContext {

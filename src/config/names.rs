@@ -101,9 +101,7 @@ pub fn unknown_keys(dict: &Dict, label: &str) -> Vec<String> {
             continue;
         };
         let Value::Dict(_, section) = value else {
-            problems.push(format!(
-                "{key}: expected a [{provider}] section in {label}"
-            ));
+            problems.push(format!("{key}: expected a [{provider}] section in {label}"));
             continue;
         };
         let known: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
@@ -122,8 +120,10 @@ fn hint(name: &str, known: &[String]) -> String {
     let closest = known
         .iter()
         .map(|k| {
-            let score =
-                strsim::normalized_damerau_levenshtein(&name.to_ascii_lowercase(), &k.to_ascii_lowercase());
+            let score = strsim::normalized_damerau_levenshtein(
+                &name.to_ascii_lowercase(),
+                &k.to_ascii_lowercase(),
+            );
             (score, k)
         })
         .max_by(|a, b| a.0.total_cmp(&b.0));
@@ -217,14 +217,24 @@ mod tests {
         assert!(gateway_keys().contains(&"http_port"));
         assert!(gateway_keys().contains(&"dead_letter_retention_days"));
         let env = known_env();
-        for name in ["FENA_BASE_URL", "FEENNEX_SECRET_KEY", "STORE", "REDIS_KEY_PREFIX"] {
+        for name in [
+            "FENA_BASE_URL",
+            "FEENNEX_SECRET_KEY",
+            "STORE",
+            "REDIS_KEY_PREFIX",
+        ] {
             assert!(env.contains(&name.to_string()), "{name}");
         }
     }
 
     #[test]
     fn secrets_are_recognised_by_name() {
-        for key in ["FENA_TERMINAL_SECRET", "FEENNEX_SECRET_KEY", "INBOUND_API_TOKEN", "REDIS_URL"] {
+        for key in [
+            "FENA_TERMINAL_SECRET",
+            "FEENNEX_SECRET_KEY",
+            "INBOUND_API_TOKEN",
+            "REDIS_URL",
+        ] {
             assert!(is_secret(key), "{key}");
         }
         for key in ["REDIS_KEY_PREFIX", "FENA_TERMINAL_ID", "HTTP_PORT"] {

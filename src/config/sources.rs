@@ -110,9 +110,7 @@ impl Layer {
         Layer {
             label: label.into(),
             from_env: false,
-            dict: fig
-                .extract::<Dict>()
-                .map_err(|e| format!("{label}: {e}")),
+            dict: fig.extract::<Dict>().map_err(|e| format!("{label}: {e}")),
         }
     }
 

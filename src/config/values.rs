@@ -92,9 +92,12 @@ pub const REDACTED: &str = "[redacted]";
 
 /// An absolute http(s) URL with a host.
 pub fn http_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("is an invalid URL ({e}); expected http(s)://host[:port][/path]"))?;
+    let url = Url::parse(text)
+        .map_err(|e| format!("is an invalid URL ({e}); expected http(s)://host[:port][/path]"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err("is an invalid URL for this setting; expected http(s)://host[:port][/path]".into());
+        return Err(
+            "is an invalid URL for this setting; expected http(s)://host[:port][/path]".into(),
+        );
     }
     Ok(url)
 }
@@ -102,7 +105,8 @@ pub fn http_url(text: &str) -> Result<Url, String> {
 /// A Redis connection URL; its text is never repeated (it may hold a password).
 pub fn redis_url(secret: &SecretString) -> Result<(), String> {
     use payrouter_provider::ExposeSecret;
-    const EXPECTED: &str = "expected redis://[user:password@]host[:port][/db], rediss://… or unix:///path";
+    const EXPECTED: &str =
+        "expected redis://[user:password@]host[:port][/db], rediss://… or unix:///path";
     match Url::parse(secret.expose_secret()) {
         Err(e) => Err(format!("invalid URL ({e}); {EXPECTED}")),
         Ok(url) => match url.scheme() {
@@ -147,7 +151,10 @@ pub fn key_prefix(text: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err("is not a key prefix; expected 1 to 64 of letters, digits, '-', '_', '.' and ':'".into())
+        Err(
+            "is not a key prefix; expected 1 to 64 of letters, digits, '-', '_', '.' and ':'"
+                .into(),
+        )
     }
 }
 
@@ -157,9 +164,15 @@ mod tests {
 
     #[test]
     fn enumerations_ignore_case_and_name_the_choices() {
-        assert_eq!(CallbackMethod::try_from("post".to_string()), Ok(CallbackMethod::Post));
+        assert_eq!(
+            CallbackMethod::try_from("post".to_string()),
+            Ok(CallbackMethod::Post)
+        );
         assert_eq!(LogFormat::try_from("JSON".to_string()), Ok(LogFormat::Json));
-        assert_eq!(StoreKind::try_from(" Memory ".to_string()), Ok(StoreKind::Memory));
+        assert_eq!(
+            StoreKind::try_from(" Memory ".to_string()),
+            Ok(StoreKind::Memory)
+        );
         assert_eq!(
             StoreKind::try_from("disk".to_string()),
             Err("expected redis or memory, found 'disk'".to_string())
@@ -171,7 +184,9 @@ mod tests {
         assert!(log_filter("info").is_ok());
         assert!(log_filter("payrouter=debug,info").is_ok());
         assert!(log_filter("payrouter=loud").is_err());
-        assert!(log_filter("infoo").unwrap_err().contains("did you mean info?"));
+        assert!(log_filter("infoo")
+            .unwrap_err()
+            .contains("did you mean info?"));
     }
 
     #[test]
