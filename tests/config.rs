@@ -175,6 +175,26 @@ fn unknown_names_stop_the_start_with_a_suggestion() {
     );
 }
 
+/// The configuration handed over whole (as the in-process tests do) is held to the same names.
+#[tokio::test]
+async fn a_configuration_handed_over_whole_refuses_unknown_keys() {
+    use figment::providers::{Format, Toml};
+    let fig = figment::Figment::from(Toml::string(
+        "http_prt = 1\nenabled_providers = \"fena\"\n[fena]\nterminal_id = \"t\"\nterminal_secret = \"s\"\ntimeout = 5\n",
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let Err(problems) = payrouter::app::start(&fig, listener).await else {
+        panic!("started with unknown keys");
+    };
+    assert_eq!(
+        problems,
+        vec![
+            "fena.timeout: unknown setting in configuration; did you mean timeout_ms?",
+            "http_prt: unknown setting in configuration; did you mean http_port?",
+        ]
+    );
+}
+
 #[test]
 fn enumerations_are_read_in_any_case() {
     let out = with_production_basics(&mut payrouter(&["config", "check"]))

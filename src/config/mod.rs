@@ -356,6 +356,7 @@ pub fn load(sources: &Sources) -> Result<Loaded, Vec<String>> {
     let mut fig = Figment::new();
     for layer in &layers {
         match layer.dict() {
+            // Environment names were checked above, by variable name.
             Ok(dict) if layer.from_env => fig = fig.merge(Serialized::defaults(dict)),
             Ok(dict) => {
                 problems.extend(names::unknown_keys(dict, &layer.label));

@@ -227,6 +227,15 @@ mod tests {
         }
     }
 
+    /// `#[serde(flatten)]` in a provider's `Settings` would hide its keys from introspection
+    /// (serde then reads a map, not a struct), and every one of its variables would be refused.
+    #[test]
+    fn every_provider_settings_type_lists_its_keys() {
+        for (provider, keys) in registry::settings_keys() {
+            assert!(keys.contains(&"base_url"), "{provider}: {keys:?}");
+        }
+    }
+
     #[test]
     fn secrets_are_recognised_by_name() {
         for key in [
