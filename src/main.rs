@@ -128,6 +128,11 @@ fn check() -> ExitCode {
     };
     let profile = loaded.profile.map_or("none", config::Profile::name);
     println!("configuration is valid (profile {profile})");
+    if loaded.config.simulate {
+        println!(
+            "at start the providers are pointed at the in-process simulators (SIMULATE is on)"
+        );
+    }
     let settings = loaded.effective();
     let width = settings.iter().map(|s| s.key.len()).max().unwrap_or(0);
     for s in settings {
