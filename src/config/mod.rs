@@ -499,7 +499,7 @@ pub fn describe(err: figment::Error, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// `value`'s entry at `path` in a dictionary of layers, when there is one.
+/// The value at `path` (a key, or a section and a key) in a layer's keys, when it is set.
 fn lookup<'a>(dict: &'a Dict, path: &[&str]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
     let value = dict.get(*first)?;

@@ -89,7 +89,7 @@ impl Sources {
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub label: String,
-    /// Whether keys are named as environment variables (`FENA_BASE_URL`) or as TOML keys.
+    /// Whether the keys came from environment variables (whose names are checked by name).
     pub from_env: bool,
     dict: Result<Dict, String>,
 }
