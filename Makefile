@@ -4,8 +4,9 @@ CARGO ?= cargo
 
 .PHONY: run test bench lint redis-server chromium
 
+# The demo profile: simulated providers in-process, pretty logs, the embedded store.
 run:
-	$(CARGO) run --release --bin payrouter
+	PAYROUTER_PROFILE=demo $(CARGO) run --release --bin payrouter
 
 test: redis-server chromium
 	$(CARGO) test --workspace

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Loaded, StoreKind};
 use crate::engine::{Engine, RecheckSchedule};
 use crate::http::{self, AppState, HttpSettings};
 use crate::notify::{Notifier, NotifierSettings, NotifyHandle};
@@ -37,53 +37,45 @@ impl Running {
     }
 }
 
-/// Reads configuration from `fig`, checks it whole, and builds the providers.
-pub fn configure(fig: &Figment) -> Result<(Config, crate::engine::Providers), Vec<String>> {
-    let names = registry::names();
-    let config = config::load(fig, &names);
-    let ctx = ProviderContext {
-        public_base_url: config
-            .as_ref()
-            .ok()
-            .and_then(|c| c.public_base_url.clone())
-            .map(|u| u.trim_end_matches('/').to_string()),
-    };
-    let enabled = config
-        .as_ref()
-        .map(|c| c.enabled_providers.clone())
-        .unwrap_or_default();
-    let providers = registry::build_enabled(fig, &enabled, &ctx);
-    match (config, providers) {
-        (Ok(c), Ok(p)) => Ok((c, p)),
-        (c, p) => Err(c
-            .err()
-            .into_iter()
-            .flatten()
-            .chain(p.err().into_iter().flatten())
-            .collect()),
-    }
+/// Starts the router on `listener` with `fig` as its whole configuration (tests, embedding):
+/// no profile, no environment.
+pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<String>> {
+    start_with(config::from_figment(fig)?, listener).await
 }
 
-/// Starts the router on `listener` with the configuration in `fig`.
-pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<String>> {
+/// Starts the router on `listener` with a configuration read and checked by `config::load`.
+pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running, Vec<String>> {
     let addr = listener
         .local_addr()
         .map_err(|e| vec![format!("HTTP_PORT: cannot read the bound address ({e})")])?;
     let stop = CancellationToken::new();
-    let first_look = config::load(fig, &registry::names())?;
-    let (fig, sim_addr) = if first_look.simulate {
-        start_simulators(fig.clone(), &first_look, addr, stop.clone()).await?
+    let mut config = loaded.config.clone();
+    let (fig, sim_addr) = if config.simulate {
+        let (fig, sim_addr, router_base) =
+            start_simulators(loaded.figment().clone(), &config, addr, stop.clone()).await?;
+        config.public_base_url = Some(router_base);
+        (fig, Some(sim_addr))
     } else {
-        (fig.clone(), None)
+        (loaded.figment().clone(), None)
     };
-    let (config, providers) = configure(&fig)?;
-    let store: Arc<dyn Store> = match &config.redis_url {
-        Some(url) => Arc::new(
-            RedisStore::connect(url.expose_secret())
-                .await
-                .map_err(|e| vec![format!("REDIS_URL: cannot connect to Redis ({e})")])?,
-        ),
-        None => {
+    let ctx = ProviderContext {
+        public_base_url: config.public_base(),
+    };
+    let providers = registry::build_enabled(&fig, &config.enabled_providers, &ctx)?;
+    let store: Arc<dyn Store> = match config.store_kind() {
+        StoreKind::Redis => {
+            let url = config
+                .redis_url
+                .as_ref()
+                .ok_or_else(|| vec!["REDIS_URL: required when STORE=redis".to_string()])?;
+            Arc::new(
+                RedisStore::connect(url.expose_secret())
+                    .await
+                    .map_err(|e| vec![format!("REDIS_URL: cannot connect to Redis ({e})")])?,
+            )
+        }
+        StoreKind::Memory => {
+            tracing::warn!("STORE=memory: state lives in this process only; it is lost on restart and not shared with other replicas");
             let memory = Arc::new(MemoryStore::new(config.memory_max_documents));
             spawn_sweeper(memory.clone());
             memory
@@ -100,10 +92,7 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
         wake.clone(),
         config.retention(),
         route_timeout,
-        config
-            .public_base_url
-            .clone()
-            .map(|u| u.trim_end_matches('/').to_string()),
+        config.public_base(),
         RecheckSchedule {
             initial: Duration::from_millis(config.recheck_initial_ms),
             max: Duration::from_millis(config.recheck_max_ms),
@@ -172,14 +161,15 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
     })
 }
 
-/// Serves both simulators on `SIM_PORT` until `stop`, and returns `fig` pointed at them (and,
-/// without a PUBLIC_BASE_URL, at this router for callbacks).
+/// Serves both simulators on `SIM_PORT` until `stop`; returns `fig` pointed at them, where
+/// they listen, and the router's base URL they send webhooks to (PUBLIC_BASE_URL, else this
+/// router on loopback).
 async fn start_simulators(
     fig: Figment,
     config: &Config,
     router_addr: SocketAddr,
     stop: CancellationToken,
-) -> Result<(Figment, Option<SocketAddr>), Vec<String>> {
+) -> Result<(Figment, SocketAddr, String), Vec<String>> {
     let listener = TcpListener::bind(("127.0.0.1", config.sim_port))
         .await
         .map_err(|e| {
@@ -193,8 +183,7 @@ async fn start_simulators(
         .map_err(|e| vec![format!("SIM_PORT: cannot read the bound address ({e})")])?;
     let sim_base = format!("http://127.0.0.1:{}", sim_addr.port());
     let router_base = config
-        .public_base_url
-        .clone()
+        .public_base()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", router_addr.port()));
     let sims = simulate::router(&sim_base, &router_base);
     tokio::spawn(async move {
@@ -203,10 +192,8 @@ async fn start_simulators(
             .await;
     });
     tracing::warn!(%sim_base, "SIMULATE is on: providers are simulated, no real payment can be made");
-    let fig = simulate::point_providers_at(fig, &sim_base).merge(
-        figment::providers::Serialized::default("public_base_url", router_base),
-    );
-    Ok((fig, Some(sim_addr)))
+    let fig = simulate::point_providers_at(fig, &sim_base);
+    Ok((fig, sim_addr, router_base))
 }
 
 /// Drops expired documents from the embedded store every minute.

@@ -1,42 +1,105 @@
-//! The `payrouter` binary. `payrouter` serves until SIGTERM or SIGINT, then drains;
-//! `payrouter simulate` runs only the provider simulators (on SIM_PORT, default 8081).
+//! The `payrouter` binary: `payrouter` (or `payrouter serve`) serves until SIGTERM or SIGINT,
+//! then drains; `payrouter simulate` runs only the provider simulators; `payrouter config
+//! check` validates the configuration and prints it with each value's source.
 
+use clap::{Args, Parser, Subcommand};
 use payrouter::{app, config, simulate, telemetry};
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 // glibc malloc was a tenth of a pay's CPU time, much of it in arena lock contention between
 // the runtime's threads (see bench/README.md); mimalloc keeps per-thread heaps.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Routes a Payment Gateway Manager's payments to Fena and Feennex.
+///
+/// Configuration comes from the environment (HTTP_PORT, REDIS_URL, FENA_*, …), the profile
+/// named by PAYROUTER_PROFILE (production when unset, or demo) and an optional CONFIG_FILE;
+/// README.md lists every setting.
+#[derive(Debug, Parser)]
+#[command(name = "payrouter", version = version(), propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the PGM contract until SIGTERM or SIGINT, then drain (the default command).
+    Serve,
+    /// Run only the provider simulators, for running payrouter (or anything else) against them.
+    Simulate(SimulateArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// Port the simulators listen on.
+    #[arg(long, env = "SIM_PORT", default_value_t = 8081)]
+    port: u16,
+    /// payrouter's URL, where the Fena simulator sends its webhooks.
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://localhost:8080", value_parser = parse_http_url)]
+    router_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check the configuration: print every problem (exit 2), or the effective configuration
+    /// with secrets redacted and where each value came from.
+    Check,
+}
+
+/// The crate version and the git commit it was built from.
+fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        format!(
+            "{} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("PAYROUTER_GIT_COMMIT").unwrap_or("unknown")
+        )
+    })
+}
+
+fn parse_http_url(text: &str) -> Result<String, String> {
+    url::Url::parse(text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|_| text.trim_end_matches('/').to_string())
+        .ok_or_else(|| "invalid URL; expected http(s)://host[:port]".to_string())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => serve().await,
-        Some("simulate") => simulate_only().await,
-        Some(other) => refuse(&[format!(
-            "unknown command '{other}': use `payrouter` or `payrouter simulate`"
-        )]),
+    match Cli::parse().command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Simulate(args) => simulate_only(args).await,
+        Command::Config(ConfigCommand::Check) => check(),
     }
 }
 
 async fn serve() -> ExitCode {
-    let sources = config::Sources::from_env();
-    let fig = match sources.figment(&payrouter::registry::names()) {
-        Ok(f) => f,
+    // Installed before the router answers, so a SIGTERM right after the first /readyz drains
+    // instead of killing the process.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return refuse(&[format!("cannot install signal handlers ({e})")]),
+    };
+    let loaded = match config::load(&config::Sources::from_env()) {
+        Ok(l) => l,
         Err(problems) => return refuse(&problems),
     };
-    let config = match config::load(&fig, &payrouter::registry::names()) {
-        Ok(c) => c,
-        Err(problems) => return refuse(&problems),
-    };
-    telemetry::init_logging(&config.log_level, config.log_format);
-    let addr = format!("{}:{}", config.http_host, config.http_port);
+    telemetry::init_logging(&loaded.config.log_level, loaded.config.log_format);
+    let addr = format!("{}:{}", loaded.config.http_host, loaded.config.http_port);
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(l) => l,
         Err(e) => return refuse(&[format!("HTTP_PORT: cannot listen on {addr} ({e})")]),
     };
-    let running = match app::start(&fig, listener).await {
+    let running = match app::start_with(loaded, listener).await {
         Ok(r) => r,
         Err(problems) => return refuse(&problems),
     };
@@ -52,38 +115,58 @@ async fn serve() -> ExitCode {
             )
         );
     }
-    wait_for_signal().await;
+    signals.wait().await;
     running.shutdown().await;
     ExitCode::SUCCESS
 }
 
-/// The simulators alone, for running payrouter (or anything else) against them.
-async fn simulate_only() -> ExitCode {
-    let port: u16 = std::env::var("SIM_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8081);
-    let router_base =
-        std::env::var("PUBLIC_BASE_URL").unwrap_or_else(|_| "http://localhost:8080".into());
-    let listener = match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
+/// `config check`: every problem, or every setting with its value and source.
+fn check() -> ExitCode {
+    let loaded = match config::load(&config::Sources::from_env()) {
         Ok(l) => l,
-        Err(e) => return refuse(&[format!("SIM_PORT: cannot listen on {port} ({e})")]),
+        Err(problems) => return refuse(&problems),
     };
-    let sim_base = format!("http://localhost:{port}");
+    let profile = loaded.profile.map_or("none", config::Profile::name);
+    println!("configuration is valid (profile {profile})");
+    if loaded.config.simulate {
+        println!(
+            "at start the providers are pointed at the in-process simulators (SIMULATE is on)"
+        );
+    }
+    let settings = loaded.effective();
+    let width = settings.iter().map(|s| s.key.len()).max().unwrap_or(0);
+    for s in settings {
+        println!("{:width$}  {}  ({})", s.key, s.value, s.source);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The simulators alone, for running payrouter (or anything else) against them.
+async fn simulate_only(args: SimulateArgs) -> ExitCode {
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => return refuse(&[format!("cannot install signal handlers ({e})")]),
+    };
+    let listener = match tokio::net::TcpListener::bind(("0.0.0.0", args.port)).await {
+        Ok(l) => l,
+        Err(e) => return refuse(&[format!("SIM_PORT: cannot listen on {} ({e})", args.port)]),
+    };
+    let sim_base = format!("http://localhost:{}", args.port);
     println!(
-        "simulators on {sim_base}/fena and {sim_base}/feennex; webhooks go to {router_base}\n\
+        "simulators on {sim_base}/fena and {sim_base}/feennex; webhooks go to {}\n\
          point payrouter at them with:\n\
          \x20 FENA_BASE_URL={sim_base}/fena FENA_TERMINAL_ID={} FENA_TERMINAL_SECRET={}\n\
          \x20 FEENNEX_BASE_URL={sim_base}/feennex FEENNEX_SHOP_ID={} FEENNEX_SECRET_KEY={} FEENNEX_PAYWAY={}",
+        args.router_url,
         simulate::FENA_TERMINAL_ID,
         simulate::FENA_TERMINAL_SECRET,
         simulate::FEENNEX_SHOP_ID,
         simulate::FEENNEX_SECRET_KEY,
         simulate::FEENNEX_PAYWAY,
     );
-    let app = simulate::router(&sim_base, &router_base);
+    let app = simulate::router(&sim_base, &args.router_url);
     if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(wait_for_signal())
+        .with_graceful_shutdown(signals.wait())
         .await
     {
         return refuse(&[format!("simulators failed: {e}")]);
@@ -91,20 +174,33 @@ async fn simulate_only() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Prints one line per configuration problem and exits non-zero.
+/// Prints one line per configuration problem and exits 2.
 fn refuse(problems: &[String]) -> ExitCode {
-    eprintln!("payrouter cannot start:");
+    eprintln!("payrouter cannot start: {} problem(s)", problems.len());
     for p in problems {
         eprintln!("  {p}");
     }
     ExitCode::from(2)
 }
 
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler can be installed");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// SIGTERM and SIGINT, the two ways a process is asked to stop.
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }

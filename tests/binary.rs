@@ -15,12 +15,7 @@ const API_TOKEN: &str = "inbound-token-5521";
 fn payrouter() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_payrouter"));
     cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "PAYROUTER_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-        )
-        .env("SIMULATE", "false");
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd
 }
 
@@ -130,8 +125,13 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
                 "reference": "r", "description": "drain-1"}}));
         })
         .await;
+    let receiver = common::Receiver::start().await;
     let mut cmd = payrouter();
+    // The production profile (the default) wants a notification receiver, and the embedded
+    // store said explicitly.
     cmd.env("HTTP_HOST", "127.0.0.1")
+        .env("PAYMENT_CALLBACK_URL", &receiver.url)
+        .env("STORE", "memory")
         .env("LOG_LEVEL", "debug")
         .env("LOG_FORMAT", "json")
         .env("INBOUND_API_TOKEN", API_TOKEN)
@@ -220,13 +220,14 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
     }
 }
 
-/// `make run`: the default profile starts the simulators, prints where everything is, and a
-/// payment works with nothing else installed.
+/// `make run`: the demo profile starts the simulators, prints where everything is, and a
+/// payment works with nothing else installed, from whatever directory the binary is started.
 #[tokio::test]
-async fn the_default_profile_runs_offline_against_the_simulators() {
+async fn the_demo_profile_runs_offline_against_the_simulators() {
     let (port, sim_port) = (free_port(), free_port());
     let mut cmd = payrouter();
-    cmd.env("SIMULATE", "true")
+    cmd.current_dir(std::env::temp_dir())
+        .env("PAYROUTER_PROFILE", "demo")
         .env("SIM_PORT", sim_port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

@@ -132,10 +132,8 @@ pub async fn router(port: u16, sim: &Proc, env: &[(&str, String)]) -> Proc {
     let mut cmd = Command::new(sibling("payrouter"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "PAYROUTER_CONFIG_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../config"),
-        )
+        // Not production: some runs use the embedded store and log notifications.
+        .env("PAYROUTER_PROFILE", "demo")
         .env("SIMULATE", "false")
         .env("HTTP_HOST", "127.0.0.1")
         .env("HTTP_PORT", port.to_string())
