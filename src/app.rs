@@ -17,6 +17,7 @@ use crate::http::{self, AppState, HttpSettings};
 use crate::notify::{Notifier, NotifierSettings, NotifyHandle};
 use crate::registry;
 use crate::simulate;
+use crate::store::records::{Keys, DEFAULT_PREFIX};
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::telemetry;
 
@@ -77,9 +78,11 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
         (fig.clone(), None)
     };
     let (config, providers) = configure(&fig)?;
+    // Every store key starts with this prefix (a later REDIS_KEY_PREFIX setting goes here).
+    let keys = Keys::new(DEFAULT_PREFIX);
     let store: Arc<dyn Store> = match &config.redis_url {
         Some(url) => Arc::new(
-            RedisStore::connect(url.expose_secret())
+            RedisStore::connect(url.expose_secret(), &keys)
                 .await
                 .map_err(|e| vec![format!("REDIS_URL: cannot connect to Redis ({e})")])?,
         ),
@@ -96,6 +99,7 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
     let route_timeout = Duration::from_millis(config.route_timeout_ms);
     let engine = Arc::new(Engine::new(
         store.clone(),
+        keys,
         providers,
         wake.clone(),
         config.retention(),
