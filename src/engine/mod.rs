@@ -317,8 +317,7 @@ impl Engine {
             })
             .await?;
         if changed {
-            metrics::counter!("payrouter_state_changes_total", "provider" => p.name())
-                .increment(1);
+            metrics::counter!("payrouter_state_changes_total", "provider" => p.name()).increment(1);
         }
         Ok((rec, notified))
     }

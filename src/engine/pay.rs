@@ -110,8 +110,7 @@ impl Engine {
         };
         let key = self.records.keys().payment(p.name(), &rec.payment_id);
         let recheck = self.first_recheck(p.name(), &rec.payment_id);
-        if !self.records.create(&key, &rec, Some(recheck)).await?
-        {
+        if !self.records.create(&key, &rec, Some(recheck)).await? {
             tracing::warn!(payment_id = %rec.payment_id, "payment record already existed");
         }
         metrics::counter!("payrouter_payments_created_total", "provider" => p.name()).increment(1);

@@ -270,7 +270,10 @@ impl Engine {
         if rec.amount.currency != order.amount.currency {
             return Err(Error::invalid(
                 "currency",
-                format!("must be {}, the subscription's currency", rec.amount.currency),
+                format!(
+                    "must be {}, the subscription's currency",
+                    rec.amount.currency
+                ),
             ));
         }
         self.instalment(p.as_ref(), token, order).await

@@ -82,11 +82,7 @@ impl Notifier {
     async fn pass(&self) -> usize {
         let now = now_ms();
         let lease = now + (self.settings.timeout.as_millis() as i64) * 2 + 1_000;
-        let items = match self
-            .outbox
-            .claim::<Notification>(now, lease, BATCH)
-            .await
-        {
+        let items = match self.outbox.claim::<Notification>(now, lease, BATCH).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the notification outbox");

@@ -150,7 +150,10 @@ mod tests {
             k.schedule_reservation("fena", "tx").as_str(),
             "payrouter:idem:fena:schedule:tx"
         );
-        assert_eq!(k.poll_window("fena", "p1").as_str(), "payrouter:poll:fena:p1");
+        assert_eq!(
+            k.poll_window("fena", "p1").as_str(),
+            "payrouter:poll:fena:p1"
+        );
         let q = k.queue(Queue::Notifications);
         assert_eq!(
             [q.items, q.due, q.dead],

@@ -21,8 +21,8 @@ pub use documents::{
     Document, Json, PaymentRecord, Phase, PollWindow, Readable, RefundEntry, RefundState,
     Reservation, SubscriptionKind, SubscriptionRecord,
 };
-pub use keys::{DocKey, Keys, DEFAULT_PREFIX};
 pub(crate) use keys::QueueKeys;
+pub use keys::{DocKey, Keys, DEFAULT_PREFIX};
 pub use work::{Notification, Outbox, Queued, Recheck, Work};
 
 use std::sync::Arc;
@@ -141,7 +141,10 @@ impl Records {
             match change(current.doc)? {
                 Step::Keep(answer) => return Ok((answer, current.version)),
                 Step::Write { doc, work, answer } => {
-                    if self.write_at(key, current.version, &doc, work.as_ref()).await? {
+                    if self
+                        .write_at(key, current.version, &doc, work.as_ref())
+                        .await?
+                    {
                         return Ok((answer, current.version + 1));
                     }
                 }

@@ -213,8 +213,14 @@ mod tests {
         )
         .unwrap();
         let n = Notification::new(&body, 7);
-        assert_eq!((n.provider.as_str(), n.payment_id.as_str()), ("fena", "64b48c5b6ba2cd6a040b20a8"));
-        assert_eq!(serde_json::from_str::<PaymentStatus>(n.body()).unwrap(), body);
+        assert_eq!(
+            (n.provider.as_str(), n.payment_id.as_str()),
+            ("fena", "64b48c5b6ba2cd6a040b20a8")
+        );
+        assert_eq!(
+            serde_json::from_str::<PaymentStatus>(n.body()).unwrap(),
+            body
+        );
         assert_eq!((n.created_ms, n.item().due_ms), (7, 7));
     }
 }
