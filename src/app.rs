@@ -17,7 +17,7 @@ use crate::http::{self, AppState, HttpSettings};
 use crate::notify::{Notifier, NotifierSettings, NotifyHandle};
 use crate::registry;
 use crate::simulate;
-use crate::store::records::{Keys, DEFAULT_PREFIX};
+use crate::store::records::{Keys, Records, DEFAULT_PREFIX};
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::telemetry;
 
@@ -97,12 +97,10 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
     }
     let wake = NotifyHandle::default();
     let route_timeout = Duration::from_millis(config.route_timeout_ms);
+    let records = Records::new(store.clone(), keys, config.retention(), wake.clone());
     let engine = Arc::new(Engine::new(
-        store.clone(),
-        keys,
+        records,
         providers,
-        wake.clone(),
-        config.retention(),
         route_timeout,
         config
             .public_base_url

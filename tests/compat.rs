@@ -13,7 +13,7 @@ use figment::Figment;
 use payrouter::config::CallbackMethod;
 use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::{Notifier, NotifierSettings, NotifyHandle};
-use payrouter::store::records::Keys;
+use payrouter::store::records::{Keys, Records};
 use payrouter::store::{MemoryStore, OutboxItem, Queue, Store};
 use payrouter_provider::{Currency, Money, PayOrder};
 use serde_json::{json, Map, Value};
@@ -113,7 +113,7 @@ async fn seed_memory(store: &MemoryStore) {
 
 /// The router under test: whole over HTTP, or its engine and notifier.
 enum Gateway {
-    Http(TestRouter),
+    Http(Box<TestRouter>),
     Engine(Arc<Engine>, CancellationToken),
 }
 
@@ -200,7 +200,8 @@ fn gbp(minor: i64) -> Money {
 
 async fn redis_gateway(redis: &RedisServer, fena: &FenaMock, receiver: &Receiver) -> Gateway {
     seed_redis(redis).await;
-    Gateway::Http(TestRouter::start(&config(Some(redis), &fena.base(), &receiver.url, "")).await)
+    let cfg = config(Some(redis), &fena.base(), &receiver.url, "");
+    Gateway::Http(Box::new(TestRouter::start(&cfg).await))
 }
 
 async fn memory_gateway(fena: &FenaMock, receiver: &Receiver) -> Gateway {
@@ -211,12 +212,15 @@ async fn memory_gateway(fena: &FenaMock, receiver: &Receiver) -> Gateway {
         .unwrap_or_else(|p| panic!("{p:?}"));
     let store: Arc<dyn Store> = store;
     let wake = NotifyHandle::default();
-    let engine = Engine::new(
+    let records = Records::new(
         store.clone(),
         Keys::default(),
-        providers,
-        wake.clone(),
         Duration::from_secs(3600),
+        wake.clone(),
+    );
+    let engine = Engine::new(
+        records,
+        providers,
         Duration::from_secs(5),
         None,
         RecheckSchedule {

@@ -17,9 +17,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::notify::NotifyHandle;
 use crate::store::records::{
-    Keys, Notification, PaymentRecord, PollWindow, Records, Snapshot, Step, Work,
+    Notification, PaymentRecord, PollWindow, Records, Snapshot, Step, Work,
 };
 use crate::store::{Store, StoreError};
 
@@ -72,21 +71,16 @@ pub fn now_ms() -> i64 {
 }
 
 impl Engine {
-    /// `keys` names everything the engine stores (the store's queues must use the same);
-    /// `retention` is how long a document is kept after its last write.
-    #[allow(clippy::too_many_arguments)]
+    /// The engine keeps its state in `records`, the typed layer over the store.
     pub fn new(
-        store: Arc<dyn Store>,
-        keys: Keys,
+        records: Records,
         providers: Providers,
-        notify: NotifyHandle,
-        retention: Duration,
         pay_lease: Duration,
         public_base_url: Option<String>,
         rechecks: RecheckSchedule,
     ) -> Self {
         Engine {
-            records: Records::new(store, keys, retention, notify),
+            records,
             providers,
             pay_lease,
             public_base_url,
