@@ -134,43 +134,38 @@ mod tests {
     #[test]
     fn keys_are_the_ones_stored_today() {
         let k = Keys::default();
-        assert_eq!(
-            k.payment("fena", "p1").as_str(),
-            "payrouter:payment:fena:p1"
-        );
-        assert_eq!(
-            k.subscription("fena", "sub_1").as_str(),
-            "payrouter:subscription:fena:sub_1"
-        );
-        assert_eq!(
-            k.pay_reservation("fena", "tx").as_str(),
-            "payrouter:idem:fena:tx"
-        );
-        assert_eq!(
-            k.schedule_reservation("fena", "tx").as_str(),
-            "payrouter:idem:fena:schedule:tx"
-        );
-        assert_eq!(
-            k.poll_window("fena", "p1").as_str(),
-            "payrouter:poll:fena:p1"
-        );
         let q = k.queue(Queue::Notifications);
-        assert_eq!(
-            [q.items, q.due, q.dead],
-            [
-                "payrouter:notify:items",
-                "payrouter:notify:due",
-                "payrouter:notify:dead"
-            ]
-        );
-        assert_eq!(recheck_id("fena", "p1", false), "fena:p1");
-        assert_eq!(recheck_id("fena", "p1", true), "fena:p1:callback");
+        let built = [
+            k.payment("fena", "p1").to_string(),
+            k.subscription("fena", "sub_1").to_string(),
+            k.pay_reservation("fena", "tx").to_string(),
+            k.schedule_reservation("fena", "tx").to_string(),
+            k.poll_window("fena", "p1").to_string(),
+            q.items,
+            q.due,
+            q.dead,
+            recheck_id("fena", "p1", false),
+            recheck_id("fena", "p1", true),
+        ];
+        let stored = [
+            "payrouter:payment:fena:p1",
+            "payrouter:subscription:fena:sub_1",
+            "payrouter:idem:fena:tx",
+            "payrouter:idem:fena:schedule:tx",
+            "payrouter:poll:fena:p1",
+            "payrouter:notify:items",
+            "payrouter:notify:due",
+            "payrouter:notify:dead",
+            "fena:p1",
+            "fena:p1:callback",
+        ];
+        assert_eq!(built, stored);
     }
 
     #[test]
     fn the_prefix_is_given_at_construction() {
         let k = Keys::new("blue");
-        assert_eq!(k.payment("fena", "p1").as_str(), "blue:payment:fena:p1");
+        assert_eq!(k.payment("fena", "p1").to_string(), "blue:payment:fena:p1");
         assert_eq!(k.queue(Queue::Refreshes).due, "blue:refresh:due");
     }
 }
