@@ -1,5 +1,6 @@
-//! Notifications to PAYMENT_CALLBACK_URL: the worker that delivers each (a typed item of the
-//! store's outbox, `store::records::Notification`) at least once, with exponential backoff and jitter, until it succeeds or goes dead.
+//! Notifications to PAYMENT_CALLBACK_URL: the worker that delivers each one (a typed item of
+//! the store's outbox, `store::records::Notification`) at least once, with exponential
+//! backoff and jitter, until it succeeds or goes dead.
 
 mod sign;
 mod worker;

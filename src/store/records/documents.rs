@@ -194,3 +194,43 @@ mod money_fields {
         Ok(Money::new(fields.amount, currency))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::PayResponse;
+
+    /// Documents as the router stored them before this layer existed.
+    const PAYMENT: &str = r#"{"provider":"fena","paymentId":"64b48c5b6ba2cd6a040b20a8","shopTransactionId":"compat-1","amount":1299,"currency":"GBP","reference":"compat-1","state":{"providerStatus":"paid","status":"ACCEPTED","action":"PAYMENT","final":true},"refunds":[{"id":"3edafa6c1ebf4db7955e98fa68afa10e","amount":500,"state":"pending","atMs":1795976260500}],"postRedirect":null,"subscriptionToken":null,"refundHistoryLost":false,"createdMs":1795976260494,"updatedMs":1795976260500}"#;
+    const SUBSCRIPTION: &str = r#"{"provider":"fena","token":"sub_80af88191c90e51c345fd75b","kind":"manual","shopTransactionId":"m-1","amount":500,"currency":"GBP","status":"PENDING","providerStatus":"","reference":null,"expiresAfter":2,"payments":["64b48c5b6ba2cd6a040b3101"],"notified":[],"ended":false,"updatedMs":1795976260504}"#;
+    const RESERVATION: &str = r#"{"fingerprint":"de0b58a30256f144c821c96c6b2d5b805dda025f7de48ad2807eb1f13ffac022","phase":"done","response":{"result":"REDIRECT_TO_URL","resultDescription":"payment created: redirect the payer to complete it","paymentId":"64b48c5b6ba2cd6a040b20a8","redirectToUrl":"https://payment.fena.co/pay/?p=h64b48c5b6ba2cd6a040b20a8"}}"#;
+    const IN_FLIGHT: &str =
+        r#"{"fingerprint":"de0b","phase":"inFlight","lease_until_ms":1795976290494}"#;
+
+    #[test]
+    fn stored_documents_read_as_typed_values_and_write_back_byte_for_byte() {
+        let payment = PaymentRecord::decode(PAYMENT).unwrap();
+        assert_eq!(payment.amount.minor, 1299);
+        assert_eq!(payment.amount.currency.code(), "GBP");
+        assert_eq!(payment.encode(), PAYMENT);
+        let subscription = SubscriptionRecord::decode(SUBSCRIPTION).unwrap();
+        assert_eq!(subscription.kind, SubscriptionKind::Manual);
+        assert_eq!(subscription.encode(), SUBSCRIPTION);
+        let done = Reservation::<PayResponse>::decode(RESERVATION).unwrap();
+        assert!(matches!(done.phase, Phase::Done { .. }));
+        assert_eq!(done.encode(), RESERVATION);
+        let in_flight = Reservation::<PayResponse>::decode(IN_FLIGHT).unwrap();
+        assert_eq!(in_flight.encode(), IN_FLIGHT);
+    }
+
+    #[test]
+    fn an_amount_in_an_unknown_currency_does_not_read() {
+        let bad = PAYMENT.replace(r#""currency":"GBP""#, r#""currency":"XYZ""#);
+        let err = PaymentRecord::decode(&bad).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("'XYZ' is not an ISO 4217 currency"),
+            "{err}"
+        );
+    }
+}

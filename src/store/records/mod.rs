@@ -223,3 +223,69 @@ impl Records {
         &self.outbox
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::PayResponse;
+    use crate::store::MemoryStore;
+
+    type Held = Reservation<PayResponse>;
+
+    fn records() -> Records {
+        Records::new(
+            Arc::new(MemoryStore::new(100)),
+            Keys::default(),
+            Duration::from_secs(60),
+            NotifyHandle::default(),
+        )
+    }
+
+    fn held(fingerprint: &str) -> Held {
+        Reservation {
+            fingerprint: fingerprint.into(),
+            phase: Phase::InFlight { lease_until_ms: 1 },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transition_that_loses_a_race_decides_again_on_what_won() {
+        let r = records();
+        let key = r.keys().pay_reservation("fena", "tx");
+        assert!(r.create(&key, &held("a"), None).await.unwrap());
+        let stale = r.read(&key).await.unwrap();
+        assert!(r.write_at(&key, 1, &held("b"), None).await.unwrap());
+        let mut seen = Vec::new();
+        let (answer, version) = r
+            .transition(&key, Some(stale), |current| {
+                let current = current.expect("the key holds a reservation");
+                seen.push(current.fingerprint.clone());
+                Ok::<_, StoreError>(Step::write(held("c"), current.fingerprint))
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen, ["a", "b"]);
+        assert_eq!((answer.as_str(), version), ("b", 3));
+        assert_eq!(r.read(&key).await.unwrap().doc.unwrap().fingerprint, "c");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_document_reads_as_absent_and_is_replaced_at_its_version() {
+        let r = records();
+        let key = r.keys().pay_reservation("fena", "tx");
+        assert!(r
+            .store()
+            .put_if(key.as_str(), 0, "{not json", None, None)
+            .await
+            .unwrap());
+        let read = r.read(&key).await.unwrap();
+        assert_eq!((read.version, read.doc), (1, None));
+        assert!(r.create(&key, &held("a"), None).await.unwrap());
+        let read = r.read(&key).await.unwrap();
+        assert_eq!((read.version, read.doc), (2, Some(held("a"))));
+        assert!(
+            !r.create(&key, &held("b"), None).await.unwrap(),
+            "a readable document is kept"
+        );
+    }
+}

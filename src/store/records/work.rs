@@ -223,4 +223,27 @@ mod tests {
         );
         assert_eq!((n.created_ms, n.item().due_ms), (7, 7));
     }
+
+    #[tokio::test]
+    async fn unreadable_queued_work_goes_to_the_dead_letters_not_to_a_worker() {
+        let store = Arc::new(crate::store::MemoryStore::new(10));
+        let outbox = Outbox::new(store.clone());
+        let garbage = OutboxItem {
+            queue: Queue::Notifications,
+            id: "msg_x".into(),
+            doc: "{not json".into(),
+            due_ms: 0,
+        };
+        store.outbox_push(&garbage).await.unwrap();
+        let stored: Notification = serde_json::from_str(STORED).unwrap();
+        outbox
+            .push(&Work::Notify(stored.with_due(0)))
+            .await
+            .unwrap();
+        let claimed = outbox.claim::<Notification>(1, 2, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].id, "msg_8e5f7b2b3e43496cac22c6e0b8ac0398");
+        let stats = store.outbox_stats(Queue::Notifications).await.unwrap();
+        assert_eq!((stats.pending, stats.dead), (1, 1));
+    }
 }
