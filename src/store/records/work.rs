@@ -207,6 +207,22 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_recheck_round_trips_under_its_id() {
+        const RECHECK: &str = r#"{"provider":"fena","paymentId":"64b48c5b6ba2cd6a040b3101","attempt":0,"afterCallback":false}"#;
+        let r: Recheck = serde_json::from_str(RECHECK).unwrap();
+        let item = r.with_due(5).item();
+        assert_eq!(
+            (item.queue, item.id.as_str(), item.doc.as_str(), item.due_ms),
+            (
+                Queue::Refreshes,
+                "fena:64b48c5b6ba2cd6a040b3101",
+                RECHECK,
+                5
+            )
+        );
+    }
+
+    #[test]
     fn a_new_notification_keeps_the_body_it_was_given() {
         let body: PaymentStatus = serde_json::from_str(
             &serde_json::from_str::<serde_json::Value>(STORED).unwrap()["body"].to_string(),
