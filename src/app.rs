@@ -17,6 +17,7 @@ use crate::http::{self, AppState, HttpSettings};
 use crate::notify::{Notifier, NotifierSettings, NotifyHandle};
 use crate::registry;
 use crate::simulate;
+use crate::store::records::{Keys, Records};
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::telemetry;
 
@@ -62,6 +63,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         public_base_url: config.public_base(),
     };
     let providers = registry::build_enabled(&fig, &config.enabled_providers, &ctx)?;
+    // Every store key starts with REDIS_KEY_PREFIX, so environments can share one Redis.
+    let keys = Keys::new(&config.redis_key_prefix);
     let store: Arc<dyn Store> = match config.store_kind() {
         StoreKind::Redis => {
             let url = config
@@ -69,7 +72,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
                 .as_ref()
                 .ok_or_else(|| vec!["REDIS_URL: required when STORE=redis".to_string()])?;
             Arc::new(
-                RedisStore::connect(url.expose_secret())
+                RedisStore::connect(url.expose_secret(), &keys)
                     .await
                     .map_err(|e| vec![format!("REDIS_URL: cannot connect to Redis ({e})")])?,
             )
@@ -86,11 +89,10 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     }
     let wake = NotifyHandle::default();
     let route_timeout = Duration::from_millis(config.route_timeout_ms);
+    let records = Records::new(store.clone(), keys, config.retention(), wake.clone());
     let engine = Arc::new(Engine::new(
-        store.clone(),
+        records,
         providers,
-        wake.clone(),
-        config.retention(),
         route_timeout,
         config.public_base(),
         RecheckSchedule {

@@ -17,9 +17,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::notify::{Notification, NotifyHandle};
-use crate::store::{OutboxItem, Store, StoreError};
-use record::{to_doc, PaymentRecord};
+use crate::store::records::{
+    Notification, PaymentRecord, PollWindow, Records, Snapshot, Step, Work,
+};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -57,10 +58,8 @@ pub use reconcile::RecheckSchedule;
 pub type Providers = BTreeMap<&'static str, Arc<dyn Provider>>;
 
 pub struct Engine {
-    store: Arc<dyn Store>,
+    records: Records,
     providers: Providers,
-    notify: NotifyHandle,
-    retention: Duration,
     /// How long a pay reservation holds off identical requests before it may be taken over.
     pay_lease: Duration,
     public_base_url: Option<String>,
@@ -72,20 +71,17 @@ pub fn now_ms() -> i64 {
 }
 
 impl Engine {
+    /// The engine keeps its state in `records`, the typed layer over the store.
     pub fn new(
-        store: Arc<dyn Store>,
+        records: Records,
         providers: Providers,
-        notify: NotifyHandle,
-        retention: Duration,
         pay_lease: Duration,
         public_base_url: Option<String>,
         rechecks: RecheckSchedule,
     ) -> Self {
         Engine {
-            store,
+            records,
             providers,
-            notify,
-            retention,
             pay_lease,
             public_base_url,
             rechecks,
@@ -97,7 +93,7 @@ impl Engine {
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        self.records.store()
     }
 
     pub fn provider(&self, name: &str) -> Result<&Arc<dyn Provider>> {
@@ -146,63 +142,82 @@ impl Engine {
         result
     }
 
-    /// Reads a payment, or rebuilds it from the provider when the store has lost it.
+    /// Reads a payment, or rebuilds it from the provider when the store has lost it (or holds
+    /// it unreadable). Answers the record and the version it was read or written at.
     async fn load(&self, p: &dyn Provider, payment_id: &str) -> Result<(PaymentRecord, u64)> {
         p.check_payment_id(payment_id)
             .map_err(|m| Error::invalid("paymentId", m))?;
-        let key = PaymentRecord::key(p.name(), payment_id);
-        loop {
-            if let Some(v) = self.store.get(&key).await? {
-                if let Ok(rec) = serde_json::from_str::<PaymentRecord>(&v.doc) {
-                    return Ok((rec, v.version));
-                }
-                tracing::error!(
-                    payment_id,
-                    "unreadable payment record; rebuilding it from the provider"
-                );
+        let key = self.records.keys().payment(p.name(), payment_id);
+        let read = self.records.read(&key).await?;
+        if let Some(rec) = read.doc {
+            return Ok((rec, read.version));
+        }
+        let fetched = match self.call(p, Operation::Status, p.fetch(payment_id)).await {
+            Err(ProviderError::NotFound(_)) => {
+                return Err(Error::NotFound(format!(
+                    "unknown paymentId '{payment_id}' for {}",
+                    p.name()
+                )))
             }
-            let fetched = match self.call(p, Operation::Status, p.fetch(payment_id)).await {
-                Err(ProviderError::NotFound(_)) => {
-                    return Err(Error::NotFound(format!(
-                        "unknown paymentId '{payment_id}' for {}",
-                        p.name()
-                    )))
-                }
-                other => other?,
-            };
-            // The rebuild's fetch uses up the poll window, so no second fetch follows it. (Only
-            // after a real payment was found: unknown ids leave nothing in the store.)
-            self.claim_poll(p, payment_id).await?;
-            let rec = self.rebuild(p, payment_id, fetched)?;
-            // What was notified before the loss is unknown: anything past "created and
-            // waiting" is announced again (at least once beats never).
-            let moved = rec.state.status != PaymentStatusKind::Pending
-                || rec.state.action != Action::Payment;
-            let item = moved.then(|| self.notification(&rec));
-            let current = self.store.get(&key).await?.map_or(0, |v| v.version);
-            if self
-                .store
-                .put_if(
-                    &key,
-                    current,
-                    &to_doc(&rec),
-                    Some(self.retention),
-                    item.as_ref(),
-                )
-                .await?
-            {
-                tracing::info!(payment_id, "payment rebuilt from the provider");
-                if item.is_some() {
-                    self.notify.wake();
-                }
-                if !rec.is_settled() {
-                    self.store
-                        .outbox_push(&self.first_recheck(p.name(), payment_id))
-                        .await?;
-                }
-                return Ok((rec, current + 1));
+            other => other?,
+        };
+        // The rebuild's fetch uses up the poll window, so no second fetch follows it. (Only
+        // after a real payment was found: unknown ids leave nothing in the store.)
+        self.claim_poll(p, payment_id).await?;
+        let rebuilt = self.rebuild(p, payment_id, fetched)?;
+        // What was notified before the loss is unknown: anything past "created and waiting"
+        // is announced again (at least once beats never).
+        let moved = rebuilt.state.status != PaymentStatusKind::Pending
+            || rebuilt.state.action != Action::Payment;
+        let ((rec, written), version) = self
+            .records
+            .transition(&key, Some(Snapshot { doc: None, ..read }), |current| {
+                Ok::<_, Error>(match current {
+                    Some(rec) => Step::Keep((rec, false)),
+                    None => Step::Write {
+                        doc: rebuilt.clone(),
+                        work: moved.then(|| self.notification(&rebuilt)),
+                        answer: (rebuilt.clone(), true),
+                    },
+                })
+            })
+            .await?;
+        if written {
+            tracing::info!(payment_id, "payment rebuilt from the provider");
+            if !rec.is_settled() {
+                self.records
+                    .enqueue(&self.first_recheck(p.name(), payment_id))
+                    .await?;
             }
         }
+        Ok((rec, version))
+    }
+
+    /// Changes a payment read by `load`: `change` gets the record and decides; on a lost race
+    /// it is run again on the record as it now stands.
+    async fn change_payment<T>(
+        &self,
+        p: &dyn Provider,
+        payment_id: &str,
+        mut change: impl FnMut(PaymentRecord) -> Result<Step<PaymentRecord, T>>,
+    ) -> Result<T> {
+        let (rec, version) = self.load(p, payment_id).await?;
+        let first = Snapshot {
+            version,
+            doc: Some(rec),
+        };
+        let key = self.records.keys().payment(p.name(), payment_id);
+        let (answer, _) = self
+            .records
+            .transition(&key, Some(first), |current| match current {
+                Some(rec) => change(rec),
+                // Dropped between a lost race and the re-read (retention, the memory cap).
+                None => Err(Error::Conflict(format!(
+                    "payment '{payment_id}' left the store while it was being changed; retry"
+                ))),
+            })
+            .await?;
+        Ok(answer)
     }
 
     fn rebuild(
@@ -223,8 +238,7 @@ impl Engine {
             provider: p.name().to_string(),
             payment_id: payment_id.to_string(),
             shop_transaction_id: f.shop_transaction_id.unwrap_or_default(),
-            amount: amount.minor,
-            currency: amount.currency.code().to_string(),
+            amount,
             reference: f.reference,
             state: f.state,
             refunds: Vec::new(),
@@ -243,8 +257,8 @@ impl Engine {
         if interval.is_zero() {
             return Ok(true);
         }
-        let key = format!("payrouter:poll:{}:{payment_id}", p.name());
-        Ok(self.store.put_if(&key, 0, "", Some(interval), None).await?)
+        let key = self.records.keys().poll_window(p.name(), payment_id);
+        Ok(self.records.hold(&key, &PollWindow { interval }).await?)
     }
 
     /// Fetches the provider's state (when the poll window allows) and applies it. Returns the
@@ -266,7 +280,6 @@ impl Engine {
         p: &dyn Provider,
         fetched: FetchedPayment,
     ) -> Result<(PaymentRecord, bool)> {
-        let key = PaymentRecord::key(p.name(), &fetched.payment_id);
         if fetched.state.unknown {
             metrics::counter!("payrouter_provider_unknown_state_total", "provider" => p.name())
                 .increment(1);
@@ -277,64 +290,53 @@ impl Engine {
                 "unknown provider state, answered as PENDING"
             );
         }
-        loop {
-            let (mut rec, version) = self.load(p, &fetched.payment_id).await?;
-            check_integrity(p, &rec, &fetched)?;
-            if !rec.accepts(&fetched.state) {
-                return Ok((rec, false));
-            }
-            // A provider's finer steps (Feennex 1 → 2, Fena sent → overdue) are recorded but
-            // only a change the PGM can see (status, action, finality, metadata) is notified.
-            let (seen, was_final) = (visible_part(&rec), rec.state.is_final);
-            rec.apply(fetched.state.clone(), now_ms());
-            let visible = seen != visible_part(&rec) || was_final != rec.state.is_final;
-            let item = visible.then(|| self.notification(&rec));
-            if self
-                .store
-                .put_if(
-                    &key,
-                    version,
-                    &to_doc(&rec),
-                    Some(self.retention),
-                    item.as_ref(),
-                )
-                .await?
-            {
-                metrics::counter!("payrouter_state_changes_total", "provider" => p.name())
-                    .increment(1);
-                self.notify.wake();
-                return Ok((rec, item.is_some()));
-            }
+        let (rec, changed, notified) = self
+            .change_payment(p, &fetched.payment_id, |mut rec| {
+                check_integrity(p, &rec, &fetched)?;
+                if !rec.accepts(&fetched.state) {
+                    return Ok(Step::Keep((rec, false, false)));
+                }
+                // A provider's finer steps (Feennex 1 → 2, Fena sent → overdue) are recorded
+                // but only a change the PGM can see (status, action, finality, metadata) is
+                // notified.
+                let (seen, was_final) = (visible_part(&rec), rec.state.is_final);
+                rec.apply(fetched.state.clone(), now_ms());
+                let visible = seen != visible_part(&rec) || was_final != rec.state.is_final;
+                let work = visible.then(|| self.notification(&rec));
+                Ok(Step::Write {
+                    answer: (rec.clone(), true, visible),
+                    doc: rec,
+                    work,
+                })
+            })
+            .await?;
+        if changed {
+            metrics::counter!("payrouter_state_changes_total", "provider" => p.name()).increment(1);
         }
+        Ok((rec, notified))
     }
 
-    fn notification(&self, rec: &PaymentRecord) -> OutboxItem {
-        Notification::new(&rec.provider, &rec.payment_id, &rec.view()).into_item(now_ms())
+    /// The notification of the payment as it now stands.
+    fn notification(&self, rec: &PaymentRecord) -> Work {
+        Work::Notify(Notification::new(&rec.view(), now_ms()))
     }
 
-    /// Applies `change` to the stored payment, reloading and re-running it on a concurrent
-    /// write; `change` answers whether it changed anything (nothing to write otherwise).
+    /// Applies `change` to the stored payment, re-running it on a concurrent write; `change`
+    /// answers whether it changed anything (nothing to write otherwise).
     async fn update(
         &self,
         p: &dyn Provider,
         payment_id: &str,
         mut change: impl FnMut(&mut PaymentRecord) -> bool,
     ) -> Result<PaymentRecord> {
-        let key = PaymentRecord::key(p.name(), payment_id);
-        loop {
-            let (mut rec, version) = self.load(p, payment_id).await?;
+        self.change_payment(p, payment_id, |mut rec| {
             if !change(&mut rec) {
-                return Ok(rec);
+                return Ok(Step::Keep(rec));
             }
             rec.updated_ms = now_ms();
-            if self
-                .store
-                .put_if(&key, version, &to_doc(&rec), Some(self.retention), None)
-                .await?
-            {
-                return Ok(rec);
-            }
-        }
+            Ok(Step::write(rec.clone(), rec))
+        })
+        .await
     }
 }
 
@@ -348,9 +350,7 @@ fn visible_part(rec: &PaymentRecord) -> crate::contract::PaymentStatus {
 /// The provider's amount and reference must be the ones the router sent: an id that points at
 /// some other payment is not acted on.
 fn check_integrity(p: &dyn Provider, rec: &PaymentRecord, f: &FetchedPayment) -> Result<()> {
-    let amount_ok = f
-        .amount
-        .is_none_or(|a| a.minor == rec.amount && a.currency.code() == rec.currency);
+    let amount_ok = f.amount.is_none_or(|a| a == rec.amount);
     let reference_ok = match (&rec.reference, &f.reference) {
         (Some(ours), Some(theirs)) => ours == theirs,
         _ => true,

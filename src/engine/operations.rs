@@ -5,10 +5,9 @@ use payrouter_provider::{
     Provider, ProviderError, Redirect, RefundOrder, RefundOutcome,
 };
 
-use super::record::{PaymentRecord, RefundEntry, RefundState};
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::{PaymentStatus, RefundResponse};
-use crate::notify::Notification;
+use crate::store::records::{PaymentRecord, RefundEntry, RefundState};
 
 impl Engine {
     /// A final state is answered from the store; otherwise the provider is asked, at most
@@ -31,13 +30,7 @@ impl Engine {
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
         let (rec, changed) = self.refresh(p.as_ref(), rec).await?;
         if !changed {
-            self.store
-                .outbox_push(
-                    &Notification::new(&rec.provider, &rec.payment_id, &rec.view())
-                        .into_item(now_ms()),
-                )
-                .await?;
-            self.notify.wake();
+            self.records.enqueue(&self.notification(&rec)).await?;
         }
         Ok(rec.view())
     }
@@ -68,12 +61,12 @@ impl Engine {
         } else {
             self.refresh(p.as_ref(), rec).await?.0
         };
-        if rec.currency != amount.currency.code() {
+        if rec.amount.currency != amount.currency {
             return Err(Error::invalid(
                 "currency",
                 format!(
                     "must be {}, the currency of payment '{payment_id}'",
-                    rec.currency
+                    rec.amount.currency
                 ),
             ));
         }
@@ -120,8 +113,8 @@ impl Engine {
             Ok(RefundOutcome::Pending) => {
                 // Looked at again until the provider settles it, so a missed refund callback
                 // cannot leave the amount pending forever.
-                self.store
-                    .outbox_push(&self.first_recheck(p.name(), payment_id))
+                self.records
+                    .enqueue(&self.first_recheck(p.name(), payment_id))
                     .await?;
                 Ok(RefundResponse {
                     result: PayResult::Pending,
@@ -160,8 +153,8 @@ impl Engine {
             // refund, so the amount stays reserved until a provider state settles it (a second
             // refund must not slip through). Rechecks keep asking.
             Err(e) => {
-                self.store
-                    .outbox_push(&self.first_recheck(p.name(), payment_id))
+                self.records
+                    .enqueue(&self.first_recheck(p.name(), payment_id))
                     .await?;
                 Err(e.into())
             }
@@ -225,8 +218,8 @@ impl Engine {
             return Ok(self.apply(p, fetched).await?.1);
         }
         let due = now_ms() + p.capabilities().min_poll_interval.as_millis() as i64;
-        self.store
-            .outbox_push(&self.recheck(p.name(), payment_id, 0, due, true))
+        self.records
+            .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
             .await?;
         Ok(false)
     }
@@ -240,12 +233,8 @@ impl Engine {
         let p = self.provider(provider)?.clone();
         p.check_payment_id(payment_id)
             .map_err(|m| Error::invalid("paymentId", m))?;
-        let key = PaymentRecord::key(p.name(), payment_id);
-        let rec = self
-            .store
-            .get(&key)
-            .await?
-            .and_then(|v| serde_json::from_str::<PaymentRecord>(&v.doc).ok());
+        let key = self.records.keys().payment(p.name(), payment_id);
+        let rec = self.records.read(&key).await?.doc;
         match rec.and_then(|r| r.post_redirect) {
             Some(Redirect::Post { url, fields }) => Ok((url, fields)),
             _ => Err(Error::NotFound(format!(
@@ -285,13 +274,13 @@ fn refund_refusal(rec: &PaymentRecord, amount: i64, partial: bool) -> Option<Str
         };
         return Some(format!(
             "refund of {amount} exceeds the refundable remainder of {remainder} {} (minor units{waiting})",
-            rec.currency
+            rec.amount.currency
         ));
     }
     if !partial && amount != remainder {
         return Some(format!(
             "{} refunds only the whole remainder of {remainder} {} (minor units)",
-            rec.provider, rec.currency
+            rec.provider, rec.amount.currency
         ));
     }
     None

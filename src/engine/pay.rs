@@ -3,9 +3,9 @@
 use payrouter_provider::{Operation, PayOrder, PayOutcome, PayResult, Provider, Redirect};
 use sha2::{Digest, Sha256};
 
-use super::record::{to_doc, PaymentRecord};
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::PayResponse;
+use crate::store::records::PaymentRecord;
 
 /// What makes two creating requests "the same": amount, currency and providerData, plus
 /// whatever else the operation adds (a subscription's cadence).
@@ -34,7 +34,10 @@ impl Engine {
         let p = self.provider(provider)?.clone();
         self.require(p.as_ref(), Operation::Pay)?;
         self.check_currency(p.as_ref(), &order)?;
-        let key = format!("payrouter:idem:{}:{}", p.name(), order.shop_transaction_id);
+        let key = self
+            .records
+            .keys()
+            .pay_reservation(p.name(), &order.shop_transaction_id);
         let subject = format!("shopTransactionId '{}'", order.shop_transaction_id);
         let fp = fingerprint(&order, &serde_json::json!(subscription));
         self.once(
@@ -94,8 +97,7 @@ impl Engine {
             provider: p.name().to_string(),
             payment_id: created.payment_id.clone(),
             shop_transaction_id: order.shop_transaction_id.clone(),
-            amount: order.amount.minor,
-            currency: order.amount.currency.code().to_string(),
+            amount: order.amount,
             reference: created.reference,
             state: created.state,
             refunds: Vec::new(),
@@ -106,13 +108,9 @@ impl Engine {
             created_ms: now,
             updated_ms: now,
         };
-        let key = PaymentRecord::key(p.name(), &rec.payment_id);
+        let key = self.records.keys().payment(p.name(), &rec.payment_id);
         let recheck = self.first_recheck(p.name(), &rec.payment_id);
-        if !self
-            .store
-            .put_if(&key, 0, &to_doc(&rec), Some(self.retention), Some(&recheck))
-            .await?
-        {
+        if !self.records.create(&key, &rec, Some(recheck)).await? {
             tracing::warn!(payment_id = %rec.payment_id, "payment record already existed");
         }
         metrics::counter!("payrouter_payments_created_total", "provider" => p.name()).increment(1);

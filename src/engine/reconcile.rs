@@ -4,13 +4,12 @@
 //! refresh queue (durable, taken by any replica), repeated with backoff until the payment is
 //! settled or the schedule runs out.
 
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{now_ms, Engine, Error, Result};
-use crate::store::{OutboxItem, Queue};
+use crate::store::records::{Recheck, Work};
 
 /// After this many looks (about eight days with the default schedule) a payment that is still
 /// pending is left to the PGM's own status polling.
@@ -33,17 +32,6 @@ impl RecheckSchedule {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Recheck {
-    provider: String,
-    payment_id: String,
-    attempt: u32,
-    /// A callback asked for it: look even if the payment is settled (a refund may follow).
-    #[serde(default)]
-    after_callback: bool,
-}
-
 impl Engine {
     /// The queue item that makes the router look at a payment again at `due_ms`: one scheduled
     /// look per payment (a newer one replaces it) and one on behalf of callbacks.
@@ -54,29 +42,18 @@ impl Engine {
         attempt: u32,
         due_ms: i64,
         after_callback: bool,
-    ) -> OutboxItem {
-        let doc = Recheck {
+    ) -> Work {
+        Work::Recheck(Recheck {
             provider: provider.to_string(),
             payment_id: payment_id.to_string(),
             attempt,
             after_callback,
-        };
-        OutboxItem {
-            queue: Queue::Refreshes,
-            // A callback's look is kept apart from the payment's schedule, so neither replaces
-            // (and postpones) the other.
-            id: if after_callback {
-                format!("{provider}:{payment_id}:callback")
-            } else {
-                format!("{provider}:{payment_id}")
-            },
-            doc: serde_json::to_string(&doc).unwrap_or_default(),
             due_ms,
-        }
+        })
     }
 
     /// The first look, `initial` after a payment was created.
-    pub(super) fn first_recheck(&self, provider: &str, payment_id: &str) -> OutboxItem {
+    pub(super) fn first_recheck(&self, provider: &str, payment_id: &str) -> Work {
         self.recheck(
             provider,
             payment_id,
@@ -92,8 +69,9 @@ impl Engine {
             let now = now_ms();
             let lease = now + 60_000;
             let items = match self
-                .store
-                .outbox_claim(Queue::Refreshes, now, lease, BATCH)
+                .records
+                .outbox()
+                .claim::<Recheck>(now, lease, BATCH)
                 .await
             {
                 Ok(items) => items,
@@ -115,11 +93,8 @@ impl Engine {
         }
     }
 
-    async fn handle_recheck(&self, item: OutboxItem) {
-        let Ok(r) = serde_json::from_str::<Recheck>(&item.doc) else {
-            let _ = self.store.outbox_done(Queue::Refreshes, &item.id).await;
-            return;
-        };
+    async fn handle_recheck(&self, r: Recheck) {
+        let outbox = self.records.outbox();
         let outcome = match self
             .look_again(&r.provider, &r.payment_id, r.after_callback)
             .await
@@ -133,27 +108,23 @@ impl Engine {
         metrics::counter!("payrouter_rechecks_total", "outcome" => outcome).increment(1);
         let result = match outcome {
             // A callback's look is done once made; the payment's own schedule goes on.
-            "pending" if r.after_callback => {
-                self.store.outbox_done(Queue::Refreshes, &item.id).await
-            }
+            "pending" if r.after_callback => outbox.done(&r).await,
             "pending" | "error" => {
-                let next = r.attempt + 1;
-                let due = now_ms() + self.rechecks.delay_ms(next);
-                self.store
-                    .outbox_retry(&self.recheck(
-                        &r.provider,
-                        &r.payment_id,
-                        next,
-                        due,
-                        r.after_callback,
-                    ))
+                let attempt = r.attempt + 1;
+                let due = now_ms() + self.rechecks.delay_ms(attempt);
+                outbox
+                    .retry(&Recheck {
+                        attempt,
+                        due_ms: due,
+                        ..r
+                    })
                     .await
             }
             _ => {
                 if outcome == "gave_up" {
                     tracing::warn!(provider = %r.provider, payment_id = %r.payment_id, "payment still pending after the last recheck");
                 }
-                self.store.outbox_done(Queue::Refreshes, &item.id).await
+                outbox.done(&r).await
             }
         };
         if let Err(e) = result {

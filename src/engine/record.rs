@@ -1,61 +1,14 @@
-//! The stored payment and the rules for changing it: forward-only transitions, the refund
-//! ledger, and the Payment Status view built from it.
+//! The rules for changing a stored payment: forward-only transitions, the refund ledger, and
+//! the Payment Status view built from it. (The record itself is a document of the store's
+//! record layer.)
 
-use payrouter_provider::{Action, PaymentStatusKind, ProviderState, Redirect};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use payrouter_provider::{Action, PaymentStatusKind, ProviderState};
+use serde_json::{json, Map};
 
 use crate::contract::PaymentStatus;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RefundState {
-    Pending,
-    Completed,
-    Rejected,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RefundEntry {
-    pub id: String,
-    pub amount: i64,
-    pub state: RefundState,
-    pub at_ms: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentRecord {
-    pub provider: String,
-    pub payment_id: String,
-    pub shop_transaction_id: String,
-    pub amount: i64,
-    pub currency: String,
-    #[serde(default)]
-    pub reference: Option<String>,
-    pub state: ProviderState,
-    #[serde(default)]
-    pub refunds: Vec<RefundEntry>,
-    /// Kept only for POST redirects, which the router serves as a self-submitting page.
-    #[serde(default)]
-    pub post_redirect: Option<Redirect>,
-    /// Set when the payment is an instalment of a subscription.
-    #[serde(default)]
-    pub subscription_token: Option<String>,
-    /// Rebuilt from the provider while already in its refund phase: the ledger is unknown, so
-    /// the router refuses further refunds rather than guess the remainder.
-    #[serde(default)]
-    pub refund_history_lost: bool,
-    pub created_ms: i64,
-    pub updated_ms: i64,
-}
+use crate::store::records::{PaymentRecord, RefundState};
 
 impl PaymentRecord {
-    pub fn key(provider: &str, payment_id: &str) -> String {
-        format!("payrouter:payment:{provider}:{payment_id}")
-    }
-
     fn refunded_where(&self, state: RefundState) -> i64 {
         self.refunds
             .iter()
@@ -66,7 +19,7 @@ impl PaymentRecord {
 
     /// What may still be refunded: paid amount less completed and pending refunds.
     pub fn refundable(&self) -> i64 {
-        self.amount
+        self.amount.minor
             - self.refunded_where(RefundState::Completed)
             - self.refunded_where(RefundState::Pending)
     }
@@ -150,8 +103,8 @@ impl PaymentRecord {
     pub fn view(&self) -> PaymentStatus {
         let mut metadata = Map::new();
         metadata.insert("providerStatus".into(), json!(self.state.provider_status));
-        metadata.insert("amount".into(), json!(self.amount));
-        metadata.insert("currency".into(), json!(self.currency));
+        metadata.insert("amount".into(), json!(self.amount.minor));
+        metadata.insert("currency".into(), json!(self.amount.currency.code()));
         metadata.insert(
             "refundedAmount".into(),
             json!(self.refunded_where(RefundState::Completed)),
@@ -178,15 +131,12 @@ impl PaymentRecord {
     }
 }
 
-/// Serializes for the store; records are plain data, so this cannot fail.
-pub fn to_doc<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| Value::Null.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::RefundEntry;
     use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
+    use payrouter_provider::{Currency, Money};
 
     fn state(s: &str, status: PaymentStatusKind, action: Action, fin: bool) -> ProviderState {
         ProviderState::new(s, status, action, fin)
@@ -197,8 +147,7 @@ mod tests {
             provider: "p".into(),
             payment_id: "id".into(),
             shop_transaction_id: "tx".into(),
-            amount: 1000,
-            currency: "GBP".into(),
+            amount: Money::new(1000, Currency::from_code("GBP").unwrap()),
             reference: None,
             state: st,
             refunds: vec![],

@@ -7,56 +7,16 @@ use payrouter_provider::{
     Money, Operation, PayOrder, PayResult, PaymentStatusKind, Provider, ProviderError,
     SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use super::pay::fingerprint;
-use super::record::to_doc;
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::{PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse};
-use crate::notify::Notification;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Automatic,
-    Manual,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscriptionRecord {
-    pub provider: String,
-    pub token: String,
-    pub kind: Kind,
-    pub shop_transaction_id: String,
-    pub amount: i64,
-    pub currency: String,
-    pub status: SubscriptionStatus,
-    pub provider_status: String,
-    #[serde(default)]
-    pub reference: Option<String>,
-    #[serde(default)]
-    pub expires_after: Option<u32>,
-    /// Manual: the instalments' payment ids, oldest first.
-    #[serde(default)]
-    pub payments: Vec<String>,
-    /// Automatic: instalments already notified.
-    #[serde(default)]
-    pub notified: Vec<String>,
-    /// Manual: ended by expire.
-    #[serde(default)]
-    pub ended: bool,
-    pub updated_ms: i64,
-}
-
-impl SubscriptionRecord {
-    fn key(provider: &str, token: &str) -> String {
-        format!("payrouter:subscription:{provider}:{token}")
-    }
-}
+use crate::store::records::{
+    Notification, Step, SubscriptionKind as Kind, SubscriptionRecord, Work,
+};
 
 /// What a new subscription record starts from.
 struct Terms<'a> {
@@ -94,13 +54,9 @@ impl Engine {
         &self,
         p: &dyn Provider,
         token: &str,
-    ) -> Result<Option<(SubscriptionRecord, u64)>> {
-        let key = SubscriptionRecord::key(p.name(), token);
-        Ok(self
-            .store
-            .get(&key)
-            .await?
-            .and_then(|v| serde_json::from_str(&v.doc).ok().map(|r| (r, v.version))))
+    ) -> Result<Option<SubscriptionRecord>> {
+        let key = self.records.keys().subscription(p.name(), token);
+        Ok(self.records.read(&key).await?.doc)
     }
 
     /// Stores a new subscription; a retried creation finds it there and leaves it.
@@ -115,8 +71,7 @@ impl Engine {
             token: token.to_string(),
             kind: terms.kind,
             shop_transaction_id: terms.shop_transaction_id.to_string(),
-            amount: terms.amount.minor,
-            currency: terms.amount.currency.code().to_string(),
+            amount: terms.amount,
             status: SubscriptionStatus::Pending,
             provider_status: String::new(),
             reference: terms.reference,
@@ -126,10 +81,8 @@ impl Engine {
             ended: false,
             updated_ms: now_ms(),
         };
-        let key = SubscriptionRecord::key(p.name(), token);
-        self.store
-            .put_if(&key, 0, &to_doc(&rec), Some(self.retention), None)
-            .await?;
+        let key = self.records.keys().subscription(p.name(), token);
+        self.records.create(&key, &rec, None).await?;
         Ok(())
     }
 
@@ -162,32 +115,22 @@ impl Engine {
         token: &str,
         mut change: impl FnMut(&mut SubscriptionRecord) -> Option<PaymentStatus>,
     ) -> Result<()> {
-        let key = SubscriptionRecord::key(p.name(), token);
-        loop {
-            let Some((mut rec, version)) = self.load_subscription(p, token).await? else {
-                return Ok(());
-            };
-            let notification = change(&mut rec);
-            rec.updated_ms = now_ms();
-            let item = notification
-                .map(|n| Notification::new(p.name(), &n.payment_id, &n).into_item(now_ms()));
-            if self
-                .store
-                .put_if(
-                    &key,
-                    version,
-                    &to_doc(&rec),
-                    Some(self.retention),
-                    item.as_ref(),
-                )
-                .await?
-            {
-                if item.is_some() {
-                    self.notify.wake();
-                }
-                return Ok(());
-            }
-        }
+        let key = self.records.keys().subscription(p.name(), token);
+        self.records
+            .transition(&key, None, |current| {
+                let Some(mut rec) = current else {
+                    return Ok::<_, Error>(Step::Keep(()));
+                };
+                let notification = change(&mut rec);
+                rec.updated_ms = now_ms();
+                Ok(Step::Write {
+                    doc: rec,
+                    work: notification.map(|n| Work::Notify(Notification::new(&n, now_ms()))),
+                    answer: (),
+                })
+            })
+            .await?;
+        Ok(())
     }
 
     /// `POST /subscription/schedule`: a subscription the provider runs.
@@ -199,11 +142,10 @@ impl Engine {
         let p = self.provider_for(provider, Operation::SubscriptionSchedule)?;
         let as_pay = pay_order(&order);
         self.check_currency(p.as_ref(), &as_pay)?;
-        let key = format!(
-            "payrouter:idem:{}:schedule:{}",
-            p.name(),
-            order.shop_transaction_id
-        );
+        let key = self
+            .records
+            .keys()
+            .schedule_reservation(p.name(), &order.shop_transaction_id);
         let fp = fingerprint(&as_pay, &cadence(&order));
         let subject = format!("shopTransactionId '{}'", order.shop_transaction_id);
         self.once(&key, &fp, &subject, self.schedule_once(p.as_ref(), &order))
@@ -244,7 +186,7 @@ impl Engine {
         mut order: SubscriptionOrder,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(provider, Operation::SubscriptionUpdate)?;
-        if let Some((rec, _)) = self.load_subscription(p.as_ref(), token).await? {
+        if let Some(rec) = self.load_subscription(p.as_ref(), token).await? {
             if order.shop_transaction_id.is_empty() {
                 order.shop_transaction_id = rec.shop_transaction_id.clone();
             }
@@ -262,7 +204,7 @@ impl Engine {
             token,
             p.update_subscription(token, &order),
             |r| {
-                r.amount = order.amount.minor;
+                r.amount = order.amount;
                 r.expires_after = order.expires_after;
                 None
             },
@@ -302,7 +244,7 @@ impl Engine {
         order: PayOrder,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(provider, Operation::SubscriptionPay)?;
-        let Some((rec, _)) = self.load_subscription(p.as_ref(), token).await? else {
+        let Some(rec) = self.load_subscription(p.as_ref(), token).await? else {
             return Err(Error::NotFound(format!(
                 "unknown subscriptionToken '{token}'"
             )));
@@ -325,10 +267,13 @@ impl Engine {
         if let Some(reason) = refusal {
             return Ok(response(PayResult::Ko, reason, Some(token.to_string())));
         }
-        if rec.currency != order.amount.currency.code() {
+        if rec.amount.currency != order.amount.currency {
             return Err(Error::invalid(
                 "currency",
-                format!("must be {}, the subscription's currency", rec.currency),
+                format!(
+                    "must be {}, the subscription's currency",
+                    rec.amount.currency
+                ),
             ));
         }
         self.instalment(p.as_ref(), token, order).await
@@ -367,7 +312,7 @@ impl Engine {
         token: &str,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(provider, Operation::SubscriptionExpire)?;
-        if let Some((rec, _)) = self.load_subscription(p.as_ref(), token).await? {
+        if let Some(rec) = self.load_subscription(p.as_ref(), token).await? {
             if rec.kind == Kind::Manual {
                 self.update_subscription_record(p.as_ref(), token, |r| {
                     r.ended = true;
@@ -402,7 +347,7 @@ impl Engine {
     ) -> Result<SubscriptionStatusResponse> {
         let p = self.provider_for(provider, Operation::SubscriptionStatus)?;
         let stored = self.load_subscription(p.as_ref(), token).await?;
-        if let Some((rec, _)) = &stored {
+        if let Some(rec) = &stored {
             if rec.kind == Kind::Manual {
                 return self.manual_status(p.as_ref(), rec).await;
             }
@@ -424,7 +369,7 @@ impl Engine {
             .filter(|i| i.status == PaymentStatusKind::Accepted)
             .count();
         metadata.insert("completedPayments".into(), json!(completed));
-        if let Some((rec, _)) = stored {
+        if let Some(rec) = stored {
             metadata.insert("shopTransactionId".into(), json!(rec.shop_transaction_id));
         }
         Ok(SubscriptionStatusResponse {
@@ -482,7 +427,7 @@ impl Engine {
         p: &dyn Provider,
         state: &SubscriptionState,
     ) -> Result<()> {
-        let Some((rec, _)) = self.load_subscription(p, &state.token).await? else {
+        let Some(rec) = self.load_subscription(p, &state.token).await? else {
             tracing::warn!(provider = p.name(), token = %state.token, "subscription not created by this router; not followed");
             return Ok(());
         };
@@ -505,7 +450,7 @@ impl Engine {
                     return None;
                 }
                 r.notified.push(inst.id.clone());
-                let amount = inst.amount.map_or(r.amount, |m| m.minor);
+                let amount = inst.amount.map_or(r.amount.minor, |m| m.minor);
                 Some(PaymentStatus {
                     status: PaymentStatusKind::Accepted,
                     payment_id: inst.id.clone(),
@@ -516,7 +461,7 @@ impl Engine {
                     metadata: serde_json::from_value(json!({
                         "providerStatus": inst.provider_status,
                         "amount": amount,
-                        "currency": r.currency,
+                        "currency": r.amount.currency.code(),
                         "refundedAmount": 0,
                         "subscriptionToken": r.token,
                     }))

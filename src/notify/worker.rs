@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use super::{signature, Notification, NotifyHandle};
+use super::{signature, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
-use crate::store::{OutboxItem, Queue, Store};
+use crate::store::records::{Notification, Outbox};
+use crate::store::Store;
 
 #[derive(Clone)]
 pub struct NotifierSettings {
@@ -26,7 +27,7 @@ pub struct NotifierSettings {
 }
 
 pub struct Notifier {
-    store: Arc<dyn Store>,
+    outbox: Outbox,
     http: reqwest::Client,
     settings: NotifierSettings,
     wake: NotifyHandle,
@@ -52,7 +53,7 @@ impl Notifier {
             .build()
             .expect("static HTTP client settings are valid");
         Notifier {
-            store,
+            outbox: Outbox::new(store),
             http,
             settings,
             wake,
@@ -81,11 +82,7 @@ impl Notifier {
     async fn pass(&self) -> usize {
         let now = now_ms();
         let lease = now + (self.settings.timeout.as_millis() as i64) * 2 + 1_000;
-        let items = match self
-            .store
-            .outbox_claim(Queue::Notifications, now, lease, BATCH)
-            .await
-        {
+        let items = match self.outbox.claim::<Notification>(now, lease, BATCH).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the notification outbox");
@@ -100,48 +97,33 @@ impl Notifier {
         n
     }
 
-    async fn handle(&self, item: OutboxItem) {
-        let Ok(mut n) = serde_json::from_str::<Notification>(&item.doc) else {
-            tracing::error!(id = %item.id, "unreadable notification moved to dead letters");
-            let _ = self.store.outbox_dead(&item).await;
-            return;
-        };
-        let lag = (now_ms() - item.due_ms).max(0) as f64 / 1000.0;
+    async fn handle(&self, mut n: Notification) {
+        let lag = (now_ms() - n.due_ms).max(0) as f64 / 1000.0;
         metrics::histogram!("payrouter_notification_lag_seconds").record(lag);
         n.attempts += 1;
         let result = match self.deliver(&n).await {
             Delivery::Delivered => {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "delivered")
                     .increment(1);
-                self.store.outbox_done(Queue::Notifications, &n.id).await
+                self.outbox.done(&n).await
             }
             Delivery::Failed(reason) if n.attempts >= self.settings.max_attempts => {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
                     .increment(1);
                 tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
-                self.store.outbox_dead(&self.item(&n, item.due_ms)).await
+                self.outbox.dead(&n).await
             }
             Delivery::Failed(reason) => {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
                     .increment(1);
                 let delay = self.backoff(n.attempts);
                 tracing::warn!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, retry_in_ms = delay.as_millis() as u64, reason, "notification failed; will retry");
-                self.store
-                    .outbox_retry(&self.item(&n, now_ms() + delay.as_millis() as i64))
-                    .await
+                n.due_ms = now_ms() + delay.as_millis() as i64;
+                self.outbox.retry(&n).await
             }
         };
         if let Err(e) = result {
             tracing::warn!(id = %n.id, error = %e, "cannot record a notification outcome; it will be retried");
-        }
-    }
-
-    fn item(&self, n: &Notification, due_ms: i64) -> OutboxItem {
-        OutboxItem {
-            queue: Queue::Notifications,
-            id: n.id.clone(),
-            doc: serde_json::to_string(n).unwrap_or_default(),
-            due_ms,
         }
     }
 
@@ -158,7 +140,7 @@ impl Notifier {
     }
 
     async fn deliver(&self, n: &Notification) -> Delivery {
-        let body = serde_json::to_string(&n.body).unwrap_or_default();
+        let body = n.body();
         let Some(template) = &self.settings.url else {
             tracing::info!(target: "payrouter::notification", id = %n.id, body = %body, "PAYMENT_CALLBACK_URL is not set; notification logged");
             return Delivery::Delivered;
@@ -173,11 +155,11 @@ impl Notifier {
                 .http
                 .post(&url)
                 .header("content-type", "application/json")
-                .body(body.clone()),
+                .body(body.to_string()),
             CallbackMethod::Get => self.http.get(&url),
         };
         let signed_body = match self.settings.method {
-            CallbackMethod::Post => body.as_str(),
+            CallbackMethod::Post => body,
             CallbackMethod::Get => "",
         };
         req = req

@@ -4,9 +4,11 @@
 //! that several replicas on one Redis behave as one: compare-and-set on a version (which gives
 //! idempotency reservations, forward-only transitions and poll windows) and durable queues of
 //! timed work (notifications to deliver, payments to look at again) written in the same step
-//! as the state they follow from.
+//! as the state they follow from. The engine reaches it only through the typed layer in
+//! [`records`].
 
 mod memory;
+pub mod records;
 mod redis;
 
 pub use self::memory::MemoryStore;

@@ -3,24 +3,15 @@
 //!
 //! Layout: a document is a hash `{v: version, d: doc}`; each queue is a hash of items plus a
 //! sorted set of due times (a claimed item's due time is pushed to the end of its lease), and
-//! a hash of dead letters.
+//! a hash of dead letters. Key names come from `records::Keys`.
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use std::time::Duration;
 
+use super::records::{Keys, QueueKeys};
 use super::{OutboxItem, OutboxStats, Queue, Store, StoreError, Versioned};
-
-/// The keys of a queue: items, due times, dead letters.
-fn keys(queue: Queue) -> [String; 3] {
-    let q = queue.name();
-    [
-        format!("payrouter:{q}:items"),
-        format!("payrouter:{q}:due"),
-        format!("payrouter:{q}:dead"),
-    ]
-}
 
 /// KEYS: doc, outbox items, outbox due. ARGV: expected version, doc, ttl ms (0: none),
 /// outbox id ('' for none), outbox doc, outbox due ms.
@@ -79,6 +70,8 @@ return 1
 
 pub struct RedisStore {
     conn: ConnectionManager,
+    notifications: QueueKeys,
+    refreshes: QueueKeys,
     put_if: Script,
     delete_if: Script,
     claim: Script,
@@ -93,7 +86,8 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 impl RedisStore {
     /// Connects (failing fast if Redis is not there); later outages surface as
     /// `StoreError::Unavailable` while the connection manager reconnects in the background.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    /// The queues live under `keys`' prefix.
+    pub async fn connect(url: &str, keys: &Keys) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
@@ -106,12 +100,21 @@ impl RedisStore {
             .map_err(unavailable)?;
         Ok(RedisStore {
             conn,
+            notifications: keys.queue(Queue::Notifications),
+            refreshes: keys.queue(Queue::Refreshes),
             put_if: Script::new(PUT_IF),
             delete_if: Script::new(DELETE_IF),
             claim: Script::new(CLAIM),
             retry: Script::new(RETRY),
             dead: Script::new(DEAD),
         })
+    }
+
+    fn keys(&self, queue: Queue) -> &QueueKeys {
+        match queue {
+            Queue::Notifications => &self.notifications,
+            Queue::Refreshes => &self.refreshes,
+        }
     }
 }
 
@@ -143,12 +146,12 @@ impl Store for RedisStore {
         let mut c = self.conn.clone();
         let (id, odoc, due) =
             outbox.map_or(("", "", 0), |o| (o.id.as_str(), o.doc.as_str(), o.due_ms));
-        let [items, due_set, _] = keys(outbox.map_or(Queue::Notifications, |o| o.queue));
+        let q = self.keys(outbox.map_or(Queue::Notifications, |o| o.queue));
         let ok: i64 = self
             .put_if
             .key(key)
-            .key(items)
-            .key(due_set)
+            .key(&q.items)
+            .key(&q.due)
             .arg(expected)
             .arg(doc)
             .arg(ttl.map_or(0, |t| t.as_millis() as u64))
@@ -175,11 +178,11 @@ impl Store for RedisStore {
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let [items, due, _] = keys(item.queue);
+        let q = self.keys(item.queue);
         redis::pipe()
             .atomic()
-            .hset(items, &item.id, &item.doc)
-            .zadd(due, &item.id, item.due_ms)
+            .hset(&q.items, &item.id, &item.doc)
+            .zadd(&q.due, &item.id, item.due_ms)
             .exec_async(&mut c)
             .await
             .map_err(unavailable)
@@ -193,11 +196,11 @@ impl Store for RedisStore {
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let mut c = self.conn.clone();
-        let [items, due, _] = keys(queue);
+        let q = self.keys(queue);
         let flat: Vec<String> = self
             .claim
-            .key(due)
-            .key(items)
+            .key(&q.due)
+            .key(&q.items)
             .arg(now_ms)
             .arg(lease_until_ms)
             .arg(limit)
@@ -217,11 +220,11 @@ impl Store for RedisStore {
 
     async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let [items, due, _] = keys(queue);
+        let q = self.keys(queue);
         redis::pipe()
             .atomic()
-            .hdel(items, id)
-            .zrem(due, id)
+            .hdel(&q.items, id)
+            .zrem(&q.due, id)
             .exec_async(&mut c)
             .await
             .map_err(unavailable)
@@ -229,11 +232,11 @@ impl Store for RedisStore {
 
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let [items, due, _] = keys(item.queue);
+        let q = self.keys(item.queue);
         let _: i64 = self
             .retry
-            .key(items)
-            .key(due)
+            .key(&q.items)
+            .key(&q.due)
             .arg(&item.id)
             .arg(&item.doc)
             .arg(item.due_ms)
@@ -245,12 +248,12 @@ impl Store for RedisStore {
 
     async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let [items, due, dead] = keys(item.queue);
+        let q = self.keys(item.queue);
         let _: i64 = self
             .dead
-            .key(items)
-            .key(due)
-            .key(dead)
+            .key(&q.items)
+            .key(&q.due)
+            .key(&q.dead)
             .arg(&item.id)
             .arg(&item.doc)
             .invoke_async(&mut c)
@@ -261,11 +264,11 @@ impl Store for RedisStore {
 
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
         let mut c = self.conn.clone();
-        let [_, due, dead] = keys(queue);
+        let q = self.keys(queue);
         let (pending, oldest, dead): (u64, Vec<(String, i64)>, u64) = redis::pipe()
-            .zcard(&due)
-            .zrange_withscores(&due, 0, 0)
-            .hlen(dead)
+            .zcard(&q.due)
+            .zrange_withscores(&q.due, 0, 0)
+            .hlen(&q.dead)
             .query_async(&mut c)
             .await
             .map_err(unavailable)?;

@@ -167,3 +167,15 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The providers a router configured by `toml` would serve, for tests that build an engine
+/// around a store of their own.
+pub fn providers_of(toml: &str) -> payrouter::engine::Providers {
+    let loaded = payrouter::config::from_figment(&Figment::new().merge(Toml::string(toml)))
+        .unwrap_or_else(|p| panic!("{p:?}"));
+    let ctx = payrouter_provider::ProviderContext {
+        public_base_url: loaded.config.public_base(),
+    };
+    payrouter::registry::build_enabled(loaded.figment(), &loaded.config.enabled_providers, &ctx)
+        .unwrap_or_else(|p| panic!("{p:?}"))
+}

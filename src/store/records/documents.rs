@@ -1,0 +1,236 @@
+//! The documents payrouter keeps, as typed values, and their stored form.
+//!
+//! The JSON shape of each document is the data layout in Redis: fields may be added (with a
+//! default, so older documents still read) but not renamed or removed. Amounts are held as
+//! [`Money`] and stored as today, as `"amount"` in minor units next to `"currency"`.
+
+use payrouter_provider::{Money, ProviderState, Redirect, SubscriptionStatus};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Something stored under a [`super::DocKey`].
+pub trait Document {
+    fn encode(&self) -> String;
+
+    /// How long the document is kept after its last write.
+    fn ttl(&self, retention: Duration) -> Duration {
+        retention
+    }
+}
+
+/// A document that is read back (see the policy for unreadable ones in [`super`]).
+pub trait Readable: Document + Sized {
+    fn decode(doc: &str) -> serde_json::Result<Self>;
+}
+
+/// A document stored as JSON.
+pub trait Json: Serialize + DeserializeOwned {}
+
+impl<T: Json> Document for T {
+    fn encode(&self) -> String {
+        // Documents are plain data (string-keyed maps only), so serializing cannot fail;
+        // were it to, `null` is written, which reads back as unreadable, i.e. absent.
+        serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+    }
+}
+
+impl<T: Json> Readable for T {
+    fn decode(doc: &str) -> serde_json::Result<Self> {
+        serde_json::from_str(doc)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefundState {
+    Pending,
+    Completed,
+    Rejected,
+}
+
+/// One refund asked of the provider, in minor units of the payment's currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundEntry {
+    pub id: String,
+    pub amount: i64,
+    pub state: RefundState,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRecord {
+    pub provider: String,
+    pub payment_id: String,
+    pub shop_transaction_id: String,
+    #[serde(flatten, with = "money_fields")]
+    pub amount: Money,
+    #[serde(default)]
+    pub reference: Option<String>,
+    pub state: ProviderState,
+    #[serde(default)]
+    pub refunds: Vec<RefundEntry>,
+    /// Kept only for POST redirects, which the router serves as a self-submitting page.
+    #[serde(default)]
+    pub post_redirect: Option<Redirect>,
+    /// Set when the payment is an instalment of a subscription.
+    #[serde(default)]
+    pub subscription_token: Option<String>,
+    /// Rebuilt from the provider while already in its refund phase: the ledger is unknown, so
+    /// the router refuses further refunds rather than guess the remainder.
+    #[serde(default)]
+    pub refund_history_lost: bool,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+impl Json for PaymentRecord {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionKind {
+    /// Run by the provider (a Fena standing order).
+    Automatic,
+    /// Kept by the router: each instalment is a new payment.
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRecord {
+    pub provider: String,
+    pub token: String,
+    pub kind: SubscriptionKind,
+    pub shop_transaction_id: String,
+    #[serde(flatten, with = "money_fields")]
+    pub amount: Money,
+    pub status: SubscriptionStatus,
+    pub provider_status: String,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub expires_after: Option<u32>,
+    /// Manual: the instalments' payment ids, oldest first.
+    #[serde(default)]
+    pub payments: Vec<String>,
+    /// Automatic: instalments already notified.
+    #[serde(default)]
+    pub notified: Vec<String>,
+    /// Manual: ended by expire.
+    #[serde(default)]
+    pub ended: bool,
+    pub updated_ms: i64,
+}
+
+impl Json for SubscriptionRecord {}
+
+/// An idempotency key's reservation: who holds it, and the answer once there is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reservation<T> {
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub phase: Phase<T>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "camelCase")]
+pub enum Phase<T> {
+    InFlight { lease_until_ms: i64 },
+    Done { response: T },
+}
+
+impl<T: Serialize + DeserializeOwned> Json for Reservation<T> {}
+
+/// While this marker lives, a payment's provider poll window is shut. It carries nothing and
+/// is never read: only its existence and expiry matter.
+pub struct PollWindow {
+    pub interval: Duration,
+}
+
+impl Document for PollWindow {
+    fn encode(&self) -> String {
+        String::new()
+    }
+
+    fn ttl(&self, _retention: Duration) -> Duration {
+        self.interval
+    }
+}
+
+/// `Money` as the two fields `"amount"` (minor units) and `"currency"` (ISO 4217 code) of the
+/// document that holds it.
+mod money_fields {
+    use payrouter_provider::{Currency, Money};
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        amount: i64,
+        currency: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        amount: i64,
+        currency: String,
+    }
+
+    pub fn serialize<S: Serializer>(money: &Money, s: S) -> Result<S::Ok, S::Error> {
+        Out {
+            amount: money.minor,
+            currency: money.currency.code(),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+        let fields = In::deserialize(d)?;
+        let currency = Currency::from_code(&fields.currency).ok_or_else(|| {
+            D::Error::custom(format!("'{}' is not an ISO 4217 currency", fields.currency))
+        })?;
+        Ok(Money::new(fields.amount, currency))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::PayResponse;
+
+    /// Documents as the router stored them before this layer existed.
+    const PAYMENT: &str = r#"{"provider":"fena","paymentId":"64b48c5b6ba2cd6a040b20a8","shopTransactionId":"compat-1","amount":1299,"currency":"GBP","reference":"compat-1","state":{"providerStatus":"paid","status":"ACCEPTED","action":"PAYMENT","final":true},"refunds":[{"id":"3edafa6c1ebf4db7955e98fa68afa10e","amount":500,"state":"pending","atMs":1795976260500}],"postRedirect":null,"subscriptionToken":null,"refundHistoryLost":false,"createdMs":1795976260494,"updatedMs":1795976260500}"#;
+    const SUBSCRIPTION: &str = r#"{"provider":"fena","token":"sub_80af88191c90e51c345fd75b","kind":"manual","shopTransactionId":"m-1","amount":500,"currency":"GBP","status":"PENDING","providerStatus":"","reference":null,"expiresAfter":2,"payments":["64b48c5b6ba2cd6a040b3101"],"notified":[],"ended":false,"updatedMs":1795976260504}"#;
+    const RESERVATION: &str = r#"{"fingerprint":"de0b58a30256f144c821c96c6b2d5b805dda025f7de48ad2807eb1f13ffac022","phase":"done","response":{"result":"REDIRECT_TO_URL","resultDescription":"payment created: redirect the payer to complete it","paymentId":"64b48c5b6ba2cd6a040b20a8","redirectToUrl":"https://payment.fena.co/pay/?p=h64b48c5b6ba2cd6a040b20a8"}}"#;
+    const IN_FLIGHT: &str =
+        r#"{"fingerprint":"de0b","phase":"inFlight","lease_until_ms":1795976290494}"#;
+
+    #[test]
+    fn stored_documents_read_as_typed_values_and_write_back_byte_for_byte() {
+        let payment = PaymentRecord::decode(PAYMENT).unwrap();
+        assert_eq!(payment.amount.minor, 1299);
+        assert_eq!(payment.amount.currency.code(), "GBP");
+        assert_eq!(payment.encode(), PAYMENT);
+        let subscription = SubscriptionRecord::decode(SUBSCRIPTION).unwrap();
+        assert_eq!(subscription.kind, SubscriptionKind::Manual);
+        assert_eq!(subscription.encode(), SUBSCRIPTION);
+        let done = Reservation::<PayResponse>::decode(RESERVATION).unwrap();
+        assert!(matches!(done.phase, Phase::Done { .. }));
+        assert_eq!(done.encode(), RESERVATION);
+        let in_flight = Reservation::<PayResponse>::decode(IN_FLIGHT).unwrap();
+        assert_eq!(in_flight.encode(), IN_FLIGHT);
+    }
+
+    #[test]
+    fn an_amount_in_an_unknown_currency_does_not_read() {
+        let bad = PAYMENT.replace(r#""currency":"GBP""#, r#""currency":"XYZ""#);
+        let err = PaymentRecord::decode(&bad).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("'XYZ' is not an ISO 4217 currency"),
+            "{err}"
+        );
+    }
+}

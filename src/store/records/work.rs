@@ -1,0 +1,265 @@
+//! Queued work: a notification to deliver, a payment to look at again. Typed everywhere but
+//! here, where it becomes an outbox item of the store's durable queues and back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::sync::Arc;
+
+use super::keys::recheck_id;
+use crate::contract::PaymentStatus;
+use crate::store::{OutboxItem, Queue, Store, StoreError};
+
+/// One notification. Its `id` (the `webhook-id` header) is fixed when it is enqueued, so every
+/// retry of the same state change carries the same id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: String,
+    pub provider: String,
+    pub payment_id: String,
+    /// The Payment Status JSON as serialized when the change happened; these exact bytes are
+    /// signed and sent, never parsed again.
+    body: Box<RawValue>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub created_ms: i64,
+    /// When it is due (kept by the queue, not in the document).
+    #[serde(skip)]
+    pub due_ms: i64,
+}
+
+impl Notification {
+    /// A notification of `body`, due at `now_ms`.
+    pub fn new(body: &PaymentStatus, now_ms: i64) -> Self {
+        Notification {
+            id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+            provider: body.provider_name.clone(),
+            payment_id: body.payment_id.clone(),
+            // A Payment Status is plain data with string keys: serializing it cannot fail.
+            body: serde_json::value::to_raw_value(body).unwrap_or_default(),
+            attempts: 0,
+            created_ms: now_ms,
+            due_ms: now_ms,
+        }
+    }
+
+    /// The Payment Status JSON to send.
+    pub fn body(&self) -> &str {
+        self.body.get()
+    }
+}
+
+/// A payment to ask its provider about again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recheck {
+    pub provider: String,
+    pub payment_id: String,
+    pub attempt: u32,
+    /// A callback asked for it: look even if the payment is settled (a refund may follow).
+    #[serde(default)]
+    pub after_callback: bool,
+    /// When it is due (kept by the queue, not in the document).
+    #[serde(skip)]
+    pub due_ms: i64,
+}
+
+/// Work a state change leaves behind, enqueued in the same atomic step.
+#[derive(Debug, Clone)]
+pub enum Work {
+    Notify(Notification),
+    Recheck(Recheck),
+}
+
+impl Work {
+    pub(crate) fn item(&self) -> OutboxItem {
+        match self {
+            Work::Notify(n) => n.item(),
+            Work::Recheck(r) => r.item(),
+        }
+    }
+}
+
+/// A kind of queued work and its queue.
+pub trait Queued: Sized + Serialize + for<'de> Deserialize<'de> {
+    const QUEUE: Queue;
+
+    /// Its id in the queue: enqueueing under an id already queued replaces that item.
+    fn id(&self) -> String;
+
+    fn due_ms(&self) -> i64;
+
+    fn with_due(self, due_ms: i64) -> Self;
+
+    fn item(&self) -> OutboxItem {
+        OutboxItem {
+            queue: Self::QUEUE,
+            id: self.id(),
+            // Plain data with string keys: serializing cannot fail.
+            doc: serde_json::to_string(self).unwrap_or_default(),
+            due_ms: self.due_ms(),
+        }
+    }
+}
+
+impl Queued for Notification {
+    const QUEUE: Queue = Queue::Notifications;
+
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn due_ms(&self) -> i64 {
+        self.due_ms
+    }
+
+    fn with_due(self, due_ms: i64) -> Self {
+        Notification { due_ms, ..self }
+    }
+}
+
+impl Queued for Recheck {
+    const QUEUE: Queue = Queue::Refreshes;
+
+    fn id(&self) -> String {
+        recheck_id(&self.provider, &self.payment_id, self.after_callback)
+    }
+
+    fn due_ms(&self) -> i64 {
+        self.due_ms
+    }
+
+    fn with_due(self, due_ms: i64) -> Self {
+        Recheck { due_ms, ..self }
+    }
+}
+
+/// The typed view of the store's queues, for the workers that take work from them.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<dyn Store>,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Outbox { store }
+    }
+
+    pub async fn push(&self, work: &Work) -> Result<(), StoreError> {
+        self.store.outbox_push(&work.item()).await
+    }
+
+    /// Takes up to `limit` due items and hides them until `lease_until_ms`. An item that
+    /// cannot be read is moved to its queue's dead letters (kept for an operator, never run).
+    pub async fn claim<W: Queued>(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<W>, StoreError> {
+        let items = self
+            .store
+            .outbox_claim(W::QUEUE, now_ms, lease_until_ms, limit)
+            .await?;
+        let mut claimed = Vec::with_capacity(items.len());
+        for item in items {
+            match serde_json::from_str::<W>(&item.doc) {
+                Ok(w) => claimed.push(w.with_due(item.due_ms)),
+                Err(e) => {
+                    tracing::error!(queue = W::QUEUE.name(), id = %item.id, error = %e, "unreadable queued item moved to dead letters");
+                    if let Err(e) = self.store.outbox_dead(&item).await {
+                        tracing::warn!(id = %item.id, error = %e, "cannot move an unreadable item; it will be taken again");
+                    }
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    pub async fn done<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
+        self.store.outbox_done(W::QUEUE, &work.id()).await
+    }
+
+    /// Stores the item as it now is (after an attempt), due at its `due_ms`.
+    pub async fn retry<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
+        self.store.outbox_retry(&work.item()).await
+    }
+
+    pub async fn dead<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
+        self.store.outbox_dead(&work.item()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A notification enqueued by the router before this layer existed.
+    const STORED: &str = r#"{"id":"msg_8e5f7b2b3e43496cac22c6e0b8ac0398","provider":"fena","paymentId":"64b48c5b6ba2cd6a040b20a8","body":{"status":"ACCEPTED","paymentId":"64b48c5b6ba2cd6a040b20a8","shopTransactionId":"compat-1","providerName":"fena","paymentMethod":"external","action":"PAYMENT","metadata":{"amount":1299,"currency":"GBP","providerStatus":"paid","refundedAmount":0}},"attempts":2,"createdMs":1795976260497}"#;
+
+    #[test]
+    fn a_stored_notification_round_trips_byte_for_byte() {
+        let n: Notification = serde_json::from_str(STORED).unwrap();
+        assert_eq!(n.attempts, 2);
+        assert!(n.body().starts_with(r#"{"status":"ACCEPTED","paymentId""#));
+        assert_eq!(n.item().doc, STORED);
+    }
+
+    #[test]
+    fn a_stored_recheck_round_trips_under_its_id() {
+        const RECHECK: &str = r#"{"provider":"fena","paymentId":"64b48c5b6ba2cd6a040b3101","attempt":0,"afterCallback":false}"#;
+        let r: Recheck = serde_json::from_str(RECHECK).unwrap();
+        let item = r.with_due(5).item();
+        assert_eq!(
+            (item.queue, item.id.as_str(), item.doc.as_str(), item.due_ms),
+            (
+                Queue::Refreshes,
+                "fena:64b48c5b6ba2cd6a040b3101",
+                RECHECK,
+                5
+            )
+        );
+    }
+
+    #[test]
+    fn a_new_notification_keeps_the_body_it_was_given() {
+        let body: PaymentStatus = serde_json::from_str(
+            &serde_json::from_str::<serde_json::Value>(STORED).unwrap()["body"].to_string(),
+        )
+        .unwrap();
+        let n = Notification::new(&body, 7);
+        assert_eq!(
+            (n.provider.as_str(), n.payment_id.as_str()),
+            ("fena", "64b48c5b6ba2cd6a040b20a8")
+        );
+        assert_eq!(
+            serde_json::from_str::<PaymentStatus>(n.body()).unwrap(),
+            body
+        );
+        assert_eq!((n.created_ms, n.item().due_ms), (7, 7));
+    }
+
+    #[tokio::test]
+    async fn unreadable_queued_work_goes_to_the_dead_letters_not_to_a_worker() {
+        let store = Arc::new(crate::store::MemoryStore::new(10));
+        let outbox = Outbox::new(store.clone());
+        let garbage = OutboxItem {
+            queue: Queue::Notifications,
+            id: "msg_x".into(),
+            doc: "{not json".into(),
+            due_ms: 0,
+        };
+        store.outbox_push(&garbage).await.unwrap();
+        let stored: Notification = serde_json::from_str(STORED).unwrap();
+        outbox
+            .push(&Work::Notify(stored.with_due(0)))
+            .await
+            .unwrap();
+        let claimed = outbox.claim::<Notification>(1, 2, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].id, "msg_8e5f7b2b3e43496cac22c6e0b8ac0398");
+        let stats = store.outbox_stats(Queue::Notifications).await.unwrap();
+        assert_eq!((stats.pending, stats.dead), (1, 1));
+    }
+}

@@ -1,0 +1,135 @@
+//! What a pay costs the store: a first pay makes one round trip before the provider call and
+//! two after it (the payment with its first recheck, then the stored answer); a replay makes
+//! two and never reaches the provider. Counted on a store that counts its calls.
+
+mod common;
+
+use async_trait::async_trait;
+use common::*;
+use payrouter::engine::{Engine, RecheckSchedule};
+use payrouter::notify::NotifyHandle;
+use payrouter::store::records::{Keys, Records};
+use payrouter::store::{MemoryStore, OutboxItem, OutboxStats, Queue, Store, StoreError, Versioned};
+use payrouter_provider::{Currency, Money, PayOrder};
+use serde_json::Map;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The embedded store, counting every call made to it.
+struct Counting {
+    inner: MemoryStore,
+    calls: AtomicUsize,
+}
+
+impl Counting {
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Store for Counting {
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        self.count();
+        self.inner.get(key).await
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        expected: u64,
+        doc: &str,
+        ttl: Option<Duration>,
+        outbox: Option<&OutboxItem>,
+    ) -> Result<bool, StoreError> {
+        self.count();
+        self.inner.put_if(key, expected, doc, ttl, outbox).await
+    }
+
+    async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError> {
+        self.count();
+        self.inner.delete_if(key, expected).await
+    }
+
+    async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.count();
+        self.inner.outbox_push(item).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        queue: Queue,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.count();
+        self.inner
+            .outbox_claim(queue, now_ms, lease_until_ms, limit)
+            .await
+    }
+
+    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError> {
+        self.count();
+        self.inner.outbox_done(queue, id).await
+    }
+
+    async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.count();
+        self.inner.outbox_retry(item).await
+    }
+
+    async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.count();
+        self.inner.outbox_dead(item).await
+    }
+
+    async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
+        self.count();
+        self.inner.outbox_stats(queue).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.count();
+        self.inner.ping().await
+    }
+}
+
+#[tokio::test]
+async fn a_pay_costs_three_store_round_trips_and_a_replay_two() {
+    const PID: &str = "64b48c5b6ba2cd6a040b2d04";
+    let fena = FenaMock::start().await;
+    let create = fena.on_create(PID, "trips-1", "12.99").await;
+    let cfg = config(None, &fena.base(), "http://127.0.0.1:9/notify", "");
+    let providers = providers_of(&cfg);
+    let store = Arc::new(Counting {
+        inner: MemoryStore::new(100),
+        calls: AtomicUsize::new(0),
+    });
+    let records = Records::new(
+        store.clone(),
+        Keys::default(),
+        Duration::from_secs(3600),
+        NotifyHandle::default(),
+    );
+    let schedule = RecheckSchedule {
+        initial: Duration::from_secs(600),
+        max: Duration::from_secs(600),
+    };
+    let engine = Engine::new(records, providers, Duration::from_secs(5), None, schedule);
+    let order = PayOrder {
+        amount: Money::new(1299, Currency::from_code("GBP").unwrap()),
+        shop_transaction_id: "trips-1".into(),
+        success_redirect_url: None,
+        failure_redirect_url: None,
+        provider_data: Map::new(),
+    };
+    let first = engine.pay("fena", order.clone()).await.unwrap();
+    assert_eq!(first.payment_id.as_deref(), Some(PID));
+    assert_eq!(store.calls.load(Ordering::SeqCst), 3);
+    let replay = engine.pay("fena", order).await.unwrap();
+    assert_eq!(replay, first);
+    assert_eq!(store.calls.load(Ordering::SeqCst), 5);
+    assert_eq!(create.calls_async().await, 1);
+}
