@@ -5,8 +5,8 @@
 mod fields;
 
 pub use fields::{
-    expectation, Amount, Count, CurrencyCode, HttpUrl, PaymentId, ProviderData,
-    ShopTransactionId, SubscriptionToken,
+    expectation, Amount, Count, CurrencyCode, HttpUrl, PaymentId, ProviderData, ShopTransactionId,
+    SubscriptionToken,
 };
 
 use payrouter_provider::{

@@ -108,7 +108,8 @@ fn malformed(e: &serde_json::Error) -> ApiError {
 
 /// Deserializes a parsed body or query into `T`, naming the failing field by its path.
 fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| field_error(e.path(), &e.inner().to_string()))
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| field_error(e.path(), &e.inner().to_string()))
 }
 
 /// An ErrorResponse message from serde's path and message: `field: what is expected`.

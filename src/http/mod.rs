@@ -135,8 +135,18 @@ pub fn routes() -> Vec<Route> {
             "/v3/{provider}/subscription/status/{token}",
             subscriptions::status,
         ),
-        route(Provider, M::POST, "/v3/{provider}/callback", routes::callback),
-        route(Provider, M::GET, "/v3/{provider}/callback", routes::callback_ping),
+        route(
+            Provider,
+            M::POST,
+            "/v3/{provider}/callback",
+            routes::callback,
+        ),
+        route(
+            Provider,
+            M::GET,
+            "/v3/{provider}/callback",
+            routes::callback_ping,
+        ),
         route(
             Provider,
             M::GET,

@@ -86,8 +86,10 @@ pub async fn openapi(State(app): State<AppState>) -> Json<Value> {
                 .collect::<Vec<_>>()
                 .join(", "),
             caps.currencies.describe(),
-            caps.max_amount
-                .map_or_else(|| "no limit of its own".into(), |m| format!("{m} minor units")),
+            caps.max_amount.map_or_else(
+                || "no limit of its own".into(),
+                |m| format!("{m} minor units")
+            ),
             caps.callback_format,
         ));
         for (field, meaning) in caps.pay_provider_data {
@@ -104,28 +106,51 @@ pub async fn openapi(State(app): State<AppState>) -> Json<Value> {
     Json(doc)
 }
 
-/// The `provider` path parameter as an enum of the enabled providers, and a description on
-/// every response.
+/// The `provider` path parameter as an enum of the enabled providers, a description on every
+/// response, and an operationId from the method and path (a handler serving two methods, or
+/// two handlers of one name, would otherwise share one).
 fn complete_operations(doc: &mut Value, providers: &[&str]) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
-    for op in paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-    {
-        if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
-            for param in params.iter_mut().filter(|p| p["name"] == "provider") {
-                param["schema"] = json!({"type": "string", "enum": providers});
-                param["description"] = json!("an enabled provider");
-            }
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            op["operationId"] = json!(operation_id(method, path));
+            complete_operation(op, providers);
         }
-        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
-            for (status, response) in responses.iter_mut() {
-                if response["description"].as_str().is_none_or(str::is_empty) {
-                    response["description"] = json!(status_meaning(status));
-                }
+    }
+}
+
+/// `post` and `/v3/{provider}/subscription/expire/{token}` give `postSubscriptionExpire`.
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_string();
+    for word in path
+        .split(['/', '.'])
+        .filter(|w| !w.is_empty() && *w != "v3" && !w.starts_with('{'))
+    {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            id.push(first.to_ascii_uppercase());
+            id.extend(chars);
+        }
+    }
+    id
+}
+
+fn complete_operation(op: &mut Value, providers: &[&str]) {
+    if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for param in params.iter_mut().filter(|p| p["name"] == "provider") {
+            param["schema"] = json!({"type": "string", "enum": providers});
+            param["description"] = json!("an enabled provider");
+        }
+    }
+    if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+        for (status, response) in responses.iter_mut() {
+            if response["description"].as_str().is_none_or(str::is_empty) {
+                response["description"] = json!(status_meaning(status));
             }
         }
     }

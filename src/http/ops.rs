@@ -8,8 +8,8 @@ use serde_json::json;
 use std::sync::atomic::Ordering;
 
 use super::error::error_response;
-use crate::contract::ErrorResponse;
 use super::AppState;
+use crate::contract::ErrorResponse;
 use crate::engine::now_ms;
 use crate::store::Queue;
 

@@ -34,10 +34,7 @@ impl Resolved {
         match self.0.capabilities().max_amount {
             Some(max) if amount.minor > max => Err(ApiError::invalid(
                 "amount",
-                format!(
-                    "must be at most {max} (minor units) for {}",
-                    self.0.name()
-                ),
+                format!("must be at most {max} (minor units) for {}", self.0.name()),
             )),
             _ => Ok(()),
         }

@@ -71,7 +71,7 @@ pub async fn refund(
 #[utoipa::path(get, path = "/v3/{provider}/status", tag = "payments",
     params(("provider" = String, Path), PaymentRef),
     security((), ("bearer" = [])),
-    responses((status = 200, body = PaymentStatus),
+    responses((status = 200, body = PaymentStatus, description = "the payment's status"),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
         (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
@@ -83,7 +83,9 @@ pub async fn status(
 ) -> Result<Json<PaymentStatus>, ApiError> {
     tag("status", Some(q.payment_id.as_str()));
     Ok(Json(
-        app.engine.status(&provider.0, q.payment_id.as_str()).await?,
+        app.engine
+            .status(&provider.0, q.payment_id.as_str())
+            .await?,
     ))
 }
 
@@ -92,7 +94,7 @@ pub async fn status(
     params(("provider" = String, Path)),
     request_body = PaymentRef,
     security((), ("bearer" = [])),
-    responses((status = 200, body = PaymentStatus),
+    responses((status = 200, body = PaymentStatus, description = "the payment's status"),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
         (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),

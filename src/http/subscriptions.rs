@@ -139,7 +139,7 @@ pub async fn expire(
 #[utoipa::path(get, path = "/v3/{provider}/subscription/status/{token}", tag = "subscriptions",
     params(("provider" = String, Path), ("token" = String, Path, description = "the subscriptionToken")),
     security((), ("bearer" = [])),
-    responses((status = 200, body = SubscriptionStatusResponse),
+    responses((status = 200, body = SubscriptionStatusResponse, description = "the subscription's status"),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
         (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
