@@ -91,7 +91,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = match serde_path_to_error::deserialize::<_, Unique>(&mut json) {
         Ok(Unique(v)) => v,
         Err(e) if e.inner().is_data() => {
-            return Err(field_error(e.path(), &e.inner().to_string()));
+            let inner = e.inner();
+            let position = format!(" at line {} column {}", inner.line(), inner.column());
+            let message = inner.to_string();
+            let message = message.strip_suffix(&position).unwrap_or(&message);
+            return Err(field_error(e.path(), message));
         }
         Err(e) => return Err(malformed(e.inner())),
     };
