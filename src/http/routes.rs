@@ -134,8 +134,8 @@ pub async fn check(
 
 #[utoipa::path(post, path = "/v3/{provider}/callback", tag = "callbacks",
     params(("provider" = String, Path)),
-    request_body(content = String, description = "the provider's own notification (Fena JSON; Feennex form or JSON, signed)",
-        content_type = "application/x-www-form-urlencoded"),
+    request_body(description = "the provider's own notification (Fena JSON; Feennex form or JSON, signed)",
+        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "acknowledged in the provider's form (Feennex: OK)"),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "the provider's signature is missing or wrong"),
         (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
