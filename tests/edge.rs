@@ -280,3 +280,84 @@ async fn amounts_above_the_providers_limit_never_reach_it() {
     assert_eq!(s, 502, "Fena was asked (and failed): {b}");
     assert_eq!(create.calls_async().await, 1);
 }
+
+#[tokio::test]
+async fn every_400_names_the_field_and_what_is_expected() {
+    let e = env("").await;
+    let terms = |info: Value| json!({"amount": 100, "currency": "GBP", "shopTransactionId": "s-1", "subscriptionInfo": info});
+    let cases = [
+        (
+            "/v3/fena/pay",
+            json!({"currency": "GBP", "shopTransactionId": "m-1"}),
+            "amount: is required: a positive integer in minor units",
+        ),
+        (
+            "/v3/fena/pay",
+            pay_body("m-2", json!("1299")),
+            "amount: invalid type: string \"1299\", expected a positive integer in minor units",
+        ),
+        (
+            "/v3/fena/pay",
+            pay_body("m-3", json!(0)),
+            "amount: must be a positive integer in minor units",
+        ),
+        (
+            "/v3/fena/pay",
+            json!({"amount": 1, "currency": "gbp", "shopTransactionId": "m-4"}),
+            "currency: 'gbp' is not known; must be an ISO 4217 alphabetic code",
+        ),
+        (
+            "/v3/fena/subscription/schedule",
+            terms(json!({})),
+            "subscriptionInfo.interval: is required: one of DAY, WEEK, MONTH, YEAR",
+        ),
+        (
+            "/v3/fena/subscription/schedule",
+            terms(json!({"interval": "MONTH", "intervalCount": 0})),
+            "subscriptionInfo.intervalCount: must be a whole number of at least 1",
+        ),
+        (
+            "/v3/fena/subscription/schedule",
+            terms(json!({"interval": "MONTH", "intervalCount": 1, "expiresAfter": -1})),
+            "subscriptionInfo.expiresAfter: must be a whole number of at least 1",
+        ),
+        (
+            "/v3/fena/refund",
+            json!({"amount": 1, "currency": "GBP", "paymentId": ""}),
+            "paymentId: must be the paymentId answered by pay",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let (s, b) = e.router.post(path, &body).await;
+        assert_eq!(s, 400, "{path} {body}: {b}");
+        assert!(
+            b["message"].as_str().unwrap().starts_with(message),
+            "{path} {body}: {b} should say {message}"
+        );
+    }
+    for (raw, message) in [
+        ("", "body: a JSON object is required"),
+        ("  ", "body: a JSON object is required"),
+        (r#"{"amount": 1} trailing"#, "body: malformed JSON"),
+        ("[1, 2]", "body: must be a JSON object"),
+    ] {
+        let resp = e
+            .router
+            .http
+            .post(e.router.url("/v3/fena/pay"))
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, 400, message).await;
+    }
+    let resp = e
+        .router
+        .http
+        .get(e.router.url("/v3/fena/subscription/status/%FF"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "path").await;
+}
