@@ -2,13 +2,13 @@
 
 CARGO ?= cargo
 
-.PHONY: run test bench lint redis-server chromium
+.PHONY: run test bench lint redis-server chromium openapi-validator
 
 # The demo profile: simulated providers in-process, pretty logs, the embedded store.
 run:
 	PAYROUTER_PROFILE=demo $(CARGO) run --release --bin payrouter
 
-test: redis-server chromium
+test: redis-server chromium openapi-validator
 	$(CARGO) test --workspace
 
 lint:
@@ -27,6 +27,13 @@ chromium:
 	@command -v chromium >/dev/null || { \
 		echo "installing chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	}
+
+# tests/openapi.rs validates /openapi.json against the OpenAPI 3.1 schema with this package.
+openapi-validator:
+	@python3 -c "import openapi_spec_validator" 2>/dev/null || { \
+		echo "installing openapi-spec-validator"; \
+		python3 -m pip install -q openapi-spec-validator; \
 	}
 
 # Overhead and capacity on loopback; prints a table and writes bench/results.json.

@@ -1,9 +1,21 @@
-//! The bodies of the PGM "External Integration" contract, as they travel on the wire.
+//! The bodies of the PGM "External Integration" contract, as they travel on the wire. Request
+//! bodies are built from the validating field types of `fields`, so deserializing one is
+//! validating it, and the same definitions produce the OpenAPI schemas.
 
-use payrouter_provider::{Action, PayResult, PaymentStatusKind, SubscriptionStatus};
+mod fields;
+
+pub use fields::{
+    expectation, Amount, Count, CurrencyCode, HttpUrl, PaymentId, ProviderData, ShopTransactionId,
+    SubscriptionToken,
+};
+
+use payrouter_provider::{
+    Action, Interval, Money, PayOrder, PayResult, PaymentStatusKind, SubscriptionOrder,
+    SubscriptionStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Answer of `pay` (and of the subscription routes, with `subscriptionToken`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -75,32 +87,202 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
-/// Request body of `pay` (documentation; requests are validated field by field).
+/// Request body of `pay`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct PayRequestDoc {
-    /// Integer amount in the currency's minor unit (1299 = 12.99 GBP).
-    amount: i64,
-    /// ISO 4217 alphabetic code.
-    currency: String,
-    /// The merchant's id of this payment, 1-255 characters; the idempotency key.
-    shop_transaction_id: String,
-    success_redirect_url: Option<String>,
-    failure_redirect_url: Option<String>,
-    /// Provider specific: see the provider's capabilities.
-    #[schema(value_type = Object)]
-    provider_data: Option<Map<String, Value>>,
+pub struct PayRequest {
+    pub amount: Amount,
+    pub currency: CurrencyCode,
+    pub shop_transaction_id: ShopTransactionId,
+    /// Where the provider sends the payer after a successful payment.
+    pub success_redirect_url: Option<HttpUrl>,
+    /// Where the provider sends the payer after a failed or abandoned payment.
+    pub failure_redirect_url: Option<HttpUrl>,
+    pub provider_data: Option<ProviderData>,
 }
 
-/// Request body of `refund` (documentation).
+impl PayRequest {
+    pub fn into_order(self) -> PayOrder {
+        order(
+            self.amount.with(self.currency),
+            self.shop_transaction_id,
+            [self.success_redirect_url, self.failure_redirect_url],
+            self.provider_data,
+        )
+    }
+}
+
+fn order(
+    amount: Money,
+    shop_transaction_id: ShopTransactionId,
+    [success, failure]: [Option<HttpUrl>; 2],
+    provider_data: Option<ProviderData>,
+) -> PayOrder {
+    PayOrder {
+        amount,
+        shop_transaction_id: shop_transaction_id.into_string(),
+        success_redirect_url: success.map(HttpUrl::into_string),
+        failure_redirect_url: failure.map(HttpUrl::into_string),
+        provider_data: provider_data.unwrap_or_default().into_map(),
+    }
+}
+
+/// Request body of `refund`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct RefundRequestDoc {
-    amount: i64,
-    currency: String,
-    payment_id: String,
-    #[schema(value_type = Object)]
-    provider_data: Option<Map<String, Value>>,
+pub struct RefundRequest {
+    /// The part of the paid amount to give back (partial refunds are allowed).
+    pub amount: Amount,
+    pub currency: CurrencyCode,
+    pub payment_id: PaymentId,
+    pub provider_data: Option<ProviderData>,
+}
+
+/// Request body of `POST /status`, and the query of `GET /status`, `/check` and
+/// `GET /callback`.
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct PaymentRef {
+    pub payment_id: PaymentId,
+}
+
+/// The cadence of a subscription.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionTerms {
+    pub interval: Interval,
+    pub interval_count: Count,
+    /// How many payments the subscription takes; unlimited when absent.
+    pub expires_after: Option<Count>,
+}
+
+/// Request body of `subscription/schedule`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleRequest {
+    pub amount: Amount,
+    pub currency: CurrencyCode,
+    pub shop_transaction_id: ShopTransactionId,
+    pub subscription_info: SubscriptionTerms,
+    pub provider_data: Option<ProviderData>,
+}
+
+impl ScheduleRequest {
+    pub fn into_order(self) -> SubscriptionOrder {
+        subscription_order(
+            self.amount.with(self.currency),
+            self.shop_transaction_id.into_string(),
+            self.subscription_info,
+            self.provider_data,
+        )
+    }
+}
+
+/// Request body of `subscription/update/{token}`: new terms; without `shopTransactionId` the
+/// subscription keeps its own.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRequest {
+    pub amount: Amount,
+    pub currency: CurrencyCode,
+    pub shop_transaction_id: Option<ShopTransactionId>,
+    pub subscription_info: SubscriptionTerms,
+    pub provider_data: Option<ProviderData>,
+}
+
+impl UpdateRequest {
+    /// The order, with an empty shopTransactionId when the request has none.
+    pub fn into_order(self) -> SubscriptionOrder {
+        subscription_order(
+            self.amount.with(self.currency),
+            self.shop_transaction_id
+                .map_or_else(String::new, ShopTransactionId::into_string),
+            self.subscription_info,
+            self.provider_data,
+        )
+    }
+}
+
+fn subscription_order(
+    amount: Money,
+    shop_transaction_id: String,
+    terms: SubscriptionTerms,
+    provider_data: Option<ProviderData>,
+) -> SubscriptionOrder {
+    SubscriptionOrder {
+        amount,
+        shop_transaction_id,
+        interval: terms.interval,
+        interval_count: terms.interval_count.get(),
+        expires_after: terms.expires_after.map(Count::get),
+        provider_data: provider_data.unwrap_or_default().into_map(),
+    }
+}
+
+/// `subscriptionInfo` of `subscription/start`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartInfo {
+    /// How many payments the subscription takes; unlimited when absent.
+    pub expires_after: Option<Count>,
+}
+
+/// Request body of `subscription/start`: a router-kept subscription and its first payment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRequest {
+    pub amount: Amount,
+    pub currency: CurrencyCode,
+    pub shop_transaction_id: ShopTransactionId,
+    pub success_redirect_url: Option<HttpUrl>,
+    pub failure_redirect_url: Option<HttpUrl>,
+    pub subscription_info: StartInfo,
+    pub provider_data: Option<ProviderData>,
+}
+
+impl StartRequest {
+    /// The first payment and the number of payments the subscription takes.
+    pub fn into_parts(self) -> (PayOrder, Option<u32>) {
+        let pay = order(
+            self.amount.with(self.currency),
+            self.shop_transaction_id,
+            [self.success_redirect_url, self.failure_redirect_url],
+            self.provider_data,
+        );
+        (pay, self.subscription_info.expires_after.map(Count::get))
+    }
+}
+
+/// `subscriptionInfo` of `subscription/pay`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalmentInfo {
+    pub token: SubscriptionToken,
+}
+
+/// Request body of `subscription/pay`: the next payment of a manual subscription.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalmentRequest {
+    pub amount: Amount,
+    pub currency: CurrencyCode,
+    pub shop_transaction_id: ShopTransactionId,
+    pub success_redirect_url: Option<HttpUrl>,
+    pub failure_redirect_url: Option<HttpUrl>,
+    pub subscription_info: InstalmentInfo,
+    pub provider_data: Option<ProviderData>,
+}
+
+impl InstalmentRequest {
+    /// The subscription's token and the payment.
+    pub fn into_parts(self) -> (SubscriptionToken, PayOrder) {
+        let pay = order(
+            self.amount.with(self.currency),
+            self.shop_transaction_id,
+            [self.success_redirect_url, self.failure_redirect_url],
+            self.provider_data,
+        );
+        (self.subscription_info.token, pay)
+    }
 }

@@ -123,7 +123,7 @@ impl Gateway {
     async fn status(&self, id: &str) -> Value {
         match self {
             Gateway::Http(r) => ok(r.get(&format!("/v3/fena/status?paymentId={id}")).await),
-            Gateway::Engine(e, _) => json_of(e.status("fena", id).await),
+            Gateway::Engine(e, _) => json_of(e.status(e.provider("fena").unwrap(), id).await),
         }
     }
 
@@ -131,7 +131,7 @@ impl Gateway {
     async fn ping(&self, id: &str) -> Value {
         match self {
             Gateway::Http(r) => ok(r.get(&format!("/v3/fena/callback?paymentId={id}")).await),
-            Gateway::Engine(e, _) => json_of(e.ping("fena", id).await),
+            Gateway::Engine(e, _) => json_of(e.ping(e.provider("fena").unwrap(), id).await),
         }
     }
 
@@ -143,7 +143,10 @@ impl Gateway {
                     &json!({"amount": amount, "currency": "GBP", "paymentId": id}),
                 )
                 .await),
-            Gateway::Engine(e, _) => json_of(e.refund("fena", id, gbp(amount), Map::new()).await),
+            Gateway::Engine(e, _) => json_of(
+                e.refund(e.provider("fena").unwrap(), id, gbp(amount), Map::new())
+                    .await,
+            ),
         }
     }
 
@@ -163,7 +166,7 @@ impl Gateway {
                     failure_redirect_url: None,
                     provider_data: Map::new(),
                 };
-                json_of(e.pay("fena", order).await)
+                json_of(e.pay(e.provider("fena").unwrap(), order).await)
             }
         }
     }
@@ -173,7 +176,10 @@ impl Gateway {
             Gateway::Http(r) => ok(r
                 .get(&format!("/v3/fena/subscription/status/{token}"))
                 .await),
-            Gateway::Engine(e, _) => json_of(e.subscription_status("fena", token).await),
+            Gateway::Engine(e, _) => json_of(
+                e.subscription_status(e.provider("fena").unwrap(), token)
+                    .await,
+            ),
         }
     }
 
@@ -182,7 +188,10 @@ impl Gateway {
             Gateway::Http(r) => ok(r
                 .post(&format!("/v3/fena/subscription/expire/{token}"), &json!({}))
                 .await),
-            Gateway::Engine(e, _) => json_of(e.expire_subscription("fena", token).await),
+            Gateway::Engine(e, _) => json_of(
+                e.expire_subscription(e.provider("fena").unwrap(), token)
+                    .await,
+            ),
         }
     }
 }

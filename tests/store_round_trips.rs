@@ -125,10 +125,16 @@ async fn a_pay_costs_three_store_round_trips_and_a_replay_two() {
         failure_redirect_url: None,
         provider_data: Map::new(),
     };
-    let first = engine.pay("fena", order.clone()).await.unwrap();
+    let first = engine
+        .pay(engine.provider("fena").unwrap(), order.clone())
+        .await
+        .unwrap();
     assert_eq!(first.payment_id.as_deref(), Some(PID));
     assert_eq!(store.calls.load(Ordering::SeqCst), 3);
-    let replay = engine.pay("fena", order).await.unwrap();
+    let replay = engine
+        .pay(engine.provider("fena").unwrap(), order)
+        .await
+        .unwrap();
     assert_eq!(replay, first);
     assert_eq!(store.calls.load(Ordering::SeqCst), 5);
     assert_eq!(create.calls_async().await, 1);

@@ -8,12 +8,12 @@ use payrouter_provider::{
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::{PaymentStatus, RefundResponse};
 use crate::store::records::{PaymentRecord, RefundEntry, RefundState};
+use std::sync::Arc;
 
 impl Engine {
     /// A final state is answered from the store; otherwise the provider is asked, at most
     /// once per poll window.
-    pub async fn status(&self, provider: &str, payment_id: &str) -> Result<PaymentStatus> {
-        let p = self.provider(provider)?.clone();
+    pub async fn status(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         self.require(p.as_ref(), Operation::Status)?;
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
         if rec.is_settled() {
@@ -24,8 +24,7 @@ impl Engine {
 
     /// Like status, but always asks the provider (poll window permitting) and always sends a
     /// notification: the state-change one if the state moved, otherwise one with the status.
-    pub async fn check(&self, provider: &str, payment_id: &str) -> Result<PaymentStatus> {
-        let p = self.provider(provider)?.clone();
+    pub async fn check(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         self.require(p.as_ref(), Operation::Check)?;
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
         let (rec, changed) = self.refresh(p.as_ref(), rec).await?;
@@ -37,12 +36,11 @@ impl Engine {
 
     pub async fn refund(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         payment_id: &str,
         amount: Money,
         provider_data: serde_json::Map<String, serde_json::Value>,
     ) -> Result<RefundResponse> {
-        let p = self.provider(provider)?.clone();
         let order = RefundOrder {
             payment_id: payment_id.to_string(),
             amount,
@@ -162,8 +160,11 @@ impl Engine {
     }
 
     /// A provider's POST callback: authenticate, re-fetch the truth, apply, acknowledge.
-    pub async fn callback(&self, provider: &str, req: &CallbackRequest) -> Result<CallbackAck> {
-        let p = self.provider(provider)?.clone();
+    pub async fn callback(
+        &self,
+        p: &Arc<dyn Provider>,
+        req: &CallbackRequest,
+    ) -> Result<CallbackAck> {
         let subject = match p.authenticate_callback(req) {
             Ok(s) => s,
             Err(e) => {
@@ -202,8 +203,7 @@ impl Engine {
     }
 
     /// The contract's GET callback ping: refresh and notify on change.
-    pub async fn ping(&self, provider: &str, payment_id: &str) -> Result<PaymentStatus> {
-        let p = self.provider(provider)?.clone();
+    pub async fn ping(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
         Ok(self.refresh(p.as_ref(), rec).await?.0.view())
     }
@@ -227,10 +227,9 @@ impl Engine {
     /// The form of a POST redirect, for the page that submits it.
     pub async fn post_redirect(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         payment_id: &str,
     ) -> Result<(String, Vec<(String, String)>)> {
-        let p = self.provider(provider)?.clone();
         p.check_payment_id(payment_id)
             .map_err(|m| Error::invalid("paymentId", m))?;
         let key = self.records.keys().payment(p.name(), payment_id);

@@ -2,6 +2,7 @@
 
 use payrouter_provider::{Operation, PayOrder, PayOutcome, PayResult, Provider, Redirect};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::PayResponse;
@@ -20,20 +21,19 @@ pub(super) fn fingerprint(order: &PayOrder, extra: &serde_json::Value) -> String
 }
 
 impl Engine {
-    pub async fn pay(&self, provider: &str, order: PayOrder) -> Result<PayResponse> {
-        self.pay_in(provider, order, None).await
+    pub async fn pay(&self, p: &Arc<dyn Provider>, order: PayOrder) -> Result<PayResponse> {
+        self.pay_in(p.as_ref(), order, None).await
     }
 
     /// Pays, marking the payment as an instalment of `subscription` when given.
     pub(super) async fn pay_in(
         &self,
-        provider: &str,
+        p: &dyn Provider,
         order: PayOrder,
         subscription: Option<&str>,
     ) -> Result<PayResponse> {
-        let p = self.provider(provider)?.clone();
-        self.require(p.as_ref(), Operation::Pay)?;
-        self.check_currency(p.as_ref(), &order)?;
+        self.require(p, Operation::Pay)?;
+        self.check_currency(p, &order)?;
         let key = self
             .records
             .keys()
@@ -44,7 +44,7 @@ impl Engine {
             &key,
             &fp,
             &subject,
-            self.create_payment(p.as_ref(), &order, subscription),
+            self.create_payment(p, &order, subscription),
         )
         .await
     }

@@ -44,10 +44,9 @@ fn response(
 }
 
 impl Engine {
-    fn provider_for(&self, provider: &str, op: Operation) -> Result<Arc<dyn Provider>> {
-        let p = self.provider(provider)?.clone();
+    fn provider_for(&self, p: &Arc<dyn Provider>, op: Operation) -> Result<Arc<dyn Provider>> {
         self.require(p.as_ref(), op)?;
-        Ok(p)
+        Ok(p.clone())
     }
 
     async fn load_subscription(
@@ -136,10 +135,10 @@ impl Engine {
     /// `POST /subscription/schedule`: a subscription the provider runs.
     pub async fn schedule(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         order: SubscriptionOrder,
     ) -> Result<SubscriptionResponse> {
-        let p = self.provider_for(provider, Operation::SubscriptionSchedule)?;
+        let p = self.provider_for(p, Operation::SubscriptionSchedule)?;
         let as_pay = pay_order(&order);
         self.check_currency(p.as_ref(), &as_pay)?;
         let key = self
@@ -181,11 +180,11 @@ impl Engine {
     /// Without a shopTransactionId the stored one is kept, so the provider reference stays.
     pub async fn update_subscription(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         token: &str,
         mut order: SubscriptionOrder,
     ) -> Result<SubscriptionResponse> {
-        let p = self.provider_for(provider, Operation::SubscriptionUpdate)?;
+        let p = self.provider_for(p, Operation::SubscriptionUpdate)?;
         if let Some(rec) = self.load_subscription(p.as_ref(), token).await? {
             if order.shop_transaction_id.is_empty() {
                 order.shop_transaction_id = rec.shop_transaction_id.clone();
@@ -215,11 +214,11 @@ impl Engine {
     /// `POST /subscription/start`: a router-kept subscription and its first payment.
     pub async fn start_subscription(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         order: PayOrder,
         expires_after: Option<u32>,
     ) -> Result<SubscriptionResponse> {
-        let p = self.provider_for(provider, Operation::SubscriptionStart)?;
+        let p = self.provider_for(p, Operation::SubscriptionStart)?;
         // The token follows from the request, so a retried start finds the same subscription.
         let digest =
             Sha256::digest(format!("{}:{}", p.name(), order.shop_transaction_id).as_bytes());
@@ -239,11 +238,11 @@ impl Engine {
     /// `POST /subscription/pay`: the next instalment of a manual subscription.
     pub async fn pay_subscription(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         token: &str,
         order: PayOrder,
     ) -> Result<SubscriptionResponse> {
-        let p = self.provider_for(provider, Operation::SubscriptionPay)?;
+        let p = self.provider_for(p, Operation::SubscriptionPay)?;
         let Some(rec) = self.load_subscription(p.as_ref(), token).await? else {
             return Err(Error::NotFound(format!(
                 "unknown subscriptionToken '{token}'"
@@ -285,7 +284,7 @@ impl Engine {
         token: &str,
         order: PayOrder,
     ) -> Result<SubscriptionResponse> {
-        let paid = self.pay_in(p.name(), order, Some(token)).await?;
+        let paid = self.pay_in(p, order, Some(token)).await?;
         if let Some(id) = &paid.payment_id {
             self.update_subscription_record(p, token, |r| {
                 if !r.payments.contains(id) {
@@ -308,10 +307,10 @@ impl Engine {
     /// `DELETE /subscription/expire/{token}`.
     pub async fn expire_subscription(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         token: &str,
     ) -> Result<SubscriptionResponse> {
-        let p = self.provider_for(provider, Operation::SubscriptionExpire)?;
+        let p = self.provider_for(p, Operation::SubscriptionExpire)?;
         if let Some(rec) = self.load_subscription(p.as_ref(), token).await? {
             if rec.kind == Kind::Manual {
                 self.update_subscription_record(p.as_ref(), token, |r| {
@@ -342,14 +341,14 @@ impl Engine {
     /// `GET /subscription/status/{token}`.
     pub async fn subscription_status(
         &self,
-        provider: &str,
+        p: &Arc<dyn Provider>,
         token: &str,
     ) -> Result<SubscriptionStatusResponse> {
-        let p = self.provider_for(provider, Operation::SubscriptionStatus)?;
+        let p = self.provider_for(p, Operation::SubscriptionStatus)?;
         let stored = self.load_subscription(p.as_ref(), token).await?;
         if let Some(rec) = &stored {
             if rec.kind == Kind::Manual {
-                return self.manual_status(p.as_ref(), rec).await;
+                return self.manual_status(&p, rec).await;
             }
         }
         let state = self
@@ -382,11 +381,11 @@ impl Engine {
 
     async fn manual_status(
         &self,
-        p: &dyn Provider,
+        p: &Arc<dyn Provider>,
         rec: &SubscriptionRecord,
     ) -> Result<SubscriptionStatusResponse> {
         let last = match rec.payments.last() {
-            Some(id) => Some(self.status(p.name(), id).await?),
+            Some(id) => Some(self.status(p, id).await?),
             None => None,
         };
         let all_taken = rec

@@ -19,6 +19,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    #[error("content-type: must be application/json")]
+    UnsupportedMediaType,
     #[error("{0}")]
     NotImplemented(String),
 }
@@ -33,6 +35,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Engine(e) => match e {
                 EngineError::Invalid { .. } => StatusCode::BAD_REQUEST,

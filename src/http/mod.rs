@@ -3,17 +3,20 @@
 
 mod error;
 mod input;
+mod openapi;
 mod ops;
+mod resolve;
 mod routes;
 mod subscriptions;
 
 pub use error::{error_response, ApiError};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, StatusCode};
+use axum::handler::Handler;
+use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use payrouter_provider::{ExposeSecret, SecretString};
@@ -27,7 +30,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::engine::Engine;
-use input::BodyLimit;
+use input::BodyLimits;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -46,46 +49,132 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Budget for the operations endpoints, which never call a provider.
 const OPS_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn router(state: AppState, settings: HttpSettings) -> Router {
-    let pgm = Router::new()
-        .route("/v3/{provider}/pay", post(routes::pay))
-        .route("/v3/{provider}/refund", post(routes::refund))
-        .route(
-            "/v3/{provider}/status",
-            get(routes::status).post(routes::status_post),
-        )
-        .route("/v3/{provider}/check", get(routes::check))
-        .route(
+/// Who may call a route, and under which time budget.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    /// The PGM's routes: bearer token when configured, the route timeout.
+    Pgm,
+    /// Called by providers and payers' browsers: open, the route timeout.
+    Provider,
+    /// Operations endpoints: open, a short budget.
+    Ops,
+}
+
+/// One method on one path: the router is built from this table, and the OpenAPI test reads it
+/// to prove every route is documented.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(access: Access, method: Method, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a route uses a standard method");
+    Route {
+        method,
+        path,
+        access,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every route payrouter serves.
+pub fn routes() -> Vec<Route> {
+    use Access::{Ops, Pgm, Provider};
+    use Method as M;
+    vec![
+        route(Pgm, M::POST, "/v3/{provider}/pay", routes::pay),
+        route(Pgm, M::POST, "/v3/{provider}/refund", routes::refund),
+        route(Pgm, M::GET, "/v3/{provider}/status", routes::status),
+        route(Pgm, M::POST, "/v3/{provider}/status", routes::status_post),
+        route(Pgm, M::GET, "/v3/{provider}/check", routes::check),
+        route(
+            Pgm,
+            M::POST,
             "/v3/{provider}/subscription/schedule",
-            post(subscriptions::schedule),
-        )
-        .route(
+            subscriptions::schedule,
+        ),
+        route(
+            Pgm,
+            M::POST,
             "/v3/{provider}/subscription/start",
-            post(subscriptions::start),
-        )
-        .route("/v3/{provider}/subscription/pay", post(subscriptions::pay))
-        .route(
+            subscriptions::start,
+        ),
+        route(
+            Pgm,
+            M::POST,
+            "/v3/{provider}/subscription/pay",
+            subscriptions::pay,
+        ),
+        route(
+            Pgm,
+            M::POST,
             "/v3/{provider}/subscription/update/{token}",
-            post(subscriptions::update),
-        )
-        .route(
+            subscriptions::update,
+        ),
+        route(
+            Pgm,
+            M::POST,
             "/v3/{provider}/subscription/expire/{token}",
-            post(subscriptions::expire).delete(subscriptions::expire),
-        )
-        .route(
+            subscriptions::expire,
+        ),
+        route(
+            Pgm,
+            M::DELETE,
+            "/v3/{provider}/subscription/expire/{token}",
+            subscriptions::expire,
+        ),
+        route(
+            Pgm,
+            M::GET,
             "/v3/{provider}/subscription/status/{token}",
-            get(subscriptions::status),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    let open = Router::new()
-        .route(
+            subscriptions::status,
+        ),
+        route(
+            Provider,
+            M::POST,
             "/v3/{provider}/callback",
-            post(routes::callback).get(routes::callback_ping),
-        )
-        .route(
+            routes::callback,
+        ),
+        route(
+            Provider,
+            M::GET,
+            "/v3/{provider}/callback",
+            routes::callback_ping,
+        ),
+        route(
+            Provider,
+            M::GET,
             "/v3/{provider}/redirect/{payment_id}",
-            get(routes::redirect_page),
-        );
+            routes::redirect_page,
+        ),
+        route(Ops, M::GET, "/healthz", ops::healthz),
+        route(Ops, M::GET, "/readyz", ops::readyz),
+        route(Ops, M::GET, "/metrics", ops::metrics),
+        route(Ops, M::GET, "/openapi.json", openapi::openapi),
+    ]
+}
+
+/// The longest a request body may take to arrive: short, so that a `Content-Length` longer
+/// than the body is a 400 rather than a 504, and always inside the route's budget.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn router(state: AppState, settings: HttpSettings) -> Router {
+    let (mut pgm, mut open, mut ops) = (Router::new(), Router::new(), Router::new());
+    for r in routes() {
+        let group = match r.access {
+            Access::Pgm => &mut pgm,
+            Access::Provider => &mut open,
+            Access::Ops => &mut ops,
+        };
+        *group = std::mem::take(group).route(r.path, r.handler);
+    }
+    let pgm = pgm.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let provider_routes = pgm
         .merge(open)
         .route_layer(middleware::from_fn_with_state(
@@ -96,17 +185,16 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
             state.clone(),
             record_metrics,
         ));
-    let ops = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+    let ops = ops
         .route_layer(middleware::from_fn_with_state(OPS_TIMEOUT, deadline))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
         ));
-    let limit = settings.body_limit;
+    let limits = BodyLimits {
+        max_bytes: settings.body_limit,
+        read_timeout: BODY_READ_TIMEOUT.min(settings.route_timeout / 2),
+    };
     Router::new()
         .merge(provider_routes)
         .merge(ops)
@@ -136,8 +224,8 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
                 .layer(CatchPanicLayer::custom(|_| {
                     error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
                 }))
-                .layer(axum::extract::DefaultBodyLimit::max(limit))
-                .layer(axum::Extension(BodyLimit(limit))),
+                .layer(axum::extract::DefaultBodyLimit::max(settings.body_limit))
+                .layer(axum::Extension(limits)),
         )
 }
 
@@ -168,12 +256,14 @@ async fn deadline(State(budget): State<Duration>, req: Request, next: Next) -> R
 
 async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(expected) = &app.api_token {
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim());
         let ok: bool = given
             .as_bytes()
             .ct_eq(expected.expose_secret().as_bytes())

@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document.
+//! Operations endpoints: liveness, readiness and Prometheus metrics.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -6,18 +6,24 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use std::sync::atomic::Ordering;
-use utoipa::OpenApi;
 
 use super::error::error_response;
 use super::AppState;
+use crate::contract::ErrorResponse;
 use crate::engine::now_ms;
 use crate::store::Queue;
 
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Object, description = "the process is alive: {\"status\": \"ok\"}")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Ready while the store answers and the process is not draining.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Object, description = "ready: {\"status\": \"ready\"}"),
+        (status = 503, body = ErrorResponse, description = "the store does not answer, or the process is draining"),
+        (status = 504, body = ErrorResponse)))]
 pub async fn readyz(State(app): State<AppState>) -> Response {
     if app.draining.load(Ordering::Relaxed) {
         return error_response(StatusCode::SERVICE_UNAVAILABLE, "draining: shutting down");
@@ -30,6 +36,9 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 
 /// The recorder's metrics, plus the outbox gauges read from this instance's store at scrape
 /// time (the store, not the process, knows how many notifications wait).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text exposition format 0.0.4"),
+        (status = 504, body = ErrorResponse)))]
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let mut text = app.metrics.render();
     let gauges: Vec<(&str, &str, f64)> =
@@ -62,47 +71,4 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "payrouter",
-        description = "PGM External Integration router for Fena and Feennex"
-    ),
-    paths(
-        super::routes::pay,
-        super::routes::refund,
-        super::routes::status,
-        super::routes::check,
-        super::routes::callback,
-        super::routes::callback_ping,
-    ),
-    components(schemas(crate::contract::ErrorResponse, crate::contract::PaymentStatus))
-)]
-struct ApiDoc;
-
-/// The OpenAPI document, with each provider's capabilities and providerData fields.
-pub async fn openapi(State(app): State<AppState>) -> Response {
-    let mut doc = ApiDoc::openapi();
-    let mut text = String::from("PGM External Integration router.\n\n");
-    for (name, p) in app.engine.providers() {
-        let caps = p.capabilities();
-        text.push_str(&format!(
-            "**{name}**: operations {}; currencies: {}; callbacks: {}.\n",
-            caps.operations
-                .iter()
-                .map(|o| o.label())
-                .collect::<Vec<_>>()
-                .join(", "),
-            caps.currencies.describe(),
-            caps.callback_format,
-        ));
-        for (field, meaning) in caps.pay_provider_data {
-            text.push_str(&format!("- `providerData.{field}`: {meaning}\n"));
-        }
-        text.push('\n');
-    }
-    doc.info.description = Some(text);
-    Json(doc).into_response()
 }

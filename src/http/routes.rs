@@ -1,60 +1,42 @@
 //! The provider routes of the contract (`/v3/{provider}/…`): parse and validate, hand to the
 //! engine, answer.
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use payrouter_provider::html::escape;
-use payrouter_provider::{CallbackRequest, PayOrder};
+use payrouter_provider::CallbackRequest;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::input::{self, JsonObject};
+use super::input::{JsonBody, PathParams, QueryParams, RawBody};
+use super::resolve::{tag, Resolved};
 use super::AppState;
 use crate::contract::{
-    ErrorResponse, PayRequestDoc, PayResponse, PaymentStatus, RefundRequestDoc, RefundResponse,
+    ErrorResponse, PayRequest, PayResponse, PaymentRef, PaymentStatus, RefundRequest,
+    RefundResponse,
 };
 
-/// Refuses unknown providers first (404), then tags the request span so every log line of the
-/// request names its provider and payment.
-pub(super) fn enter(
-    app: &AppState,
-    provider: &str,
-    operation: &str,
-    payment_id: Option<&str>,
-) -> Result<(), ApiError> {
-    app.engine.provider(provider)?;
-    let span = tracing::Span::current();
-    span.record("provider", provider);
-    span.record("operation", operation);
-    if let Some(id) = payment_id {
-        span.record("payment_id", id);
-    }
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/v3/{provider}/pay", tag = "payments",
-    params(("provider" = String, Path, description = "fena or feennex")),
-    request_body = PayRequestDoc,
-    responses((status = 200, body = PayResponse), (status = 400, body = ErrorResponse),
+    params(("provider" = String, Path)),
+    request_body = PayRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = PayResponse, description = "REDIRECT_TO_URL with the payer's link, or KO saying why"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
+        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
+        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
+        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
 pub async fn pay(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    JsonObject(body): JsonObject,
+    provider: Resolved,
+    JsonBody(body): JsonBody<PayRequest>,
 ) -> Result<Json<PayResponse>, ApiError> {
-    enter(&app, &provider, "pay", None)?;
-    let order = PayOrder {
-        amount: input::money(&body)?,
-        shop_transaction_id: input::text(&body, "shopTransactionId", 255)?,
-        success_redirect_url: input::url(&body, "successRedirectUrl")?,
-        failure_redirect_url: input::url(&body, "failureRedirectUrl")?,
-        provider_data: input::provider_data(&body)?,
-    };
-    let resp = app.engine.pay(&provider, order).await?;
+    tag("pay", None);
+    let order = body.into_order();
+    provider.check_amount(order.amount)?;
+    let resp = app.engine.pay(&provider.0, order).await?;
     if let Some(id) = &resp.payment_id {
         tracing::Span::current().record("payment_id", id.as_str());
     }
@@ -63,92 +45,110 @@ pub async fn pay(
 
 #[utoipa::path(post, path = "/v3/{provider}/refund", tag = "payments",
     params(("provider" = String, Path)),
-    request_body = RefundRequestDoc,
-    responses((status = 200, body = RefundResponse), (status = 400, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse)))]
+    request_body = RefundRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = RefundResponse, description = "OK, PENDING (completes later, then notified) or KO saying why"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn refund(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    JsonObject(body): JsonObject,
+    provider: Resolved,
+    JsonBody(body): JsonBody<RefundRequest>,
 ) -> Result<Json<RefundResponse>, ApiError> {
-    enter(&app, &provider, "refund", None)?;
-    let payment_id = input::text(&body, "paymentId", 255)?;
-    tracing::Span::current().record("payment_id", payment_id.as_str());
-    let money = input::money(&body)?;
-    let data = input::provider_data(&body)?;
+    tag("refund", Some(body.payment_id.as_str()));
+    let money = body.amount.with(body.currency);
+    let data = body.provider_data.unwrap_or_default().into_map();
     Ok(Json(
         app.engine
-            .refund(&provider, &payment_id, money, data)
+            .refund(&provider.0, body.payment_id.as_str(), money, data)
             .await?,
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentQuery {
-    payment_id: Option<String>,
-}
-
-fn payment_id_param(q: PaymentQuery) -> Result<String, ApiError> {
-    q.payment_id
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::invalid("paymentId", "the query parameter is required"))
-}
-
 #[utoipa::path(get, path = "/v3/{provider}/status", tag = "payments",
-    params(("provider" = String, Path), ("paymentId" = String, Query)),
-    responses((status = 200, body = PaymentStatus), (status = 404, body = ErrorResponse)))]
+    params(("provider" = String, Path), PaymentRef),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = PaymentStatus, description = "the payment's status"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn status(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    Query(q): Query<PaymentQuery>,
+    provider: Resolved,
+    QueryParams(q): QueryParams<PaymentRef>,
 ) -> Result<Json<PaymentStatus>, ApiError> {
-    enter(&app, &provider, "status", None)?;
-    let id = payment_id_param(q)?;
-    tracing::Span::current().record("payment_id", id.as_str());
-    Ok(Json(app.engine.status(&provider, &id).await?))
+    tag("status", Some(q.payment_id.as_str()));
+    Ok(Json(
+        app.engine
+            .status(&provider.0, q.payment_id.as_str())
+            .await?,
+    ))
 }
 
 /// `POST /status` with `{"paymentId": …}`, which some PGM versions use.
+#[utoipa::path(post, path = "/v3/{provider}/status", tag = "payments",
+    params(("provider" = String, Path)),
+    request_body = PaymentRef,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = PaymentStatus, description = "the payment's status"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn status_post(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    JsonObject(body): JsonObject,
+    provider: Resolved,
+    JsonBody(body): JsonBody<PaymentRef>,
 ) -> Result<Json<PaymentStatus>, ApiError> {
-    enter(&app, &provider, "status", None)?;
-    let id = input::text(&body, "paymentId", 255)?;
-    tracing::Span::current().record("payment_id", id.as_str());
-    Ok(Json(app.engine.status(&provider, &id).await?))
+    tag("status", Some(body.payment_id.as_str()));
+    Ok(Json(
+        app.engine
+            .status(&provider.0, body.payment_id.as_str())
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v3/{provider}/check", tag = "payments",
-    params(("provider" = String, Path), ("paymentId" = String, Query)),
-    responses((status = 200, body = PaymentStatus, description = "also sent to PAYMENT_CALLBACK_URL"),
-        (status = 404, body = ErrorResponse)))]
+    params(("provider" = String, Path), PaymentRef),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = PaymentStatus, description = "the status, also sent to PAYMENT_CALLBACK_URL"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn check(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    Query(q): Query<PaymentQuery>,
+    provider: Resolved,
+    QueryParams(q): QueryParams<PaymentRef>,
 ) -> Result<Json<PaymentStatus>, ApiError> {
-    enter(&app, &provider, "check", None)?;
-    let id = payment_id_param(q)?;
-    tracing::Span::current().record("payment_id", id.as_str());
-    Ok(Json(app.engine.check(&provider, &id).await?))
+    tag("check", Some(q.payment_id.as_str()));
+    Ok(Json(
+        app.engine.check(&provider.0, q.payment_id.as_str()).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v3/{provider}/callback", tag = "callbacks",
     params(("provider" = String, Path)),
-    request_body(content = String, description = "the provider's own notification (Fena JSON; Feennex form or JSON, signed)"),
+    request_body(description = "the provider's own notification (Fena JSON; Feennex form or JSON, signed)",
+        content((Object = "application/json"), (Object = "application/x-www-form-urlencoded"))),
     responses((status = 200, description = "acknowledged in the provider's form (Feennex: OK)"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "the provider's signature is missing or wrong"),
+        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn callback(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
+    provider: Resolved,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
-    enter(&app, &provider, "callback", None)?;
+    tag("callback", None);
     let req = CallbackRequest {
         content_type: headers
             .get(header::CONTENT_TYPE)
@@ -157,7 +157,7 @@ pub async fn callback(
         query,
         body: body.to_vec(),
     };
-    let ack = app.engine.callback(&provider, &req).await?;
+    let ack = app.engine.callback(&provider.0, &req).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, ack.content_type)],
@@ -167,27 +167,44 @@ pub async fn callback(
 }
 
 #[utoipa::path(get, path = "/v3/{provider}/callback", tag = "callbacks",
-    params(("provider" = String, Path), ("paymentId" = String, Query)),
-    responses((status = 200, body = PaymentStatus, description = "refreshed; a change is notified")))]
+    params(("provider" = String, Path), PaymentRef),
+    responses((status = 200, body = PaymentStatus, description = "refreshed; a change is notified"),
+        (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn callback_ping(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    Query(q): Query<PaymentQuery>,
+    provider: Resolved,
+    QueryParams(q): QueryParams<PaymentRef>,
 ) -> Result<Json<PaymentStatus>, ApiError> {
-    enter(&app, &provider, "callback", None)?;
-    let id = payment_id_param(q)?;
-    tracing::Span::current().record("payment_id", id.as_str());
-    Ok(Json(app.engine.ping(&provider, &id).await?))
+    tag("callback", Some(q.payment_id.as_str()));
+    Ok(Json(
+        app.engine.ping(&provider.0, q.payment_id.as_str()).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RedirectPath {
+    payment_id: String,
 }
 
 /// The page a payer is sent to when the provider wants a form POSTed: it submits itself, with
 /// a button for browsers without scripts.
+#[utoipa::path(get, path = "/v3/{provider}/redirect/{payment_id}", tag = "callbacks",
+    params(("provider" = String, Path), ("payment_id" = String, Path, description = "the paymentId answered by pay")),
+    responses((status = 200, content_type = "text/html", body = String, description = "a page that POSTs the payer to the provider"),
+        (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
 pub async fn redirect_page(
     State(app): State<AppState>,
-    Path((provider, payment_id)): Path<(String, String)>,
+    provider: Resolved,
+    PathParams(path): PathParams<RedirectPath>,
 ) -> Result<Response, ApiError> {
-    enter(&app, &provider, "redirect", Some(&payment_id))?;
-    let (url, fields) = app.engine.post_redirect(&provider, &payment_id).await?;
+    tag("redirect", Some(&path.payment_id));
+    let (url, fields) = app
+        .engine
+        .post_redirect(&provider.0, &path.payment_id)
+        .await?;
     let inputs: String = fields
         .iter()
         .map(|(k, v)| {

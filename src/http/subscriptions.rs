@@ -1,161 +1,158 @@
-//! The subscription routes: parse and validate, hand to the engine.
+//! The subscription routes: typed bodies, handed to the engine.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
-use payrouter_provider::{Interval, PayOrder, SubscriptionOrder};
-use serde_json::{Map, Value};
+use serde::Deserialize;
 
 use super::error::ApiError;
-use super::input::{self, JsonObject};
-use super::routes::enter;
+use super::input::{JsonBody, PathParams};
+use super::resolve::{tag, Resolved};
 use super::AppState;
-use crate::contract::{SubscriptionResponse, SubscriptionStatusResponse};
+use crate::contract::{
+    ErrorResponse, InstalmentRequest, ScheduleRequest, StartRequest, SubscriptionResponse,
+    SubscriptionStatusResponse, UpdateRequest,
+};
 
-const INFO: &str = "subscriptionInfo";
-
-fn info(body: &Map<String, Value>) -> Result<&Map<String, Value>, ApiError> {
-    match body.get(INFO) {
-        Some(Value::Object(m)) => Ok(m),
-        None | Some(Value::Null) => Err(ApiError::invalid(INFO, "is required (an object)")),
-        Some(_) => Err(ApiError::invalid(INFO, "must be an object")),
-    }
+#[derive(Deserialize)]
+pub struct TokenPath {
+    token: String,
 }
 
-fn count(info: &Map<String, Value>, field: &str) -> Result<Option<u32>, ApiError> {
-    let name = format!("{INFO}.{field}");
-    match info.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| *n >= 1)
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid(&name, "must be a whole number of at least 1")),
-    }
-}
-
-/// The cadence and size of a subscription.
-fn terms(body: &Map<String, Value>, shop_tx_required: bool) -> Result<SubscriptionOrder, ApiError> {
-    let info = info(body)?;
-    let interval: Interval = match info.get("interval") {
-        Some(v @ Value::String(_)) => serde_json::from_value(v.clone()).ok(),
-        _ => None,
-    }
-    .ok_or_else(|| {
-        ApiError::invalid(
-            "subscriptionInfo.interval",
-            "must be one of DAY, WEEK, MONTH, YEAR",
-        )
-    })?;
-    let interval_count = count(info, "intervalCount")?.ok_or_else(|| {
-        ApiError::invalid(
-            "subscriptionInfo.intervalCount",
-            "is required: a whole number of at least 1",
-        )
-    })?;
-    let shop_transaction_id = if shop_tx_required || body.contains_key("shopTransactionId") {
-        input::text(body, "shopTransactionId", 255)?
-    } else {
-        String::new()
-    };
-    Ok(SubscriptionOrder {
-        amount: input::money(body)?,
-        shop_transaction_id,
-        interval,
-        interval_count,
-        expires_after: count(info, "expiresAfter")?,
-        provider_data: input::provider_data(body)?,
-    })
-}
-
-fn pay_order(body: &Map<String, Value>) -> Result<PayOrder, ApiError> {
-    Ok(PayOrder {
-        amount: input::money(body)?,
-        shop_transaction_id: input::text(body, "shopTransactionId", 255)?,
-        success_redirect_url: input::url(body, "successRedirectUrl")?,
-        failure_redirect_url: input::url(body, "failureRedirectUrl")?,
-        provider_data: input::provider_data(body)?,
-    })
-}
-
+#[utoipa::path(post, path = "/v3/{provider}/subscription/schedule", tag = "subscriptions",
+    params(("provider" = String, Path)),
+    request_body = ScheduleRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = SubscriptionResponse, description = "REDIRECT_TO_URL to set up the standing order, or KO saying why"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
+        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
+        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
+        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
 pub async fn schedule(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    JsonObject(body): JsonObject,
+    provider: Resolved,
+    JsonBody(body): JsonBody<ScheduleRequest>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
-    enter(&app, &provider, "subscription schedule", None)?;
-    Ok(Json(
-        app.engine.schedule(&provider, terms(&body, true)?).await?,
-    ))
+    tag("subscription schedule", None);
+    let order = body.into_order();
+    provider.check_amount(order.amount)?;
+    Ok(Json(app.engine.schedule(&provider.0, order).await?))
 }
 
+#[utoipa::path(post, path = "/v3/{provider}/subscription/update/{token}", tag = "subscriptions",
+    params(("provider" = String, Path), ("token" = String, Path, description = "the subscriptionToken")),
+    request_body = UpdateRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = SubscriptionResponse, description = "OK, or KO when the provider no longer allows a change"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn update(
     State(app): State<AppState>,
-    Path((provider, token)): Path<(String, String)>,
-    JsonObject(body): JsonObject,
+    provider: Resolved,
+    PathParams(path): PathParams<TokenPath>,
+    JsonBody(body): JsonBody<UpdateRequest>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
-    enter(&app, &provider, "subscription update", None)?;
+    tag("subscription update", None);
+    let order = body.into_order();
+    provider.check_amount(order.amount)?;
     Ok(Json(
         app.engine
-            .update_subscription(&provider, &token, terms(&body, false)?)
+            .update_subscription(&provider.0, &path.token, order)
             .await?,
     ))
 }
 
+#[utoipa::path(post, path = "/v3/{provider}/subscription/start", tag = "subscriptions",
+    params(("provider" = String, Path)),
+    request_body = StartRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = SubscriptionResponse, description = "the subscriptionToken and the first payment's answer"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
+        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
+        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
+        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
 pub async fn start(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    JsonObject(body): JsonObject,
+    provider: Resolved,
+    JsonBody(body): JsonBody<StartRequest>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
-    enter(&app, &provider, "subscription start", None)?;
-    let expires_after = count(info(&body)?, "expiresAfter")?;
-    let order = pay_order(&body)?;
+    tag("subscription start", None);
+    let (order, expires_after) = body.into_parts();
+    provider.check_amount(order.amount)?;
     Ok(Json(
         app.engine
-            .start_subscription(&provider, order, expires_after)
+            .start_subscription(&provider.0, order, expires_after)
             .await?,
     ))
 }
 
+#[utoipa::path(post, path = "/v3/{provider}/subscription/pay", tag = "subscriptions",
+    params(("provider" = String, Path)),
+    request_body = InstalmentRequest,
+    security((), ("bearer" = [])),
+    responses((status = 200, body = SubscriptionResponse, description = "the payment's answer, or KO when the subscription has ended"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
+        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
+        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
+        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
 pub async fn pay(
     State(app): State<AppState>,
-    Path(provider): Path<String>,
-    JsonObject(body): JsonObject,
+    provider: Resolved,
+    JsonBody(body): JsonBody<InstalmentRequest>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
-    enter(&app, &provider, "subscription pay", None)?;
-    let token = match info(&body)?.get("token") {
-        Some(Value::String(t)) if input::valid_text(t, 255) => t.clone(),
-        _ => {
-            return Err(ApiError::invalid(
-                "subscriptionInfo.token",
-                "is required: the subscriptionToken from /subscription/start",
-            ))
-        }
-    };
-    let order = pay_order(&body)?;
+    tag("subscription pay", None);
+    let (token, order) = body.into_parts();
+    provider.check_amount(order.amount)?;
     Ok(Json(
         app.engine
-            .pay_subscription(&provider, &token, order)
+            .pay_subscription(&provider.0, token.as_str(), order)
             .await?,
     ))
 }
 
+#[utoipa::path(method(post, delete), path = "/v3/{provider}/subscription/expire/{token}", tag = "subscriptions",
+    params(("provider" = String, Path), ("token" = String, Path, description = "the subscriptionToken")),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = SubscriptionResponse, description = "OK, or KO when the payer's bank holds the standing order"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn expire(
     State(app): State<AppState>,
-    Path((provider, token)): Path<(String, String)>,
+    provider: Resolved,
+    PathParams(path): PathParams<TokenPath>,
 ) -> Result<Json<SubscriptionResponse>, ApiError> {
-    enter(&app, &provider, "subscription expire", None)?;
+    tag("subscription expire", None);
     Ok(Json(
-        app.engine.expire_subscription(&provider, &token).await?,
+        app.engine
+            .expire_subscription(&provider.0, &path.token)
+            .await?,
     ))
 }
 
+#[utoipa::path(get, path = "/v3/{provider}/subscription/status/{token}", tag = "subscriptions",
+    params(("provider" = String, Path), ("token" = String, Path, description = "the subscriptionToken")),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = SubscriptionStatusResponse, description = "the subscription's status"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
+        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
+        (status = 504, body = ErrorResponse)))]
 pub async fn status(
     State(app): State<AppState>,
-    Path((provider, token)): Path<(String, String)>,
+    provider: Resolved,
+    PathParams(path): PathParams<TokenPath>,
 ) -> Result<Json<SubscriptionStatusResponse>, ApiError> {
-    enter(&app, &provider, "subscription status", None)?;
+    tag("subscription status", None);
     Ok(Json(
-        app.engine.subscription_status(&provider, &token).await?,
+        app.engine
+            .subscription_status(&provider.0, &path.token)
+            .await?,
     ))
 }

@@ -160,6 +160,7 @@ impl ProviderFactory for Feennex {
                 operations: OPERATIONS,
                 currencies: Currencies::Any,
                 partial_refunds: false,
+                max_amount: None,
                 min_poll_interval: Duration::from_secs(10),
                 callback_format: "Feennex POST, form-encoded or JSON, signed with SHA-256 over the sorted non-empty fields and FEENNEX_SECRET_KEY; the state is confirmed with invoice/check; answered text/plain OK",
                 pay_provider_data: PAY_PROVIDER_DATA,

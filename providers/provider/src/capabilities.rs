@@ -71,6 +71,9 @@ pub struct Capabilities {
     pub currencies: Currencies,
     /// Partial refunds allowed (the gateway keeps the ledger).
     pub partial_refunds: bool,
+    /// The largest amount, in minor units, the provider takes in one payment; `None` when it
+    /// sets no limit of its own (it then refuses what it cannot take).
+    pub max_amount: Option<i64>,
     /// Shortest interval between two status fetches of one payment.
     #[serde(serialize_with = "as_millis")]
     pub min_poll_interval: Duration,

@@ -1,0 +1,340 @@
+//! The validated field types of request bodies and queries. Each checks its value while it is
+//! deserialized and describes itself to the OpenAPI document, so validation and documentation
+//! come from one definition and cannot drift.
+
+use payrouter_provider::{Currency, Money};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::fmt;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+/// What a required field expects, by its wire name: said when the field is missing (serde
+/// reports only the name then).
+pub fn expectation(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "amount" => Amount::EXPECTED,
+        "currency" => CurrencyCode::EXPECTED,
+        "shopTransactionId" => ShopTransactionId::EXPECTED,
+        "paymentId" => PaymentId::EXPECTED,
+        "token" => SubscriptionToken::EXPECTED,
+        "intervalCount" => Count::EXPECTED,
+        "interval" => "one of DAY, WEEK, MONTH, YEAR",
+        "subscriptionInfo" => "an object",
+        _ => return None,
+    })
+}
+
+/// A positive amount in the currency's minor unit (1299 = 12.99 GBP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount(i64);
+
+impl Amount {
+    const EXPECTED: &'static str = "a positive integer in minor units (1299 = 12.99)";
+
+    pub fn minor(self) -> i64 {
+        self.0
+    }
+
+    pub fn with(self, currency: CurrencyCode) -> Money {
+        Money::new(self.0, currency.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(Amount::EXPECTED)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
+                if v > 0 {
+                    Ok(Amount(v))
+                } else {
+                    Err(E::custom(format_args!("must be {}", Amount::EXPECTED)))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
+                let v = i64::try_from(v)
+                    .map_err(|_| E::custom(format_args!("is too large (at most {})", i64::MAX)))?;
+                self.visit_i64(v)
+            }
+        }
+        d.deserialize_i64(V)
+    }
+}
+
+impl PartialSchema for Amount {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .description(Some(
+                "Integer amount in the currency's minor unit (1299 = 12.99 GBP); never a \
+                 float or a string. Capped per provider (see the provider's capabilities).",
+            ))
+            .examples([1299])
+            .into()
+    }
+}
+impl ToSchema for Amount {}
+
+/// An ISO 4217 alphabetic code with a defined minor unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrencyCode(Currency);
+
+impl CurrencyCode {
+    const EXPECTED: &'static str = "an ISO 4217 alphabetic code such as GBP";
+
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+}
+
+impl<'de> Deserialize<'de> for CurrencyCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = CurrencyCode;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(CurrencyCode::EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CurrencyCode, E> {
+                Currency::from_code(v).map(CurrencyCode).ok_or_else(|| {
+                    E::custom(format_args!(
+                        "'{v}' is not known; must be {}",
+                        CurrencyCode::EXPECTED
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl PartialSchema for CurrencyCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Z]{3}$"))
+            .description(Some(
+                "ISO 4217 alphabetic code; each provider accepts the currencies its \
+                 capabilities list",
+            ))
+            .examples(["GBP"])
+            .into()
+    }
+}
+impl ToSchema for CurrencyCode {}
+
+/// Accepts a string of 1..=max characters without control characters.
+struct TextVisitor {
+    max: usize,
+    expected: &'static str,
+}
+
+impl Visitor<'_> for TextVisitor {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expected)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        if !v.is_empty() && v.chars().count() <= self.max && !v.chars().any(char::is_control) {
+            Ok(v.to_string())
+        } else {
+            Err(E::custom(format_args!("must be {}", self.expected)))
+        }
+    }
+}
+
+/// A text field: a newtype over a validated `String`, with its schema.
+macro_rules! text_field {
+    ($name:ident, $max:expr, $expected:expr, $about:expr) => {
+        #[doc = $about]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            const EXPECTED: &'static str = $expected;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(TextVisitor {
+                    max: $max,
+                    expected: Self::EXPECTED,
+                })
+                .map($name)
+            }
+        }
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some($max))
+                    .description(Some($about))
+                    .into()
+            }
+        }
+        impl ToSchema for $name {}
+    };
+}
+
+text_field!(
+    ShopTransactionId,
+    255,
+    "a string of 1-255 characters, without control characters",
+    "The merchant's id of the payment (1-255 characters): the idempotency key."
+);
+text_field!(
+    PaymentId,
+    255,
+    "the paymentId answered by pay (1-255 characters)",
+    "The paymentId answered by pay."
+);
+text_field!(
+    SubscriptionToken,
+    255,
+    "the subscriptionToken from /subscription/start",
+    "The subscriptionToken answered by /subscription/start."
+);
+
+/// An absolute http(s) URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    const EXPECTED: &'static str = "an absolute http(s) URL";
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HttpUrl;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(HttpUrl::EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HttpUrl, E> {
+                match reqwest::Url::parse(v) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                        Ok(HttpUrl(v.to_string()))
+                    }
+                    _ => Err(E::custom(format_args!("must be {}", HttpUrl::EXPECTED))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl PartialSchema for HttpUrl {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uri".into())))
+            .description(Some("An absolute http or https URL"))
+            .into()
+    }
+}
+impl ToSchema for HttpUrl {}
+
+/// A whole number of at least 1 (subscription counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(u32);
+
+impl Count {
+    const EXPECTED: &'static str = "a whole number of at least 1";
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(Count::EXPECTED)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Count, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .map(Count)
+                    .ok_or_else(|| E::custom(format_args!("must be {}", Count::EXPECTED)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Count, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format_args!("must be {}", Count::EXPECTED)))
+                    .and_then(|v| self.visit_u64(v))
+            }
+        }
+        d.deserialize_u64(V)
+    }
+}
+
+impl PartialSchema for Count {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(1))
+            .maximum(Some(u32::MAX))
+            .into()
+    }
+}
+impl ToSchema for Count {}
+
+/// Provider-specific fields: a JSON object, checked by the provider's adapter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProviderData(Map<String, Value>);
+
+impl ProviderData {
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderData {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Object(m) => Ok(ProviderData(m)),
+            _ => Err(de::Error::custom("must be a JSON object")),
+        }
+    }
+}
+
+impl PartialSchema for ProviderData {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "Provider-specific fields: see each provider's providerData list in the \
+                 document's description",
+            ))
+            .into()
+    }
+}
+impl ToSchema for ProviderData {}
