@@ -28,17 +28,12 @@
 //!   approves or rejects a started refund), `GET /recurring/{id}` (Set up standing order /
 //!   Reject). Each button sends the webhook before answering.
 //!
-//! Control API (no credentials), for tests and demos:
-//!
-//! | route | body | effect |
-//! |---|---|---|
-//! | `GET /_sim/payments` | | every payment: single ones (`"kind":"single"`, with `refundedAmount` and `pendingRefundAmount`), then recurring ones (`"kind":"recurring"`) |
-//! | `POST /_sim/payments/{id}/state` | `{"status": "paid", "callback": false}` | sets the Fena status (any string, of a single or recurring payment), sends its webhook when `callback`; answers the payment |
-//! | `POST /_sim/payments/{id}/callback` | `{"status": null, "times": 1}` | sends the webhook `times` times (1-100), claiming `status` in its body without changing the stored state; answers `{"requested", "delivered"}` (delivered: answered 2xx) |
-//! | `POST /_sim/faults` | a fault rule | adds it; 201 with every rule |
-//! | `GET /_sim/faults` | | `{"faults": [...]}` |
-//! | `DELETE /_sim/faults` | | removes every rule (204) |
-//! | `POST /_sim/reset` | | forgets every payment and every rule (204) |
+//! Control API (no credentials), for tests and demos: the shared one of
+//! `payrouter_provider::sim::control` (`GET /_sim` lists it), where a state change is
+//! `{"status": "paid", "callback": false}` (any Fena status, of a single or recurring payment)
+//! and a replayed webhook claims a Fena status (`{"status": "paid", "times": 2}`).
+//! `GET /_sim/payments` lists single payments (`"kind":"single"`, with `refundedAmount` and
+//! `pendingRefundAmount`), then recurring ones (`"kind":"recurring"`).
 //!
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
 //! "probability"}`; `operation` is one of `create`, `get`, `refund`, `recurring_create`,
@@ -62,7 +57,7 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use payrouter_provider::sim_faults::Faults;
+use payrouter_provider::sim::Faults;
 
 /// What the simulated Fena accepts and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
@@ -205,7 +200,7 @@ impl Simulator {
             .route("/refund/{id}/{action}", post(pages::refund_action))
             .route("/recurring/{id}", get(pages::recurring_page))
             .route("/recurring/{id}/{action}", post(pages::recurring_action))
-            .merge(control::routes())
+            .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
     }
 
@@ -381,6 +376,12 @@ fn new_id() -> String {
 /// Pence as Fena's 2-decimal string.
 fn decimal(pence: i64) -> String {
     format!("{}.{:02}", pence / 100, pence % 100)
+}
+
+/// Pence as money a person reads (`12.99 GBP`).
+fn gbp(pence: i64) -> String {
+    let gbp = payrouter_provider::Currency::from_code("GBP").expect("GBP is ISO 4217");
+    payrouter_provider::html::money(payrouter_provider::Money::new(pence, gbp))
 }
 
 fn timestamp(t: DateTime<Utc>) -> String {

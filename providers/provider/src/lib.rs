@@ -9,16 +9,23 @@ mod callback;
 mod capabilities;
 pub mod config;
 mod error;
+mod fields;
 pub mod html;
 mod money;
+mod redact;
 #[cfg(feature = "sim")]
-pub mod sim_faults;
+pub mod sim;
 mod subscription;
+#[cfg(any(test, feature = "sim"))]
+pub mod testing;
+pub mod transport;
 mod types;
 
 pub use callback::{CallbackAck, CallbackError, CallbackRequest, CallbackSubject};
 pub use capabilities::{Capabilities, Currencies, Operation};
 pub use error::ProviderError;
+pub use fields::{email_field, string_field};
+pub use redact::Redactor;
 pub use money::{Currency, Money, MoneyError};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use subscription::{
@@ -57,6 +64,11 @@ pub trait ProviderFactory {
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
+
+    /// The provider's name for people (`Fena`), on pages a payer sees.
+    fn display_name(&self) -> &'static str {
+        self.name()
+    }
 
     fn capabilities(&self) -> &Capabilities;
 
