@@ -27,17 +27,11 @@
 //! sent, a JSON number as Python's `str()` of it (`12.30` is signed as `12.3`, `5` as `5`).
 //! Amounts go out the same way, as Python floats (`12.34`, `1.0`).
 //!
-//! Control API (no signature), for tests and demos:
-//!
-//! | route | body | effect |
-//! |---|---|---|
-//! | `GET /_sim/payments` | | every invoice, as `invoice/check` gives its `data` |
-//! | `POST /_sim/payments/{id}/state` | `{"status": 4, "callback": false, "clientPrice": null}` | sets the invoice status (any integer; `clientPrice`, a decimal string, is what the payer paid, for 12), sends the callback when `callback`; answers the invoice |
-//! | `POST /_sim/payments/{id}/callback` | `{"status": null, "times": 1}` | sends the callback `times` times (1-100), claiming `status` (an integer) in its body without changing the stored state; answers `{"requested", "delivered"}` (delivered: answered 2xx) |
-//! | `POST /_sim/faults` | a fault rule | adds it; 201 with every rule |
-//! | `GET /_sim/faults` | | `{"faults": [...]}` |
-//! | `DELETE /_sim/faults` | | removes every rule (204) |
-//! | `POST /_sim/reset` | | forgets every invoice and every rule (204) |
+//! Control API (no signature), for tests and demos: the shared one of
+//! `payrouter_provider::sim::control` (`GET /_sim` lists it), where a state change is
+//! `{"status": 4, "callback": false, "clientPrice": null}` (any integer; `clientPrice`, a
+//! decimal string, is what the payer paid, for 12) and a replayed callback claims an integer
+//! status. `GET /_sim/payments` lists every invoice as `invoice/check` gives its `data`.
 //!
 //! `{id}` is the Feennex invoice id (`payment_id`), or else a `shop_order_id`. A callback with
 //! status 6 (`rejected`) goes to the invoice's `callback_rejected_url`, any other (4 `success`,
@@ -66,7 +60,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::sign;
-use payrouter_provider::sim_faults::Faults;
+use payrouter_provider::sim::Faults;
 
 /// What the simulated Feennex shop is and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
@@ -195,7 +189,7 @@ impl Simulator {
             .route("/pay/{id}", get(pages::invoice_page))
             .route("/pay-form", post(pages::pay_form))
             .route("/pay/{id}/{action}", post(pages::invoice_action))
-            .merge(control::routes())
+            .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
     }
 
@@ -256,7 +250,7 @@ impl Simulator {
 
 /// A callback ready to send: where, and the exact form-encoded body.
 #[derive(Clone)]
-struct Callback {
+pub struct Callback {
     payment_id: u64,
     url: Option<String>,
     body: String,
