@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
-const SECRET: &str = "SecretKey01";
+use payrouter_feennex::sign::vectors::SECRET;
 
 macro_rules! assert_matches {
     ($value:expr, $pattern:pat $(if $guard:expr)?) => {{
