@@ -70,17 +70,7 @@ async fn simulate_only() -> ExitCode {
         Err(e) => return refuse(&[format!("SIM_PORT: cannot listen on {port} ({e})")]),
     };
     let sim_base = format!("http://localhost:{port}");
-    println!(
-        "simulators on {sim_base}/fena and {sim_base}/feennex; webhooks go to {router_base}\n\
-         point payrouter at them with:\n\
-         \x20 FENA_BASE_URL={sim_base}/fena FENA_TERMINAL_ID={} FENA_TERMINAL_SECRET={}\n\
-         \x20 FEENNEX_BASE_URL={sim_base}/feennex FEENNEX_SHOP_ID={} FEENNEX_SECRET_KEY={} FEENNEX_PAYWAY={}",
-        simulate::FENA_TERMINAL_ID,
-        simulate::FENA_TERMINAL_SECRET,
-        simulate::FEENNEX_SHOP_ID,
-        simulate::FEENNEX_SECRET_KEY,
-        simulate::FEENNEX_PAYWAY,
-    );
+    println!("{}", simulate::pointing(&sim_base, &router_base));
     let app = simulate::router(&sim_base, &router_base);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(wait_for_signal())

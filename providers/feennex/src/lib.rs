@@ -93,6 +93,8 @@ pub struct Feennex {
 impl ProviderFactory for Feennex {
     const NAME: &'static str = NAME;
     type Settings = Settings;
+    #[cfg(feature = "sim")]
+    const SIMULATED: Option<payrouter_provider::sim::Simulated> = Some(sim::SIMULATED);
 
     fn build(settings: Settings, ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
         let mut checks = Checks::new(NAME);

@@ -62,6 +62,35 @@ use std::time::Duration;
 use crate::sign;
 use payrouter_provider::sim::Faults;
 
+/// The shop the offline mode gives the simulator and the adapter; its secret only ever exists
+/// on this machine.
+pub const DEMO_SHOP_ID: u64 = 5;
+pub const DEMO_SECRET_KEY: &str = "SecretKey01";
+pub const DEMO_PAYWAY: &str = "card_usd";
+
+/// The offline mode's hooks (`ProviderFactory::SIMULATED`): a simulator of the demo shop.
+/// Callbacks go wherever each invoice says, so payrouter's URL is not needed.
+pub const SIMULATED: payrouter_provider::sim::Simulated = payrouter_provider::sim::Simulated {
+    router: |base, _router_base| {
+        Simulator::new(SimConfig {
+            shop_id: DEMO_SHOP_ID,
+            secret_key: DEMO_SECRET_KEY.into(),
+            public_base_url: base.into(),
+        })
+        .router()
+    },
+    settings: |base| {
+        let settings = serde_json::json!({
+            "base_url": base,
+            "shop_id": DEMO_SHOP_ID,
+            "secret_key": DEMO_SECRET_KEY,
+            "payway": DEMO_PAYWAY,
+        });
+        settings.as_object().cloned().unwrap_or_default()
+    },
+    example_pay: r#"{"amount":1299,"currency":"USD","shopTransactionId":"demo-2","providerData":{"email":"payer@example.com"}}"#,
+};
+
 /// What the simulated Feennex shop is and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
 pub struct SimConfig {

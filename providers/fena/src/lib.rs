@@ -92,6 +92,8 @@ pub struct Fena {
 impl ProviderFactory for Fena {
     const NAME: &'static str = NAME;
     type Settings = Settings;
+    #[cfg(feature = "sim")]
+    const SIMULATED: Option<payrouter_provider::sim::Simulated> = Some(sim::SIMULATED);
 
     fn build(settings: Settings, _ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
         let mut checks = Checks::new(NAME);

@@ -59,6 +59,34 @@ use std::time::Duration;
 
 use payrouter_provider::sim::Faults;
 
+/// Credentials the offline mode gives the simulator and the adapter; they only ever exist on
+/// this machine.
+pub const DEMO_TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
+pub const DEMO_TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
+
+/// The offline mode's hooks (`ProviderFactory::SIMULATED`): a simulator with the demo
+/// credentials, sending webhooks to payrouter's `/v3/fena/callback`.
+pub const SIMULATED: payrouter_provider::sim::Simulated = payrouter_provider::sim::Simulated {
+    router: |base, router_base| {
+        Simulator::new(SimConfig {
+            terminal_id: DEMO_TERMINAL_ID.into(),
+            terminal_secret: DEMO_TERMINAL_SECRET.into(),
+            public_base_url: base.into(),
+            webhook_url: format!("{}/v3/{}/callback", router_base.trim_end_matches('/'), crate::NAME),
+        })
+        .router()
+    },
+    settings: |base| {
+        let settings = json!({
+            "base_url": base,
+            "terminal_id": DEMO_TERMINAL_ID,
+            "terminal_secret": DEMO_TERMINAL_SECRET,
+        });
+        settings.as_object().cloned().unwrap_or_default()
+    },
+    example_pay: r#"{"amount":1299,"currency":"GBP","shopTransactionId":"demo-1"}"#,
+};
+
 /// What the simulated Fena accepts and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
 pub struct SimConfig {

@@ -53,6 +53,9 @@ pub trait ProviderFactory {
     const NAME: &'static str;
     /// The provider's configuration section, read from `[name]` in TOML and `NAME_*` variables.
     type Settings: serde::de::DeserializeOwned;
+    /// The provider's simulator, for the offline mode; None when it has none.
+    #[cfg(feature = "sim")]
+    const SIMULATED: Option<sim::Simulated> = None;
     /// Validates the settings (one message per problem, naming the key) and builds the adapter.
     fn build(
         settings: Self::Settings,
