@@ -130,7 +130,10 @@ mod tests {
     #[test]
     fn the_environment_names_each_setting_by_its_variable() {
         let text = pointing("http://localhost:8081", "http://localhost:8080");
-        assert!(text.contains("webhooks go to http://localhost:8080"), "{text}");
+        assert!(
+            text.contains("webhooks go to http://localhost:8080"),
+            "{text}"
+        );
         for name in registry::names() {
             let upper = name.to_ascii_uppercase();
             assert!(
@@ -138,7 +141,10 @@ mod tests {
                 "{text}"
             );
         }
-        assert_eq!(environment("http://x").lines().count(), registry::names().len());
+        assert_eq!(
+            environment("http://x").lines().count(),
+            registry::names().len()
+        );
     }
 
     #[test]

@@ -437,18 +437,40 @@ async fn the_payer_page_reads_well_on_a_phone() {
     let env = start().await;
     let (_, redirect) = env.pay("order-9", 1299, "card_usd").await;
     let url = url_of(redirect);
-    let page = env.http.get(&url).send().await.unwrap().text().await.unwrap();
+    let page = env
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
         "{page}"
     );
-    assert!(page.contains(">Simulated Feennex: a test double, no money moves</div>"), "{page}");
+    assert!(
+        page.contains(">Simulated Feennex: a test double, no money moves</div>"),
+        "{page}"
+    );
     assert!(page.contains(r#"<dd id="amount">12.99 USD</dd>"#), "{page}");
     assert!(page.contains(r#"<dd id="order">order-9</dd>"#), "{page}");
     assert!(page.contains(r#"<dd id="status-label">Waiting for the payer <small class="code">(<span id="status">2</span>)</small></dd>"#), "{page}");
     env.press(format!("{url}/pay")).await;
-    let page = env.http.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains(r#"Paid <small class="code">(<span id="status">4</span>)"#), "{page}");
+    let page = env
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"Paid <small class="code">(<span id="status">4</span>)"#),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -458,9 +480,14 @@ async fn the_control_api_has_an_index() {
     assert_eq!(status, 200);
     assert_eq!(index["simulator"], "Simulated Feennex");
     let routes = index["routes"].as_array().unwrap();
-    assert!(routes.iter().any(|r| r["path"] == "/_sim/payments/{id}/state"
-        && r["body"].as_str().unwrap().contains("clientPrice")));
-    assert_eq!(index["faults"]["operations"], json!(["create", "check", "callback"]));
+    assert!(routes
+        .iter()
+        .any(|r| r["path"] == "/_sim/payments/{id}/state"
+            && r["body"].as_str().unwrap().contains("clientPrice")));
+    assert_eq!(
+        index["faults"]["operations"],
+        json!(["create", "check", "callback"])
+    );
     assert_eq!(index["statuses"]["4"], "Paid");
     assert_eq!(index["statuses"]["12"], "Paid a different amount");
 }

@@ -105,10 +105,7 @@ impl ProviderFactory for Fena {
         let checked = (|| Some((terminal_id?, secret?, base_url?)))();
         let (terminal_id, secret, base_url) = checks.finish(checked)?;
         // Fena may echo what it was sent; neither credential may reach a caller or a log.
-        let redactor = Redactor::new([
-            secret.clone(),
-            SecretString::from(terminal_id.clone()),
-        ]);
+        let redactor = Redactor::new([secret.clone(), SecretString::from(terminal_id.clone())]);
         let client = FenaClient::new(base_url, terminal_id, secret, connect_timeout, timeout)
             .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
         Ok(Arc::new(Fena {

@@ -268,14 +268,20 @@ pub fn created_outcome(
             "Fena has no recurring payments endpoint: check FENA_BASE_URL".into(),
         )
     };
-    Ok(match sort::<Created<FenaRecurring>>(reply, missing, redactor)? {
-        Answer::Done(created) => Answer::Done(created.result),
-        Answer::Refused(message) => Answer::Refused(message),
-    })
+    Ok(
+        match sort::<Created<FenaRecurring>>(reply, missing, redactor)? {
+            Answer::Done(created) => Answer::Done(created.result),
+            Answer::Refused(message) => Answer::Refused(message),
+        },
+    )
 }
 
 /// The recurring payment `id` as fetched; a refusal means Fena does not have it.
-pub fn fetched(reply: &Reply, id: &str, redactor: &Redactor) -> Result<FenaRecurring, ProviderError> {
+pub fn fetched(
+    reply: &Reply,
+    id: &str,
+    redactor: &Redactor,
+) -> Result<FenaRecurring, ProviderError> {
     match sort::<Data<FenaRecurring>>(reply, || not_found(id), redactor)? {
         Answer::Done(data) => Ok(data.data),
         Answer::Refused(_) => Err(not_found(id)),

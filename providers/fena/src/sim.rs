@@ -72,7 +72,11 @@ pub const SIMULATED: payrouter_provider::sim::Simulated = payrouter_provider::si
             terminal_id: DEMO_TERMINAL_ID.into(),
             terminal_secret: DEMO_TERMINAL_SECRET.into(),
             public_base_url: base.into(),
-            webhook_url: format!("{}/v3/{}/callback", router_base.trim_end_matches('/'), crate::NAME),
+            webhook_url: format!(
+                "{}/v3/{}/callback",
+                router_base.trim_end_matches('/'),
+                crate::NAME
+            ),
         })
         .router()
     },

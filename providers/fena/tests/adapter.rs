@@ -236,7 +236,8 @@ async fn fena_messages_echoing_the_credentials_are_redacted() {
     m = server
         .mock_async(|when, then| {
             when.method(POST);
-            then.status(422).json_body(json!({"message": [echo.clone(), "amount"]}));
+            then.status(422)
+                .json_body(json!({"message": [echo.clone(), "amount"]}));
         })
         .await;
     let refund = RefundOrder {
@@ -246,7 +247,10 @@ async fn fena_messages_echoing_the_credentials_are_redacted() {
     };
     match p.refund(&refund).await.unwrap() {
         RefundOutcome::Declined { message } => {
-            assert!(!message.contains(SECRET) && !message.contains(ID), "{message}");
+            assert!(
+                !message.contains(SECRET) && !message.contains(ID),
+                "{message}"
+            );
             assert!(message.ends_with("[redacted]; amount"), "{message}");
         }
         other => panic!("expected a decline, got {other:?}"),

@@ -460,9 +460,15 @@ async fn the_payer_page_reads_well_on_a_phone() {
         page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
         "{page}"
     );
-    assert!(page.contains(">Simulated Fena: a test double, no money moves</div>"), "{page}");
+    assert!(
+        page.contains(">Simulated Fena: a test double, no money moves</div>"),
+        "{page}"
+    );
     assert!(page.contains(r#"<dd id="amount">12.99 GBP</dd>"#), "{page}");
-    assert!(page.contains(r#"<dd id="reference">order-9</dd>"#), "{page}");
+    assert!(
+        page.contains(r#"<dd id="reference">order-9</dd>"#),
+        "{page}"
+    );
     // The status in words, with Fena's own word aside.
     assert!(page.contains(r#"<dd id="status-label">Waiting for the payer <small class="code">(<span id="status">sent</span>)</small></dd>"#), "{page}");
     env.press(&format!("{link}/pay")).await;
@@ -494,8 +500,16 @@ async fn the_control_api_has_an_index() {
     }
     assert_eq!(
         index["faults"]["operations"],
-        json!(["create", "get", "refund", "recurring_create", "recurring_get",
-               "recurring_edit", "recurring_delete", "webhook"])
+        json!([
+            "create",
+            "get",
+            "refund",
+            "recurring_create",
+            "recurring_get",
+            "recurring_edit",
+            "recurring_delete",
+            "webhook"
+        ])
     );
     assert_eq!(index["statuses"]["paid"], "Paid");
 }

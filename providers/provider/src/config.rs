@@ -74,7 +74,11 @@ impl Checks {
     }
 
     /// A secret the provider cannot work without; blank counts as missing.
-    pub fn required_secret(&mut self, key: &str, value: Option<SecretString>) -> Option<SecretString> {
+    pub fn required_secret(
+        &mut self,
+        key: &str,
+        value: Option<SecretString>,
+    ) -> Option<SecretString> {
         let value = value.filter(|s| !s.expose_secret().trim().is_empty());
         self.required(key, value)
     }
@@ -162,22 +166,39 @@ mod tests {
         assert_eq!(checks.timeout("TIMEOUT_MS", 0), Duration::ZERO);
         let problems = checks.finish(Some(())).unwrap_err();
         assert_eq!(problems.len(), 5, "{problems:?}");
-        assert_eq!(problems[0], "FENA_TERMINAL_ID: required while fena is enabled");
-        assert_eq!(problems[1], "FENA_TERMINAL_SECRET: required while fena is enabled");
-        assert_eq!(problems[2], "FENA_BASE_URL: 'ftp://x.example' is not an http(s) URL");
+        assert_eq!(
+            problems[0],
+            "FENA_TERMINAL_ID: required while fena is enabled"
+        );
+        assert_eq!(
+            problems[1],
+            "FENA_TERMINAL_SECRET: required while fena is enabled"
+        );
+        assert_eq!(
+            problems[2],
+            "FENA_BASE_URL: 'ftp://x.example' is not an http(s) URL"
+        );
         assert!(problems[3].starts_with("FENA_BASE_URL: invalid URL 'not a url'"));
-        assert_eq!(problems[4], "FENA_TIMEOUT_MS: must be a positive number of milliseconds");
+        assert_eq!(
+            problems[4],
+            "FENA_TIMEOUT_MS: must be a positive number of milliseconds"
+        );
     }
 
     #[test]
     fn good_settings_pass() {
         let mut checks = Checks::new("feennex");
         assert_eq!(
-            checks.base_url("BASE_URL", "https://core.feennex.com/").as_deref(),
+            checks
+                .base_url("BASE_URL", "https://core.feennex.com/")
+                .as_deref(),
             Some("https://core.feennex.com")
         );
         assert_eq!(checks.required("SHOP_ID", Some(5)), Some(5));
-        assert_eq!(checks.timeout("TIMEOUT_MS", 1500), Duration::from_millis(1500));
+        assert_eq!(
+            checks.timeout("TIMEOUT_MS", 1500),
+            Duration::from_millis(1500)
+        );
         assert_eq!(checks.finish(Some(7)), Ok(7));
     }
 }

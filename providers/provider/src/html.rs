@@ -165,7 +165,8 @@ mod tests {
     #[test]
     fn pages_fit_a_phone_and_show_their_banner() {
         let html = page("Pay <now>", Some("Simulated <Fena>"), "<p>x</p>");
-        assert!(html.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
+        assert!(html
+            .contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#));
         assert!(html.contains("<title>Pay &lt;now&gt;</title>"));
         assert!(html.contains(r#"<div class="banner" role="note">Simulated &lt;Fena&gt;</div>"#));
         assert!(!page("t", None, "").contains("banner\""));
@@ -175,9 +176,15 @@ mod tests {
     fn a_status_reads_as_words_with_its_code_aside() {
         let html = facts(
             &[("amount", "Amount", "1.00 <GBP>")],
-            Some(Status { label: "Paid", code: "4" }),
+            Some(Status {
+                label: "Paid",
+                code: "4",
+            }),
         );
-        assert!(html.contains(r#"<dd id="amount">1.00 &lt;GBP&gt;</dd>"#), "{html}");
+        assert!(
+            html.contains(r#"<dd id="amount">1.00 &lt;GBP&gt;</dd>"#),
+            "{html}"
+        );
         assert!(html.contains(r#"<dd id="status-label">Paid <small class="code">(<span id="status">4</span>)</small></dd>"#), "{html}");
     }
 
@@ -185,7 +192,10 @@ mod tests {
     fn post_redirect_page_shows_the_payment_and_submits_escaped_fields() {
         let fields = vec![
             ("m_shop".to_string(), "12\"3".to_string()),
-            ("m_desc".to_string(), "<script>alert(1)</script>".to_string()),
+            (
+                "m_desc".to_string(),
+                "<script>alert(1)</script>".to_string(),
+            ),
         ];
         let html = post_redirect_page(&PostRedirect {
             provider: "Feennex",
@@ -200,6 +210,10 @@ mod tests {
         assert!(html.contains(r#"action="https://pay.example/?a=1&amp;b=2""#));
         assert!(html.contains(r#"<input type="hidden" name="m_shop" value="12&quot;3">"#));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert_eq!(html.matches("<script>").count(), 1, "only the submitting script");
+        assert_eq!(
+            html.matches("<script>").count(),
+            1,
+            "only the submitting script"
+        );
     }
 }

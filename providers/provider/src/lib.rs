@@ -25,8 +25,8 @@ pub use callback::{CallbackAck, CallbackError, CallbackRequest, CallbackSubject}
 pub use capabilities::{Capabilities, Currencies, Operation};
 pub use error::ProviderError;
 pub use fields::{email_field, string_field};
-pub use redact::Redactor;
 pub use money::{Currency, Money, MoneyError};
+pub use redact::Redactor;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use subscription::{
     Instalment, Interval, SubscriptionOrder, SubscriptionOutcome, SubscriptionState,

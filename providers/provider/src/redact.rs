@@ -75,6 +75,9 @@ mod tests {
         assert!(quoted.ends_with('…'));
         // A secret cut in half by the limit is removed first, so no part of it remains.
         let text = format!("{}s3cr3t-value", "x".repeat(295));
-        assert_eq!(redactor().quote(&text), format!("{}[reda…", "x".repeat(295)));
+        assert_eq!(
+            redactor().quote(&text),
+            format!("{}[reda…", "x".repeat(295))
+        );
     }
 }

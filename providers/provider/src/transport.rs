@@ -7,7 +7,10 @@ use crate::ProviderError;
 
 /// A client with the provider's two timeouts. Redirects are not followed: a redirect would
 /// turn a POST into a GET without its body, so it is reported instead.
-pub fn http_client(connect_timeout: Duration, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+pub fn http_client(
+    connect_timeout: Duration,
+    timeout: Duration,
+) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(timeout)
@@ -80,7 +83,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_unavailable() {
-        let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let e = client(1000)
             .get(format!("http://{addr}/"))
             .send()
@@ -102,7 +108,11 @@ mod tests {
             std::future::pending::<()>().await;
         });
         let http = http_client(Duration::from_secs(1), Duration::from_millis(200)).unwrap();
-        let e = http.get(format!("http://{addr}/")).send().await.unwrap_err();
+        let e = http
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
         assert!(matches!(
             transport_error("x", "X", &e),
             ProviderError::Timeout { provider: "x" }

@@ -86,7 +86,8 @@ impl Control for Simulator {
 
     fn replay(&self, id: &str, claim: Option<i64>) -> Option<Callback> {
         let shop_id = self.inner.config.shop_id;
-        find(&mut self.store(), id).map(|invoice| invoice.callback(shop_id, claim, &self.inner.secret))
+        find(&mut self.store(), id)
+            .map(|invoice| invoice.callback(shop_id, claim, &self.inner.secret))
     }
 
     async fn send(&self, callback: Callback) -> bool {

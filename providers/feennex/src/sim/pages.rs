@@ -123,7 +123,10 @@ pub(super) async fn invoice_action(
             "Done",
             &format!(
                 "{}<p>You can close this page.</p>",
-                facts(&[("order", "Reference", &order)], self::status(&status.to_string()))
+                facts(
+                    &[("order", "Reference", &order)],
+                    self::status(&status.to_string())
+                )
             ),
         ),
     }

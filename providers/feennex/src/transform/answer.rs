@@ -298,7 +298,6 @@ fn recalculated_state(raw: String, recalculation: Option<Recalculation>) -> Prov
     state
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::{cur, shop};
@@ -549,5 +548,4 @@ mod tests {
         );
         assert!(p.state.unknown && !p.state.is_final);
     }
-
 }

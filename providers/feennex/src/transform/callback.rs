@@ -146,8 +146,9 @@ mod tests {
     #[test]
     fn form_callback_of_the_worked_example() {
         let body = signed_form(&worked_example());
-        assert!(String::from_utf8_lossy(&body)
-            .ends_with(&format!("sign={}", vectors::CALLBACK_SIGN)));
+        assert!(
+            String::from_utf8_lossy(&body).ends_with(&format!("sign={}", vectors::CALLBACK_SIGN))
+        );
         assert_eq!(subject(FORM, &body), payment("NDEyNg"));
         assert_eq!(
             subject(

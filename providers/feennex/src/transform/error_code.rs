@@ -291,9 +291,7 @@ mod tests {
 
     #[test]
     fn check_errors() {
-        let err = |code, msg: &str| {
-            check_data(refusal(code, msg), "4126", &shop()).unwrap_err()
-        };
+        let err = |code, msg: &str| check_data(refusal(code, msg), "4126", &shop()).unwrap_err();
         assert!(matches!(
             err(7, "Invoice wasn't found"),
             ProviderError::NotFound(_)
@@ -316,7 +314,6 @@ mod tests {
             );
         }
     }
-
 
     #[test]
     fn undocumented_codes_are_reported_for_logging() {

@@ -143,5 +143,4 @@ mod tests {
             assert!(check_payment_id(bad).is_err(), "{bad:?} accepted");
         }
     }
-
 }

@@ -78,7 +78,10 @@ pub(super) fn integer_of(raw: &RawValue, field: &str) -> Result<i64, ProviderErr
 }
 
 /// An integer sent as a number or a string of digits; absent or null is None.
-pub(super) fn optional_integer(raw: Option<&RawValue>, field: &str) -> Result<Option<i64>, ProviderError> {
+pub(super) fn optional_integer(
+    raw: Option<&RawValue>,
+    field: &str,
+) -> Result<Option<i64>, ProviderError> {
     let Some(text) = raw.map(|r| text_of(r, field)).transpose()?.flatten() else {
         return Ok(None);
     };

@@ -25,7 +25,6 @@ const EDITABLE: &[&str] = &["draft", "overdue"];
 const STANDING_ORDER_SET_UP: &str =
     "The standing order is set up at the payer's bank and can only be cancelled by the payer";
 
-
 fn bad_request(message: &str) -> Response {
     refusal(StatusCode::BAD_REQUEST, message)
 }

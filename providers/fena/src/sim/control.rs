@@ -90,7 +90,13 @@ impl Control for Simulator {
         if change.status.trim().is_empty() {
             return ControlOutcome::Refused("status must not be empty".into());
         }
-        match with_payment(&mut self.store(), self.base(), id, Some(&change.status), None) {
+        match with_payment(
+            &mut self.store(),
+            self.base(),
+            id,
+            Some(&change.status),
+            None,
+        ) {
             Some((view, webhook)) => ControlOutcome::Changed(view, webhook),
             None => ControlOutcome::Unknown,
         }

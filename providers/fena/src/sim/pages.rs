@@ -145,11 +145,14 @@ pub(super) async fn refund_page(State(sim): State<Simulator>, Path(id): Path<Str
     let action = |a: &str| format!("{}/refund/{}/{a}", sim.base(), p.id);
     let body = format!(
         "{}{}{}",
-        facts(&[
-            ("amount", "Refund", &gbp(refund)),
-            ("reference", "Reference", &p.reference),
-            ("paid", "Paid", &gbp(p.amount)),
-        ], None),
+        facts(
+            &[
+                ("amount", "Refund", &gbp(refund)),
+                ("reference", "Reference", &p.reference),
+                ("paid", "Paid", &gbp(p.amount)),
+            ],
+            None
+        ),
         button(&action("approve"), "Approve refund"),
         button(&action("reject"), "Reject refund"),
     );
@@ -190,12 +193,15 @@ pub(super) async fn recurring_page(
         return not_found("Recurring payment");
     };
     let action = |a: &str| format!("{}/recurring/{}/{a}", sim.base(), r.id);
-    let mut body = facts(&[
-        ("amount", "Amount", &gbp(r.recurring_amount)),
-        ("frequency", "Every", frequency(&r.frequency)),
-        ("first", "First payment", &r.first_payment_date),
-        ("reference", "Reference", &r.reference),
-    ], status(&r.status));
+    let mut body = facts(
+        &[
+            ("amount", "Amount", &gbp(r.recurring_amount)),
+            ("frequency", "Every", frequency(&r.frequency)),
+            ("first", "First payment", &r.first_payment_date),
+            ("reference", "Reference", &r.reference),
+        ],
+        status(&r.status),
+    );
     if RECURRING_OPEN.contains(&r.status.as_str()) {
         body.push_str(&button(&action("setup"), "Set up standing order"));
         body.push_str(&button(&action("reject"), "Reject"));
