@@ -44,20 +44,14 @@ pub struct Settings {
     /// Default payway (e.g. `card_usd`) when an order carries no `providerData.payway`.
     #[serde(default, deserialize_with = "config::opt_string")]
     pub payway: Option<String>,
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "config::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
 }
 
 fn default_base_url() -> String {
     "https://core.feennex.com".into()
-}
-fn default_connect_timeout_ms() -> u64 {
-    3_000
-}
-fn default_timeout_ms() -> u64 {
-    15_000
 }
 
 const OPERATIONS: &[Operation] = &[

@@ -60,7 +60,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::sign;
-use payrouter_provider::sim::Faults;
+use payrouter_provider::sim::{deliver, Faults};
 
 /// The shop the offline mode gives the simulator and the adapter; its secret only ever exists
 /// on this machine.
@@ -235,45 +235,15 @@ impl Simulator {
     /// Sends a callback unless a `callback` fault drops it. Its outcome is only logged; true
     /// when the receiver answered 2xx.
     async fn send_callback(&self, callback: Callback) -> bool {
-        if let Some(fault) = self.inner.faults.take("callback") {
-            if !fault.allows_delivery().await {
-                tracing::info!(
-                    payment_id = callback.payment_id,
-                    "sim feennex: callback dropped by a fault rule"
-                );
-                return false;
-            }
-        }
-        let Some(url) = callback.url else {
-            tracing::info!(
-                payment_id = callback.payment_id,
-                "sim feennex: no callback URL for this invoice"
-            );
-            return false;
-        };
-        let sent = self
-            .inner
-            .http
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(callback.body)
-            .send()
-            .await;
-        match sent {
-            Ok(resp) if resp.status().is_success() => true,
-            Ok(resp) => {
-                tracing::warn!(
-                    payment_id = callback.payment_id,
-                    status = resp.status().as_u16(),
-                    "sim feennex: callback refused"
-                );
-                false
-            }
-            Err(e) => {
-                tracing::warn!(payment_id = callback.payment_id, error = %e, "sim feennex: callback not delivered");
-                false
-            }
-        }
+        let what = format!("feennex callback of invoice {}", callback.payment_id);
+        let request = callback.url.map(|url| {
+            self.inner
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(callback.body)
+        });
+        deliver(&self.inner.faults, "callback", request, &what).await
     }
 }
 

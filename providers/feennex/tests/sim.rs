@@ -148,6 +148,11 @@ impl Env {
     }
 
     /// Presses a payer-page button (a form POST).
+    async fn page(&self, url: &str) -> String {
+        let resp = self.http.get(url).send().await.unwrap();
+        resp.text().await.unwrap()
+    }
+
     async fn press(&self, url: String) -> reqwest::Response {
         self.http.post(url).send().await.unwrap()
     }
@@ -437,15 +442,7 @@ async fn the_payer_page_reads_well_on_a_phone() {
     let env = start().await;
     let (_, redirect) = env.pay("order-9", 1299, "card_usd").await;
     let url = url_of(redirect);
-    let page = env
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = env.page(&url).await;
     assert!(
         page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
         "{page}"
@@ -458,15 +455,7 @@ async fn the_payer_page_reads_well_on_a_phone() {
     assert!(page.contains(r#"<dd id="order">order-9</dd>"#), "{page}");
     assert!(page.contains(r#"<dd id="status-label">Waiting for the payer <small class="code">(<span id="status">2</span>)</small></dd>"#), "{page}");
     env.press(format!("{url}/pay")).await;
-    let page = env
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = env.page(&url).await;
     assert!(
         page.contains(r#"Paid <small class="code">(<span id="status">4</span>)"#),
         "{page}"

@@ -43,20 +43,14 @@ pub struct Settings {
     /// Default bank account id for payments (Fena uses the company default when unset).
     #[serde(default, deserialize_with = "config::opt_string")]
     pub bank_account: Option<String>,
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "config::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
 }
 
 fn default_base_url() -> String {
     "https://epos.api.fena.co".into()
-}
-fn default_connect_timeout_ms() -> u64 {
-    3_000
-}
-fn default_timeout_ms() -> u64 {
-    15_000
 }
 
 const OPERATIONS: &[Operation] = &[

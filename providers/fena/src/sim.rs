@@ -57,7 +57,7 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use payrouter_provider::sim::Faults;
+use payrouter_provider::sim::{deliver, Faults};
 
 /// Credentials the offline mode gives the simulator and the adapter; they only ever exist on
 /// this machine.
@@ -249,24 +249,13 @@ impl Simulator {
     /// POSTs a webhook to `webhook_url` unless a `webhook` fault drops it. Its outcome is only
     /// logged, as Fena does not retry by default; true when the receiver answered 2xx.
     async fn send_webhook(&self, body: Value) -> bool {
-        if let Some(fault) = self.inner.faults.take("webhook") {
-            if !fault.allows_delivery().await {
-                tracing::info!(id = %body["id"], "sim fena: webhook dropped by a fault rule");
-                return false;
-            }
-        }
-        let url = &self.inner.config.webhook_url;
-        match self.inner.http.post(url).json(&body).send().await {
-            Ok(resp) if resp.status().is_success() => true,
-            Ok(resp) => {
-                tracing::warn!(id = %body["id"], status = resp.status().as_u16(), "sim fena: webhook refused");
-                false
-            }
-            Err(e) => {
-                tracing::warn!(id = %body["id"], error = %e, "sim fena: webhook not delivered");
-                false
-            }
-        }
+        let what = format!("fena webhook of {}", body["id"]);
+        let request = self
+            .inner
+            .http
+            .post(&self.inner.config.webhook_url)
+            .json(&body);
+        deliver(&self.inner.faults, "webhook", Some(request), &what).await
     }
 
     /// Sends a webhook without making the caller wait: API calls answer at once, as Fena's do,

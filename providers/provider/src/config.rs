@@ -40,6 +40,16 @@ pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString
     Ok(opt_string(d)?.map(SecretString::from))
 }
 
+/// The default time allowed to connect to a provider, in milliseconds.
+pub fn default_connect_timeout_ms() -> u64 {
+    3_000
+}
+
+/// The default time allowed to a provider call, in milliseconds.
+pub fn default_timeout_ms() -> u64 {
+    15_000
+}
+
 /// The problems found in one provider's settings, each line starting with the full key name
 /// (`FENA_TIMEOUT_MS: must be positive`).
 pub struct Checks {

@@ -66,15 +66,30 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
 
-    fn client(connect_ms: u64) -> reqwest::Client {
-        http_client(Duration::from_millis(connect_ms), Duration::from_secs(5)).unwrap()
+    /// What a GET of `url` with these timeouts fails with, as the adapters see it.
+    async fn failure(url: &str, connect: Duration, timeout: Duration) -> ProviderError {
+        let e = http_client(connect, timeout)
+            .unwrap()
+            .get(url)
+            .send()
+            .await
+            .unwrap_err();
+        transport_error("x", "X", &e)
     }
 
     #[tokio::test]
     async fn a_connect_timeout_is_unavailable_not_a_timeout() {
         let port = crate::testing::SaturatedPort::new();
-        let e = client(100).get(port.url()).send().await.unwrap_err();
-        assert!(e.is_connect() && e.is_timeout(), "{e:?}");
+        let e = http_client(Duration::from_millis(100), Duration::from_secs(5))
+            .unwrap()
+            .get(port.url())
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            e.is_connect() && e.is_timeout(),
+            "really a connect timeout: {e:?}"
+        );
         assert!(matches!(
             transport_error("x", "X", &e),
             ProviderError::Unavailable(m) if m == "could not connect to X"
@@ -87,13 +102,9 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let e = client(1000)
-            .get(format!("http://{addr}/"))
-            .send()
-            .await
-            .unwrap_err();
+        let url = format!("http://{addr}/");
         assert!(matches!(
-            transport_error("x", "X", &e),
+            failure(&url, Duration::from_secs(1), Duration::from_secs(5)).await,
             ProviderError::Unavailable(m) if m == "could not connect to X"
         ));
     }
@@ -107,14 +118,9 @@ mod tests {
             let (_socket, _) = listener.accept().await.unwrap();
             std::future::pending::<()>().await;
         });
-        let http = http_client(Duration::from_secs(1), Duration::from_millis(200)).unwrap();
-        let e = http
-            .get(format!("http://{addr}/"))
-            .send()
-            .await
-            .unwrap_err();
+        let url = format!("http://{addr}/");
         assert!(matches!(
-            transport_error("x", "X", &e),
+            failure(&url, Duration::from_secs(1), Duration::from_millis(200)).await,
             ProviderError::Timeout { provider: "x" }
         ));
     }

@@ -9,6 +9,39 @@ pub use faults::{FaultRule, Faults};
 
 use serde_json::{Map, Value};
 
+/// Sends one callback of a simulator, unless a fault rule for `operation` delays or loses it
+/// (a rule is used up even when there is nowhere to send: `request` None). True when the
+/// receiver answered 2xx; any other outcome is only logged, naming the callback `what`.
+pub async fn deliver(
+    faults: &Faults,
+    operation: &str,
+    request: Option<reqwest::RequestBuilder>,
+    what: &str,
+) -> bool {
+    if let Some(fault) = faults.take(operation) {
+        if !fault.allows_delivery().await {
+            tracing::info!(callback = what, "simulator: callback lost by a fault rule");
+            return false;
+        }
+    }
+    let Some(request) = request else {
+        tracing::info!(callback = what, "simulator: no URL to send the callback to");
+        return false;
+    };
+    match request.send().await {
+        Ok(resp) if resp.status().is_success() => true,
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            tracing::warn!(callback = what, status, "simulator: callback refused");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(callback = what, error = %e, "simulator: callback not delivered");
+            false
+        }
+    }
+}
+
 /// How the gateway runs a provider against its simulator (`SIMULATE`, `payrouter simulate`),
 /// given by the provider's factory (`ProviderFactory::SIMULATED`), so that the gateway's
 /// offline mode names no provider.
