@@ -152,18 +152,7 @@ async fn simulate_only(args: SimulateArgs) -> ExitCode {
         Err(e) => return refuse(&[format!("SIM_PORT: cannot listen on {} ({e})", args.port)]),
     };
     let sim_base = format!("http://localhost:{}", args.port);
-    println!(
-        "simulators on {sim_base}/fena and {sim_base}/feennex; webhooks go to {}\n\
-         point payrouter at them with:\n\
-         \x20 FENA_BASE_URL={sim_base}/fena FENA_TERMINAL_ID={} FENA_TERMINAL_SECRET={}\n\
-         \x20 FEENNEX_BASE_URL={sim_base}/feennex FEENNEX_SHOP_ID={} FEENNEX_SECRET_KEY={} FEENNEX_PAYWAY={}",
-        args.router_url,
-        simulate::FENA_TERMINAL_ID,
-        simulate::FENA_TERMINAL_SECRET,
-        simulate::FEENNEX_SHOP_ID,
-        simulate::FEENNEX_SECRET_KEY,
-        simulate::FEENNEX_PAYWAY,
-    );
+    println!("{}", simulate::pointing(&sim_base, &args.router_url));
     let app = simulate::router(&sim_base, &args.router_url);
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(signals.wait())

@@ -1,7 +1,9 @@
 //! The provider registry: the one place where the gateway names providers. Adding a provider
-//! is adding its crate and one line to `registered`.
+//! is adding its crate and one line to `registered`; everything else (building the enabled
+//! ones, the default `ENABLED_PROVIDERS`, the offline mode's simulators) reads this list.
 
 use figment::Figment;
+use payrouter_provider::sim::Simulated;
 use payrouter_provider::{Provider, ProviderContext, ProviderFactory};
 use std::sync::Arc;
 
@@ -12,19 +14,28 @@ type Build = fn(&Figment, &ProviderContext) -> Result<Arc<dyn Provider>, Vec<Str
 /// The keys of a provider's settings section, read from its `Settings` type.
 type Keys = fn() -> &'static [&'static str];
 
-fn registered() -> Vec<(&'static str, Build, Keys)> {
-    vec![
+/// What the gateway knows of one provider crate.
+struct Entry {
+    name: &'static str,
+    build: Build,
+    keys: Keys,
+    simulated: Option<Simulated>,
+}
+
+fn registered() -> [Entry; 2] {
+    [
         entry::<payrouter_fena::Fena>(),
         entry::<payrouter_feennex::Feennex>(),
     ]
 }
 
-fn entry<F: ProviderFactory>() -> (&'static str, Build, Keys) {
-    (
-        F::NAME,
-        build::<F>,
-        serde_aux::serde_introspection::serde_introspect::<F::Settings>,
-    )
+fn entry<F: ProviderFactory>() -> Entry {
+    Entry {
+        name: F::NAME,
+        build: build::<F>,
+        keys: serde_aux::serde_introspection::serde_introspect::<F::Settings>,
+        simulated: F::SIMULATED,
+    }
 }
 
 fn build<F: ProviderFactory>(
@@ -42,15 +53,24 @@ fn build<F: ProviderFactory>(
     }
 }
 
+/// Every registered provider, in registration order: also the default `ENABLED_PROVIDERS`.
 pub fn names() -> Vec<&'static str> {
-    registered().into_iter().map(|(name, _, _)| name).collect()
+    registered().into_iter().map(|e| e.name).collect()
 }
 
 /// Each provider's name and the keys of its settings section, for refusing unknown names.
 pub fn settings_keys() -> Vec<(&'static str, &'static [&'static str])> {
     registered()
         .into_iter()
-        .map(|(name, _, keys)| (name, keys()))
+        .map(|e| (e.name, (e.keys)()))
+        .collect()
+}
+
+/// The providers that have a simulator, with its hooks, in registration order.
+pub fn simulated() -> Vec<(&'static str, Simulated)> {
+    registered()
+        .into_iter()
+        .filter_map(|e| Some((e.name, e.simulated?)))
         .collect()
 }
 
@@ -62,7 +82,7 @@ pub fn build_enabled(
 ) -> Result<Providers, Vec<String>> {
     let mut providers = Providers::new();
     let mut problems = Vec::new();
-    for (name, build, _) in registered() {
+    for Entry { name, build, .. } in registered() {
         if !enabled.iter().any(|e| e == name) {
             continue;
         }
@@ -77,5 +97,20 @@ pub fn build_enabled(
         Ok(providers)
     } else {
         Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_is_named_once_and_simulated() {
+        let names = names();
+        let mut unique = names.clone();
+        unique.dedup();
+        assert_eq!(names, unique);
+        let simulated: Vec<_> = simulated().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(simulated, names, "the offline mode covers every provider");
     }
 }

@@ -1,54 +1,85 @@
-//! The offline mode: both provider simulators on one port, and the configuration that points
-//! the providers at them. `make run` (the default profile) starts them in-process;
-//! `payrouter simulate` runs them alone. The production profile never starts them.
+//! The offline mode: every provider's simulator on one port, and the configuration that points
+//! the providers at them. The demo profile starts them in-process; `payrouter simulate` runs
+//! them alone. The production profile never starts them. Which providers have a simulator, and
+//! how it is built and reached, comes from the registry: nothing here names a provider.
 
 use axum::Router;
 use figment::providers::Serialized;
 use figment::Figment;
-use serde_json::json;
+use serde_json::{Map, Value};
 
-/// Credentials the simulators accept; they only ever exist on this machine.
-pub const FENA_TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
-pub const FENA_TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
-pub const FEENNEX_SHOP_ID: u64 = 5;
-pub const FEENNEX_SECRET_KEY: &str = "SecretKey01";
-pub const FEENNEX_PAYWAY: &str = "card_usd";
+use crate::registry;
 
-/// Both simulators, nested under `/fena` and `/feennex`. `sim_base` is where this router is
-/// reachable; `router_base` is payrouter's URL, where the Fena simulator sends webhooks
-/// (Feennex callbacks go wherever each invoice says).
+/// Where the simulator of `name` is reachable when all of them share `sim_base`.
+fn base_of(sim_base: &str, name: &str) -> String {
+    format!("{}/{name}", sim_base.trim_end_matches('/'))
+}
+
+/// Every simulator, nested under `/{provider}`. `sim_base` is where this router is reachable;
+/// `router_base` is payrouter's URL, where simulators that need one send their callbacks.
 pub fn router(sim_base: &str, router_base: &str) -> Router {
-    let fena = payrouter_fena::sim::Simulator::new(payrouter_fena::sim::SimConfig {
-        terminal_id: FENA_TERMINAL_ID.into(),
-        terminal_secret: FENA_TERMINAL_SECRET.into(),
-        public_base_url: format!("{sim_base}/fena"),
-        webhook_url: format!("{router_base}/v3/fena/callback"),
-    });
-    let feennex = payrouter_feennex::sim::Simulator::new(payrouter_feennex::sim::SimConfig {
-        shop_id: FEENNEX_SHOP_ID,
-        secret_key: FEENNEX_SECRET_KEY.into(),
-        public_base_url: format!("{sim_base}/feennex"),
-    });
-    Router::new()
-        .nest("/fena", fena.router())
-        .nest("/feennex", feennex.router())
+    registry::simulated()
+        .into_iter()
+        .fold(Router::new(), |app, (name, sim)| {
+            app.nest(
+                &format!("/{name}"),
+                (sim.router)(&base_of(sim_base, name), router_base),
+            )
+        })
+}
+
+/// Each provider's settings pointing it at its simulator under `sim_base`, by provider name.
+fn settings(sim_base: &str) -> Vec<(&'static str, Map<String, Value>)> {
+    registry::simulated()
+        .into_iter()
+        .map(|(name, sim)| (name, (sim.settings)(&base_of(sim_base, name))))
+        .collect()
 }
 
 /// `fig` with every provider pointed at the simulators at `sim_base`.
 pub fn point_providers_at(fig: Figment, sim_base: &str) -> Figment {
-    fig.merge(Serialized::defaults(json!({
-        "fena": {
-            "base_url": format!("{sim_base}/fena"),
-            "terminal_id": FENA_TERMINAL_ID,
-            "terminal_secret": FENA_TERMINAL_SECRET,
-        },
-        "feennex": {
-            "base_url": format!("{sim_base}/feennex"),
-            "shop_id": FEENNEX_SHOP_ID,
-            "secret_key": FEENNEX_SECRET_KEY,
-            "payway": FEENNEX_PAYWAY,
-        },
-    })))
+    let sections: Map<String, Value> = settings(sim_base)
+        .into_iter()
+        .map(|(name, section)| (name.to_string(), Value::Object(section)))
+        .collect();
+    fig.merge(Serialized::defaults(Value::Object(sections)))
+}
+
+/// The environment that points a separately started payrouter at the simulators at
+/// `sim_base`: one line per provider, `NAME_KEY=value …`.
+pub fn environment(sim_base: &str) -> String {
+    settings(sim_base)
+        .into_iter()
+        .map(|(name, section)| {
+            let prefix = name.to_ascii_uppercase();
+            let pairs: Vec<String> = section
+                .iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("{prefix}_{}={value}", key.to_ascii_uppercase())
+                })
+                .collect();
+            format!("  {}", pairs.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What `payrouter simulate` prints at start: where the simulators are, and how to point
+/// payrouter at them.
+pub fn pointing(sim_base: &str, router_base: &str) -> String {
+    let at: Vec<String> = registry::simulated()
+        .into_iter()
+        .map(|(name, _)| base_of(sim_base, name))
+        .collect();
+    format!(
+        "simulators on {}; webhooks go to {router_base}\npoint payrouter at them with:\n{}",
+        at.join(" and "),
+        environment(sim_base)
+    )
 }
 
 /// What a newcomer sees at start: where things are and how to make a first payment.
@@ -58,13 +89,69 @@ pub fn banner(router_base: &str, sim_base: &str, notifications_logged: bool) -> 
     } else {
         "Notifications go to PAYMENT_CALLBACK_URL."
     };
+    let simulated = registry::simulated();
+    let at: Vec<String> = simulated
+        .iter()
+        .map(|(name, _)| base_of(sim_base, name))
+        .collect();
+    let first = simulated
+        .first()
+        .map(|(name, sim)| {
+            format!(
+                "Make a first payment, then open its redirectToUrl and press Pay:\n\
+                 \x20 curl -s {router_base}/v3/{name}/pay -H 'content-type: application/json' \\\n\
+                 \x20      -d '{}'\n",
+                sim.example_pay
+            )
+        })
+        .unwrap_or_default();
     format!(
         "\npayrouter is running against simulated providers: nothing leaves this machine.\n\
          \x20 router      {router_base}   (routes: {router_base}/openapi.json)\n\
-         \x20 simulators  {sim_base}/fena  {sim_base}/feennex\n\
-         {sink}\n\n\
-         Make a first payment, then open its redirectToUrl and press Pay:\n\
-         \x20 curl -s {router_base}/v3/fena/pay -H 'content-type: application/json' \\\n\
-         \x20      -d '{{\"amount\":1299,\"currency\":\"GBP\",\"shopTransactionId\":\"demo-1\"}}'\n"
+         \x20 simulators  {}\n\
+         {sink}\n\n{first}",
+        at.join("  ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_is_pointed_at_its_simulator() {
+        let fig = point_providers_at(Figment::new(), "http://127.0.0.1:9/");
+        for name in registry::names() {
+            let base: String = fig.extract_inner(&format!("{name}.base_url")).unwrap();
+            assert_eq!(base, format!("http://127.0.0.1:9/{name}"));
+        }
+    }
+
+    #[test]
+    fn the_environment_names_each_setting_by_its_variable() {
+        let text = pointing("http://localhost:8081", "http://localhost:8080");
+        assert!(
+            text.contains("webhooks go to http://localhost:8080"),
+            "{text}"
+        );
+        for name in registry::names() {
+            let upper = name.to_ascii_uppercase();
+            assert!(
+                text.contains(&format!("{upper}_BASE_URL=http://localhost:8081/{name}")),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            environment("http://x").lines().count(),
+            registry::names().len()
+        );
+    }
+
+    #[test]
+    fn the_banner_shows_a_first_payment() {
+        let text = banner("http://localhost:8080", "http://localhost:8081", true);
+        assert!(text.contains("simulated providers"), "{text}");
+        assert!(text.contains("curl -s http://localhost:8080/v3/"), "{text}");
+        assert!(text.contains("printed in this log"), "{text}");
+    }
 }

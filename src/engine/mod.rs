@@ -4,6 +4,7 @@
 
 mod idempotency;
 mod operations;
+pub use operations::PostRedirectForm;
 mod pay;
 mod reconcile;
 pub mod record;

@@ -229,18 +229,36 @@ impl Engine {
         &self,
         p: &Arc<dyn Provider>,
         payment_id: &str,
-    ) -> Result<(String, Vec<(String, String)>)> {
+    ) -> Result<PostRedirectForm> {
         p.check_payment_id(payment_id)
             .map_err(|m| Error::invalid("paymentId", m))?;
         let key = self.records.keys().payment(p.name(), payment_id);
         let rec = self.records.read(&key).await?.doc;
-        match rec.and_then(|r| r.post_redirect) {
-            Some(Redirect::Post { url, fields }) => Ok((url, fields)),
+        match rec {
+            Some(PaymentRecord {
+                post_redirect: Some(Redirect::Post { url, fields }),
+                amount,
+                shop_transaction_id,
+                ..
+            }) => Ok(PostRedirectForm {
+                url,
+                fields,
+                amount,
+                shop_transaction_id,
+            }),
             _ => Err(Error::NotFound(format!(
                 "no payment page for '{payment_id}': it was not created by this router"
             ))),
         }
     }
+}
+
+/// What the self-submitting page of a POST redirect shows and submits.
+pub struct PostRedirectForm {
+    pub url: String,
+    pub fields: Vec<(String, String)>,
+    pub amount: Money,
+    pub shop_transaction_id: String,
 }
 
 /// Why a refund of `amount` cannot be asked for, if it cannot.

@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use payrouter_provider::html::escape;
+use payrouter_provider::html::{self, PostRedirect};
 use payrouter_provider::CallbackRequest;
 use serde::Deserialize;
 
@@ -201,26 +201,17 @@ pub async fn redirect_page(
     PathParams(path): PathParams<RedirectPath>,
 ) -> Result<Response, ApiError> {
     tag("redirect", Some(&path.payment_id));
-    let (url, fields) = app
+    let form = app
         .engine
         .post_redirect(&provider.0, &path.payment_id)
         .await?;
-    let inputs: String = fields
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                r#"<input type="hidden" name="{}" value="{}">"#,
-                escape(k),
-                escape(v)
-            )
-        })
-        .collect();
-    let page = format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>Continue to payment</title></head>
-<body onload="document.forms[0].submit()"><form method="post" action="{}">{}<noscript><p>Press the button to continue to the payment page.</p></noscript><button type="submit">Continue to payment</button></form></body></html>"#,
-        escape(&url),
-        inputs
-    );
+    let page = html::post_redirect_page(&PostRedirect {
+        provider: provider.0.display_name(),
+        amount: Some(form.amount),
+        reference: Some(&form.shop_transaction_id),
+        url: &form.url,
+        fields: &form.fields,
+    });
     Ok((
         [
             (header::CACHE_CONTROL, "no-store"),

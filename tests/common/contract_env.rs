@@ -131,10 +131,10 @@ secret_key = "{feennex_secret}"
 payway = "{payway}"
 timeout_ms = {PROVIDER_TIMEOUT_MS}
 "#,
-        fena_id = simulate::FENA_TERMINAL_ID,
-        fena_secret = simulate::FENA_TERMINAL_SECRET,
-        shop_id = simulate::FEENNEX_SHOP_ID,
-        feennex_secret = simulate::FEENNEX_SECRET_KEY,
-        payway = simulate::FEENNEX_PAYWAY,
+        fena_id = payrouter_fena::sim::DEMO_TERMINAL_ID,
+        fena_secret = payrouter_fena::sim::DEMO_TERMINAL_SECRET,
+        shop_id = payrouter_feennex::sim::DEMO_SHOP_ID,
+        feennex_secret = payrouter_feennex::sim::DEMO_SECRET_KEY,
+        payway = payrouter_feennex::sim::DEMO_PAYWAY,
     )
 }

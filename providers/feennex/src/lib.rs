@@ -1,7 +1,9 @@
 //! Feennex (a white label of the Piastrix platform) behind the Provider trait.
 //!
-//! `client` speaks HTTP; `transform` builds the signed requests and maps answers, statuses and
-//! callbacks without I/O; `sign` holds the signature scheme. The paymentId is the order's
+//! The adapter shape every provider follows (see `providers/README.md`): this file is the
+//! `Provider` impl, and each operation is "build the request (pure) → send it (`client`, thin)
+//! → read the answer (pure)". `transform` holds the pure mapping (signed requests, answers,
+//! error codes, callbacks) and `sign` the signature scheme. The paymentId is the order's
 //! shop_order_id in base64url, so status works from the paymentId alone.
 
 mod client;
@@ -11,19 +13,23 @@ pub mod sim;
 pub mod transform;
 
 use async_trait::async_trait;
+use payrouter_provider::config::{self, Checks};
+use payrouter_provider::transport::Reply;
 use payrouter_provider::{
-    config, CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
-    ExposeSecret, FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext,
-    ProviderError, ProviderFactory, RefundOrder, RefundOutcome, SecretString,
+    CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
+    FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext, ProviderError,
+    ProviderFactory, RefundOrder, RefundOutcome, SecretString,
 };
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use client::FeennexClient;
-use transform::Shop;
+use transform::{Envelope, Shop};
 
 pub const NAME: &str = "feennex";
+/// The provider's name for people.
+pub const LABEL: &str = "Feennex";
 
 /// The `[feennex]` configuration section (`FEENNEX_*` environment variables).
 #[derive(Debug, Clone, Deserialize)]
@@ -38,20 +44,14 @@ pub struct Settings {
     /// Default payway (e.g. `card_usd`) when an order carries no `providerData.payway`.
     #[serde(default, deserialize_with = "config::opt_string")]
     pub payway: Option<String>,
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "config::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
 }
 
 fn default_base_url() -> String {
     "https://core.feennex.com".into()
-}
-fn default_connect_timeout_ms() -> u64 {
-    3_000
-}
-fn default_timeout_ms() -> u64 {
-    15_000
 }
 
 const OPERATIONS: &[Operation] = &[
@@ -87,14 +87,12 @@ pub struct Feennex {
 impl ProviderFactory for Feennex {
     const NAME: &'static str = NAME;
     type Settings = Settings;
+    #[cfg(feature = "sim")]
+    const SIMULATED: Option<payrouter_provider::sim::Simulated> = Some(sim::SIMULATED);
 
     fn build(settings: Settings, ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
-        let mut problems = Vec::new();
-        let shop_id = match settings.shop_id.as_deref().map(str::trim) {
-            None | Some("") => {
-                problems.push("FEENNEX_SHOP_ID: required while feennex is enabled".to_string());
-                None
-            }
+        let mut checks = Checks::new(NAME);
+        let shop_id = match checks.required("SHOP_ID", settings.shop_id.as_deref().map(str::trim)) {
             Some(text) => {
                 let id = text
                     .bytes()
@@ -103,42 +101,23 @@ impl ProviderFactory for Feennex {
                     .flatten()
                     .filter(|id| *id > 0);
                 if id.is_none() {
-                    problems.push(format!(
-                        "FEENNEX_SHOP_ID: '{text}' is not a Feennex shop id (a positive integer)"
-                    ));
+                    checks.problem(
+                        "SHOP_ID",
+                        format_args!("'{text}' is not a Feennex shop id (a positive integer)"),
+                    );
                 }
                 id
             }
+            None => None,
         };
-        let secret_key = settings
-            .secret_key
-            .filter(|s| !s.expose_secret().trim().is_empty());
-        if secret_key.is_none() {
-            problems.push("FEENNEX_SECRET_KEY: required while feennex is enabled".to_string());
-        }
-        if !(settings.base_url.starts_with("http://") || settings.base_url.starts_with("https://"))
-        {
-            problems.push(format!(
-                "FEENNEX_BASE_URL: '{}' is not an http(s) URL",
-                settings.base_url
-            ));
-        }
-        if settings.connect_timeout_ms == 0 {
-            problems.push("FEENNEX_CONNECT_TIMEOUT_MS: must be positive".to_string());
-        }
-        if settings.timeout_ms == 0 {
-            problems.push("FEENNEX_TIMEOUT_MS: must be positive".to_string());
-        }
-        let (Some(shop_id), Some(secret_key), true) = (shop_id, secret_key, problems.is_empty())
-        else {
-            return Err(problems);
-        };
-        let client = FeennexClient::new(
-            settings.base_url.trim_end_matches('/').to_string(),
-            Duration::from_millis(settings.connect_timeout_ms),
-            Duration::from_millis(settings.timeout_ms),
-        )
-        .map_err(|e| vec![format!("feennex: cannot build the HTTP client: {e}")])?;
+        let secret_key = checks.required_secret("SECRET_KEY", settings.secret_key);
+        let base_url = checks.base_url("BASE_URL", &settings.base_url);
+        let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
+        let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
+        let checked = (|| Some((shop_id?, secret_key?, base_url?)))();
+        let (shop_id, secret_key, base_url) = checks.finish(checked)?;
+        let client = FeennexClient::new(base_url, connect_timeout, timeout)
+            .map_err(|e| vec![format!("feennex: cannot build the HTTP client: {e}")])?;
         let callback_url = ctx
             .public_base_url
             .as_deref()
@@ -183,22 +162,33 @@ impl Provider for Feennex {
         transform::check_payment_id(id)
     }
 
+    fn display_name(&self) -> &'static str {
+        LABEL
+    }
+
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
         let body = transform::create_request(order, &self.shop)?;
-        let answer = self.client.post(transform::CREATE_PATH, &body).await?;
-        transform::pay_outcome(answer, &body.shop_order_id, &self.shop)
+        let reply = self.client.post(transform::CREATE_PATH, &body).await?;
+        let envelope = envelope(&reply, transform::CREATE_PATH)?;
+        transform::pay_outcome(envelope, &body.shop_order_id, &self.shop)
     }
 
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
-        let shop_order_id = transform::shop_order_id_of(payment_id).map_err(|message| {
-            ProviderError::InvalidRequest {
-                field: "paymentId".into(),
-                message,
-            }
-        })?;
+        let shop_order_id = transform::shop_order_id_of(payment_id)
+            .map_err(|message| ProviderError::invalid("paymentId", message))?;
         let body = transform::check_request(&shop_order_id, &self.shop, chrono::Utc::now());
-        let answer = self.client.post(transform::CHECK_PATH, &body).await?;
-        transform::fetched_payment(answer, payment_id, &shop_order_id, &self.shop)
+        let reply = self.client.post(transform::CHECK_PATH, &body).await?;
+        let envelope = envelope(&reply, transform::CHECK_PATH)?;
+        let data = transform::check_data(envelope, &shop_order_id, &self.shop)?;
+        if data.several_invoices() {
+            // Feennex then reports the latest invoice with this shop_order_id.
+            tracing::warn!(
+                provider = NAME,
+                payment_id,
+                "Feennex has several invoices with this shop_order_id"
+            );
+        }
+        transform::fetched_payment(data, payment_id, &shop_order_id)
     }
 
     async fn refund(&self, _order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
@@ -222,4 +212,19 @@ impl Provider for Feennex {
             body: "OK",
         }
     }
+}
+
+/// Feennex's envelope of an answer to `path`; a refusal whose code the adapter does not know is
+/// logged, as it may be a new one worth mapping.
+fn envelope(reply: &Reply, path: &str) -> Result<Envelope, ProviderError> {
+    let envelope = transform::envelope(reply, path)?;
+    if let Some(code) = transform::undocumented_code(&envelope) {
+        tracing::warn!(
+            provider = NAME,
+            error_code = code,
+            path,
+            "Feennex answered with an undocumented error code"
+        );
+    }
+    Ok(envelope)
 }

@@ -66,12 +66,77 @@ fn digest<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)], secret: &SecretString
     hasher.finalize().into()
 }
 
+/// The signature test vectors (CONTRACT.md §5 and the worked callback of the Feennex notes),
+/// kept once: the unit tests of this crate, its HTTP tests and the simulator's all check
+/// against these.
+pub mod vectors {
+    /// The secret key every vector is signed with.
+    pub const SECRET: &str = "SecretKey01";
+
+    /// `12.34:980:card_uah:5:4126SecretKey01`: the fields in a deliberately unsorted order.
+    pub const STRING_TO_SIGN: [(&str, &str); 5] = [
+        ("shop_order_id", "4126"),
+        ("payway", "card_uah"),
+        ("amount", "12.34"),
+        ("shop_id", "5"),
+        ("currency", "980"),
+    ];
+    pub const STRING_TO_SIGN_SIGN: &str =
+        "4c2608a8638c0650d54dd4809bd69ab50d1a1cd55f2e13366b68d43caee34104";
+
+    /// The signed keys of an invoice/create for 12.34 USD.
+    pub const INVOICE_CREATE: [(&str, &str); 5] = [
+        ("amount", "12.34"),
+        ("currency", "840"),
+        ("payway", "card_usd"),
+        ("shop_id", "5"),
+        ("shop_order_id", "4126"),
+    ];
+    pub const INVOICE_CREATE_SIGN: &str =
+        "3f83963165cac93c554bdfe08b54edc9d24f570839f624468e7950724ebc25b9";
+
+    /// The signed keys of an invoice/check.
+    pub const INVOICE_CHECK: [(&str, &str); 3] = [
+        ("shop_order_id", "4126"),
+        ("now", "2024-04-12T06:18:34"),
+        ("shop_id", "5"),
+    ];
+    pub const INVOICE_CHECK_SIGN: &str =
+        "521160094068f83d05e489f75eb1a7d63a74f5a0f62181c156139615fe58cb78";
+
+    /// The worked callback example, in received order, without its `sign` (an empty value,
+    /// `description`, is left out of the signature).
+    pub const CALLBACK: [(&str, &str); 17] = [
+        ("client_price", "10.5"),
+        ("created", "2024-12-03 14:39:02"),
+        ("description", ""),
+        ("email", "a@b.c"),
+        ("lang", "en"),
+        ("payment_id", "123"),
+        ("payway", "card_usd"),
+        ("processed", "2024-12-03 15:47:07"),
+        ("ps_currency", "840"),
+        ("ps_data", r#"{"ps_payer_account": "424242XXXXXX4242"}"#),
+        ("shop_amount", "10.5"),
+        ("shop_currency", "840"),
+        ("shop_id", "5"),
+        ("shop_order_id", "4126"),
+        ("shop_refund", "10.0"),
+        ("status", "success"),
+        ("user_ip", "1.2.3.4"),
+    ];
+    pub const CALLBACK_SIGN: &str =
+        "a3e88c4a724709ec3148fc9c1e06966bdc0653c73b84c62bf0e5e33e59053b4b";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use super::vectors;
+
     fn secret() -> SecretString {
-        SecretString::from("SecretKey01")
+        SecretString::from(vectors::SECRET)
     }
 
     fn owned(fields: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -82,74 +147,21 @@ mod tests {
     }
 
     #[test]
-    fn string_to_sign_vector() {
-        // `12.34:980:card_uah:5:4126SecretKey01`
-        let fields = [
-            ("shop_order_id", "4126"),
-            ("payway", "card_uah"),
-            ("amount", "12.34"),
-            ("shop_id", "5"),
-            ("currency", "980"),
-        ];
-        assert_eq!(
-            sign(&fields, &secret()),
-            "4c2608a8638c0650d54dd4809bd69ab50d1a1cd55f2e13366b68d43caee34104"
-        );
+    fn request_vectors() {
+        for (fields, expected) in [
+            (&vectors::STRING_TO_SIGN[..], vectors::STRING_TO_SIGN_SIGN),
+            (&vectors::INVOICE_CREATE[..], vectors::INVOICE_CREATE_SIGN),
+            (&vectors::INVOICE_CHECK[..], vectors::INVOICE_CHECK_SIGN),
+        ] {
+            assert_eq!(sign(fields, &secret()), expected, "{fields:?}");
+        }
     }
 
-    #[test]
-    fn invoice_create_vector() {
-        let fields = [
-            ("amount", "12.34"),
-            ("currency", "840"),
-            ("payway", "card_usd"),
-            ("shop_id", "5"),
-            ("shop_order_id", "4126"),
-        ];
-        assert_eq!(
-            sign(&fields, &secret()),
-            "3f83963165cac93c554bdfe08b54edc9d24f570839f624468e7950724ebc25b9"
-        );
-    }
-
-    #[test]
-    fn invoice_check_vector() {
-        let fields = [
-            ("shop_order_id", "4126"),
-            ("now", "2024-04-12T06:18:34"),
-            ("shop_id", "5"),
-        ];
-        assert_eq!(
-            sign(&fields, &secret()),
-            "521160094068f83d05e489f75eb1a7d63a74f5a0f62181c156139615fe58cb78"
-        );
-    }
-
-    /// The worked callback example of the Feennex notes (§4.2), in received order.
+    /// The worked callback example, in received order, with its sign.
     fn worked_callback() -> Vec<(String, String)> {
-        owned(&[
-            ("client_price", "10.5"),
-            ("created", "2024-12-03 14:39:02"),
-            ("description", ""),
-            ("email", "a@b.c"),
-            ("lang", "en"),
-            ("payment_id", "123"),
-            ("payway", "card_usd"),
-            ("processed", "2024-12-03 15:47:07"),
-            ("ps_currency", "840"),
-            ("ps_data", r#"{"ps_payer_account": "424242XXXXXX4242"}"#),
-            ("shop_amount", "10.5"),
-            ("shop_currency", "840"),
-            ("shop_id", "5"),
-            ("shop_order_id", "4126"),
-            ("shop_refund", "10.0"),
-            ("status", "success"),
-            ("user_ip", "1.2.3.4"),
-            (
-                "sign",
-                "a3e88c4a724709ec3148fc9c1e06966bdc0653c73b84c62bf0e5e33e59053b4b",
-            ),
-        ])
+        let mut fields = owned(&vectors::CALLBACK);
+        fields.push(("sign".into(), vectors::CALLBACK_SIGN.into()));
+        fields
     }
 
     #[test]
@@ -160,10 +172,7 @@ mod tests {
             .filter(|(k, v)| k != "sign" && !v.is_empty())
             .cloned()
             .collect();
-        assert_eq!(
-            sign(&unsigned, &secret()),
-            "a3e88c4a724709ec3148fc9c1e06966bdc0653c73b84c62bf0e5e33e59053b4b"
-        );
+        assert_eq!(sign(&unsigned, &secret()), vectors::CALLBACK_SIGN);
         assert_eq!(verify_callback(&fields, &secret()), Ok(()));
     }
 

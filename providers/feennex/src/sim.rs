@@ -27,17 +27,11 @@
 //! sent, a JSON number as Python's `str()` of it (`12.30` is signed as `12.3`, `5` as `5`).
 //! Amounts go out the same way, as Python floats (`12.34`, `1.0`).
 //!
-//! Control API (no signature), for tests and demos:
-//!
-//! | route | body | effect |
-//! |---|---|---|
-//! | `GET /_sim/payments` | | every invoice, as `invoice/check` gives its `data` |
-//! | `POST /_sim/payments/{id}/state` | `{"status": 4, "callback": false, "clientPrice": null}` | sets the invoice status (any integer; `clientPrice`, a decimal string, is what the payer paid, for 12), sends the callback when `callback`; answers the invoice |
-//! | `POST /_sim/payments/{id}/callback` | `{"status": null, "times": 1}` | sends the callback `times` times (1-100), claiming `status` (an integer) in its body without changing the stored state; answers `{"requested", "delivered"}` (delivered: answered 2xx) |
-//! | `POST /_sim/faults` | a fault rule | adds it; 201 with every rule |
-//! | `GET /_sim/faults` | | `{"faults": [...]}` |
-//! | `DELETE /_sim/faults` | | removes every rule (204) |
-//! | `POST /_sim/reset` | | forgets every invoice and every rule (204) |
+//! Control API (no signature), for tests and demos: the shared one of
+//! `payrouter_provider::sim::control` (`GET /_sim` lists it), where a state change is
+//! `{"status": 4, "callback": false, "clientPrice": null}` (any integer; `clientPrice`, a
+//! decimal string, is what the payer paid, for 12) and a replayed callback claims an integer
+//! status. `GET /_sim/payments` lists every invoice as `invoice/check` gives its `data`.
 //!
 //! `{id}` is the Feennex invoice id (`payment_id`), or else a `shop_order_id`. A callback with
 //! status 6 (`rejected`) goes to the invoice's `callback_rejected_url`, any other (4 `success`,
@@ -66,7 +60,36 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::sign;
-use payrouter_provider::sim_faults::Faults;
+use payrouter_provider::sim::{deliver, Faults};
+
+/// The shop the offline mode gives the simulator and the adapter; its secret only ever exists
+/// on this machine.
+pub const DEMO_SHOP_ID: u64 = 5;
+pub const DEMO_SECRET_KEY: &str = "SecretKey01";
+pub const DEMO_PAYWAY: &str = "card_usd";
+
+/// The offline mode's hooks (`ProviderFactory::SIMULATED`): a simulator of the demo shop.
+/// Callbacks go wherever each invoice says, so payrouter's URL is not needed.
+pub const SIMULATED: payrouter_provider::sim::Simulated = payrouter_provider::sim::Simulated {
+    router: |base, _router_base| {
+        Simulator::new(SimConfig {
+            shop_id: DEMO_SHOP_ID,
+            secret_key: DEMO_SECRET_KEY.into(),
+            public_base_url: base.into(),
+        })
+        .router()
+    },
+    settings: |base| {
+        let settings = serde_json::json!({
+            "base_url": base,
+            "shop_id": DEMO_SHOP_ID,
+            "secret_key": DEMO_SECRET_KEY,
+            "payway": DEMO_PAYWAY,
+        });
+        settings.as_object().cloned().unwrap_or_default()
+    },
+    example_pay: r#"{"amount":1299,"currency":"USD","shopTransactionId":"demo-2","providerData":{"email":"payer@example.com"}}"#,
+};
 
 /// What the simulated Feennex shop is and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
@@ -195,7 +218,7 @@ impl Simulator {
             .route("/pay/{id}", get(pages::invoice_page))
             .route("/pay-form", post(pages::pay_form))
             .route("/pay/{id}/{action}", post(pages::invoice_action))
-            .merge(control::routes())
+            .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
     }
 
@@ -212,51 +235,21 @@ impl Simulator {
     /// Sends a callback unless a `callback` fault drops it. Its outcome is only logged; true
     /// when the receiver answered 2xx.
     async fn send_callback(&self, callback: Callback) -> bool {
-        if let Some(fault) = self.inner.faults.take("callback") {
-            if !fault.allows_delivery().await {
-                tracing::info!(
-                    payment_id = callback.payment_id,
-                    "sim feennex: callback dropped by a fault rule"
-                );
-                return false;
-            }
-        }
-        let Some(url) = callback.url else {
-            tracing::info!(
-                payment_id = callback.payment_id,
-                "sim feennex: no callback URL for this invoice"
-            );
-            return false;
-        };
-        let sent = self
-            .inner
-            .http
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(callback.body)
-            .send()
-            .await;
-        match sent {
-            Ok(resp) if resp.status().is_success() => true,
-            Ok(resp) => {
-                tracing::warn!(
-                    payment_id = callback.payment_id,
-                    status = resp.status().as_u16(),
-                    "sim feennex: callback refused"
-                );
-                false
-            }
-            Err(e) => {
-                tracing::warn!(payment_id = callback.payment_id, error = %e, "sim feennex: callback not delivered");
-                false
-            }
-        }
+        let what = format!("feennex callback of invoice {}", callback.payment_id);
+        let request = callback.url.map(|url| {
+            self.inner
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(callback.body)
+        });
+        deliver(&self.inner.faults, "callback", request, &what).await
     }
 }
 
 /// A callback ready to send: where, and the exact form-encoded body.
 #[derive(Clone)]
-struct Callback {
+pub struct Callback {
     payment_id: u64,
     url: Option<String>,
     body: String,

@@ -11,7 +11,7 @@ use payrouter_provider::{
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-const SECRET: &str = "SecretKey01";
+use payrouter_feennex::sign::vectors::{self, SECRET};
 /// base64url("4126")
 const PAYMENT_ID: &str = "NDEyNg";
 
@@ -51,7 +51,7 @@ fn expected_create_body() -> Value {
         "payway": "card_usd",
         "shop_id": 5,
         "shop_order_id": "4126",
-        "sign": "3f83963165cac93c554bdfe08b54edc9d24f570839f624468e7950724ebc25b9",
+        "sign": vectors::INVOICE_CREATE_SIGN,
         "email": "payer@example.com",
         "description": "Order 4126",
         "success_url": "https://shop.example/ok",
@@ -389,6 +389,22 @@ async fn a_refused_connection_is_unavailable() {
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }
 
+#[tokio::test]
+async fn a_connect_timeout_is_unavailable_as_for_fena() {
+    // Nothing was sent, so the outcome is known: 502, the same as Fena's adapter answers.
+    let port = payrouter_provider::testing::SaturatedPort::new();
+    let p = Feennex::build(
+        settings(&port.url(), json!({"connect_timeout_ms": 100})),
+        &ctx(),
+    )
+    .unwrap();
+    let err = p.pay(&usd_order(pay_data())).await.unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Unavailable(m) if m == "could not connect to Feennex"),
+        "{err:?}"
+    );
+}
+
 /// True when `req` is an invoice/check for 4126 whose sign is right for the `now` it sent.
 fn is_signed_check(req: &HttpMockRequest) -> bool {
     let Ok(body) = serde_json::from_slice::<Map<String, Value>>(req.body_ref()) else {
@@ -633,10 +649,7 @@ fn settings_problems_name_the_keys() {
 
 fn worked_callback_form() -> Vec<u8> {
     let mut form = form_urlencoded_pairs();
-    form.push((
-        "sign",
-        "a3e88c4a724709ec3148fc9c1e06966bdc0653c73b84c62bf0e5e33e59053b4b",
-    ));
+    form.push(("sign", vectors::CALLBACK_SIGN));
     form.iter()
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect::<Vec<_>>()
@@ -645,25 +658,7 @@ fn worked_callback_form() -> Vec<u8> {
 }
 
 fn form_urlencoded_pairs() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("client_price", "10.5"),
-        ("created", "2024-12-03 14:39:02"),
-        ("description", ""),
-        ("email", "a@b.c"),
-        ("lang", "en"),
-        ("payment_id", "123"),
-        ("payway", "card_usd"),
-        ("processed", "2024-12-03 15:47:07"),
-        ("ps_currency", "840"),
-        ("ps_data", r#"{"ps_payer_account": "424242XXXXXX4242"}"#),
-        ("shop_amount", "10.5"),
-        ("shop_currency", "840"),
-        ("shop_id", "5"),
-        ("shop_order_id", "4126"),
-        ("shop_refund", "10.0"),
-        ("status", "success"),
-        ("user_ip", "1.2.3.4"),
-    ]
+    vectors::CALLBACK.to_vec()
 }
 
 /// Percent-encodes everything but unreserved characters (spaces as %20, as some senders do).

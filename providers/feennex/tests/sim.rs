@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
-const SECRET: &str = "SecretKey01";
+use payrouter_feennex::sign::vectors::SECRET;
 
 macro_rules! assert_matches {
     ($value:expr, $pattern:pat $(if $guard:expr)?) => {{
@@ -148,6 +148,11 @@ impl Env {
     }
 
     /// Presses a payer-page button (a form POST).
+    async fn page(&self, url: &str) -> String {
+        let resp = self.http.get(url).send().await.unwrap();
+        resp.text().await.unwrap()
+    }
+
     async fn press(&self, url: String) -> reqwest::Response {
         self.http.post(url).send().await.unwrap()
     }
@@ -430,4 +435,48 @@ async fn control_api_sets_states_and_replays_callbacks() {
     assert_eq!(env.post("_sim/reset", Value::Null).await.0, 204);
     let forgotten = env.feennex.fetch(&payment_id).await;
     assert_matches!(forgotten, Err(ProviderError::NotFound(_)));
+}
+
+#[tokio::test]
+async fn the_payer_page_reads_well_on_a_phone() {
+    let env = start().await;
+    let (_, redirect) = env.pay("order-9", 1299, "card_usd").await;
+    let url = url_of(redirect);
+    let page = env.page(&url).await;
+    assert!(
+        page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(">Simulated Feennex: a test double, no money moves</div>"),
+        "{page}"
+    );
+    assert!(page.contains(r#"<dd id="amount">12.99 USD</dd>"#), "{page}");
+    assert!(page.contains(r#"<dd id="order">order-9</dd>"#), "{page}");
+    assert!(page.contains(r#"<dd id="status-label">Waiting for the payer <small class="code">(<span id="status">2</span>)</small></dd>"#), "{page}");
+    env.press(format!("{url}/pay")).await;
+    let page = env.page(&url).await;
+    assert!(
+        page.contains(r#"Paid <small class="code">(<span id="status">4</span>)"#),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn the_control_api_has_an_index() {
+    let env = start().await;
+    let (status, index) = env.call(Method::GET, "_sim", Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(index["simulator"], "Simulated Feennex");
+    let routes = index["routes"].as_array().unwrap();
+    assert!(routes
+        .iter()
+        .any(|r| r["path"] == "/_sim/payments/{id}/state"
+            && r["body"].as_str().unwrap().contains("clientPrice")));
+    assert_eq!(
+        index["faults"]["operations"],
+        json!(["create", "check", "callback"])
+    );
+    assert_eq!(index["statuses"]["4"], "Paid");
+    assert_eq!(index["statuses"]["12"], "Paid a different amount");
 }

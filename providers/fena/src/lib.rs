@@ -1,8 +1,10 @@
 //! Fena (UK open banking) behind the Provider trait.
 //!
-//! `client` speaks HTTP to Fena; `transform` holds the pure mapping (request bodies, status
-//! mapping, callback parsing) and `recurring` the same for standing orders, so both can be
-//! tested without I/O.
+//! The adapter shape every provider follows (see `providers/README.md`): this file is the
+//! `Provider` impl, and each operation is "build the request (pure) → send it (`client`, thin)
+//! → read the answer (pure)". `transform` holds the pure mapping of single payments (paths,
+//! bodies, answers, statuses, callbacks) and `recurring` the same for standing orders, so both
+//! are tested without I/O.
 
 mod client;
 pub mod recurring;
@@ -11,20 +13,23 @@ pub mod sim;
 pub mod transform;
 
 use async_trait::async_trait;
+use payrouter_provider::config::{self, Checks};
 use payrouter_provider::{
-    config, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
-    FetchedPayment, Operation, PayOrder, PayOutcome, PayResult, Provider, ProviderContext,
-    ProviderError, ProviderFactory, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
-    SubscriptionOutcome, SubscriptionState,
+    CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies, FetchedPayment,
+    Operation, PayOrder, PayOutcome, PayResult, Provider, ProviderContext, ProviderError,
+    ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
+    SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::Answer;
-pub use client::FenaClient;
+use client::FenaClient;
+use transform::{paths, Answer};
 
 pub const NAME: &str = "fena";
+/// The provider's name for people.
+pub const LABEL: &str = "Fena";
 
 /// The `[fena]` configuration section (`FENA_*` environment variables).
 #[derive(Debug, Clone, Deserialize)]
@@ -38,20 +43,14 @@ pub struct Settings {
     /// Default bank account id for payments (Fena uses the company default when unset).
     #[serde(default, deserialize_with = "config::opt_string")]
     pub bank_account: Option<String>,
-    #[serde(default = "default_connect_timeout_ms")]
+    #[serde(default = "config::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
 }
 
 fn default_base_url() -> String {
     "https://epos.api.fena.co".into()
-}
-fn default_connect_timeout_ms() -> u64 {
-    3_000
-}
-fn default_timeout_ms() -> u64 {
-    15_000
 }
 
 const OPERATIONS: &[Operation] = &[
@@ -79,6 +78,7 @@ const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
 
 pub struct Fena {
     client: FenaClient,
+    redactor: Redactor,
     capabilities: Capabilities,
     bank_account: Option<String>,
 }
@@ -86,41 +86,25 @@ pub struct Fena {
 impl ProviderFactory for Fena {
     const NAME: &'static str = NAME;
     type Settings = Settings;
+    #[cfg(feature = "sim")]
+    const SIMULATED: Option<payrouter_provider::sim::Simulated> = Some(sim::SIMULATED);
 
     fn build(settings: Settings, _ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
-        let mut problems = Vec::new();
-        let terminal_id = settings.terminal_id;
-        if terminal_id.is_none() {
-            problems.push("FENA_TERMINAL_ID: required while fena is enabled".to_string());
-        }
-        if settings.terminal_secret.is_none() {
-            problems.push("FENA_TERMINAL_SECRET: required while fena is enabled".to_string());
-        }
-        if !(settings.base_url.starts_with("http://") || settings.base_url.starts_with("https://"))
-        {
-            problems.push(format!(
-                "FENA_BASE_URL: '{}' is not an http(s) URL",
-                settings.base_url
-            ));
-        }
-        if settings.timeout_ms == 0 || settings.connect_timeout_ms == 0 {
-            problems.push("FENA_TIMEOUT_MS / FENA_CONNECT_TIMEOUT_MS: must be positive".into());
-        }
-        let (Some(terminal_id), Some(secret), true) =
-            (terminal_id, settings.terminal_secret, problems.is_empty())
-        else {
-            return Err(problems);
-        };
-        let client = FenaClient::new(
-            settings.base_url.trim_end_matches('/').to_string(),
-            terminal_id,
-            secret,
-            Duration::from_millis(settings.connect_timeout_ms),
-            Duration::from_millis(settings.timeout_ms),
-        )
-        .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
+        let mut checks = Checks::new(NAME);
+        let terminal_id = checks.required("TERMINAL_ID", settings.terminal_id);
+        let secret = checks.required_secret("TERMINAL_SECRET", settings.terminal_secret);
+        let base_url = checks.base_url("BASE_URL", &settings.base_url);
+        let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
+        let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
+        let checked = (|| Some((terminal_id?, secret?, base_url?)))();
+        let (terminal_id, secret, base_url) = checks.finish(checked)?;
+        // Fena may echo what it was sent; neither credential may reach a caller or a log.
+        let redactor = Redactor::new([secret.clone(), SecretString::from(terminal_id.clone())]);
+        let client = FenaClient::new(base_url, terminal_id, secret, connect_timeout, timeout)
+            .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
         Ok(Arc::new(Fena {
             client,
+            redactor,
             capabilities: Capabilities {
                 operations: OPERATIONS,
                 currencies: Currencies::Only(&["GBP"]),
@@ -150,18 +134,28 @@ impl Provider for Fena {
         transform::check_payment_id(id)
     }
 
+    fn display_name(&self) -> &'static str {
+        LABEL
+    }
+
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
         let body = transform::pay_request(order, self.bank_account.as_deref())?;
-        self.client.create_payment(&body).await
+        let reply = self.client.post(paths::CREATE_AND_PROCESS, &body).await?;
+        transform::pay_outcome(&reply, &self.redactor)
     }
 
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
-        self.client.get_payment(payment_id).await
+        let reply = self.client.get(&paths::single(payment_id)).await?;
+        transform::fetch_outcome(&reply, payment_id, &self.redactor)
     }
 
     async fn refund(&self, order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
         let body = transform::refund_request(order)?;
-        self.client.refund(&order.payment_id, &body).await
+        let reply = self
+            .client
+            .post(&paths::refund(&order.payment_id), &body)
+            .await?;
+        transform::refund_outcome(&reply, &self.redactor)
     }
 
     fn authenticate_callback(
@@ -177,7 +171,11 @@ impl Provider for Fena {
     ) -> Result<SubscriptionOutcome, ProviderError> {
         let today = chrono::Utc::now().date_naive();
         let body = recurring::recurring_request(order, self.bank_account.as_deref(), today)?;
-        match self.client.create_recurring(&body).await? {
+        let reply = self
+            .client
+            .post(paths::RECURRING_CREATE_AND_PROCESS, &body)
+            .await?;
+        match recurring::created_outcome(&reply, &self.redactor)? {
             Answer::Done(r) => recurring::scheduled(r),
             Answer::Refused(message) => Ok(refused(message)),
         }
@@ -188,8 +186,7 @@ impl Provider for Fena {
         token: &str,
         order: &SubscriptionOrder,
     ) -> Result<SubscriptionOutcome, ProviderError> {
-        self.check_token(token)?;
-        let current = self.client.get_recurring(token).await?;
+        let current = self.recurring(token).await?;
         let status = current.status.unwrap_or_default();
         if !recurring::still_editable(&status) {
             return Ok(refused(format!(
@@ -198,22 +195,26 @@ impl Provider for Fena {
         }
         let today = chrono::Utc::now().date_naive();
         let body = recurring::recurring_request(order, self.bank_account.as_deref(), today)?;
-        Ok(match self.client.edit_recurring(token, &body).await? {
+        let reply = self
+            .client
+            .post(&paths::recurring_edit(token), &body)
+            .await?;
+        Ok(match recurring::changed(&reply, token, &self.redactor)? {
             Answer::Done(()) => done("standing order updated", token),
             Answer::Refused(message) => refused(message),
         })
     }
 
     async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
-        self.check_token(token)?;
-        Ok(recurring::subscription_state(
-            self.client.get_recurring(token).await?,
-        ))
+        let state = recurring::subscription_state(self.recurring(token).await?);
+        if state.status == SubscriptionStatus::Unknown {
+            tracing::warn!(provider = NAME, provider_status = %state.provider_status, "unknown Fena recurring payment status");
+        }
+        Ok(state)
     }
 
     async fn expire_subscription(&self, token: &str) -> Result<SubscriptionOutcome, ProviderError> {
-        self.check_token(token)?;
-        let current = self.client.get_recurring(token).await?;
+        let current = self.recurring(token).await?;
         let status = current.status.unwrap_or_default();
         if !recurring::still_cancellable(&status) {
             return Ok(refused(format!(
@@ -221,7 +222,11 @@ impl Provider for Fena {
                  Fena cannot cancel it, only the payer can, at their bank"
             )));
         }
-        Ok(match self.client.delete_recurring(token).await? {
+        let reply = self
+            .client
+            .send::<()>(reqwest::Method::POST, &paths::recurring_delete(token), None)
+            .await?;
+        Ok(match recurring::changed(&reply, token, &self.redactor)? {
             Answer::Done(()) => done("standing order cancelled", token),
             Answer::Refused(message) => refused(message),
         })
@@ -229,11 +234,13 @@ impl Provider for Fena {
 }
 
 impl Fena {
-    fn check_token(&self, token: &str) -> Result<(), ProviderError> {
-        transform::check_payment_id(token).map_err(|_| ProviderError::InvalidRequest {
-            field: "subscriptionToken".into(),
-            message: "must be a Fena recurring payment id".into(),
-        })
+    /// The recurring payment `token`, fetched after checking it could be a Fena id.
+    async fn recurring(&self, token: &str) -> Result<recurring::FenaRecurring, ProviderError> {
+        transform::check_payment_id(token).map_err(|_| {
+            ProviderError::invalid("subscriptionToken", "must be a Fena recurring payment id")
+        })?;
+        let reply = self.client.get(&paths::recurring(token)).await?;
+        recurring::fetched(&reply, token, &self.redactor)
     }
 }
 

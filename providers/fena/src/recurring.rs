@@ -1,15 +1,16 @@
 //! Pure translation for Fena recurring payments (standing orders): request bodies, the first
-//! payment date rule, and the status mapping. No I/O here.
+//! payment date rule, what each answer means, and the status mapping. No I/O and no logging.
 
 use chrono::{Datelike, NaiveDate, Weekday};
+use payrouter_provider::transport::Reply;
 use payrouter_provider::{
-    Instalment, Interval, Money, PayResult, PaymentStatusKind, ProviderError, SubscriptionOrder,
-    SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
+    string_field, Instalment, Interval, Money, PayResult, PaymentStatusKind, ProviderError,
+    Redactor, SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::transform::{reference_for, string_field};
+use crate::transform::{decimal_amount, reference_for, sort, Answer};
 
 /// Body of `POST /open/payments/recurring/create-and-process` (and of its edit).
 #[derive(Debug, Serialize, PartialEq)]
@@ -117,14 +118,6 @@ fn payment_date(data: &Map<String, Value>, today: NaiveDate) -> Result<NaiveDate
     Ok(date)
 }
 
-fn amount_text(field: &str, m: &Money) -> Result<String, ProviderError> {
-    m.to_decimal_string(2)
-        .map_err(|e| ProviderError::InvalidRequest {
-            field: field.into(),
-            message: e.to_string(),
-        })
-}
-
 pub fn recurring_request(
     order: &SubscriptionOrder,
     default_bank_account: Option<&str>,
@@ -141,7 +134,7 @@ pub fn recurring_request(
                         field: "providerData.initialPaymentAmount".into(),
                         message: "must be a positive integer in minor units".into(),
                     })?;
-            Some(amount_text(
+            Some(decimal_amount(
                 "providerData.initialPaymentAmount",
                 &Money::new(minor, order.amount.currency),
             )?)
@@ -152,7 +145,7 @@ pub fn recurring_request(
             Some(r) => r,
             None => reference_for(&order.shop_transaction_id),
         },
-        recurring_amount: amount_text("amount", &order.amount)?,
+        recurring_amount: decimal_amount("amount", &order.amount)?,
         recurring_payment_date: format!("{}T00:00:00Z", payment_date(data, today)?),
         number_of_payments: order.expires_after.unwrap_or(0),
         frequency: frequency(order.interval, order.interval_count)?,
@@ -220,9 +213,6 @@ pub fn subscription_state(r: FenaRecurring) -> SubscriptionState {
     let gbp = payrouter_provider::Currency::from_code("GBP").expect("GBP is ISO 4217");
     let raw = r.status.unwrap_or_default();
     let status = map_status(&raw);
-    if status == SubscriptionStatus::Unknown {
-        tracing::warn!(provider_status = %raw, "unknown Fena recurring payment status");
-    }
     let mut instalments: Vec<Instalment> = r
         .initial_payment
         .iter()
@@ -251,6 +241,58 @@ pub fn scheduled(r: FenaRecurring) -> Result<SubscriptionOutcome, ProviderError>
         redirect_url: Some(link),
         reference: r.reference.or(r.invoice_ref_number),
         metadata: Map::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct Created<T> {
+    result: T,
+}
+
+#[derive(Deserialize)]
+struct Data<T> {
+    data: T,
+}
+
+fn not_found(id: &str) -> ProviderError {
+    ProviderError::NotFound(format!("Fena has no recurring payment '{id}'"))
+}
+
+/// What the answer to the recurring create-and-process means.
+pub fn created_outcome(
+    reply: &Reply,
+    redactor: &Redactor,
+) -> Result<Answer<FenaRecurring>, ProviderError> {
+    let missing = || {
+        ProviderError::Misconfigured(
+            "Fena has no recurring payments endpoint: check FENA_BASE_URL".into(),
+        )
+    };
+    Ok(
+        match sort::<Created<FenaRecurring>>(reply, missing, redactor)? {
+            Answer::Done(created) => Answer::Done(created.result),
+            Answer::Refused(message) => Answer::Refused(message),
+        },
+    )
+}
+
+/// The recurring payment `id` as fetched; a refusal means Fena does not have it.
+pub fn fetched(
+    reply: &Reply,
+    id: &str,
+    redactor: &Redactor,
+) -> Result<FenaRecurring, ProviderError> {
+    match sort::<Data<FenaRecurring>>(reply, || not_found(id), redactor)? {
+        Answer::Done(data) => Ok(data.data),
+        Answer::Refused(_) => Err(not_found(id)),
+    }
+}
+
+/// What the answer to an edit or a delete of the recurring payment `id` means.
+pub fn changed(reply: &Reply, id: &str, redactor: &Redactor) -> Result<Answer<()>, ProviderError> {
+    Ok(match sort::<Value>(reply, || not_found(id), redactor)? {
+        Answer::Done(_) => Answer::Done(()),
+        Answer::Refused(message) => Answer::Refused(message),
     })
 }
 

@@ -28,17 +28,12 @@
 //!   approves or rejects a started refund), `GET /recurring/{id}` (Set up standing order /
 //!   Reject). Each button sends the webhook before answering.
 //!
-//! Control API (no credentials), for tests and demos:
-//!
-//! | route | body | effect |
-//! |---|---|---|
-//! | `GET /_sim/payments` | | every payment: single ones (`"kind":"single"`, with `refundedAmount` and `pendingRefundAmount`), then recurring ones (`"kind":"recurring"`) |
-//! | `POST /_sim/payments/{id}/state` | `{"status": "paid", "callback": false}` | sets the Fena status (any string, of a single or recurring payment), sends its webhook when `callback`; answers the payment |
-//! | `POST /_sim/payments/{id}/callback` | `{"status": null, "times": 1}` | sends the webhook `times` times (1-100), claiming `status` in its body without changing the stored state; answers `{"requested", "delivered"}` (delivered: answered 2xx) |
-//! | `POST /_sim/faults` | a fault rule | adds it; 201 with every rule |
-//! | `GET /_sim/faults` | | `{"faults": [...]}` |
-//! | `DELETE /_sim/faults` | | removes every rule (204) |
-//! | `POST /_sim/reset` | | forgets every payment and every rule (204) |
+//! Control API (no credentials), for tests and demos: the shared one of
+//! `payrouter_provider::sim::control` (`GET /_sim` lists it), where a state change is
+//! `{"status": "paid", "callback": false}` (any Fena status, of a single or recurring payment)
+//! and a replayed webhook claims a Fena status (`{"status": "paid", "times": 2}`).
+//! `GET /_sim/payments` lists single payments (`"kind":"single"`, with `refundedAmount` and
+//! `pendingRefundAmount`), then recurring ones (`"kind":"recurring"`).
 //!
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
 //! "probability"}`; `operation` is one of `create`, `get`, `refund`, `recurring_create`,
@@ -62,7 +57,39 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use payrouter_provider::sim_faults::Faults;
+use payrouter_provider::sim::{deliver, Faults};
+
+/// Credentials the offline mode gives the simulator and the adapter; they only ever exist on
+/// this machine.
+pub const DEMO_TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
+pub const DEMO_TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
+
+/// The offline mode's hooks (`ProviderFactory::SIMULATED`): a simulator with the demo
+/// credentials, sending webhooks to payrouter's `/v3/fena/callback`.
+pub const SIMULATED: payrouter_provider::sim::Simulated = payrouter_provider::sim::Simulated {
+    router: |base, router_base| {
+        Simulator::new(SimConfig {
+            terminal_id: DEMO_TERMINAL_ID.into(),
+            terminal_secret: DEMO_TERMINAL_SECRET.into(),
+            public_base_url: base.into(),
+            webhook_url: format!(
+                "{}/v3/{}/callback",
+                router_base.trim_end_matches('/'),
+                crate::NAME
+            ),
+        })
+        .router()
+    },
+    settings: |base| {
+        let settings = json!({
+            "base_url": base,
+            "terminal_id": DEMO_TERMINAL_ID,
+            "terminal_secret": DEMO_TERMINAL_SECRET,
+        });
+        settings.as_object().cloned().unwrap_or_default()
+    },
+    example_pay: r#"{"amount":1299,"currency":"GBP","shopTransactionId":"demo-1"}"#,
+};
 
 /// What the simulated Fena accepts and where it answers. (No `Debug`: it holds the secret.)
 #[derive(Clone)]
@@ -205,7 +232,7 @@ impl Simulator {
             .route("/refund/{id}/{action}", post(pages::refund_action))
             .route("/recurring/{id}", get(pages::recurring_page))
             .route("/recurring/{id}/{action}", post(pages::recurring_action))
-            .merge(control::routes())
+            .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
     }
 
@@ -222,24 +249,13 @@ impl Simulator {
     /// POSTs a webhook to `webhook_url` unless a `webhook` fault drops it. Its outcome is only
     /// logged, as Fena does not retry by default; true when the receiver answered 2xx.
     async fn send_webhook(&self, body: Value) -> bool {
-        if let Some(fault) = self.inner.faults.take("webhook") {
-            if !fault.allows_delivery().await {
-                tracing::info!(id = %body["id"], "sim fena: webhook dropped by a fault rule");
-                return false;
-            }
-        }
-        let url = &self.inner.config.webhook_url;
-        match self.inner.http.post(url).json(&body).send().await {
-            Ok(resp) if resp.status().is_success() => true,
-            Ok(resp) => {
-                tracing::warn!(id = %body["id"], status = resp.status().as_u16(), "sim fena: webhook refused");
-                false
-            }
-            Err(e) => {
-                tracing::warn!(id = %body["id"], error = %e, "sim fena: webhook not delivered");
-                false
-            }
-        }
+        let what = format!("fena webhook of {}", body["id"]);
+        let request = self
+            .inner
+            .http
+            .post(&self.inner.config.webhook_url)
+            .json(&body);
+        deliver(&self.inner.faults, "webhook", Some(request), &what).await
     }
 
     /// Sends a webhook without making the caller wait: API calls answer at once, as Fena's do,
@@ -381,6 +397,12 @@ fn new_id() -> String {
 /// Pence as Fena's 2-decimal string.
 fn decimal(pence: i64) -> String {
     format!("{}.{:02}", pence / 100, pence % 100)
+}
+
+/// Pence as money a person reads (`12.99 GBP`).
+fn gbp(pence: i64) -> String {
+    let gbp = payrouter_provider::Currency::from_code("GBP").expect("GBP is ISO 4217");
+    payrouter_provider::html::money(payrouter_provider::Money::new(pence, gbp))
 }
 
 fn timestamp(t: DateTime<Utc>) -> String {

@@ -1,13 +1,41 @@
-//! Pure translation between the contract and Fena's API: request bodies, response parsing and
-//! the status mapping. No I/O here.
+//! Pure translation between the contract and Fena's API: the table of paths, request bodies,
+//! what each answer means, the status mapping and callback parsing. No I/O and no logging here.
 
+use payrouter_provider::transport::Reply;
 use payrouter_provider::{
-    Action, CallbackError, CallbackSubject, CreatedPayment, Currency, FetchedPayment, Money,
-    PayOrder, PaymentStatusKind, ProviderError, ProviderState, Redirect, RefundOrder,
+    email_field, string_field, Action, CallbackError, CallbackSubject, CreatedPayment, Currency,
+    FetchedPayment, Money, PayOrder, PayOutcome, PaymentStatusKind, ProviderError, ProviderState,
+    Redactor, Redirect, RefundOrder, RefundOutcome,
 };
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+/// Every Fena path the adapter calls, in one table.
+pub mod paths {
+    pub const CREATE_AND_PROCESS: &str = "/open/payments/single/create-and-process";
+    pub const RECURRING_CREATE_AND_PROCESS: &str = "/open/payments/recurring/create-and-process";
+
+    pub fn single(id: &str) -> String {
+        format!("/open/payments/single/{id}")
+    }
+    pub fn refund(id: &str) -> String {
+        format!("/open/payments/single/{id}/refund")
+    }
+    pub fn recurring(id: &str) -> String {
+        format!("/open/payments/recurring/{id}")
+    }
+    pub fn recurring_edit(id: &str) -> String {
+        format!("/open/payments/recurring/{id}/edit")
+    }
+    pub fn recurring_delete(id: &str) -> String {
+        format!("/open/payments/recurring/{id}/delete")
+    }
+}
+
+const CREDENTIALS_HINT: &str =
+    "Fena refused the terminal credentials: check FENA_TERMINAL_ID and FENA_TERMINAL_SECRET";
 
 /// Body of `POST /open/payments/single/create-and-process`.
 #[derive(Debug, Serialize, PartialEq)]
@@ -82,20 +110,6 @@ pub fn reference_for(shop_transaction_id: &str) -> String {
     hex::encode(digest)[..REFERENCE_MAX].to_string()
 }
 
-pub(crate) fn string_field(
-    data: &Map<String, Value>,
-    key: &str,
-) -> Result<Option<String>, ProviderError> {
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-        Some(_) => Err(ProviderError::InvalidRequest {
-            field: format!("providerData.{key}"),
-            message: "must be a non-empty string".into(),
-        }),
-    }
-}
-
 pub fn pay_request(
     order: &PayOrder,
     default_bank_account: Option<&str>,
@@ -111,18 +125,10 @@ pub fn pay_request(
         }
         None => reference_for(&order.shop_transaction_id),
     };
-    let customer_email = string_field(data, "customerEmail")?;
-    if let Some(email) = &customer_email {
-        if !email.contains('@') {
-            return Err(ProviderError::InvalidRequest {
-                field: "providerData.customerEmail".into(),
-                message: "must be an e-mail address".into(),
-            });
-        }
-    }
+    let customer_email = email_field(data, "customerEmail")?;
     Ok(PaymentRequest {
         reference,
-        amount: decimal_amount(&order.amount)?,
+        amount: decimal_amount("amount", &order.amount)?,
         bank_account: string_field(data, "bankAccount")?
             .or_else(|| default_bank_account.map(str::to_string)),
         customer_name: string_field(data, "customerName")?,
@@ -144,18 +150,16 @@ pub fn refund_request(order: &RefundOrder) -> Result<RefundRequest, ProviderErro
         }
     };
     Ok(RefundRequest {
-        amount: decimal_amount(&order.amount)?,
+        amount: decimal_amount("amount", &order.amount)?,
         payee_account_info: payee,
     })
 }
 
-fn decimal_amount(amount: &Money) -> Result<String, ProviderError> {
+/// An amount as Fena's 2-decimal string; `field` names it in the error.
+pub(crate) fn decimal_amount(field: &str, amount: &Money) -> Result<String, ProviderError> {
     amount
         .to_decimal_string(2)
-        .map_err(|e| ProviderError::InvalidRequest {
-            field: "amount".into(),
-            message: e.to_string(),
-        })
+        .map_err(|e| ProviderError::invalid(field, e.to_string()))
 }
 
 /// Fena ids are 24-hex Mongo ObjectIds; be a little lenient but never accept path tricks.
@@ -242,8 +246,9 @@ pub fn fetched_payment(resp: GetResponse) -> Result<FetchedPayment, ProviderErro
     })
 }
 
-/// Fena's error bodies usually carry `message`; fall back to the HTTP status.
-pub fn error_message(status: u16, body: &[u8]) -> String {
+/// Fena's error bodies usually carry `message`; fall back to the HTTP status. The message is
+/// quoted through `redactor`: Fena may echo the credentials it was sent.
+pub fn error_message(status: u16, body: &[u8], redactor: &Redactor) -> String {
     #[derive(Deserialize)]
     struct ErrorBody {
         message: Option<Value>,
@@ -265,15 +270,99 @@ pub fn error_message(status: u16, body: &[u8]) -> String {
             other => other.to_string(),
         });
     match msg {
-        Some(m) if !m.is_empty() => format!("Fena: {}", truncate(&m, 300)),
+        Some(m) if !m.is_empty() => format!("Fena: {}", redactor.quote(&m)),
         _ => format!("Fena answered HTTP {status}"),
     }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
+/// A Fena answer to a request it understood: done, or refused with Fena's message.
+pub enum Answer<T> {
+    Done(T),
+    Refused(String),
+}
+
+/// Sorts an answer: 2xx → parsed, credentials → Misconfigured, 404 → `not_found`, other 4xx →
+/// refused with Fena's message, anything else → Unavailable.
+pub fn sort<T: DeserializeOwned>(
+    reply: &Reply,
+    not_found: impl FnOnce() -> ProviderError,
+    redactor: &Redactor,
+) -> Result<Answer<T>, ProviderError> {
+    match reply.status {
+        200..=299 => Ok(Answer::Done(parse(&reply.body, redactor)?)),
+        401 | 403 => Err(credentials_refused()),
+        404 => Err(not_found()),
+        s @ 400..=499 => Ok(Answer::Refused(error_message(s, &reply.body, redactor))),
+        s => Err(server_error(s)),
+    }
+}
+
+/// Parses a 2xx body; serde's message may quote the body, so it is redacted too.
+fn parse<T: DeserializeOwned>(body: &[u8], redactor: &Redactor) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ProviderError::Unavailable(format!(
+            "Fena sent an unexpected answer: {}",
+            redactor.quote(&e.to_string())
+        ))
+    })
+}
+
+fn server_error(status: u16) -> ProviderError {
+    ProviderError::Unavailable(format!("Fena answered HTTP {status}"))
+}
+
+fn credentials_refused() -> ProviderError {
+    ProviderError::Misconfigured(CREDENTIALS_HINT.into())
+}
+
+/// What the answer to create-and-process means. Any 4xx but the credentials' is Fena refusing
+/// this payment.
+pub fn pay_outcome(reply: &Reply, redactor: &Redactor) -> Result<PayOutcome, ProviderError> {
+    match reply.status {
+        200..=299 => Ok(PayOutcome::Created(created_payment(parse(
+            &reply.body,
+            redactor,
+        )?)?)),
+        401 | 403 => Err(credentials_refused()),
+        s @ 400..=499 => Ok(PayOutcome::Declined {
+            message: error_message(s, &reply.body, redactor),
+        }),
+        s => Err(server_error(s)),
+    }
+}
+
+/// What the answer to `GET /open/payments/single/{id}` means; 400 and 404 are "no such
+/// payment".
+pub fn fetch_outcome(
+    reply: &Reply,
+    id: &str,
+    redactor: &Redactor,
+) -> Result<FetchedPayment, ProviderError> {
+    match reply.status {
+        200..=299 => fetched_payment(parse(&reply.body, redactor)?),
+        401 | 403 => Err(credentials_refused()),
+        400 | 404 => Err(ProviderError::NotFound(format!(
+            "Fena has no payment '{id}'"
+        ))),
+        s @ 405..=499 => Err(ProviderError::Unavailable(error_message(
+            s,
+            &reply.body,
+            redactor,
+        ))),
+        s => Err(server_error(s)),
+    }
+}
+
+/// What the answer to a refund means: Fena completes refunds later, so an accepted one is
+/// pending.
+pub fn refund_outcome(reply: &Reply, redactor: &Redactor) -> Result<RefundOutcome, ProviderError> {
+    match reply.status {
+        200..=299 => Ok(RefundOutcome::Pending),
+        401 | 403 => Err(credentials_refused()),
+        s @ 400..=499 => Ok(RefundOutcome::Declined {
+            message: error_message(s, &reply.body, redactor),
+        }),
+        s => Err(server_error(s)),
     }
 }
 

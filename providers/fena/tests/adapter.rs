@@ -14,12 +14,16 @@ const ID: &str = "62b48adf6ba2cd6a040b1eec";
 const SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
 
 fn fena(base: &str, timeout_ms: u64) -> Arc<dyn Provider> {
+    fena_connecting(base, 1000, timeout_ms)
+}
+
+fn fena_connecting(base: &str, connect_timeout_ms: u64, timeout_ms: u64) -> Arc<dyn Provider> {
     let settings = Settings {
         base_url: base.to_string(),
         terminal_id: Some(ID.into()),
         terminal_secret: Some(SecretString::from(SECRET)),
         bank_account: None,
-        connect_timeout_ms: 1000,
+        connect_timeout_ms,
         timeout_ms,
     };
     Fena::build(settings, &ProviderContext::default()).unwrap()
@@ -193,6 +197,75 @@ async fn fena_errors_map_to_ko_config_unavailable_and_timeout() {
         matches!(err, ProviderError::Timeout { provider: "fena" }),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_connect_timeout_is_unavailable_as_for_feennex() {
+    // Nothing was sent, so the outcome is known: 502, the same as Feennex's adapter answers.
+    let port = payrouter_provider::testing::SaturatedPort::new();
+    let err = fena_connecting(&port.url(), 100, 5000)
+        .pay(&order("a", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ProviderError::Unavailable(m) if m == "could not connect to Fena"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn fena_messages_echoing_the_credentials_are_redacted() {
+    let server = MockServer::start_async().await;
+    let echo = format!("Invalid terminal-secret {SECRET} for terminal {ID}");
+    let mut m = server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(400).json_body(json!({"message": echo}));
+        })
+        .await;
+    let p = fena(&server.base_url(), 2000);
+    match p.pay(&order("a", 100)).await.unwrap() {
+        PayOutcome::Declined { message } => assert_eq!(
+            message,
+            "Fena: Invalid terminal-secret [redacted] for terminal [redacted]"
+        ),
+        other => panic!("expected a decline, got {other:?}"),
+    }
+    m.delete_async().await;
+    // The same for a refund refusal, a message given as a list, and a status error.
+    m = server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(422)
+                .json_body(json!({"message": [echo.clone(), "amount"]}));
+        })
+        .await;
+    let refund = RefundOrder {
+        payment_id: "64b48c5b6ba2cd6a040b20a8".into(),
+        amount: Money::new(100, Currency::from_code("GBP").unwrap()),
+        provider_data: Map::new(),
+    };
+    match p.refund(&refund).await.unwrap() {
+        RefundOutcome::Declined { message } => {
+            assert!(
+                !message.contains(SECRET) && !message.contains(ID),
+                "{message}"
+            );
+            assert!(message.ends_with("[redacted]; amount"), "{message}");
+        }
+        other => panic!("expected a decline, got {other:?}"),
+    }
+    m.delete_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET);
+            then.status(409).json_body(json!({"message": echo}));
+        })
+        .await;
+    let err = p.fetch("64b48c5b6ba2cd6a040b20a8").await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
+    assert!(!text.contains(SECRET) && !text.contains(ID), "{text}");
 }
 
 #[tokio::test]

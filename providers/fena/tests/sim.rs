@@ -450,3 +450,57 @@ async fn standing_orders_can_be_cancelled_only_before_set_up() {
     let expected = json!({"recurringAmount": "7.50", "status": "overdue"});
     assert_eq!(pick(&edited["result"], "recurringAmount status"), expected);
 }
+
+#[tokio::test]
+async fn the_payer_page_reads_well_on_a_phone() {
+    let env = start().await;
+    let (id, link) = env.pay("order-9", 1299, None).await;
+    let page = env.page(&link).await;
+    assert!(
+        page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(">Simulated Fena: a test double, no money moves</div>"),
+        "{page}"
+    );
+    assert!(page.contains(r#"<dd id="amount">12.99 GBP</dd>"#), "{page}");
+    assert!(
+        page.contains(r#"<dd id="reference">order-9</dd>"#),
+        "{page}"
+    );
+    // The status in words, with Fena's own word aside.
+    assert!(page.contains(r#"<dd id="status-label">Waiting for the payer <small class="code">(<span id="status">sent</span>)</small></dd>"#), "{page}");
+    env.press(&format!("{link}/pay")).await;
+    let page = env.page(&link).await;
+    assert!(page.contains(">Paid <small"), "{page}");
+    assert_eq!(env.state(&id).await.provider_status, "paid");
+}
+
+#[tokio::test]
+async fn the_control_api_has_an_index() {
+    let env = start().await;
+    let (status, index) = env.call(Method::GET, "_sim", Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(index["simulator"], "Simulated Fena");
+    let paths: Vec<&str> = index["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    for path in [
+        "/_sim/payments",
+        "/_sim/payments/{id}/state",
+        "/_sim/payments/{id}/callback",
+        "/_sim/faults",
+        "/_sim/reset",
+    ] {
+        assert!(paths.contains(&path), "{path} missing from {paths:?}");
+    }
+    let operations = index["faults"]["operations"].as_array().unwrap();
+    for operation in ["create", "get", "refund", "webhook"] {
+        assert!(operations.contains(&json!(operation)), "{operations:?}");
+    }
+    assert_eq!(index["statuses"]["paid"], "Paid");
+}

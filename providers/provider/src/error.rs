@@ -29,6 +29,16 @@ pub enum ProviderError {
     Timeout { provider: &'static str },
 }
 
+impl ProviderError {
+    /// The caller's `field` cannot be sent to this provider; `message` says what is expected.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ProviderError::InvalidRequest {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 fn not_supported(provider: &str, operation: Operation, hint: &Option<&'static str>) -> String {
     let mut msg = format!("{provider} does not support {}", operation.label());
     if let Some(h) = hint {

@@ -9,17 +9,24 @@ mod callback;
 mod capabilities;
 pub mod config;
 mod error;
+mod fields;
 pub mod html;
 mod money;
+mod redact;
 #[cfg(feature = "sim")]
-pub mod sim_faults;
+pub mod sim;
 mod subscription;
+#[cfg(any(test, feature = "sim"))]
+pub mod testing;
+pub mod transport;
 mod types;
 
 pub use callback::{CallbackAck, CallbackError, CallbackRequest, CallbackSubject};
 pub use capabilities::{Capabilities, Currencies, Operation};
 pub use error::ProviderError;
+pub use fields::{email_field, string_field};
 pub use money::{Currency, Money, MoneyError};
+pub use redact::Redactor;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use subscription::{
     Instalment, Interval, SubscriptionOrder, SubscriptionOutcome, SubscriptionState,
@@ -46,6 +53,9 @@ pub trait ProviderFactory {
     const NAME: &'static str;
     /// The provider's configuration section, read from `[name]` in TOML and `NAME_*` variables.
     type Settings: serde::de::DeserializeOwned;
+    /// The provider's simulator, for the offline mode; None when it has none.
+    #[cfg(feature = "sim")]
+    const SIMULATED: Option<sim::Simulated> = None;
     /// Validates the settings (one message per problem, naming the key) and builds the adapter.
     fn build(
         settings: Self::Settings,
@@ -57,6 +67,11 @@ pub trait ProviderFactory {
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
+
+    /// The provider's name for people (`Fena`), on pages a payer sees.
+    fn display_name(&self) -> &'static str {
+        self.name()
+    }
 
     fn capabilities(&self) -> &Capabilities;
 

@@ -123,20 +123,33 @@ fn optional(fields: &Fields, key: &str) -> Result<Option<String>, Refusal> {
 }
 
 /// Error 11 unless `shop_id` is the simulated shop: its secret is needed to check the sign.
-fn check_shop(sim: &Simulator, shop_id: &str) -> Result<(), Refusal> {
-    if shop_id.parse::<u64>().ok() == Some(sim.inner.config.shop_id) {
-        Ok(())
-    } else {
-        Err(refusal(11, "Shop not found"))
+/// The endpoint's required `keys` (`shop_id` among them), read and checked in Feennex's order:
+/// each present, then the shop, then the signature over exactly these values.
+fn signed<const N: usize>(
+    sim: &Simulator,
+    fields: &Fields,
+    keys: [&'static str; N],
+) -> Result<[String; N], Refusal> {
+    let mut values = Vec::with_capacity(N);
+    for key in keys {
+        values.push(required(fields, key)?);
     }
-}
-
-fn check_sign(sim: &Simulator, signed: &[(&str, &str)], received: &str) -> Result<(), Refusal> {
-    if sign::sign(signed, &sim.inner.secret).eq_ignore_ascii_case(received) {
-        Ok(())
-    } else {
-        Err(refusal(10, "Invalid sign"))
+    let signature = required(fields, "sign")?;
+    let shop_id = keys.iter().zip(&values).find(|(k, _)| **k == "shop_id");
+    if shop_id.and_then(|(_, id)| id.parse::<u64>().ok()) != Some(sim.inner.config.shop_id) {
+        return Err(refusal(11, "Shop not found"));
     }
+    let pairs: Vec<(&str, &str)> = keys
+        .iter()
+        .copied()
+        .zip(values.iter().map(String::as_str))
+        .collect();
+    if !sign::sign(&pairs, &sim.inner.secret).eq_ignore_ascii_case(&signature) {
+        return Err(refusal(10, "Invalid sign"));
+    }
+    values
+        .try_into()
+        .map_err(|_| refusal(2000, "the simulator lost a field"))
 }
 
 /// Applies a fault rule for `operation`, if one applies to this call.
@@ -156,23 +169,10 @@ pub(super) async fn create(State(sim): State<Simulator>, body: Bytes) -> Respons
 
 fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
     let fields = fields(body)?;
-    let amount_text = required(&fields, "amount")?;
-    let currency_text = required(&fields, "currency")?;
-    let payway = required(&fields, "payway")?;
-    let shop_id = required(&fields, "shop_id")?;
-    let shop_order_id = required(&fields, "shop_order_id")?;
-    let signature = required(&fields, "sign")?;
-    check_shop(sim, &shop_id)?;
-    check_sign(
+    let [amount_text, currency_text, payway, _, shop_order_id] = signed(
         sim,
-        &[
-            ("amount", &amount_text),
-            ("currency", &currency_text),
-            ("payway", &payway),
-            ("shop_id", &shop_id),
-            ("shop_order_id", &shop_order_id),
-        ],
-        &signature,
+        &fields,
+        ["amount", "currency", "payway", "shop_id", "shop_order_id"],
     )?;
     let email = required(&fields, "email")?;
     if shop_order_id.len() > SHOP_ORDER_ID_MAX {
@@ -262,20 +262,7 @@ pub(super) async fn check(State(sim): State<Simulator>, body: Bytes) -> Response
 
 fn check_invoice(sim: &Simulator, body: &[u8]) -> Result<CheckData, Refusal> {
     let fields = fields(body)?;
-    let now = required(&fields, "now")?;
-    let shop_id = required(&fields, "shop_id")?;
-    let shop_order_id = required(&fields, "shop_order_id")?;
-    let signature = required(&fields, "sign")?;
-    check_shop(sim, &shop_id)?;
-    check_sign(
-        sim,
-        &[
-            ("now", &now),
-            ("shop_id", &shop_id),
-            ("shop_order_id", &shop_order_id),
-        ],
-        &signature,
-    )?;
+    let [_, _, shop_order_id] = signed(sim, &fields, ["now", "shop_id", "shop_order_id"])?;
     let store = sim.store();
     let invoice = store
         .invoices

@@ -7,31 +7,30 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use payrouter_provider::html::escape;
+use payrouter_provider::html::{self, button, facts, Status};
+use payrouter_provider::sim::{control::label, Control};
 
-use super::{decimal, Simulator};
+use super::Simulator;
 
-/// A page around `body`, which must already be escaped HTML.
+/// A page around `body` (already escaped HTML), under the simulator's banner.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} - Feennex (simulated)</title></head>\n<body>\n<h1>{}</h1>\n{body}\n</body></html>\n",
-        escape(title),
-        escape(title)
+    let banner = format!(
+        "{}: a test double, no money moves",
+        <Simulator as Control>::TITLE
     );
-    (status, Html(html)).into_response()
+    (status, Html(html::page(title, Some(&banner), body))).into_response()
 }
 
 fn not_found() -> Response {
     page(StatusCode::NOT_FOUND, "Invoice not found", "")
 }
 
-/// One button: a form POSTing to `action`.
-fn button(action: &str, label: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>",
-        escape(action),
-        escape(label)
-    )
+/// An invoice status as a page shows it: its words, and the number aside.
+fn status(code: &str) -> Option<Status<'_>> {
+    Some(Status {
+        label: label::<Simulator>(code),
+        code,
+    })
 }
 
 fn show(sim: &Simulator, id: u64) -> Response {
@@ -39,23 +38,17 @@ fn show(sim: &Simulator, id: u64) -> Response {
     let Some(invoice) = store.invoices.iter().find(|i| i.id == id) else {
         return not_found();
     };
-    let mut body = format!(
-        "<p>Amount: <strong id=\"amount\">{} {}</strong></p>\n<p>Order: <strong id=\"order\">{}</strong></p>\n",
-        decimal(invoice.amount),
-        invoice.amount.currency.code(),
-        escape(&invoice.shop_order_id)
-    );
+    let amount = html::money(invoice.amount);
+    let mut rows = vec![
+        ("amount", "Amount", amount.as_str()),
+        ("order", "Reference", invoice.shop_order_id.as_str()),
+    ];
     if let Some(description) = &invoice.description {
-        body.push_str(&format!(
-            "<p id=\"description\">{}</p>\n",
-            escape(description)
-        ));
+        rows.push(("description", "Order", description.as_str()));
     }
-    body.push_str(&format!(
-        "<p>Payment method: {}</p>\n<p>Status: <strong id=\"status\">{}</strong></p>\n",
-        escape(&invoice.payway),
-        invoice.status
-    ));
+    rows.push(("payway", "Payment method", invoice.payway.as_str()));
+    let code = invoice.status.to_string();
+    let mut body = facts(&rows, status(&code));
     if !invoice.is_final() {
         let action = |a: &str| format!("{}/pay/{id}/{a}", sim.base());
         body.push_str(&button(&action("pay"), "Pay"));
@@ -105,8 +98,8 @@ pub(super) async fn invoice_action(
                 StatusCode::CONFLICT,
                 "Nothing to do",
                 &format!(
-                    "<p>This invoice is already final (status {}).</p>",
-                    invoice.status
+                    "<p>This invoice is already final: {}.</p>",
+                    html::escape(label::<Simulator>(&invoice.status.to_string()))
                 ),
             );
         }
@@ -129,22 +122,12 @@ pub(super) async fn invoice_action(
             StatusCode::OK,
             "Done",
             &format!(
-                "<p>Order <strong>{}</strong> is now <strong id=\"status\">{status}</strong>. You can close this page.</p>",
-                escape(&order)
+                "{}<p>You can close this page.</p>",
+                facts(
+                    &[("order", "Reference", &order)],
+                    self::status(&status.to_string())
+                )
             ),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
     }
 }

@@ -10,6 +10,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use payrouter_provider::{Currency, Money};
 use serde_json::{json, Map, Value};
 
+/// Fena's refusal: an HTTP error status with `{"message": ...}`, as the control API's.
+use payrouter_provider::sim::control::refusal;
+
 use super::{new_id, Payment, Recurring, Simulator, Transaction};
 
 const REFERENCE_MAX: usize = 12;
@@ -21,11 +24,6 @@ const CANCELLABLE: &[&str] = &["draft", "sent", "overdue"];
 const EDITABLE: &[&str] = &["draft", "overdue"];
 const STANDING_ORDER_SET_UP: &str =
     "The standing order is set up at the payer's bank and can only be cancelled by the payer";
-
-/// Fena's refusal: an HTTP error status with `{"message": ...}`.
-pub(super) fn refusal(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"message": message}))).into_response()
-}
 
 fn bad_request(message: &str) -> Response {
     refusal(StatusCode::BAD_REQUEST, message)

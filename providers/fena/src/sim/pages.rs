@@ -6,23 +6,36 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use payrouter_provider::html::escape;
+use payrouter_provider::html::{self, button, escape, facts, Status};
+use payrouter_provider::sim::{control::label, Control};
 
-use super::{decimal, new_id, Simulator, Transaction};
+use super::{gbp, new_id, Simulator, Transaction};
 
 /// Single-payment states in which the payer can still act (a rejected payment may be retried).
 const PAYABLE: &[&str] = &["draft", "sent", "overdue", "pending", "rejected"];
 /// Recurring states in which the payer can still set the standing order up.
 const RECURRING_OPEN: &[&str] = &["draft", "sent", "overdue", "rejected"];
 
-/// A page around `body`, which must already be escaped HTML.
+/// A page around `body` (already escaped HTML), under the simulator's banner.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} - Fena (simulated)</title></head>\n<body>\n<h1>{}</h1>\n{body}\n</body></html>\n",
-        escape(title),
-        escape(title)
+    let banner = format!(
+        "{}: a test double, no money moves",
+        <Simulator as Control>::TITLE
     );
-    (status, Html(html)).into_response()
+    (status, Html(html::page(title, Some(&banner), body))).into_response()
+}
+
+/// What a person calls a Fena status.
+fn human(status: &str) -> &str {
+    label::<Simulator>(status)
+}
+
+/// A Fena status as a page shows it.
+fn status(code: &str) -> Option<Status<'_>> {
+    Some(Status {
+        label: human(code),
+        code,
+    })
 }
 
 fn not_found(what: &str) -> Response {
@@ -35,7 +48,7 @@ fn closed(status: &str) -> Response {
         "Nothing to do",
         &format!(
             "<p>This can no longer be changed: it is <strong>{}</strong>.</p>",
-            escape(status)
+            escape(human(status))
         ),
     )
 }
@@ -45,20 +58,9 @@ fn done(what: &str, reference: &str, status: &str) -> Response {
         StatusCode::OK,
         "Done",
         &format!(
-            "<p>{} <strong>{}</strong> is now <strong id=\"status\">{}</strong>. You can close this page.</p>",
-            escape(what),
-            escape(reference),
-            escape(status)
+            "{}<p>You can close this page.</p>",
+            facts(&[("reference", what, reference)], self::status(status))
         ),
-    )
-}
-
-/// One button: a form POSTing to `action`.
-fn button(action: &str, label: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>",
-        escape(action),
-        escape(label)
     )
 }
 
@@ -68,21 +70,15 @@ pub(super) async fn payment_page(State(sim): State<Simulator>, Path(id): Path<St
         return not_found("Payment");
     };
     let action = |a: &str| format!("{}/pay/{}/{a}", sim.base(), p.id);
-    let mut body = format!(
-        "<p>Amount: <strong id=\"amount\">{} GBP</strong></p>\n<p>Reference: <strong id=\"reference\">{}</strong></p>\n",
-        decimal(p.amount),
-        escape(&p.reference)
-    );
+    let amount = gbp(p.amount);
+    let mut rows = vec![
+        ("amount", "Amount", amount.as_str()),
+        ("reference", "Reference", p.reference.as_str()),
+    ];
     if let Some(description) = &p.description {
-        body.push_str(&format!(
-            "<p id=\"description\">{}</p>\n",
-            escape(description)
-        ));
+        rows.push(("description", "Order", description.as_str()));
     }
-    body.push_str(&format!(
-        "<p>Status: <strong id=\"status\">{}</strong></p>\n",
-        escape(&p.status)
-    ));
+    let mut body = facts(&rows, status(&p.status));
     if PAYABLE.contains(&p.status.as_str()) {
         body.push_str(&button(&action("pay"), "Pay"));
         body.push_str(&button(&action("reject"), "Reject"));
@@ -148,10 +144,15 @@ pub(super) async fn refund_page(State(sim): State<Simulator>, Path(id): Path<Str
     };
     let action = |a: &str| format!("{}/refund/{}/{a}", sim.base(), p.id);
     let body = format!(
-        "<p>Refund <strong id=\"amount\">{} GBP</strong> of payment <strong id=\"reference\">{}</strong> ({} GBP)</p>\n{}{}",
-        decimal(refund),
-        escape(&p.reference),
-        decimal(p.amount),
+        "{}{}{}",
+        facts(
+            &[
+                ("amount", "Refund", &gbp(refund)),
+                ("reference", "Reference", &p.reference),
+                ("paid", "Paid", &gbp(p.amount)),
+            ],
+            None
+        ),
         button(&action("approve"), "Approve refund"),
         button(&action("reject"), "Reject refund"),
     );
@@ -192,13 +193,14 @@ pub(super) async fn recurring_page(
         return not_found("Recurring payment");
     };
     let action = |a: &str| format!("{}/recurring/{}/{a}", sim.base(), r.id);
-    let mut body = format!(
-        "<p>Standing order: <strong id=\"amount\">{} GBP</strong> ({}), first payment {}</p>\n<p>Reference: <strong id=\"reference\">{}</strong></p>\n<p>Status: <strong id=\"status\">{}</strong></p>\n",
-        decimal(r.recurring_amount),
-        escape(&r.frequency),
-        escape(&r.first_payment_date),
-        escape(&r.reference),
-        escape(&r.status)
+    let mut body = facts(
+        &[
+            ("amount", "Amount", &gbp(r.recurring_amount)),
+            ("frequency", "Every", frequency(&r.frequency)),
+            ("first", "First payment", &r.first_payment_date),
+            ("reference", "Reference", &r.reference),
+        ],
+        status(&r.status),
     );
     if RECURRING_OPEN.contains(&r.status.as_str()) {
         body.push_str(&button(&action("setup"), "Set up standing order"));
@@ -251,17 +253,20 @@ pub(super) async fn recurring_action(
     done("Standing order", &reference, &status)
 }
 
+/// A Fena frequency in words.
+fn frequency(raw: &str) -> &str {
+    match raw {
+        "one_week" => "week",
+        "one_month" => "month",
+        "three_months" => "three months",
+        "one_year" => "year",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn merchant_url_gets_reference_and_status() {

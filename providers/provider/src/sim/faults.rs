@@ -104,6 +104,11 @@ impl Faults {
         Ok(())
     }
 
+    /// The operations a rule can name.
+    pub fn operations(&self) -> &'static [&'static str] {
+        self.operations
+    }
+
     pub fn list(&self) -> Vec<FaultRule> {
         self.lock().clone()
     }

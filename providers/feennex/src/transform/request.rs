@@ -1,0 +1,283 @@
+//! The signed request bodies of `invoice/create` and `invoice/check`: the endpoint's required
+//! keys are signed exactly as they are sent.
+
+use chrono::{DateTime, Utc};
+use payrouter_provider::{string_field, PayOrder, ProviderError};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Shop, SHOP_ORDER_ID_MAX};
+use crate::sign;
+
+const DESCRIPTION_MAX: usize = 255;
+
+/// Body of `POST /invoice/create`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct CreateRequest {
+    pub amount: String,
+    pub currency: u16,
+    pub payway: String,
+    pub shop_id: u64,
+    pub shop_order_id: String,
+    pub sign: String,
+    /// Required by Feennex but not signed.
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_rejected_url: Option<String>,
+}
+
+/// Body of `POST /invoice/check`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct CheckRequest {
+    pub now: String,
+    pub shop_id: u64,
+    pub shop_order_id: String,
+    pub sign: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ProviderError {
+    ProviderError::invalid(field, message)
+}
+
+pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, ProviderError> {
+    let shop_order_id = order.shop_transaction_id.clone();
+    if shop_order_id.is_empty() || shop_order_id.len() > SHOP_ORDER_ID_MAX {
+        return Err(invalid(
+            "shopTransactionId",
+            "must be 1-255 bytes for Feennex (it is sent as shop_order_id)",
+        ));
+    }
+    let amount = order
+        .amount
+        .to_decimal_string(2)
+        .map_err(|e| invalid("amount", e.to_string()))?;
+    let currency = order.amount.currency.numeric();
+    let data = &order.provider_data;
+    let payway = string_field(data, "payway")?
+        .or_else(|| shop.default_payway.clone())
+        .ok_or_else(|| {
+            invalid(
+                "providerData.payway",
+                "required: no FEENNEX_PAYWAY default is set; pass the Feennex payway, e.g. card_usd",
+            )
+        })?;
+    let email = match data.get("email") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        _ => {
+            return Err(invalid(
+                "providerData.email",
+                "required by Feennex: the payer's e-mail",
+            ))
+        }
+    };
+    if !email.contains('@') {
+        return Err(invalid("providerData.email", "must be an e-mail address"));
+    }
+    let description = string_field(data, "description")?;
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > DESCRIPTION_MAX)
+    {
+        return Err(invalid(
+            "providerData.description",
+            "must be at most 255 characters",
+        ));
+    }
+    let currency_text = currency.to_string();
+    let shop_id_text = shop.shop_id.to_string();
+    let sign = sign::sign(
+        &[
+            ("amount", amount.as_str()),
+            ("currency", currency_text.as_str()),
+            ("payway", payway.as_str()),
+            ("shop_id", shop_id_text.as_str()),
+            ("shop_order_id", shop_order_id.as_str()),
+        ],
+        &shop.secret_key,
+    );
+    Ok(CreateRequest {
+        amount,
+        currency,
+        payway,
+        shop_id: shop.shop_id,
+        shop_order_id,
+        sign,
+        email,
+        description,
+        success_url: order.success_redirect_url.clone(),
+        failed_url: order.failure_redirect_url.clone(),
+        callback_url: shop.callback_url.clone(),
+        callback_rejected_url: shop.callback_url.clone(),
+    })
+}
+
+pub fn check_request(shop_order_id: &str, shop: &Shop, now: DateTime<Utc>) -> CheckRequest {
+    let now = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let shop_id_text = shop.shop_id.to_string();
+    let sign = sign::sign(
+        &[
+            ("now", now.as_str()),
+            ("shop_id", shop_id_text.as_str()),
+            ("shop_order_id", shop_order_id),
+        ],
+        &shop.secret_key,
+    );
+    CheckRequest {
+        now,
+        shop_id: shop.shop_id,
+        shop_order_id: shop_order_id.to_string(),
+        sign,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{cur, field_of, shop};
+    use super::*;
+    use crate::sign::vectors;
+    use payrouter_provider::Money;
+    use serde_json::json;
+
+    fn order(minor: i64, currency: &str, provider_data: Value) -> PayOrder {
+        PayOrder {
+            amount: Money::new(minor, cur(currency)),
+            shop_transaction_id: "4126".into(),
+            success_redirect_url: None,
+            failure_redirect_url: None,
+            provider_data: provider_data.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn create_request_signs_exactly_the_sent_values() {
+        let o = order(1234, "USD", json!({"email": "payer@example.com"}));
+        let body = create_request(&o, &shop()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({
+                "amount": "12.34",
+                "currency": 840,
+                "payway": "card_usd",
+                "shop_id": 5,
+                "shop_order_id": "4126",
+                "sign": vectors::INVOICE_CREATE_SIGN,
+                "email": "payer@example.com",
+                "callback_url": "https://router.example/v3/feennex/callback",
+                "callback_rejected_url": "https://router.example/v3/feennex/callback",
+            })
+        );
+    }
+
+    #[test]
+    fn create_request_carries_optional_fields() {
+        let mut o = order(
+            1299,
+            "JPY",
+            json!({"email": "p@x.io", "payway": "card_jpy", "description": "Order #7", "other": 1}),
+        );
+        o.success_redirect_url = Some("https://shop.example/ok".into());
+        o.failure_redirect_url = Some("https://shop.example/ko".into());
+        let mut s = shop();
+        s.callback_url = None;
+        let body = create_request(&o, &s).unwrap();
+        assert_eq!(body.amount, "1299.00");
+        assert_eq!(body.currency, 392);
+        assert_eq!(body.payway, "card_jpy");
+        assert_eq!(body.description.as_deref(), Some("Order #7"));
+        assert_eq!(body.success_url.as_deref(), Some("https://shop.example/ok"));
+        assert_eq!(body.failed_url.as_deref(), Some("https://shop.example/ko"));
+        assert_eq!(body.callback_url, None);
+        assert_eq!(body.callback_rejected_url, None);
+        let expected = sign::sign(
+            &[
+                ("amount", "1299.00"),
+                ("currency", "392"),
+                ("payway", "card_jpy"),
+                ("shop_id", "5"),
+                ("shop_order_id", "4126"),
+            ],
+            &s.secret_key,
+        );
+        assert_eq!(body.sign, expected);
+        let v = serde_json::to_value(&body).unwrap();
+        assert!(v.get("callback_url").is_none() && v.get("other").is_none());
+    }
+
+    #[test]
+    fn create_request_refuses_what_feennex_cannot_take() {
+        let email = json!({"email": "p@x.io"});
+        let e = create_request(&order(1234, "KWD", email.clone()), &shop()).unwrap_err();
+        assert_eq!(field_of(&e), "amount");
+
+        for data in [
+            json!({}),
+            json!({"email": 5}),
+            json!({"email": ""}),
+            json!({"email": null}),
+        ] {
+            let e = create_request(&order(100, "USD", data), &shop()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "providerData.email: required by Feennex: the payer's e-mail"
+            );
+        }
+        let e =
+            create_request(&order(100, "USD", json!({"email": "nobody"})), &shop()).unwrap_err();
+        assert_eq!(field_of(&e), "providerData.email");
+
+        let mut s = shop();
+        s.default_payway = None;
+        let e = create_request(&order(100, "USD", email.clone()), &s).unwrap_err();
+        assert_eq!(field_of(&e), "providerData.payway");
+        let e = create_request(
+            &order(100, "USD", json!({"email": "p@x.io", "payway": 3})),
+            &shop(),
+        )
+        .unwrap_err();
+        assert_eq!(field_of(&e), "providerData.payway");
+
+        let long = "é".repeat(256);
+        let e = create_request(
+            &order(100, "USD", json!({"email": "p@x.io", "description": long})),
+            &shop(),
+        )
+        .unwrap_err();
+        assert_eq!(field_of(&e), "providerData.description");
+        let ok = "é".repeat(255);
+        assert!(create_request(
+            &order(100, "USD", json!({"email": "p@x.io", "description": ok})),
+            &shop()
+        )
+        .is_ok());
+
+        let mut o = order(100, "USD", email);
+        o.shop_transaction_id = "é".repeat(128);
+        let e = create_request(&o, &shop()).unwrap_err();
+        assert_eq!(field_of(&e), "shopTransactionId");
+    }
+
+    #[test]
+    fn check_request_vector() {
+        let now = DateTime::parse_from_rfc3339("2024-04-12T06:18:34.719Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let body = check_request("4126", &shop(), now);
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({
+                "now": "2024-04-12T06:18:34",
+                "shop_id": 5,
+                "shop_order_id": "4126",
+                "sign": vectors::INVOICE_CHECK_SIGN,
+            })
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Helpers for the adapters' tests and the simulators (features `sim` or tests only).
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// A loopback port where a TCP connect never completes: a listener with a full accept queue,
+/// whose kernel drops further handshakes. A client's connect timeout then fires for real,
+/// which is how an unreachable provider host behaves. Dropping it frees the port.
+pub struct SaturatedPort {
+    addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<TcpStream>,
+}
+
+impl SaturatedPort {
+    /// Must be called inside a Tokio runtime.
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        socket
+            .bind("127.0.0.1:0".parse().expect("an address"))
+            .expect("a loopback port");
+        let listener = socket.listen(0).expect("listening");
+        let addr = listener.local_addr().expect("its address");
+        // Fill the accept queue (nobody accepts) until a handshake is no longer answered.
+        let mut queued = Vec::new();
+        while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            queued.push(stream);
+            assert!(queued.len() < 64, "the accept queue never filled");
+        }
+        SaturatedPort {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+
+    /// `http://127.0.0.1:{port}`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Default for SaturatedPort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
