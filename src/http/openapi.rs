@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi};
 
 use super::{ops, routes, subscriptions, AppState};
 
@@ -189,4 +190,53 @@ fn webhooks() -> Value {
             }
         }
     })
+}
+
+/// The ErrorResponse answers of one family of routes, listed once for all its members
+/// (`responses((status = 200, …), CreateErrors)` in an annotation).
+fn error_responses(
+    statuses: &[u16],
+) -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+    statuses
+        .iter()
+        .map(|status| {
+            let body = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(status_meaning(&status.to_string()))
+                .content("application/json", body)
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// Routes that create something from a JSON body (pay, subscription schedule/start/pay): a
+/// repeated shopTransactionId with other terms is a 409.
+pub struct CreateErrors;
+
+impl IntoResponses for CreateErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        error_responses(&[400, 401, 404, 409, 413, 415, 501, 502, 503, 504])
+    }
+}
+
+/// Routes that act on something named in a JSON body (refund, POST status, update).
+pub struct BodyErrors;
+
+impl IntoResponses for BodyErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        error_responses(&[400, 401, 404, 413, 415, 501, 502, 503, 504])
+    }
+}
+
+/// Routes that read something named in the path or query (GET status, check, subscription
+/// status and expire).
+pub struct QueryErrors;
+
+impl IntoResponses for QueryErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        error_responses(&[400, 401, 404, 501, 502, 503, 504])
+    }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::input::{JsonBody, PathParams, QueryParams, RawBody};
+use super::openapi::{BodyErrors, CreateErrors, QueryErrors};
 use super::resolve::{tag, Resolved};
 use super::AppState;
 use crate::contract::{
@@ -23,11 +24,7 @@ use crate::contract::{
     request_body = PayRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = PayResponse, description = "REDIRECT_TO_URL with the payer's link, or KO saying why"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
-        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
-        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
-        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
+        CreateErrors))]
 pub async fn pay(
     State(app): State<AppState>,
     provider: Resolved,
@@ -48,11 +45,7 @@ pub async fn pay(
     request_body = RefundRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = RefundResponse, description = "OK, PENDING (completes later, then notified) or KO saying why"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
-        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        BodyErrors))]
 pub async fn refund(
     State(app): State<AppState>,
     provider: Resolved,
@@ -72,10 +65,7 @@ pub async fn refund(
     params(("provider" = String, Path), PaymentRef),
     security((), ("bearer" = [])),
     responses((status = 200, body = PaymentStatus, description = "the payment's status"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        QueryErrors))]
 pub async fn status(
     State(app): State<AppState>,
     provider: Resolved,
@@ -95,11 +85,7 @@ pub async fn status(
     request_body = PaymentRef,
     security((), ("bearer" = [])),
     responses((status = 200, body = PaymentStatus, description = "the payment's status"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
-        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        BodyErrors))]
 pub async fn status_post(
     State(app): State<AppState>,
     provider: Resolved,
@@ -117,10 +103,7 @@ pub async fn status_post(
     params(("provider" = String, Path), PaymentRef),
     security((), ("bearer" = [])),
     responses((status = 200, body = PaymentStatus, description = "the status, also sent to PAYMENT_CALLBACK_URL"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        QueryErrors))]
 pub async fn check(
     State(app): State<AppState>,
     provider: Resolved,

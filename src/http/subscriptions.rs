@@ -6,10 +6,11 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::input::{JsonBody, PathParams};
+use super::openapi::{BodyErrors, CreateErrors, QueryErrors};
 use super::resolve::{tag, Resolved};
 use super::AppState;
 use crate::contract::{
-    ErrorResponse, InstalmentRequest, ScheduleRequest, StartRequest, SubscriptionResponse,
+    InstalmentRequest, ScheduleRequest, StartRequest, SubscriptionResponse,
     SubscriptionStatusResponse, UpdateRequest,
 };
 
@@ -23,11 +24,7 @@ pub struct TokenPath {
     request_body = ScheduleRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = SubscriptionResponse, description = "REDIRECT_TO_URL to set up the standing order, or KO saying why"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
-        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
-        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
-        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
+        CreateErrors))]
 pub async fn schedule(
     State(app): State<AppState>,
     provider: Resolved,
@@ -44,11 +41,7 @@ pub async fn schedule(
     request_body = UpdateRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = SubscriptionResponse, description = "OK, or KO when the provider no longer allows a change"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
-        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        BodyErrors))]
 pub async fn update(
     State(app): State<AppState>,
     provider: Resolved,
@@ -70,11 +63,7 @@ pub async fn update(
     request_body = StartRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = SubscriptionResponse, description = "the subscriptionToken and the first payment's answer"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
-        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
-        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
-        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
+        CreateErrors))]
 pub async fn start(
     State(app): State<AppState>,
     provider: Resolved,
@@ -95,11 +84,7 @@ pub async fn start(
     request_body = InstalmentRequest,
     security((), ("bearer" = [])),
     responses((status = 200, body = SubscriptionResponse, description = "the payment's answer, or KO when the subscription has ended"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
-        (status = 413, body = ErrorResponse), (status = 415, body = ErrorResponse),
-        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
-        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
+        CreateErrors))]
 pub async fn pay(
     State(app): State<AppState>,
     provider: Resolved,
@@ -119,10 +104,7 @@ pub async fn pay(
     params(("provider" = String, Path), ("token" = String, Path, description = "the subscriptionToken")),
     security((), ("bearer" = [])),
     responses((status = 200, body = SubscriptionResponse, description = "OK, or KO when the payer's bank holds the standing order"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        QueryErrors))]
 pub async fn expire(
     State(app): State<AppState>,
     provider: Resolved,
@@ -140,10 +122,7 @@ pub async fn expire(
     params(("provider" = String, Path), ("token" = String, Path, description = "the subscriptionToken")),
     security((), ("bearer" = [])),
     responses((status = 200, body = SubscriptionStatusResponse, description = "the subscription's status"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        QueryErrors))]
 pub async fn status(
     State(app): State<AppState>,
     provider: Resolved,
