@@ -123,6 +123,7 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
         wake,
     );
     let draining = Arc::new(AtomicBool::new(false));
+    telemetry::register_providers(engine.providers().keys().copied());
     let state = AppState {
         engine: engine.clone(),
         metrics: telemetry::metrics_handle(),
