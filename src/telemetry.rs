@@ -35,7 +35,8 @@ pub fn init_logging(level: &str, format: LogFormat) {
                 tracing_subscriber::fmt::format()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true),
+                    .with_current_span(true)
+                    .with_span_list(false),
             ))
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .try_init(),
@@ -120,6 +121,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 metrics::counter!("payrouter_rechecks_total", "outcome" => *outcome).absolute(0);
             }
             metrics::counter!("payrouter_idempotent_replays_total").absolute(0);
+            metrics::histogram!("payrouter_notification_lag_seconds");
             metrics::counter!("payrouter_rechecks_stale_pending_total").absolute(0);
             let process = metrics_process::Collector::default();
             process.describe();
@@ -138,6 +140,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Starts the per-provider counters at zero, so that a rate or an alert over them has a
 /// series from the first scrape instead of from the first event.
 pub fn register_providers<'a>(providers: impl IntoIterator<Item = &'a str>) {
+    // Series registered before the recorder is installed would go nowhere.
+    metrics_handle();
     for provider in providers {
         let provider = provider.to_string();
         for outcome in CALLBACK_OUTCOMES {
