@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds payrouter's image (deploy/Containerfile) without any base image: the release binary
+# is built on the host, staged in target/image/rootfs with the shared libraries `ldd` names
+# (the loader, libc, libm, libgcc_s), glibc's NSS modules for host names (`files`, `dns`), a
+# minimal nsswitch.conf and passwd, and `podman build` copies that directory.
+# Prints the image tag on the last line. IMAGE_TAG overrides the tag.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+tag=${IMAGE_TAG:-localhost/payrouter:$version}
+command -v podman >/dev/null || { echo "image.sh: podman is needed (make image installs it)" >&2; exit 1; }
+
+cargo build --release --locked --bin payrouter >&2
+bin=target/release/payrouter
+stage=target/image
+rm -rf "$stage"
+mkdir -p "$stage/rootfs/etc"
+install -m 0755 "$bin" "$stage/rootfs/payrouter"
+
+# Every library the loader maps, at the path the binary asks for (install follows symlinks).
+libs=$(ldd "$bin" | grep -o '/[^ ]*' | sort -u)
+for lib in $libs; do
+    install -D -m 0644 "$lib" "$stage/rootfs$lib"
+done
+# getaddrinfo (tokio's resolver for Redis, reqwest's for providers) loads these by name.
+libdir=$(dirname "$(printf '%s\n' $libs | grep '/libc\.so')")
+for module in libnss_files.so.2 libnss_dns.so.2; do
+    if [ -e "$libdir/$module" ]; then
+        install -D -m 0644 "$libdir/$module" "$stage/rootfs$libdir/$module"
+    fi
+done
+cat > "$stage/rootfs/etc/nsswitch.conf" <<'NSS'
+passwd: files
+group: files
+hosts: files dns
+NSS
+echo 'payrouter:x:65532:65532:payrouter:/nonexistent:/nonexistent' > "$stage/rootfs/etc/passwd"
+echo 'payrouter:x:65532:' > "$stage/rootfs/etc/group"
+
+podman build --quiet -f deploy/Containerfile \
+    --build-arg "VERSION=$version" --build-arg "COMMIT=$commit" \
+    -t "$tag" "$stage" >&2
+echo "binary: $(du -h "$bin" | cut -f1), image: $(podman image inspect --format '{{.Size}}' "$tag" | numfmt --to=iec)" >&2
+echo "$tag"
