@@ -121,7 +121,8 @@ pub fn metrics_handle() -> PrometheusHandle {
                 metrics::counter!("payrouter_rechecks_total", "outcome" => *outcome).absolute(0);
             }
             metrics::counter!("payrouter_idempotent_replays_total").absolute(0);
-            metrics::histogram!("payrouter_notification_lag_seconds");
+            // Registered so that the family is scraped before the first delivery.
+            let _ = metrics::histogram!("payrouter_notification_lag_seconds");
             metrics::counter!("payrouter_rechecks_stale_pending_total").absolute(0);
             let process = metrics_process::Collector::default();
             process.describe();
