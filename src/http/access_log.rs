@@ -44,7 +44,12 @@ pub async fn log(req: Request, next: Next) -> Response<Body> {
         .map_or((None, None), |r| path_params(r, &path));
     let resp = next.run(req).await;
     let mut payment_id = query_payment_id.or(path_payment_id);
-    let resp = if payment_id.is_none() && route.as_deref().is_some_and(|r| r.starts_with("/v3/")) {
+    // Only an INFO line can name a payment from its answer (a 5xx answer names none), so
+    // at LOG_LEVEL=warn the answer is not read.
+    let wanted = payment_id.is_none()
+        && route.as_deref().is_some_and(|r| r.starts_with("/v3/"))
+        && tracing::enabled!(tracing::Level::INFO);
+    let resp = if wanted {
         let (resp, found) = payment_id_in_body(resp).await;
         payment_id = found;
         resp
