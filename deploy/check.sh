@@ -117,7 +117,7 @@ else
     [ -n "$user" ] && [ "${user%%:*}" != 0 ] || fail "the image runs as root ($user)"
     ls "$root" | sort | tr '\n' ' '; echo
     chroot --userspec="$user" "$root" /payrouter --version >/dev/null 2>&1 && settings+=(PAYROUTER_PROFILE=demo)
-    env -i "${settings[@]}" chroot --userspec="$user" "$root" /payrouter >"$work/payrouter.log" 2>&1 &
+    env -i "${settings[@]}" "$(command -v chroot)" --userspec="$user" "$root" /payrouter >"$work/payrouter.log" 2>&1 &
     pids+=($!)
 fi
 payrouter_pid=${pids[-1]}
