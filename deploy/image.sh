@@ -44,7 +44,7 @@ echo 'payrouter:x:65532:65532:payrouter:/nonexistent:/nonexistent' > "$stage/roo
 echo 'payrouter:x:65532:' > "$stage/rootfs/etc/group"
 
 previous=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
-podman build --quiet -f deploy/Containerfile \
+podman build --quiet --layers=false -f deploy/Containerfile \
     --build-arg "VERSION=$version" --build-arg "COMMIT=$commit" \
     -t "$tag" "$stage" >&2
 # The image this tag named before is left untagged: remove it rather than let rebuilds pile up.
