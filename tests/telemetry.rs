@@ -348,14 +348,15 @@ async fn each_request_writes_one_access_line_and_a_failure_no_other() {
         .unwrap()
         .contains("paymentId"));
 
-    // Every line written while serving the failed request: exactly its access line.
-    let failed_lines: Vec<&Value> = lines
-        .iter()
-        .filter(|l| {
-            l["request_id"] == failed_request_id.as_str()
-                || l["span"]["request_id"] == failed_request_id.as_str()
-        })
-        .collect();
+    // Every line written while serving a failed request: exactly its access line.
+    let written_for = |request_id: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["request_id"] == request_id || l["span"]["request_id"] == request_id)
+            .collect()
+    };
+    assert_eq!(written_for(&missing_request_id).len(), 1, "{lines:#?}");
+    let failed_lines = written_for(&failed_request_id);
     assert_eq!(failed_lines.len(), 1, "{failed_lines:#?}");
     let line = failed_lines[0];
     assert_eq!(line["message"], "request");
