@@ -3,14 +3,14 @@
 CARGO ?= cargo
 APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: run test image bench lint redis-server chromium promtool podman kubernetes-validate
+.PHONY: run test image bench lint redis-server chromium promtool podman jq kubernetes-validate
 
 run:
 	$(CARGO) run --release --bin payrouter
 
 # Every Rust test, then the deploy checks (alert rules, Kubernetes manifests, compose file,
 # and the image built and run from its exported root filesystem).
-test: redis-server chromium promtool podman kubernetes-validate
+test: redis-server chromium promtool podman jq kubernetes-validate
 	$(CARGO) test --workspace
 	deploy/check.sh
 
@@ -40,6 +40,11 @@ promtool:
 podman:
 	@command -v podman >/dev/null || { \
 		echo "installing podman"; $(APT_INSTALL) podman >/dev/null; }
+
+# deploy/check.sh reads the image's JSON answers with jq.
+jq:
+	@command -v jq >/dev/null || { \
+		echo "installing jq"; $(APT_INSTALL) jq >/dev/null; }
 
 # Validates the Kubernetes manifests against the API schemas it ships (offline once installed).
 kubernetes-validate:
