@@ -153,6 +153,9 @@ echo "notification delivered to http://localhost:$receiver_port"
 curl -fsS "$base/metrics" >"$work/metrics.txt"
 promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics"
 echo "promtool check metrics: clean"
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+grep -q "^payrouter_build_info{.*commit=\"$commit\"" "$work/metrics.txt" \
+    || fail "payrouter_build_info does not name commit $commit: $(grep build_info "$work/metrics.txt")"
 
 kill -TERM "$payrouter_pid"
 wait "$payrouter_pid" || fail "payrouter did not exit 0 on SIGTERM"
