@@ -19,9 +19,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A running binary; killed if a failed assertion leaves it running.
+struct Served(Option<Child>);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts the binary from an empty directory with every setting it needs in its environment,
 /// Fena pointed at `fena_base` and Feennex at a closed port, and waits for /healthz.
-async fn start(fena_base: &str, dir: &std::path::Path) -> (Child, String) {
+async fn start(fena_base: &str, dir: &std::path::Path) -> (Served, String) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_payrouter"))
         .env_clear()
@@ -42,6 +54,7 @@ async fn start(fena_base: &str, dir: &std::path::Path) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let child = Served(Some(child));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     common::eventually(20, || async {
@@ -56,7 +69,8 @@ async fn start(fena_base: &str, dir: &std::path::Path) -> (Child, String) {
 }
 
 /// Stops the binary with SIGTERM and returns its stdout's JSON lines.
-async fn stop(child: Child) -> Vec<Value> {
+async fn stop(mut served: Served) -> Vec<Value> {
+    let child = served.0.take().unwrap();
     assert!(Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
