@@ -114,6 +114,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         wake,
     );
     let draining = Arc::new(AtomicBool::new(false));
+    telemetry::register_providers(engine.providers().keys().copied());
     let state = AppState {
         engine: engine.clone(),
         metrics: telemetry::metrics_handle(),

@@ -11,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 use super::{now_ms, Engine, Error, Result};
 use crate::store::records::{Recheck, Work};
 
+/// A payment still pending this long after its creation is worth a person's look.
+const STALE_PENDING_MS: i64 = 24 * 3600 * 1000;
+
 /// After this many looks (about eight days with the default schedule) a payment that is still
 /// pending is left to the PGM's own status polling.
 const MAX_RECHECKS: u32 = 40;
@@ -139,6 +142,12 @@ impl Engine {
         if rec.is_settled() && !always {
             return Ok(true);
         }
-        Ok(self.refresh(p.as_ref(), rec).await?.0.is_settled())
+        let created_ms = rec.created_ms;
+        let settled = self.refresh(p.as_ref(), rec).await?.0.is_settled();
+        // Counted for the "pending for over a day" alert (deploy/prometheus/alerts.yml).
+        if !settled && now_ms() - created_ms > STALE_PENDING_MS {
+            metrics::counter!("payrouter_rechecks_stale_pending_total").increment(1);
+        }
+        Ok(settled)
     }
 }

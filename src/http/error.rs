@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use payrouter_provider::{CallbackError, ProviderError};
 
+use super::access_log::FailureMessage;
 use crate::contract::ErrorResponse;
 use crate::engine::Error as EngineError;
 
@@ -63,20 +64,20 @@ impl ApiError {
 
 /// An ErrorResponse with the given status and message.
 pub fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
+    let message = message.into();
+    let failure = FailureMessage(message.clone());
     let body = ErrorResponse {
         status_code: status.as_u16(),
         error: status.canonical_reason().unwrap_or("Error").to_string(),
-        message: message.into(),
+        message,
     };
-    (status, Json(body)).into_response()
+    let mut resp = (status, Json(body)).into_response();
+    resp.extensions_mut().insert(failure);
+    resp
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
-        }
-        error_response(status, self.to_string())
+        error_response(self.status(), self.to_string())
     }
 }

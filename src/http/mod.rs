@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, the layers every request passes (request id, tracing, body limit,
 //! timeouts, panic catching, metrics) and bearer-token auth on the PGM-facing routes.
 
+mod access_log;
 mod error;
 mod input;
 mod openapi;
@@ -204,22 +205,27 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let request_id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!(
-                        "request",
-                        method = %req.method(),
-                        path = %req.uri().path(),
-                        request_id,
-                        provider = tracing::field::Empty,
-                        operation = tracing::field::Empty,
-                        payment_id = tracing::field::Empty,
-                    )
-                }))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .on_failure(())
+                        .make_span_with(|req: &Request| {
+                            let request_id = req
+                                .headers()
+                                .get(REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("");
+                            tracing::info_span!(
+                                "request",
+                                method = %req.method(),
+                                path = %req.uri().path(),
+                                request_id,
+                                provider = tracing::field::Empty,
+                                operation = tracing::field::Empty,
+                                payment_id = tracing::field::Empty,
+                            )
+                        }),
+                )
+                .layer(middleware::from_fn(access_log::log))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
                     error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
