@@ -56,7 +56,7 @@ impl FlakyReceiver {
         self.shared.attempts.lock().unwrap().clone()
     }
 
-    /// Accepted notifications of `payment_id` with `status` (action PAY).
+    /// Accepted notifications of `payment_id` with `status` (action PAYMENT).
     pub fn accepted(&self, payment_id: &str, status: &str) -> Vec<Attempt> {
         self.attempts()
             .into_iter()
@@ -64,7 +64,7 @@ impl FlakyReceiver {
                 a.accepted
                     && a.body["paymentId"] == payment_id
                     && a.body["status"] == status
-                    && a.body["action"] == "PAY"
+                    && a.body["action"] == "PAYMENT"
             })
             .collect()
     }
