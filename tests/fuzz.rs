@@ -33,6 +33,8 @@ struct Case {
     path: String,
     content_type: Option<&'static str>,
     body: Vec<u8>,
+    /// What the body is made of (`object`, `deep array`, …), for the failure report.
+    kind: String,
     shape: String,
 }
 
@@ -143,7 +145,9 @@ fn odd_value() -> impl Strategy<Value = Value> {
 }
 
 /// A field's value: usually a plausible one, sometimes anything.
-fn field(plausible: impl Strategy<Value = Value> + 'static) -> impl Strategy<Value = Option<Value>> {
+fn field(
+    plausible: impl Strategy<Value = Value> + 'static,
+) -> impl Strategy<Value = Option<Value>> {
     prop_oneof![
         6 => plausible.prop_map(Some),
         2 => odd_value().prop_map(Some),
@@ -161,7 +165,10 @@ fn object_body(real: Vec<String>) -> impl Strategy<Value = (String, Vec<u8>)> {
         Just(json!("XXX")),
         Just(json!("€€€")),
     ];
-    let amount = prop_oneof![(1i64..100_000).prop_map(|n| json!(n)), Just(json!(i64::MAX))];
+    let amount = prop_oneof![
+        (1i64..100_000).prop_map(|n| json!(n)),
+        Just(json!(i64::MAX))
+    ];
     let text = "[a-z0-9-]{1,16}".prop_map(|s| json!(format!("fuzz-{s}")));
     let real_id = proptest::sample::select(real).prop_map(|s| json!(s));
     let provider_data = prop_oneof![
@@ -185,28 +192,36 @@ fn object_body(real: Vec<String>) -> impl Strategy<Value = (String, Vec<u8>)> {
         field(subscription),
         field(text),
     )
-        .prop_map(|(amount, currency, shop_tx, payment_id, data, sub, extra)| {
-            let mut object = serde_json::Map::new();
-            for (name, value) in [
-                ("amount", amount),
-                ("currency", currency),
-                ("shopTransactionId", shop_tx),
-                ("paymentId", payment_id),
-                ("providerData", data),
-                ("subscriptionInfo", sub),
-                ("unexpectedField", extra),
-            ] {
-                if let Some(v) = value {
-                    object.insert(name.to_string(), v);
+        .prop_map(
+            |(amount, currency, shop_tx, payment_id, data, sub, extra)| {
+                let mut object = serde_json::Map::new();
+                for (name, value) in [
+                    ("amount", amount),
+                    ("currency", currency),
+                    ("shopTransactionId", shop_tx),
+                    ("paymentId", payment_id),
+                    ("providerData", data),
+                    ("subscriptionInfo", sub),
+                    ("unexpectedField", extra),
+                ] {
+                    if let Some(v) = value {
+                        object.insert(name.to_string(), v);
+                    }
                 }
-            }
-            ("object".to_string(), Value::Object(object).to_string().into_bytes())
-        })
+                (
+                    "object".to_string(),
+                    Value::Object(object).to_string().into_bytes(),
+                )
+            },
+        )
 }
 
 /// Bodies that are not a well-formed JSON object of the expected size.
+fn named(name: &str, body: Vec<u8>) -> (String, Vec<u8>) {
+    (name.to_string(), body)
+}
+
 fn raw_body() -> impl Strategy<Value = (String, Vec<u8>)> {
-    let named = |name: &str, body: Vec<u8>| (name.to_string(), body);
     prop_oneof![
         Just(named("empty", Vec::new())),
         Just(named("null", b"null".to_vec())),
@@ -260,20 +275,20 @@ fn cases(real: Vec<String>) -> impl Strategy<Value = Case> {
         content_types(),
         body,
     )
-        .prop_map(|(method, route, provider, id, content_type, (kind, body))| {
-            let path = route.replace("{p}", &provider).replace("{id}", &id);
-            let shape = format!(
-                "{method} {route} [{kind} body, {}]",
-                content_type.unwrap_or("no content-type")
-            );
-            Case {
-                method,
-                path,
-                content_type,
-                body,
-                shape,
-            }
-        })
+        .prop_map(
+            |(method, route, provider, id, content_type, (kind, body))| {
+                let path = route.replace("{p}", &provider).replace("{id}", &id);
+                let shape = format!("{method} {route}");
+                Case {
+                    method,
+                    path,
+                    content_type,
+                    body,
+                    kind,
+                    shape,
+                }
+            },
+        )
 }
 
 /// What came back for one request.
@@ -314,13 +329,22 @@ async fn send(http: &reqwest::Client, base: &str, case: Case) -> Outcome {
                 body,
             }
         }
-        Err(e) => Outcome {
-            case,
-            status: None,
-            request_id: false,
-            content_type: String::new(),
-            body: e.to_string(),
-        },
+        Err(e) => {
+            // The whole chain: reqwest's own message only says that sending failed.
+            let mut cause = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                cause.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Outcome {
+                case,
+                status: None,
+                request_id: false,
+                content_type: String::new(),
+                body: cause,
+            }
+        }
     }
 }
 
@@ -335,8 +359,11 @@ fn violation(o: &Outcome) -> Option<&'static str> {
     if !o.request_id {
         return Some("no x-request-id");
     }
+    if (200..300).contains(&status) {
+        return accepted_loosely(o);
+    }
     // A HEAD answer has no body by definition.
-    if (200..300).contains(&status) || o.case.method == "HEAD" {
+    if o.case.method == "HEAD" {
         return None;
     }
     let body: Value = serde_json::from_str(&o.body).unwrap_or(Value::Null);
@@ -345,6 +372,23 @@ fn violation(o: &Outcome) -> Option<&'static str> {
         && body["error"].as_str().is_some_and(|e| !e.is_empty())
         && body["message"].as_str().is_some_and(|m| !m.is_empty());
     (!error_response).then_some("non-2xx that is not an ErrorResponse")
+}
+
+/// A PGM route must take JSON only as `application/json` (a form post from a browser page
+/// needs no preflight) and only without duplicate keys (which of two amounts is meant?).
+/// Provider callbacks are exempt: Feennex posts forms.
+fn accepted_loosely(o: &Outcome) -> Option<&'static str> {
+    if o.case.method != "POST" || o.case.body.is_empty() || o.case.path.contains("/callback") {
+        return None;
+    }
+    if !o
+        .case
+        .content_type
+        .is_some_and(|ct| ct.starts_with("application/json"))
+    {
+        return Some("2xx for a body that is not sent as application/json");
+    }
+    (o.case.kind == "duplicate keys").then_some("2xx for a JSON body with duplicate keys")
 }
 
 /// Strings of a successful exchange long enough to name what it created (ids, tokens,
@@ -365,7 +409,10 @@ fn names_of(o: &Outcome, into: &mut BTreeSet<String>) {
             into.insert(part.to_string());
         }
     }
-    walk(&serde_json::from_slice(&o.case.body).unwrap_or(Value::Null), into);
+    walk(
+        &serde_json::from_slice(&o.case.body).unwrap_or(Value::Null),
+        into,
+    );
     walk(&serde_json::from_str(&o.body).unwrap_or(Value::Null), into);
 }
 
@@ -393,8 +440,16 @@ async fn snapshot(url: &str) -> (BTreeMap<String, Vec<u8>>, BTreeMap<String, i64
     let mut entries = BTreeMap::new();
     let mut ttls = BTreeMap::new();
     for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut c).await.unwrap();
-        let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut c).await.unwrap();
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .unwrap();
         ttls.insert(key.clone(), ttl);
         let query = |name: &str| {
             let mut cmd = redis::cmd(name);
@@ -403,12 +458,22 @@ async fn snapshot(url: &str) -> (BTreeMap<String, Vec<u8>>, BTreeMap<String, i64
         };
         let pairs = |flat: Vec<Vec<u8>>| -> Vec<(String, Vec<u8>)> {
             flat.chunks(2)
-                .map(|p| (format!("{key}\t{}", String::from_utf8_lossy(&p[0])), p[1].clone()))
+                .map(|p| {
+                    (
+                        format!("{key}\t{}", String::from_utf8_lossy(&p[0])),
+                        p[1].clone(),
+                    )
+                })
                 .collect()
         };
         let members = |flat: Vec<Vec<u8>>| -> Vec<(String, Vec<u8>)> {
             flat.into_iter()
-                .map(|m| (format!("{key}\t{}", String::from_utf8_lossy(&m)), Vec::new()))
+                .map(|m| {
+                    (
+                        format!("{key}\t{}", String::from_utf8_lossy(&m)),
+                        Vec::new(),
+                    )
+                })
                 .collect()
         };
         let found: Vec<(String, Vec<u8>)> = match kind.as_str() {
@@ -434,7 +499,10 @@ async fn snapshot(url: &str) -> (BTreeMap<String, Vec<u8>>, BTreeMap<String, i64
                     .unwrap()
                     .concat(),
             )],
-            _ => vec![(key.clone(), query("DUMP").query_async(&mut c).await.unwrap())],
+            _ => vec![(
+                key.clone(),
+                query("DUMP").query_async(&mut c).await.unwrap(),
+            )],
         };
         entries.extend(found);
     }
@@ -468,7 +536,10 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         ("RECHECK_INITIAL_MS", "3600000".into()),
         ("FENA_BASE_URL", format!("{sim_base}/fena")),
         ("FENA_TERMINAL_ID", simulate::FENA_TERMINAL_ID.into()),
-        ("FENA_TERMINAL_SECRET", simulate::FENA_TERMINAL_SECRET.into()),
+        (
+            "FENA_TERMINAL_SECRET",
+            simulate::FENA_TERMINAL_SECRET.into(),
+        ),
         ("FEENNEX_BASE_URL", format!("{sim_base}/feennex")),
         ("FEENNEX_SHOP_ID", simulate::FEENNEX_SHOP_ID.to_string()),
         ("FEENNEX_SECRET_KEY", simulate::FEENNEX_SECRET_KEY.into()),
@@ -478,17 +549,31 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .redirect(reqwest::redirect::Policy::none())
+        // A fresh connection per request: a failure to answer is then the router's, never a
+        // race with a pooled connection the router was closing.
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
 
     // Real payments for the generated ids to hit: a paid Fena one and a waiting Feennex one.
     let mut real = Vec::new();
     for (provider, body) in [
-        ("fena", json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "fuzz-seed-fena"})),
-        ("feennex", json!({"amount": 1299, "currency": "USD", "shopTransactionId": "fuzz-seed-feennex",
-                           "providerData": {"email": "payer@example.com"}})),
+        (
+            "fena",
+            json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "fuzz-seed-fena"}),
+        ),
+        (
+            "feennex",
+            json!({"amount": 1299, "currency": "USD", "shopTransactionId": "fuzz-seed-feennex",
+                           "providerData": {"email": "payer@example.com"}}),
+        ),
     ] {
-        let resp = http.post(router.url(&format!("/v3/{provider}/pay"))).json(&body).send().await.unwrap();
+        let resp = http
+            .post(router.url(&format!("/v3/{provider}/pay")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let (status, answer) = common::read(resp).await;
         assert_eq!(status, 200, "seed pay at {provider}: {answer}");
         real.push(answer["paymentId"].as_str().expect("paymentId").to_string());
@@ -533,9 +618,10 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         }
         if let Some(kind) = violation(o) {
             let example = format!(
-                "{} {} ({} bytes, content-type {:?}) -> {:?} {:?} {}",
+                "{} {} ({} body, {} bytes, content-type {:?}) -> {:?} {:?} {}",
                 o.case.method,
                 o.case.path.chars().take(120).collect::<String>(),
+                o.case.kind,
                 o.case.body.len(),
                 o.case.content_type,
                 o.status,
@@ -569,15 +655,24 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         })
         .collect();
 
-    let health = http.get(router.url("/healthz")).send().await.map(|r| r.status().as_u16());
+    let health = http
+        .get(router.url("/healthz"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
     let alive = router.exited().is_none();
-    let violations: usize = failures.values().flat_map(|s| s.values()).map(|(n, _)| n).sum();
+    let violations: usize = failures
+        .values()
+        .flat_map(|s| s.values())
+        .map(|(n, _)| n)
+        .sum();
     let summary = format!(
         "faults/fuzz: {} hostile requests in {took:?} ({CONCURRENCY} at a time); statuses {by_status:?}; \
-         {violations} bad answers; {} store entries changed by rejected requests; process alive: {alive}, \
-         /healthz {health:?}",
+         {violations} bad answers; {} of {} store entries changed by rejected requests; process alive: \
+         {alive}, /healthz {health:?}",
         outcomes.len(),
-        changed.len()
+        changed.len(),
+        before.len()
     );
     report(&summary);
     let mut details = String::new();
@@ -587,12 +682,18 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         }
     }
     for name in changed.iter().take(20) {
-        details.push_str(&format!("\n  store entry changed by a rejected request: {name}"));
+        details.push_str(&format!(
+            "\n  store entry changed by a rejected request: {name}"
+        ));
     }
     if !details.is_empty() {
         report(&format!("faults/fuzz failures:{details}"));
     }
     assert!(outcomes.len() >= 10_000, "{summary}");
+    assert!(
+        !before.is_empty(),
+        "the seeded payments are in the snapshot; {summary}"
+    );
     assert!(alive, "payrouter died; {summary}");
     assert_eq!(health.ok(), Some(200), "{summary}");
     assert!(failures.is_empty(), "{summary}{details}");
