@@ -14,7 +14,7 @@ use payrouter::simulate;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -298,61 +298,113 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
         during.push(pay_anywhere(&http, &[&base], &format!("outage-during-{i}")).await);
     }
 
-    redis.stop();
-    // During: the payer pays; the webhook reaches a router without its store.
-    for id in &during {
-        pay_at_provider(&http, &sim_base, id).await;
-    }
-    eventually(10, || async {
-        let resp = http.get(router.url("/readyz")).send().await.ok()?;
-        (resp.status() == 503).then_some(resp)
-    })
-    .await;
-    let readyz = expect_error(
-        http.get(router.url("/readyz")).send().await.unwrap(),
-        503,
-        "/readyz",
-    )
-    .await;
-    let mut answered = 0;
-    for i in 0..5 {
-        let pay = http
-            .post(router.url("/v3/fena/pay"))
-            .json(&pay_body(&format!("outage-new-{i}")));
-        expect_error(pay.send().await.unwrap(), 503, "pay during the outage").await;
-        let status = http.get(router.url(&format!("/v3/fena/status?paymentId={}", before[i])));
-        expect_error(
-            status.send().await.unwrap(),
+    // Traffic runs all through the outage: every answer is a 200 or a 503 ErrorResponse.
+    let traffic_done = AtomicBool::new(false);
+    let traffic = async {
+        let mut answers: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut bad = Vec::new();
+        let mut slowest = Duration::ZERO;
+        let mut n = 0;
+        while !traffic_done.load(Ordering::SeqCst) {
+            n += 1;
+            let sent_at = Instant::now();
+            let pay = http
+                .post(format!("{base}/v3/fena/pay"))
+                .json(&pay_body(&format!("outage-traffic-{n}")))
+                .send()
+                .await;
+            let status = http
+                .get(format!(
+                    "{base}/v3/fena/status?paymentId={}",
+                    before[n % before.len()]
+                ))
+                .send()
+                .await;
+            slowest = slowest.max(sent_at.elapsed());
+            for (what, sent) in [("pay", pay), ("status", status)] {
+                let resp = match sent {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        bad.push(format!("{what}: no answer ({e})"));
+                        continue;
+                    }
+                };
+                let request_id = resp.headers().contains_key("x-request-id");
+                let (code, body) = read(resp).await;
+                *answers.entry(code).or_default() += 1;
+                let error_response = request_id
+                    && body["statusCode"] == 503
+                    && body["message"].as_str().is_some_and(|m| !m.is_empty());
+                if !(code == 200 || code == 503 && error_response) {
+                    bad.push(format!("{what}: {code} {body}"));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        (answers, bad, slowest)
+    };
+    let outage = async {
+        redis.stop();
+        let down = Instant::now();
+        // During: the payer pays; the webhook reaches a router without its store.
+        for id in &during {
+            pay_at_provider(&http, &sim_base, id).await;
+        }
+        eventually(10, || async {
+            let resp = http.get(router.url("/readyz")).send().await.ok()?;
+            (resp.status() == 503).then_some(resp)
+        })
+        .await;
+        let readyz = expect_error(
+            http.get(router.url("/readyz")).send().await.unwrap(),
             503,
-            "status during the outage",
+            "/readyz",
         )
         .await;
-        let refund = http
-            .post(router.url("/v3/fena/refund"))
-            .json(&json!({"paymentId": before[i], "amount": 100, "currency": "GBP"}));
-        expect_error(
-            refund.send().await.unwrap(),
-            503,
-            "refund during the outage",
-        )
-        .await;
-        answered += 3;
-    }
-    let health = http.get(router.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200, "/healthz during the outage");
-    assert!(
-        router.exited().is_none(),
-        "payrouter died during the Redis outage"
-    );
+        let mut answered = 0;
+        for i in 0..2 {
+            let pay = http
+                .post(router.url("/v3/fena/pay"))
+                .json(&pay_body(&format!("outage-new-{i}")));
+            expect_error(pay.send().await.unwrap(), 503, "pay during the outage").await;
+            let status = http.get(router.url(&format!("/v3/fena/status?paymentId={}", before[i])));
+            expect_error(
+                status.send().await.unwrap(),
+                503,
+                "status during the outage",
+            )
+            .await;
+            let refund = http
+                .post(router.url("/v3/fena/refund"))
+                .json(&json!({"paymentId": before[i], "amount": 100, "currency": "GBP"}));
+            expect_error(
+                refund.send().await.unwrap(),
+                503,
+                "refund during the outage",
+            )
+            .await;
+            answered += 3;
+        }
+        let health = http.get(router.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200, "/healthz during the outage");
+        assert!(
+            router.exited().is_none(),
+            "payrouter died during the Redis outage"
+        );
 
-    redis.restart().await;
-    let back = Instant::now();
-    eventually(30, || async {
-        let resp = http.get(router.url("/readyz")).send().await.ok()?;
-        (resp.status() == 200).then_some(())
-    })
-    .await;
-    let recovery = back.elapsed();
+        let outage_took = down.elapsed();
+        redis.restart().await;
+        let back = Instant::now();
+        eventually(30, || async {
+            let resp = http.get(router.url("/readyz")).send().await.ok()?;
+            (resp.status() == 200).then_some(())
+        })
+        .await;
+        traffic_done.store(true, Ordering::SeqCst);
+        (readyz, answered, outage_took, back.elapsed())
+    };
+    let ((traffic_answers, traffic_bad, slowest), (readyz, answered, outage_took, recovery)) =
+        tokio::join!(traffic, outage);
     receiver.set_fail_percent(0);
     // A new payment works again (pay_anywhere insists on a 200).
     pay_anywhere(&http, &[&base], "outage-after").await;
@@ -369,8 +421,8 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
     }
     let missing = undelivered();
     let summary = format!(
-        "faults/redis outage: {answered} provider calls answered 503 during the outage (/readyz: \
-         {readyz}); ready again {recovery:?} after Redis was back, without a restart; ACCEPTED \
+        "faults/redis outage ({outage_took:?}): {answered} provider calls answered 503 (/readyz: \
+         {readyz}); background traffic answers {traffic_answers:?} (slowest pay + status pair {slowest:?}); ready again {recovery:?} after Redis was back, without a restart; ACCEPTED \
          delivered for {}/{} payments paid before ({}) and during ({}) the outage",
         all.len() - missing.len(),
         all.len(),
@@ -381,6 +433,14 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
     assert!(
         missing.is_empty(),
         "no ACCEPTED notification for {missing:?}; {summary}"
+    );
+    assert!(
+        traffic_bad.is_empty(),
+        "answers during the outage that are neither 200 nor a 503 ErrorResponse: {traffic_bad:?}; {summary}"
+    );
+    assert!(
+        traffic_answers.contains_key(&503),
+        "the background traffic never met the outage; {summary}"
     );
     assert_eq!(router.starts, 1, "{summary}");
     assert!(router.exited().is_none(), "payrouter died; {summary}");
