@@ -362,12 +362,12 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
         )
         .await;
         let mut answered = 0;
-        for i in 0..2 {
+        for (i, id) in before.iter().take(2).enumerate() {
             let pay = http
                 .post(router.url("/v3/fena/pay"))
                 .json(&pay_body(&format!("outage-new-{i}")));
             expect_error(pay.send().await.unwrap(), 503, "pay during the outage").await;
-            let status = http.get(router.url(&format!("/v3/fena/status?paymentId={}", before[i])));
+            let status = http.get(router.url(&format!("/v3/fena/status?paymentId={id}")));
             expect_error(
                 status.send().await.unwrap(),
                 503,
@@ -376,7 +376,7 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
             .await;
             let refund = http
                 .post(router.url("/v3/fena/refund"))
-                .json(&json!({"paymentId": before[i], "amount": 100, "currency": "GBP"}));
+                .json(&json!({"paymentId": id, "amount": 100, "currency": "GBP"}));
             expect_error(
                 refund.send().await.unwrap(),
                 503,
