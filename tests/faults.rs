@@ -422,7 +422,8 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
     let missing = undelivered();
     let summary = format!(
         "faults/redis outage ({outage_took:?}): {answered} provider calls answered 503 (/readyz: \
-         {readyz}); background traffic answers {traffic_answers:?} (slowest pay + status pair {slowest:?}); ready again {recovery:?} after Redis was back, without a restart; ACCEPTED \
+         {readyz}); background traffic answers {traffic_answers:?} (slowest pay + status pair \
+         {slowest:?}); ready again {recovery:?} after Redis was back, without a restart; ACCEPTED \
          delivered for {}/{} payments paid before ({}) and during ({}) the outage",
         all.len() - missing.len(),
         all.len(),
@@ -436,7 +437,8 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
     );
     assert!(
         traffic_bad.is_empty(),
-        "answers during the outage that are neither 200 nor a 503 ErrorResponse: {traffic_bad:?}; {summary}"
+        "answers during the outage that are neither 200 nor a 503 ErrorResponse: \
+         {traffic_bad:?}; {summary}"
     );
     assert!(
         traffic_answers.contains_key(&503),
