@@ -5,8 +5,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A free loopback port (bound then released; nothing else on the machine takes ports from
-/// this range meanwhile).
+/// A free loopback port: bound, then released for the child to bind (another process could
+/// take it in between; the kernel hands out ports in turn, which makes that rare).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
