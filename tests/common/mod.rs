@@ -7,12 +7,15 @@
 pub mod browser;
 pub mod contract_env;
 pub mod drivers;
+pub mod durable_redis;
 pub mod feennex_mock;
 pub mod fena_mock;
+pub mod flaky_receiver;
 pub mod pages;
 pub mod receiver;
 pub mod redis_server;
 pub mod sim_client;
+pub mod supervisor;
 
 use figment::providers::{Format, Toml};
 use figment::Figment;
