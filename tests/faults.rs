@@ -64,10 +64,13 @@ fn replica_env(
         ("ROUTE_TIMEOUT_MS", "3000".into()),
         ("SHUTDOWN_GRACE_MS", "500".into()),
         ("FENA_BASE_URL", format!("{sim_base}/fena")),
-        ("FENA_TERMINAL_ID", simulate::FENA_TERMINAL_ID.into()),
+        (
+            "FENA_TERMINAL_ID",
+            payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
+        ),
         (
             "FENA_TERMINAL_SECRET",
-            simulate::FENA_TERMINAL_SECRET.into(),
+            payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
         ),
         ("FENA_TIMEOUT_MS", "1000".into()),
     ]

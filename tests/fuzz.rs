@@ -535,15 +535,24 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         // Nothing is looked at again during the run, so the store changes only by requests.
         ("RECHECK_INITIAL_MS", "3600000".into()),
         ("FENA_BASE_URL", format!("{sim_base}/fena")),
-        ("FENA_TERMINAL_ID", simulate::FENA_TERMINAL_ID.into()),
+        (
+            "FENA_TERMINAL_ID",
+            payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
+        ),
         (
             "FENA_TERMINAL_SECRET",
-            simulate::FENA_TERMINAL_SECRET.into(),
+            payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
         ),
         ("FEENNEX_BASE_URL", format!("{sim_base}/feennex")),
-        ("FEENNEX_SHOP_ID", simulate::FEENNEX_SHOP_ID.to_string()),
-        ("FEENNEX_SECRET_KEY", simulate::FEENNEX_SECRET_KEY.into()),
-        ("FEENNEX_PAYWAY", simulate::FEENNEX_PAYWAY.into()),
+        (
+            "FEENNEX_SHOP_ID",
+            payrouter_feennex::sim::DEMO_SHOP_ID.to_string(),
+        ),
+        (
+            "FEENNEX_SECRET_KEY",
+            payrouter_feennex::sim::DEMO_SECRET_KEY.into(),
+        ),
+        ("FEENNEX_PAYWAY", payrouter_feennex::sim::DEMO_PAYWAY.into()),
     ];
     let mut router = Replica::start(port, &env).await;
     let http = reqwest::Client::builder()
