@@ -49,10 +49,6 @@ impl Replica {
         let child = Command::new(env!("CARGO_BIN_EXE_payrouter"))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env(
-                "PAYROUTER_CONFIG_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/config"),
-            )
             .env("HTTP_HOST", "127.0.0.1")
             .env("HTTP_PORT", self.port.to_string())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
