@@ -140,13 +140,14 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
             tracing::info!("draining: no new connections, finishing requests in flight");
         }
     };
+    let limits = http::server::ConnectionLimits {
+        header_read_timeout: Duration::from_millis(config.http_header_timeout_ms),
+        max_connections: config.http_max_connections,
+        // A request in flight may take its whole route budget.
+        drain: route_timeout + Duration::from_secs(1),
+    };
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal)
-            .await
-        {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
+        http::server::serve(listener, app, limits, shutdown_signal).await;
         notifier_stop.cancel();
         let _ = tokio::time::timeout(grace, recheck_task).await;
         if tokio::time::timeout(grace, notifier_task).await.is_err() {

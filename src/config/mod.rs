@@ -37,6 +37,12 @@ pub struct Config {
     pub http_host: String,
     #[serde(default = "defaults::http_port")]
     pub http_port: u16,
+    /// A request head must arrive whole within this (idle keep-alive connections too).
+    #[serde(default = "defaults::http_header_timeout_ms")]
+    pub http_header_timeout_ms: u64,
+    /// Connections open at once; more wait in the listen backlog.
+    #[serde(default = "defaults::http_max_connections")]
+    pub http_max_connections: usize,
     /// May hold `{provider}` and `{paymentId}`; checked as a URL with them filled in.
     #[serde(default, deserialize_with = "opt_string")]
     pub payment_callback_url: Option<String>,
@@ -105,6 +111,12 @@ mod defaults {
     use super::{CallbackMethod, LogFormat};
     pub fn http_host() -> String {
         "0.0.0.0".into()
+    }
+    pub fn http_header_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn http_max_connections() -> usize {
+        4_096
     }
     pub fn http_port() -> u16 {
         8080
@@ -242,6 +254,15 @@ impl Config {
         }
         if self.body_limit_bytes < 1024 {
             problems.push("BODY_LIMIT_BYTES: must be at least 1024".into());
+        }
+        if !(100..=300_000).contains(&self.http_header_timeout_ms) {
+            problems.push(format!(
+                "HTTP_HEADER_TIMEOUT_MS: expected 100 to 300000 milliseconds, found {}",
+                self.http_header_timeout_ms
+            ));
+        }
+        if self.http_max_connections == 0 {
+            problems.push("HTTP_MAX_CONNECTIONS: must be at least 1".into());
         }
         if self.route_timeout_ms == 0 {
             problems.push("ROUTE_TIMEOUT_MS: must be positive".into());

@@ -8,6 +8,7 @@ mod openapi;
 mod ops;
 mod resolve;
 mod routes;
+pub mod server;
 mod subscriptions;
 
 pub use error::{error_response, ApiError};
