@@ -267,9 +267,16 @@ impl Engine {
         if !self.claim_poll(p, &rec.payment_id).await? {
             return Ok((rec, false));
         }
-        let fetched = self
-            .call(p, Operation::Status, p.fetch(&rec.payment_id))
-            .await?;
+        self.fetch_and_apply(p, &rec.payment_id).await
+    }
+
+    /// Fetches the provider's state now, whatever the poll window, and applies it.
+    async fn fetch_and_apply(
+        &self,
+        p: &dyn Provider,
+        payment_id: &str,
+    ) -> Result<(PaymentRecord, bool)> {
+        let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
         self.apply(p, fetched).await
     }
 

@@ -22,12 +22,28 @@ impl Engine {
         Ok(self.refresh(p.as_ref(), rec).await?.0.view())
     }
 
-    /// Like status, but always asks the provider (poll window permitting) and always sends a
+    /// Like status, but always asks the provider (CONTRACT §2) and always sends a
     /// notification: the state-change one if the state moved, otherwise one with the status.
+    /// Only a provider's hard rate limit stops the fetch; the courtesy poll window that spaces
+    /// `/status` fetches does not.
     pub async fn check(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         self.require(p.as_ref(), Operation::Check)?;
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
-        let (rec, changed) = self.refresh(p.as_ref(), rec).await?;
+        let caps = p.capabilities();
+        // Claimed even when it does not bind, so a `/status` right after needs no fetch.
+        let (rec, changed) = if self.claim_poll(p.as_ref(), payment_id).await?
+            || !caps.hard_poll_limit
+        {
+            self.fetch_and_apply(p.as_ref(), payment_id).await?
+        } else {
+            tracing::info!(
+                provider = p.name(),
+                payment_id,
+                limit_ms = caps.min_poll_interval.as_millis() as u64,
+                "check answered from the store: the provider allows one status fetch of a payment per limit"
+            );
+            (rec, false)
+        };
         if !changed {
             self.records.enqueue(&self.notification(&rec)).await?;
         }
@@ -214,8 +230,7 @@ impl Engine {
     async fn refresh_now_or_later(&self, p: &dyn Provider, payment_id: &str) -> Result<bool> {
         self.load(p, payment_id).await?;
         if self.claim_poll(p, payment_id).await? {
-            let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
-            return Ok(self.apply(p, fetched).await?.1);
+            return Ok(self.fetch_and_apply(p, payment_id).await?.1);
         }
         let due = now_ms() + p.capabilities().min_poll_interval.as_millis() as i64;
         self.records

