@@ -71,6 +71,38 @@ async fn check_asks_the_provider_inside_the_poll_window(kind: StoreKind) {
     assert_eq!(n["shopTransactionId"], "chk-1");
 }
 
+/// 10.4: a start refused with 400 stores nothing, so the corrected retry sets the terms.
+async fn a_rejected_start_leaves_nothing_behind(kind: StoreKind) {
+    let e = env(kind, "").await;
+    let second = "64b48c5b6ba2cd6a040b3102";
+    e.fena.on_create(PID, "st-1", "5.00").await;
+    e.fena.on_create(second, "st-2", "5.00").await;
+    let start = |currency: &str, expires_after: u32| {
+        json!({"amount": 500, "currency": currency, "shopTransactionId": "st-1",
+               "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": expires_after}})
+    };
+    let (s, b) = e
+        .router
+        .post("/v3/fena/subscription/start", &start("EUR", 1))
+        .await;
+    assert_error_response(s, &b, 400);
+    let (s, b) = e
+        .router
+        .post("/v3/fena/subscription/start", &start("GBP", 3))
+        .await;
+    assert_eq!((s, b["paymentId"].clone()), (200, json!(PID)), "{b}");
+    let token = b["subscriptionToken"].as_str().unwrap();
+    let next = json!({"amount": 500, "currency": "GBP", "shopTransactionId": "st-2",
+                      "subscriptionInfo": {"token": token}});
+    let (s, b) = e.router.post("/v3/fena/subscription/pay", &next).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (b["result"].clone(), b["paymentId"].clone()),
+        (json!("REDIRECT_TO_URL"), json!(second)),
+        "the corrected terms (3 payments in GBP) hold, not the refused ones: {b}"
+    );
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -82,4 +114,7 @@ macro_rules! on_both_stores {
     };
 }
 
-on_both_stores!(check_asks_the_provider_inside_the_poll_window,);
+on_both_stores!(
+    check_asks_the_provider_inside_the_poll_window,
+    a_rejected_start_leaves_nothing_behind,
+);

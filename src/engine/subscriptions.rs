@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use super::pay::fingerprint;
 use super::{now_ms, Engine, Error, Result};
-use crate::contract::{PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse};
+use crate::contract::{
+    PayResponse, PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse,
+};
 use crate::store::records::{
     Notification, Step, SubscriptionKind as Kind, SubscriptionRecord, Work,
 };
@@ -65,21 +67,7 @@ impl Engine {
         token: &str,
         terms: Terms<'_>,
     ) -> Result<()> {
-        let rec = SubscriptionRecord {
-            provider: p.name().to_string(),
-            token: token.to_string(),
-            kind: terms.kind,
-            shop_transaction_id: terms.shop_transaction_id.to_string(),
-            amount: terms.amount,
-            status: SubscriptionStatus::Pending,
-            provider_status: String::new(),
-            reference: terms.reference,
-            expires_after: terms.expires_after,
-            payments: Vec::new(),
-            notified: Vec::new(),
-            ended: false,
-            updated_ms: now_ms(),
-        };
+        let rec = new_record(p, token, terms);
         let key = self.records.keys().subscription(p.name(), token);
         self.records.create(&key, &rec, None).await?;
         Ok(())
@@ -230,9 +218,25 @@ impl Engine {
             expires_after,
             reference: None,
         };
-        self.create_subscription_record(p.as_ref(), &token, terms)
-            .await?;
-        self.instalment(p.as_ref(), &token, order).await
+        let rec = new_record(p.as_ref(), &token, terms);
+        // Nothing is stored until the first payment exists: a start refused by the router or
+        // by the provider leaves no terms behind for a corrected retry to inherit.
+        let paid = self.pay_in(p.as_ref(), order, Some(&token)).await?;
+        if let Some(id) = &paid.payment_id {
+            let key = self.records.keys().subscription(p.name(), &token);
+            self.records
+                .transition(&key, None, |current| {
+                    let mut rec = current.unwrap_or_else(|| rec.clone());
+                    if rec.payments.contains(id) {
+                        return Ok::<_, Error>(Step::Keep(()));
+                    }
+                    rec.payments.push(id.clone());
+                    rec.updated_ms = now_ms();
+                    Ok(Step::write(rec, ()))
+                })
+                .await?;
+        }
+        Ok(instalment_response(paid, &token))
     }
 
     /// `POST /subscription/pay`: the next instalment of a manual subscription.
@@ -294,14 +298,7 @@ impl Engine {
             })
             .await?;
         }
-        Ok(SubscriptionResponse {
-            result: paid.result,
-            result_description: paid.result_description,
-            payment_id: paid.payment_id,
-            subscription_token: Some(token.to_string()),
-            redirect_to_url: paid.redirect_to_url,
-            metadata: Map::new(),
-        })
+        Ok(instalment_response(paid, token))
     }
 
     /// `DELETE /subscription/expire/{token}`.
@@ -496,7 +493,37 @@ impl Engine {
     }
 }
 
-/// A token the provider does not know, or could not have issued, is an unknown token.
+/// A new subscription record, before any instalment.
+fn new_record(p: &dyn Provider, token: &str, terms: Terms<'_>) -> SubscriptionRecord {
+    SubscriptionRecord {
+        provider: p.name().to_string(),
+        token: token.to_string(),
+        kind: terms.kind,
+        shop_transaction_id: terms.shop_transaction_id.to_string(),
+        amount: terms.amount,
+        status: SubscriptionStatus::Pending,
+        provider_status: String::new(),
+        reference: terms.reference,
+        expires_after: terms.expires_after,
+        payments: Vec::new(),
+        notified: Vec::new(),
+        ended: false,
+        updated_ms: now_ms(),
+    }
+}
+
+/// The answer to a manual subscription's start or instalment.
+fn instalment_response(paid: PayResponse, token: &str) -> SubscriptionResponse {
+    SubscriptionResponse {
+        result: paid.result,
+        result_description: paid.result_description,
+        payment_id: paid.payment_id,
+        subscription_token: Some(token.to_string()),
+        redirect_to_url: paid.redirect_to_url,
+        metadata: Map::new(),
+    }
+}
+
 /// The contract's answer for a provider's subscription outcome.
 fn answer(out: SubscriptionOutcome) -> SubscriptionResponse {
     SubscriptionResponse {
@@ -509,6 +536,7 @@ fn answer(out: SubscriptionOutcome) -> SubscriptionResponse {
     }
 }
 
+/// A token the provider does not know, or could not have issued, is an unknown token.
 fn not_found_as_token(e: ProviderError, token: &str) -> Error {
     match e {
         ProviderError::NotFound(_) => {
