@@ -103,6 +103,62 @@ async fn a_rejected_start_leaves_nothing_behind(kind: StoreKind) {
     );
 }
 
+/// Answers create-and-process for `reference` with payment `id`, after a while (so concurrent
+/// requests overlap at the provider).
+async fn on_slow_create<'a>(e: &'a Env, id: &str, reference: &str) -> httpmock::Mock<'a> {
+    let (id, reference) = (id.to_string(), reference.to_string());
+    e.fena
+        .server
+        .mock_async(move |when, then| {
+            when.method(httpmock::Method::POST)
+                .path("/open/payments/single/create-and-process")
+                .json_body_includes(json!({"reference": reference}).to_string());
+            then.status(201)
+                .delay(std::time::Duration::from_millis(200))
+                .json_body(json!({"created": true, "result": {
+                    "id": id, "reference": reference, "amount": "5.00", "currency": "GBP",
+                    "status": "sent", "link": format!("https://payment.fena.co/pay/?p=h{id}")}}));
+        })
+        .await
+}
+
+/// 10.3: ten concurrent instalments of a subscription of two payments make one more payment.
+async fn concurrent_instalments_stay_within_expires_after(kind: StoreKind) {
+    let e = env(kind, "").await;
+    e.fena.on_create(PID, "inst-0", "5.00").await;
+    let start = json!({"amount": 500, "currency": "GBP", "shopTransactionId": "inst-0",
+        "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 2}});
+    let (s, b) = e.router.post("/v3/fena/subscription/start", &start).await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["subscriptionToken"].as_str().unwrap().to_string();
+    let mut creates = Vec::new();
+    for i in 1..=10 {
+        let id = format!("64b48c5b6ba2cd6a040b31{i:02}");
+        creates.push(on_slow_create(&e, &id, &format!("inst-{i}")).await);
+    }
+    let calls = (1..=10).map(|i| {
+        let body = json!({"amount": 500, "currency": "GBP", "shopTransactionId": format!("inst-{i}"),
+                          "subscriptionInfo": {"token": token}});
+        let router = &e.router;
+        async move { router.post("/v3/fena/subscription/pay", &body).await }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let paid = answers
+        .iter()
+        .filter(|(s, b)| *s == 200 && b["result"] == "REDIRECT_TO_URL")
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|(s, b)| *s == 200 && b["result"] == "KO")
+        .count();
+    assert_eq!((paid, refused), (1, 9), "{answers:?}");
+    let mut created = 0;
+    for mock in &creates {
+        created += mock.calls_async().await;
+    }
+    assert_eq!(created, 1, "one instalment payment was created at Fena");
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -117,4 +173,5 @@ macro_rules! on_both_stores {
 on_both_stores!(
     check_asks_the_provider_inside_the_poll_window,
     a_rejected_start_leaves_nothing_behind,
+    concurrent_instalments_stay_within_expires_after,
 );

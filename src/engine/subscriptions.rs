@@ -17,7 +17,7 @@ use crate::contract::{
     PayResponse, PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse,
 };
 use crate::store::records::{
-    Notification, Step, SubscriptionKind as Kind, SubscriptionRecord, Work,
+    InstalmentSlot, Notification, Step, SubscriptionKind as Kind, SubscriptionRecord, Work,
 };
 
 /// What a new subscription record starts from.
@@ -239,7 +239,9 @@ impl Engine {
         Ok(instalment_response(paid, &token))
     }
 
-    /// `POST /subscription/pay`: the next instalment of a manual subscription.
+    /// `POST /subscription/pay`: the next instalment of a manual subscription. Its slot is
+    /// reserved by compare-and-set before the provider is asked, and given back when no
+    /// payment came of it.
     pub async fn pay_subscription(
         &self,
         p: &Arc<dyn Provider>,
@@ -247,58 +249,61 @@ impl Engine {
         order: PayOrder,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(p, Operation::SubscriptionPay)?;
-        let Some(rec) = self.load_subscription(p.as_ref(), token).await? else {
-            return Err(Error::NotFound(format!(
-                "unknown subscriptionToken '{token}'"
-            )));
-        };
-        let refusal = if rec.kind == Kind::Automatic {
-            Some("an automatic subscription is charged by the provider; /subscription/pay is for manual ones".to_string())
-        } else if rec.ended {
-            Some("the subscription has ended: start a new one".to_string())
-        } else if rec
-            .expires_after
-            .is_some_and(|n| rec.payments.len() as u64 >= u64::from(n))
-        {
-            Some(format!(
-                "all {} payments of the subscription were taken",
-                rec.expires_after.unwrap_or(0)
-            ))
-        } else {
-            None
-        };
+        let key = self.records.keys().subscription(p.name(), token);
+        let shop_tx = order.shop_transaction_id.clone();
+        let now = now_ms();
+        let until_ms = now + self.pay_lease.as_millis() as i64;
+        let (refusal, _) = self
+            .records
+            .transition(&key, None, |current| {
+                let Some(mut rec) = current else {
+                    return Err(Error::NotFound(format!(
+                        "unknown subscriptionToken '{token}'"
+                    )));
+                };
+                // Lapsed slots, and this instalment's own (a retry), do not count.
+                rec.slots
+                    .retain(|s| s.until_ms > now && s.shop_transaction_id != shop_tx);
+                if let Some(reason) = instalment_refusal(&rec) {
+                    return Ok(Step::Keep(Some(reason)));
+                }
+                if rec.amount.currency != order.amount.currency {
+                    return Err(Error::invalid(
+                        "currency",
+                        format!(
+                            "must be {}, the subscription's currency",
+                            rec.amount.currency
+                        ),
+                    ));
+                }
+                rec.slots.push(InstalmentSlot {
+                    shop_transaction_id: shop_tx.clone(),
+                    until_ms,
+                });
+                Ok(Step::write(rec, None))
+            })
+            .await?;
         if let Some(reason) = refusal {
             return Ok(response(PayResult::Ko, reason, Some(token.to_string())));
         }
-        if rec.amount.currency != order.amount.currency {
-            return Err(Error::invalid(
-                "currency",
-                format!(
-                    "must be {}, the subscription's currency",
-                    rec.amount.currency
-                ),
-            ));
-        }
-        self.instalment(p.as_ref(), token, order).await
-    }
-
-    async fn instalment(
-        &self,
-        p: &dyn Provider,
-        token: &str,
-        order: PayOrder,
-    ) -> Result<SubscriptionResponse> {
-        let paid = self.pay_in(p, order, Some(token)).await?;
-        if let Some(id) = &paid.payment_id {
-            self.update_subscription_record(p, token, |r| {
-                if !r.payments.contains(id) {
-                    r.payments.push(id.clone());
+        let paid = self.pay_in(p.as_ref(), order, Some(token)).await;
+        let payment_id = paid.as_ref().ok().and_then(|r| r.payment_id.clone());
+        self.records
+            .transition(&key, None, |current| {
+                let Some(mut rec) = current else {
+                    return Ok::<_, Error>(Step::Keep(()));
+                };
+                rec.slots.retain(|s| s.shop_transaction_id != shop_tx);
+                if let Some(id) = &payment_id {
+                    if !rec.payments.contains(id) {
+                        rec.payments.push(id.clone());
+                    }
                 }
-                None
+                rec.updated_ms = now_ms();
+                Ok(Step::write(rec, ()))
             })
             .await?;
-        }
-        Ok(instalment_response(paid, token))
+        Ok(instalment_response(paid?, token))
     }
 
     /// `DELETE /subscription/expire/{token}`.
@@ -493,6 +498,28 @@ impl Engine {
     }
 }
 
+/// Why a manual subscription takes no further instalment, if it does not. Payments made and
+/// slots held both count against `expires_after`.
+fn instalment_refusal(rec: &SubscriptionRecord) -> Option<String> {
+    if rec.kind == Kind::Automatic {
+        return Some("an automatic subscription is charged by the provider; /subscription/pay is for manual ones".into());
+    }
+    if rec.ended {
+        return Some("the subscription has ended: start a new one".into());
+    }
+    let taken = (rec.payments.len() + rec.slots.len()) as u64;
+    match rec.expires_after {
+        Some(n) if taken >= u64::from(n) && rec.slots.is_empty() => {
+            Some(format!("all {n} payments of the subscription were taken"))
+        }
+        Some(n) if taken >= u64::from(n) => Some(format!(
+            "all {n} payments of the subscription are taken or being paid ({} in progress)",
+            rec.slots.len()
+        )),
+        _ => None,
+    }
+}
+
 /// A new subscription record, before any instalment.
 fn new_record(p: &dyn Provider, token: &str, terms: Terms<'_>) -> SubscriptionRecord {
     SubscriptionRecord {
@@ -509,6 +536,7 @@ fn new_record(p: &dyn Provider, token: &str, terms: Terms<'_>) -> SubscriptionRe
         notified: Vec::new(),
         ended: false,
         updated_ms: now_ms(),
+        slots: Vec::new(),
     }
 }
 

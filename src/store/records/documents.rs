@@ -122,9 +122,22 @@ pub struct SubscriptionRecord {
     #[serde(default)]
     pub ended: bool,
     pub updated_ms: i64,
+    /// Manual: instalments being paid right now. A slot is taken before the provider is asked,
+    /// so concurrent instalments cannot overrun `expires_after`; it lapses at `until_ms` if its
+    /// holder died.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<InstalmentSlot>,
 }
 
 impl Json for SubscriptionRecord {}
+
+/// A manual subscription's instalment in progress, by its shopTransactionId.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalmentSlot {
+    pub shop_transaction_id: String,
+    pub until_ms: i64,
+}
 
 /// An idempotency key's reservation: who holds it, and the answer once there is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ mod keys;
 mod work;
 
 pub use documents::{
-    Document, Json, PaymentRecord, Phase, PollWindow, Readable, RefundEntry, RefundState,
+    Document, InstalmentSlot, Json, PaymentRecord, Phase, PollWindow, Readable, RefundEntry, RefundState,
     Reservation, SubscriptionKind, SubscriptionRecord,
 };
 pub(crate) use keys::QueueKeys;
