@@ -159,6 +159,49 @@ async fn concurrent_instalments_stay_within_expires_after(kind: StoreKind) {
     assert_eq!(created, 1, "one instalment payment was created at Fena");
 }
 
+/// 10.2: a refund Fena answered with a 500 and never made is not reported as refunded when a
+/// later refund settles, and its reservation is released.
+async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
+    let e = env(kind, "").await;
+    created(&e, "rf-1").await;
+    e.fena
+        .set_state(PID, "paid", "12.99", "rf-1", "rf-1")
+        .await;
+    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
+    let refund_mock = |status: u16| {
+        e.fena.server.mock_async(move |when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/open/payments/single/{PID}/refund"));
+            then.status(status).json_body(json!({"saved": status < 300}));
+        })
+    };
+    let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": PID});
+    let failing = refund_mock(500).await;
+    let (s, b) = e.router.post("/v3/fena/refund", &refund(400)).await;
+    assert_error_response(s, &b, 502);
+    failing.delete_async().await;
+    refund_mock(200).await;
+    let (s, b) = e.router.post("/v3/fena/refund", &refund(400)).await;
+    assert_eq!((s, b["result"].clone()), (200, json!("PENDING")), "{b}");
+    e.fena
+        .set_state(PID, "partial_refund", "12.99", "rf-1", "rf-1")
+        .await;
+    let (s, st) = e
+        .router
+        .get(&format!("/v3/fena/check?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["action"], "REFUND", "{st}");
+    assert_eq!(st["metadata"]["refundedAmount"], 400, "{st}");
+    assert!(st["metadata"].get("refundPendingAmount").is_none(), "{st}");
+    let (s, b) = e.router.post("/v3/fena/refund", &refund(899)).await;
+    assert_eq!(
+        (s, b["result"].clone()),
+        (200, json!("PENDING")),
+        "the 899 Fena still holds is refundable: {b}"
+    );
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -174,4 +217,5 @@ on_both_stores!(
     check_asks_the_provider_inside_the_poll_window,
     a_rejected_start_leaves_nothing_behind,
     concurrent_instalments_stay_within_expires_after,
+    a_refund_the_provider_never_saw_is_not_reported,
 );

@@ -70,7 +70,11 @@ impl Engine {
             });
         }
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
-        let rec = if rec.is_settled() {
+        let rec = if rec.has_unconfirmed_refund() {
+            // Whether an unanswered refund reached the provider shows in its state now: known
+            // before another refund is asked, the ledger can later tell the two apart.
+            self.fetch_and_apply(p.as_ref(), payment_id).await?.0
+        } else if rec.is_settled() {
             rec
         } else {
             self.refresh(p.as_ref(), rec).await?.0
@@ -95,6 +99,8 @@ impl Engine {
                     amount: amount.minor,
                     state: RefundState::Pending,
                     at_ms: now_ms(),
+                    // Until the provider answers, nobody knows whether it saw the refund.
+                    unconfirmed: true,
                 });
             }
             refusal.is_none()
@@ -113,11 +119,15 @@ impl Engine {
             let id = refund_id.clone();
             move |r: &mut PaymentRecord| {
                 match state {
+                    // A provider state applied meanwhile may have settled it already.
                     Some(s) => r
                         .refunds
                         .iter_mut()
-                        .filter(|e| e.id == id)
-                        .for_each(|e| e.state = s),
+                        .filter(|e| e.id == id && e.state == RefundState::Pending)
+                        .for_each(|e| {
+                            e.state = s;
+                            e.unconfirmed = false;
+                        }),
                     None => r.refunds.retain(|e| e.id != id),
                 }
                 true
@@ -125,6 +135,8 @@ impl Engine {
         };
         match outcome {
             Ok(RefundOutcome::Pending) => {
+                self.update(p.as_ref(), payment_id, settle(Some(RefundState::Pending)))
+                    .await?;
                 // Looked at again until the provider settles it, so a missed refund callback
                 // cannot leave the amount pending forever.
                 self.records

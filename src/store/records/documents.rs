@@ -57,6 +57,10 @@ pub struct RefundEntry {
     pub amount: i64,
     pub state: RefundState,
     pub at_ms: i64,
+    /// Asked of the provider without an answer yet (or the answer was lost): the provider may
+    /// or may not have seen it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
