@@ -202,6 +202,49 @@ async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
     );
 }
 
+/// 10.8: a slow answer from an earlier fetch, arriving after a later fetch's answer was
+/// applied, does not move the payment back (FAILED → PENDING).
+async fn a_stale_answer_does_not_move_the_state_back(kind: StoreKind) {
+    let e = env(kind, "").await;
+    e.fena.on_create(PID, "st-8", "12.99").await;
+    e.router
+        .create_payment("fena", &pay_body("st-8", 1299))
+        .await;
+    let slow = e
+        .fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path(format!("/open/payments/single/{PID}"));
+            then.status(200)
+                .delay(std::time::Duration::from_millis(800))
+                .json_body(json!({"data": {"id": PID, "status": "sent", "amount": "12.99",
+                    "currency": "GBP", "reference": "st-8", "description": "st-8"}}));
+        })
+        .await;
+    let check = format!("/v3/fena/check?paymentId={PID}");
+    let (first, second) = tokio::join!(e.router.get(&check), async {
+        eventually(5, || async { (slow.calls_async().await == 1).then_some(()) }).await;
+        slow.delete_async().await;
+        e.fena
+            .set_state(PID, "rejected", "12.99", "st-8", "st-8")
+            .await;
+        e.router.get(&check).await
+    });
+    assert_eq!((second.0, second.1["status"].clone()), (200, json!("FAILED")), "{second:?}");
+    assert_eq!(
+        (first.0, first.1["status"].clone()),
+        (200, json!("FAILED")),
+        "the earlier fetch's answer came last and is stale: {first:?}"
+    );
+    let statuses = eventually(5, || async {
+        let n = e.receiver.notifications(PID);
+        (n.len() == 2).then(|| n.iter().map(|n| n["status"].clone()).collect::<Vec<_>>())
+    })
+    .await;
+    assert_eq!(statuses, [json!("FAILED"), json!("FAILED")]);
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -218,4 +261,5 @@ on_both_stores!(
     a_rejected_start_leaves_nothing_behind,
     concurrent_instalments_stay_within_expires_after,
     a_refund_the_provider_never_saw_is_not_reported,
+    a_stale_answer_does_not_move_the_state_back,
 );

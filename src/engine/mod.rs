@@ -152,6 +152,7 @@ impl Engine {
         if let Some(rec) = read.doc {
             return Ok((rec, read.version));
         }
+        let started_ms = now_ms();
         let fetched = match self.call(p, Operation::Status, p.fetch(payment_id)).await {
             Err(ProviderError::NotFound(_)) => {
                 return Err(Error::NotFound(format!(
@@ -164,7 +165,7 @@ impl Engine {
         // The rebuild's fetch uses up the poll window, so no second fetch follows it. (Only
         // after a real payment was found: unknown ids leave nothing in the store.)
         self.claim_poll(p, payment_id).await?;
-        let rebuilt = self.rebuild(p, payment_id, fetched)?;
+        let rebuilt = self.rebuild(p, payment_id, fetched, started_ms)?;
         // What was notified before the loss is unknown: anything past "created and waiting"
         // is announced again (at least once beats never).
         let moved = rebuilt.state.status != PaymentStatusKind::Pending
@@ -225,6 +226,7 @@ impl Engine {
         p: &dyn Provider,
         payment_id: &str,
         f: FetchedPayment,
+        started_ms: i64,
     ) -> Result<PaymentRecord> {
         let amount = f.amount.ok_or_else(|| {
             Error::Mismatch(format!(
@@ -247,6 +249,7 @@ impl Engine {
             refund_history_lost,
             created_ms: now,
             updated_ms: now,
+            fetch_started_ms: started_ms,
         })
     }
 
@@ -270,22 +273,26 @@ impl Engine {
         self.fetch_and_apply(p, &rec.payment_id).await
     }
 
-    /// Fetches the provider's state now, whatever the poll window, and applies it.
+    /// Fetches the provider's state now, whatever the poll window, and applies it. The fetch
+    /// is stamped with its start, so a slow answer cannot undo one from a later fetch.
     async fn fetch_and_apply(
         &self,
         p: &dyn Provider,
         payment_id: &str,
     ) -> Result<(PaymentRecord, bool)> {
+        let started_ms = now_ms();
         let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
-        self.apply(p, fetched).await
+        self.apply(p, fetched, started_ms).await
     }
 
-    /// Applies a fetched state forward-only; a real change enqueues one notification in the
+    /// Applies a state fetched by a fetch that started at `started_ms`, forward-only and only
+    /// if no later-started fetch was applied; a real change enqueues one notification in the
     /// same atomic store step.
     async fn apply(
         &self,
         p: &dyn Provider,
         fetched: FetchedPayment,
+        started_ms: i64,
     ) -> Result<(PaymentRecord, bool)> {
         if fetched.state.unknown {
             metrics::counter!("payrouter_provider_unknown_state_total", "provider" => p.name())
@@ -300,9 +307,20 @@ impl Engine {
         let (rec, changed, notified) = self
             .change_payment(p, &fetched.payment_id, |mut rec| {
                 check_integrity(p, &rec, &fetched)?;
+                if started_ms < rec.fetch_started_ms {
+                    metrics::counter!("payrouter_stale_fetches_total", "provider" => p.name())
+                        .increment(1);
+                    tracing::info!(
+                        provider = p.name(),
+                        payment_id = %rec.payment_id,
+                        "a later-started fetch was applied already; this answer is stale and dropped"
+                    );
+                    return Ok(Step::Keep((rec, false, false)));
+                }
                 if !rec.accepts(&fetched.state) {
                     return Ok(Step::Keep((rec, false, false)));
                 }
+                rec.fetch_started_ms = started_ms;
                 // A provider's finer steps (Feennex 1 → 2, Fena sent → overdue) are recorded
                 // but only a change the PGM can see (status, action, finality, metadata) is
                 // notified.

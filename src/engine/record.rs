@@ -197,6 +197,7 @@ mod tests {
             refund_history_lost: false,
             created_ms: 0,
             updated_ms: 0,
+            fetch_started_ms: 0,
         }
     }
 

@@ -88,9 +88,17 @@ pub struct PaymentRecord {
     pub refund_history_lost: bool,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// When the fetch whose answer was last applied started (ms since the epoch; 0: none yet).
+    /// An answer from a fetch that started earlier is stale and is not applied.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fetch_started_ms: i64,
 }
 
 impl Json for PaymentRecord {}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
