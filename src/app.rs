@@ -99,7 +99,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
             initial: Duration::from_millis(config.recheck_initial_ms),
             max: Duration::from_millis(config.recheck_max_ms),
         },
-    ));
+    )
+    .with_callback_fetch_rate(config.callback_fetch_rate));
     let notifier = Notifier::new(
         store,
         NotifierSettings {

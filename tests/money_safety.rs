@@ -245,6 +245,58 @@ async fn a_stale_answer_does_not_move_the_state_back(kind: StoreKind) {
     assert_eq!(statuses, [json!("FAILED"), json!("FAILED")]);
 }
 
+/// 10.7: a flood of unsigned callbacks naming ids the router never issued is answered without
+/// a Fena call each: callback-triggered fetches stay within CALLBACK_FETCH_RATE (default 20 a
+/// second), the rest are told to come back later (429), and the metric counts both.
+async fn unsigned_callbacks_do_not_amplify(kind: StoreKind) {
+    let e = env(kind, "").await;
+    let lookups = e
+        .fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path_includes("/open/payments/single/");
+            then.status(404)
+                .json_body(json!({"message": "Payment not found"}));
+        })
+        .await;
+    let started = std::time::Instant::now();
+    let calls = (0..100u32).map(|i| {
+        let hook = json!({"eventScope": "single-payments", "eventName": "status-update",
+                          "id": format!("{i:024x}"), "status": "paid"});
+        let router = &e.router;
+        async move { router.post("/v3/fena/callback", &hook).await }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let elapsed_secs = started.elapsed().as_secs() + 1;
+    for (s, b) in &answers {
+        assert!(*s == 404 || *s == 429, "{s} {b}");
+        assert_error_response(*s, b, *s);
+    }
+    let limited = answers.iter().filter(|(s, _)| *s == 429).count();
+    let fetched = lookups.calls_async().await;
+    assert!(
+        fetched as u64 <= 20 * (1 + elapsed_secs),
+        "{fetched} Fena calls for 100 callbacks in under {elapsed_secs} s"
+    );
+    assert_eq!(fetched + limited, 100, "every callback was fetched once or refused");
+    let (s, text) = e.router.get("/metrics").await;
+    assert_eq!(s, 200);
+    let text = text.as_str().expect("metrics are text");
+    let sample = |outcome: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("payrouter_callback_fetches_total{")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+                    && l.contains("provider=\"fena\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(sample("limited") >= limited as f64, "{text}");
+    assert!(sample("fetched") >= fetched as f64, "{text}");
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -262,4 +314,5 @@ on_both_stores!(
     concurrent_instalments_stay_within_expires_after,
     a_refund_the_provider_never_saw_is_not_reported,
     a_stale_answer_does_not_move_the_state_back,
+    unsigned_callbacks_do_not_amplify,
 );

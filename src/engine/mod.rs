@@ -2,6 +2,7 @@
 //! the provider's poll window, forward-only state changes, the refund ledger, and a
 //! notification enqueued in the same store step as each real change.
 
+mod callbacks;
 mod idempotency;
 mod operations;
 mod pay;
@@ -30,6 +31,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Over a limit the router keeps for the provider's sake; the caller may retry later.
+    #[error("{0}")]
+    RateLimited(String),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// The provider's answer contradicts what the router sent it.
@@ -64,6 +68,7 @@ pub struct Engine {
     pay_lease: Duration,
     public_base_url: Option<String>,
     rechecks: RecheckSchedule,
+    callback_fetches: callbacks::CallbackFetches,
 }
 
 pub fn now_ms() -> i64 {
@@ -85,6 +90,7 @@ impl Engine {
             pay_lease,
             public_base_url,
             rechecks,
+            callback_fetches: callbacks::CallbackFetches::default_rate(),
         }
     }
 

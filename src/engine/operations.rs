@@ -204,7 +204,7 @@ impl Engine {
         };
         let result = match subject {
             CallbackSubject::Payment { payment_id } => {
-                self.refresh_now_or_later(p.as_ref(), &payment_id).await
+                self.payment_callback(p.as_ref(), &payment_id).await
             }
             CallbackSubject::Subscription { token } => {
                 self.subscription_callback(p.as_ref(), &token).await
@@ -217,6 +217,7 @@ impl Engine {
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(Error::NotFound(_)) => "unknown_object",
+            Err(Error::RateLimited(_)) => "rate_limited",
             Err(Error::Mismatch(_)) => "mismatch",
             Err(_) => "failed",
         };
@@ -234,21 +235,6 @@ impl Engine {
     pub async fn ping(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
         Ok(self.refresh(p.as_ref(), rec).await?.0.view())
-    }
-
-    /// Refreshes now if the poll window is open; otherwise schedules a recheck for when it
-    /// closes (in the store, so another replica or a restart still does it) and lets the
-    /// provider's callback be acknowledged at once.
-    async fn refresh_now_or_later(&self, p: &dyn Provider, payment_id: &str) -> Result<bool> {
-        self.load(p, payment_id).await?;
-        if self.claim_poll(p, payment_id).await? {
-            return Ok(self.fetch_and_apply(p, payment_id).await?.1);
-        }
-        let due = now_ms() + p.capabilities().min_poll_interval.as_millis() as i64;
-        self.records
-            .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
-            .await?;
-        Ok(false)
     }
 
     /// The form of a POST redirect, for the page that submits it.
