@@ -164,15 +164,14 @@ async fn concurrent_instalments_stay_within_expires_after(kind: StoreKind) {
 async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
     let e = env(kind, "").await;
     created(&e, "rf-1").await;
-    e.fena
-        .set_state(PID, "paid", "12.99", "rf-1", "rf-1")
-        .await;
+    e.fena.set_state(PID, "paid", "12.99", "rf-1", "rf-1").await;
     assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
     let refund_mock = |status: u16| {
         e.fena.server.mock_async(move |when, then| {
             when.method(httpmock::Method::POST)
                 .path(format!("/open/payments/single/{PID}/refund"));
-            then.status(status).json_body(json!({"saved": status < 300}));
+            then.status(status)
+                .json_body(json!({"saved": status < 300}));
         })
     };
     let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": PID});
@@ -218,20 +217,29 @@ async fn a_stale_answer_does_not_move_the_state_back(kind: StoreKind) {
                 .path(format!("/open/payments/single/{PID}"));
             then.status(200)
                 .delay(std::time::Duration::from_millis(800))
-                .json_body(json!({"data": {"id": PID, "status": "sent", "amount": "12.99",
-                    "currency": "GBP", "reference": "st-8", "description": "st-8"}}));
+                .json_body(
+                    json!({"data": {"id": PID, "status": "sent", "amount": "12.99",
+                    "currency": "GBP", "reference": "st-8", "description": "st-8"}}),
+                );
         })
         .await;
     let check = format!("/v3/fena/check?paymentId={PID}");
     let (first, second) = tokio::join!(e.router.get(&check), async {
-        eventually(5, || async { (slow.calls_async().await == 1).then_some(()) }).await;
+        eventually(5, || async {
+            (slow.calls_async().await == 1).then_some(())
+        })
+        .await;
         slow.delete_async().await;
         e.fena
             .set_state(PID, "rejected", "12.99", "st-8", "st-8")
             .await;
         e.router.get(&check).await
     });
-    assert_eq!((second.0, second.1["status"].clone()), (200, json!("FAILED")), "{second:?}");
+    assert_eq!(
+        (second.0, second.1["status"].clone()),
+        (200, json!("FAILED")),
+        "{second:?}"
+    );
     assert_eq!(
         (first.0, first.1["status"].clone()),
         (200, json!("FAILED")),
@@ -279,7 +287,11 @@ async fn unsigned_callbacks_do_not_amplify(kind: StoreKind) {
         fetched as u64 <= 20 * (1 + elapsed_secs),
         "{fetched} Fena calls for 100 callbacks in under {elapsed_secs} s"
     );
-    assert_eq!(fetched + limited, 100, "every callback was fetched once or refused");
+    assert_eq!(
+        fetched + limited,
+        100,
+        "every callback was fetched once or refused"
+    );
     let (s, text) = e.router.get("/metrics").await;
     assert_eq!(s, 200);
     let text = text.as_str().expect("metrics are text");
@@ -295,6 +307,29 @@ async fn unsigned_callbacks_do_not_amplify(kind: StoreKind) {
     };
     assert!(sample("limited") >= limited as f64, "{text}");
     assert!(sample("fetched") >= fetched as f64, "{text}");
+}
+
+/// 10.7: callbacks repeating one id while it is being looked up cost no second Fena call.
+async fn one_callback_fetch_per_payment_at_a_time(kind: StoreKind) {
+    let e = env(kind, "").await;
+    let lookup = e
+        .fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path(format!("/open/payments/single/{PID}"));
+            then.status(404)
+                .delay(std::time::Duration::from_millis(300))
+                .json_body(json!({"message": "Payment not found"}));
+        })
+        .await;
+    let hook = json!({"eventScope": "single-payments", "eventName": "status-update", "id": PID});
+    let answers =
+        futures::future::join_all((0..10).map(|_| e.router.post("/v3/fena/callback", &hook))).await;
+    let codes: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(lookup.calls_async().await, 1, "{answers:?}");
+    assert_eq!(codes.iter().filter(|s| **s == 404).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|s| **s == 429).count(), 9, "{codes:?}");
 }
 
 macro_rules! on_both_stores {
@@ -315,4 +350,5 @@ on_both_stores!(
     a_refund_the_provider_never_saw_is_not_reported,
     a_stale_answer_does_not_move_the_state_back,
     unsigned_callbacks_do_not_amplify,
+    one_callback_fetch_per_payment_at_a_time,
 );

@@ -245,7 +245,9 @@ impl Config {
             problems.push("RECHECK_MAX_MS: must be at least RECHECK_INITIAL_MS".into());
         }
         if self.callback_fetch_rate == 0 {
-            problems.push("CALLBACK_FETCH_RATE: must be at least 1 (provider fetches per second)".into());
+            problems.push(
+                "CALLBACK_FETCH_RATE: must be at least 1 (provider fetches per second)".into(),
+            );
         }
         if self.notify_max_attempts == 0 {
             problems.push("NOTIFY_MAX_ATTEMPTS: must be at least 1".into());

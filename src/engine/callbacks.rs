@@ -41,7 +41,11 @@ impl CallbackFetches {
     fn begin(&self, provider: &str, payment_id: &str) -> Option<Flight<'_>> {
         let key = (provider.to_string(), payment_id.to_string());
         let mut set = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        set.insert(key.clone()).then_some(Flight {
+        // Not `then_some`: a Flight made and dropped here would end the one in flight.
+        if !set.insert(key.clone()) {
+            return None;
+        }
+        Some(Flight {
             set: &self.in_flight,
             key,
         })
@@ -80,14 +84,20 @@ impl Engine {
     /// recheck (the callback is accepted); an id it does not hold is answered 429 so the
     /// provider retries, since rebuilding it needs the fetch (after a store loss an unknown
     /// id may be ours: bounded, not forbidden).
-    pub(super) async fn payment_callback(&self, p: &dyn Provider, payment_id: &str) -> Result<bool> {
+    pub(super) async fn payment_callback(
+        &self,
+        p: &dyn Provider,
+        payment_id: &str,
+    ) -> Result<bool> {
         p.check_payment_id(payment_id)
             .map_err(|m| Error::invalid("paymentId", m))?;
         let key = self.records.keys().payment(p.name(), payment_id);
         let known = self.records.read(&key).await?.doc.is_some();
         let Some(_flight) = self.callback_fetches.begin(p.name(), payment_id) else {
             count(p, "coalesced");
-            return self.defer(p, payment_id, known, "is being fetched already").await;
+            return self
+                .defer(p, payment_id, known, "is being fetched already")
+                .await;
         };
         if known && !self.claim_poll(p, payment_id).await? {
             // Inside the poll window: looked at when it closes.
@@ -134,5 +144,25 @@ impl Engine {
             .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
             .await?;
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_flight_per_payment_until_it_ends() {
+        let fetches = CallbackFetches::default_rate();
+        let first = fetches.begin("fena", "p1");
+        assert!(first.is_some());
+        assert!(fetches.begin("fena", "p1").is_none());
+        assert!(
+            fetches.begin("fena", "p1").is_none(),
+            "a refused begin leaves the flight in place"
+        );
+        assert!(fetches.begin("fena", "p2").is_some(), "per payment");
+        drop(first);
+        assert!(fetches.begin("fena", "p1").is_some());
     }
 }

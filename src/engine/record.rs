@@ -284,7 +284,11 @@ mod tests {
         );
         assert!(r.accepts(&state("refunded", Accepted, Action::Refund, true)));
         r.apply(state("refunded", Accepted, Action::Refund, true), 2);
-        assert_eq!(r.refunds[1].state, RefundState::Completed, "it reached it after all");
+        assert_eq!(
+            r.refunds[1].state,
+            RefundState::Completed,
+            "it reached it after all"
+        );
         assert_eq!(r.refundable(), 300);
     }
 }
