@@ -90,16 +90,19 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     let wake = NotifyHandle::default();
     let route_timeout = Duration::from_millis(config.route_timeout_ms);
     let records = Records::new(store.clone(), keys, config.retention(), wake.clone());
-    let engine = Arc::new(Engine::new(
-        records,
-        providers,
-        route_timeout,
-        config.public_base(),
-        RecheckSchedule {
-            initial: Duration::from_millis(config.recheck_initial_ms),
-            max: Duration::from_millis(config.recheck_max_ms),
-        },
-    ));
+    let engine = Arc::new(
+        Engine::new(
+            records,
+            providers,
+            route_timeout,
+            config.public_base(),
+            RecheckSchedule {
+                initial: Duration::from_millis(config.recheck_initial_ms),
+                max: Duration::from_millis(config.recheck_max_ms),
+            },
+        )
+        .with_callback_fetch_rate(config.callback_fetch_rate),
+    );
     let notifier = Notifier::new(
         store,
         NotifierSettings {

@@ -84,6 +84,9 @@ const LAG_BUCKETS: &[f64] = &[
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Outcomes of `payrouter_callbacks_total`, as counted in `engine::operations`.
+/// Outcomes of `payrouter_callback_fetches_total` (see `engine::callbacks`).
+const CALLBACK_FETCH_OUTCOMES: &[&str] = &["fetched", "deferred", "limited", "coalesced"];
+
 const CALLBACK_OUTCOMES: &[&str] = &[
     "accepted",
     "rejected",
@@ -154,8 +157,13 @@ pub fn register_providers<'a>(providers: impl IntoIterator<Item = &'a str>) {
             "payrouter_state_changes_total",
             "payrouter_provider_unknown_state_total",
             "payrouter_provider_mismatch_total",
+            "payrouter_stale_fetches_total",
         ] {
             metrics::counter!(name, "provider" => provider.clone()).absolute(0);
+        }
+        for outcome in CALLBACK_FETCH_OUTCOMES {
+            metrics::counter!("payrouter_callback_fetches_total", "provider" => provider.clone(), "outcome" => *outcome)
+                .absolute(0);
         }
     }
 }
@@ -200,6 +208,15 @@ fn describe() {
     describe_counter!(
         "payrouter_provider_mismatch_total",
         "provider answers that contradict the stored payment (amount, currency or id)"
+    );
+    describe_counter!(
+        "payrouter_stale_fetches_total",
+        "provider answers dropped because a later-started fetch of the payment was applied first"
+    );
+    describe_counter!(
+        "payrouter_callback_fetches_total",
+        "provider fetches a callback asked for, by outcome (fetched, deferred to a recheck, \
+         limited by CALLBACK_FETCH_RATE, coalesced with one in flight)"
     );
     describe_counter!(
         "payrouter_idempotent_replays_total",

@@ -63,6 +63,10 @@ pub struct Config {
     pub recheck_initial_ms: u64,
     #[serde(default = "defaults::recheck_max_ms")]
     pub recheck_max_ms: u64,
+    /// Provider fetches that callbacks may cause, per second and per process (a token bucket
+    /// that holds as many): unsigned callbacks must not make the router hammer a provider.
+    #[serde(default = "defaults::callback_fetch_rate")]
+    pub callback_fetch_rate: u32,
     /// Which store holds the state; unset: Redis when `redis_url` is set, else the embedded
     /// store (refused in the production profile, where replicas must share their state).
     #[serde(default)]
@@ -141,6 +145,9 @@ mod defaults {
     }
     pub fn recheck_max_ms() -> u64 {
         21_600_000
+    }
+    pub fn callback_fetch_rate() -> u32 {
+        20
     }
     pub fn redis_key_prefix() -> String {
         "payrouter".into()
@@ -248,6 +255,11 @@ impl Config {
         }
         if self.recheck_max_ms < self.recheck_initial_ms {
             problems.push("RECHECK_MAX_MS: must be at least RECHECK_INITIAL_MS".into());
+        }
+        if self.callback_fetch_rate == 0 {
+            problems.push(
+                "CALLBACK_FETCH_RATE: must be at least 1 (provider fetches per second)".into(),
+            );
         }
         if self.notify_max_attempts == 0 {
             problems.push("NOTIFY_MAX_ATTEMPTS: must be at least 1".into());

@@ -2,6 +2,7 @@
 //! the provider's poll window, forward-only state changes, the refund ledger, and a
 //! notification enqueued in the same store step as each real change.
 
+mod callbacks;
 mod idempotency;
 mod operations;
 pub use operations::PostRedirectForm;
@@ -31,6 +32,9 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Over a limit the router keeps for the provider's sake; the caller may retry later.
+    #[error("{0}")]
+    RateLimited(String),
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// The provider's answer contradicts what the router sent it.
@@ -65,6 +69,7 @@ pub struct Engine {
     pay_lease: Duration,
     public_base_url: Option<String>,
     rechecks: RecheckSchedule,
+    callback_fetches: callbacks::CallbackFetches,
 }
 
 pub fn now_ms() -> i64 {
@@ -86,6 +91,7 @@ impl Engine {
             pay_lease,
             public_base_url,
             rechecks,
+            callback_fetches: callbacks::CallbackFetches::default_rate(),
         }
     }
 
@@ -153,6 +159,7 @@ impl Engine {
         if let Some(rec) = read.doc {
             return Ok((rec, read.version));
         }
+        let started_ms = now_ms();
         let fetched = match self.call(p, Operation::Status, p.fetch(payment_id)).await {
             Err(ProviderError::NotFound(_)) => {
                 return Err(Error::NotFound(format!(
@@ -165,7 +172,7 @@ impl Engine {
         // The rebuild's fetch uses up the poll window, so no second fetch follows it. (Only
         // after a real payment was found: unknown ids leave nothing in the store.)
         self.claim_poll(p, payment_id).await?;
-        let rebuilt = self.rebuild(p, payment_id, fetched)?;
+        let rebuilt = self.rebuild(p, payment_id, fetched, started_ms)?;
         // What was notified before the loss is unknown: anything past "created and waiting"
         // is announced again (at least once beats never).
         let moved = rebuilt.state.status != PaymentStatusKind::Pending
@@ -226,6 +233,7 @@ impl Engine {
         p: &dyn Provider,
         payment_id: &str,
         f: FetchedPayment,
+        started_ms: i64,
     ) -> Result<PaymentRecord> {
         let amount = f.amount.ok_or_else(|| {
             Error::Mismatch(format!(
@@ -248,6 +256,7 @@ impl Engine {
             refund_history_lost,
             created_ms: now,
             updated_ms: now,
+            fetch_started_ms: started_ms,
         })
     }
 
@@ -268,18 +277,29 @@ impl Engine {
         if !self.claim_poll(p, &rec.payment_id).await? {
             return Ok((rec, false));
         }
-        let fetched = self
-            .call(p, Operation::Status, p.fetch(&rec.payment_id))
-            .await?;
-        self.apply(p, fetched).await
+        self.fetch_and_apply(p, &rec.payment_id).await
     }
 
-    /// Applies a fetched state forward-only; a real change enqueues one notification in the
+    /// Fetches the provider's state now, whatever the poll window, and applies it. The fetch
+    /// is stamped with its start, so a slow answer cannot undo one from a later fetch.
+    async fn fetch_and_apply(
+        &self,
+        p: &dyn Provider,
+        payment_id: &str,
+    ) -> Result<(PaymentRecord, bool)> {
+        let started_ms = now_ms();
+        let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
+        self.apply(p, fetched, started_ms).await
+    }
+
+    /// Applies a state fetched by a fetch that started at `started_ms`, forward-only and only
+    /// if no later-started fetch was applied; a real change enqueues one notification in the
     /// same atomic store step.
     async fn apply(
         &self,
         p: &dyn Provider,
         fetched: FetchedPayment,
+        started_ms: i64,
     ) -> Result<(PaymentRecord, bool)> {
         if fetched.state.unknown {
             metrics::counter!("payrouter_provider_unknown_state_total", "provider" => p.name())
@@ -294,9 +314,20 @@ impl Engine {
         let (rec, changed, notified) = self
             .change_payment(p, &fetched.payment_id, |mut rec| {
                 check_integrity(p, &rec, &fetched)?;
+                if started_ms < rec.fetch_started_ms {
+                    metrics::counter!("payrouter_stale_fetches_total", "provider" => p.name())
+                        .increment(1);
+                    tracing::info!(
+                        provider = p.name(),
+                        payment_id = %rec.payment_id,
+                        "a later-started fetch was applied already; this answer is stale and dropped"
+                    );
+                    return Ok(Step::Keep((rec, false, false)));
+                }
                 if !rec.accepts(&fetched.state) {
                     return Ok(Step::Keep((rec, false, false)));
                 }
+                rec.fetch_started_ms = started_ms;
                 // A provider's finer steps (Feennex 1 → 2, Fena sent → overdue) are recorded
                 // but only a change the PGM can see (status, action, finality, metadata) is
                 // notified.

@@ -22,12 +22,28 @@ impl Engine {
         Ok(self.refresh(p.as_ref(), rec).await?.0.view())
     }
 
-    /// Like status, but always asks the provider (poll window permitting) and always sends a
+    /// Like status, but always asks the provider (CONTRACT §2) and always sends a
     /// notification: the state-change one if the state moved, otherwise one with the status.
+    /// Only a provider's hard rate limit stops the fetch; the courtesy poll window that spaces
+    /// `/status` fetches does not.
     pub async fn check(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         self.require(p.as_ref(), Operation::Check)?;
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
-        let (rec, changed) = self.refresh(p.as_ref(), rec).await?;
+        let caps = p.capabilities();
+        // Claimed even when it does not bind, so a `/status` right after needs no fetch.
+        let (rec, changed) = if self.claim_poll(p.as_ref(), payment_id).await?
+            || !caps.hard_poll_limit
+        {
+            self.fetch_and_apply(p.as_ref(), payment_id).await?
+        } else {
+            tracing::info!(
+                provider = p.name(),
+                payment_id,
+                limit_ms = caps.min_poll_interval.as_millis() as u64,
+                "check answered from the store: the provider allows one status fetch of a payment per limit"
+            );
+            (rec, false)
+        };
         if !changed {
             self.records.enqueue(&self.notification(&rec)).await?;
         }
@@ -54,7 +70,11 @@ impl Engine {
             });
         }
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
-        let rec = if rec.is_settled() {
+        let rec = if rec.has_unconfirmed_refund() {
+            // Whether an unanswered refund reached the provider shows in its state now: known
+            // before another refund is asked, the ledger can later tell the two apart.
+            self.fetch_and_apply(p.as_ref(), payment_id).await?.0
+        } else if rec.is_settled() {
             rec
         } else {
             self.refresh(p.as_ref(), rec).await?.0
@@ -79,6 +99,8 @@ impl Engine {
                     amount: amount.minor,
                     state: RefundState::Pending,
                     at_ms: now_ms(),
+                    // Until the provider answers, nobody knows whether it saw the refund.
+                    unconfirmed: true,
                 });
             }
             refusal.is_none()
@@ -97,11 +119,15 @@ impl Engine {
             let id = refund_id.clone();
             move |r: &mut PaymentRecord| {
                 match state {
+                    // A provider state applied meanwhile may have settled it already.
                     Some(s) => r
                         .refunds
                         .iter_mut()
-                        .filter(|e| e.id == id)
-                        .for_each(|e| e.state = s),
+                        .filter(|e| e.id == id && e.state == RefundState::Pending)
+                        .for_each(|e| {
+                            e.state = s;
+                            e.unconfirmed = false;
+                        }),
                     None => r.refunds.retain(|e| e.id != id),
                 }
                 true
@@ -109,6 +135,8 @@ impl Engine {
         };
         match outcome {
             Ok(RefundOutcome::Pending) => {
+                self.update(p.as_ref(), payment_id, settle(Some(RefundState::Pending)))
+                    .await?;
                 // Looked at again until the provider settles it, so a missed refund callback
                 // cannot leave the amount pending forever.
                 self.records
@@ -176,7 +204,7 @@ impl Engine {
         };
         let result = match subject {
             CallbackSubject::Payment { payment_id } => {
-                self.refresh_now_or_later(p.as_ref(), &payment_id).await
+                self.payment_callback(p.as_ref(), &payment_id).await
             }
             CallbackSubject::Subscription { token } => {
                 self.subscription_callback(p.as_ref(), &token).await
@@ -189,6 +217,7 @@ impl Engine {
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(Error::NotFound(_)) => "unknown_object",
+            Err(Error::RateLimited(_)) => "rate_limited",
             Err(Error::Mismatch(_)) => "mismatch",
             Err(_) => "failed",
         };
@@ -206,22 +235,6 @@ impl Engine {
     pub async fn ping(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
         Ok(self.refresh(p.as_ref(), rec).await?.0.view())
-    }
-
-    /// Refreshes now if the poll window is open; otherwise schedules a recheck for when it
-    /// closes (in the store, so another replica or a restart still does it) and lets the
-    /// provider's callback be acknowledged at once.
-    async fn refresh_now_or_later(&self, p: &dyn Provider, payment_id: &str) -> Result<bool> {
-        self.load(p, payment_id).await?;
-        if self.claim_poll(p, payment_id).await? {
-            let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
-            return Ok(self.apply(p, fetched).await?.1);
-        }
-        let due = now_ms() + p.capabilities().min_poll_interval.as_millis() as i64;
-        self.records
-            .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
-            .await?;
-        Ok(false)
     }
 
     /// The form of a POST redirect, for the page that submits it.

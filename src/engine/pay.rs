@@ -107,6 +107,7 @@ impl Engine {
             refund_history_lost: false,
             created_ms: now,
             updated_ms: now,
+            fetch_started_ms: 0,
         };
         let key = self.records.keys().payment(p.name(), &rec.payment_id);
         let recheck = self.first_recheck(p.name(), &rec.payment_id);

@@ -6,7 +6,7 @@ use payrouter_provider::{Action, PaymentStatusKind, ProviderState};
 use serde_json::{json, Map};
 
 use crate::contract::PaymentStatus;
-use crate::store::records::{PaymentRecord, RefundState};
+use crate::store::records::{PaymentRecord, RefundEntry, RefundState};
 
 impl PaymentRecord {
     fn refunded_where(&self, state: RefundState) -> i64 {
@@ -50,9 +50,11 @@ impl PaymentRecord {
     /// router itself asked for another refund.
     pub fn accepts(&self, new: &ProviderState) -> bool {
         let cur = &self.state;
-        // A settled refund state while a refund waits in the ledger settles that refund, even
-        // when it reads the same as the previous one (a second partial refund).
-        if new.action == Action::Refund && new.is_final && self.has_pending_refund() {
+        // A settled refund state while an acknowledged refund waits in the ledger settles that
+        // refund, even when it reads the same as the previous one (a second partial refund).
+        // A refund the provider never acknowledged is settled only by a state that differs:
+        // the same state again says nothing about it.
+        if new.action == Action::Refund && new.is_final && self.has_acknowledged_refund() {
             return true;
         }
         if cur.provider_status == new.provider_status
@@ -74,22 +76,18 @@ impl PaymentRecord {
     pub fn apply(&mut self, new: ProviderState, now_ms: i64) {
         if new.action == Action::Refund && new.is_final {
             match new.status {
-                PaymentStatusKind::Accepted => {
-                    for r in self
-                        .refunds
-                        .iter_mut()
-                        .filter(|r| r.state == RefundState::Pending)
-                    {
-                        r.state = RefundState::Completed;
-                    }
-                }
+                PaymentStatusKind::Accepted => self.settle_completed_refunds(),
                 PaymentStatusKind::Failed => {
-                    if let Some(r) = self
+                    let pending = |r: &&mut RefundEntry| r.state == RefundState::Pending;
+                    let rejected = match self
                         .refunds
-                        .iter_mut()
-                        .rev()
-                        .find(|r| r.state == RefundState::Pending)
+                        .iter()
+                        .rposition(|r| r.state == RefundState::Pending && !r.unconfirmed)
                     {
+                        Some(i) => self.refunds.get_mut(i),
+                        None => self.refunds.iter_mut().rev().find(pending),
+                    };
+                    if let Some(r) = rejected {
                         r.state = RefundState::Rejected;
                     }
                 }
@@ -98,6 +96,50 @@ impl PaymentRecord {
         }
         self.state = new;
         self.updated_ms = now_ms;
+    }
+
+    /// A refund the provider reports done settles the refunds it acknowledged, and only those.
+    /// A refund it never acknowledged that was asked before one it did acknowledge never
+    /// reached it (it takes a refund only while none is in progress, and the router looks at
+    /// the provider before asking for another): its reservation is released. With nothing
+    /// acknowledged, the oldest unacknowledged refund is the one that reached it after all.
+    fn settle_completed_refunds(&mut self) {
+        let acknowledged = |r: &RefundEntry| r.state == RefundState::Pending && !r.unconfirmed;
+        match self.refunds.iter().rposition(acknowledged) {
+            Some(last) => {
+                let mut index = 0;
+                self.refunds.retain_mut(|r| {
+                    let before_last = index < last;
+                    index += 1;
+                    if r.state == RefundState::Pending && !r.unconfirmed {
+                        r.state = RefundState::Completed;
+                    }
+                    !(before_last && r.state == RefundState::Pending && r.unconfirmed)
+                });
+            }
+            None => {
+                if let Some(r) = self
+                    .refunds
+                    .iter_mut()
+                    .find(|r| r.state == RefundState::Pending)
+                {
+                    r.state = RefundState::Completed;
+                }
+            }
+        }
+    }
+
+    fn has_acknowledged_refund(&self) -> bool {
+        self.refunds
+            .iter()
+            .any(|r| r.state == RefundState::Pending && !r.unconfirmed)
+    }
+
+    /// Whether a refund was asked of the provider without an answer.
+    pub fn has_unconfirmed_refund(&self) -> bool {
+        self.refunds
+            .iter()
+            .any(|r| r.state == RefundState::Pending && r.unconfirmed)
     }
 
     pub fn view(&self) -> PaymentStatus {
@@ -134,7 +176,6 @@ impl PaymentRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::records::RefundEntry;
     use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
     use payrouter_provider::{Currency, Money};
 
@@ -156,6 +197,7 @@ mod tests {
             refund_history_lost: false,
             created_ms: 0,
             updated_ms: 0,
+            fetch_started_ms: 0,
         }
     }
 
@@ -185,6 +227,7 @@ mod tests {
             amount: 10,
             state: RefundState::Pending,
             at_ms: 0,
+            unconfirmed: false,
         });
         assert!(refunded.accepts(&state("refund_started", Pending, Action::Refund, false)));
     }
@@ -198,6 +241,7 @@ mod tests {
                 amount,
                 state: RefundState::Pending,
                 at_ms: 0,
+                unconfirmed: false,
             });
         }
         assert_eq!(r.refundable(), 500);
@@ -208,5 +252,43 @@ mod tests {
         assert_eq!(r.refunds[0].state, RefundState::Completed);
         assert_eq!(r.view().metadata["refundedAmount"], 300);
         assert_eq!(r.view().action, Action::Refund);
+    }
+
+    #[test]
+    fn a_settled_refund_settles_only_what_the_provider_acknowledged() {
+        let mut r = record(state("paid", Accepted, Action::Payment, true));
+        for (id, unconfirmed) in [("lost", true), ("seen", false), ("later", true)] {
+            r.refunds.push(RefundEntry {
+                id: id.into(),
+                amount: 400 - 100 * i64::from(id == "later"),
+                state: RefundState::Pending,
+                at_ms: 0,
+                unconfirmed,
+            });
+        }
+        r.apply(state("partial_refund", Accepted, Action::Refund, true), 1);
+        let ledger: Vec<_> = r.refunds.iter().map(|e| (e.id.as_str(), e.state)).collect();
+        assert_eq!(
+            ledger,
+            [
+                ("seen", RefundState::Completed),
+                ("later", RefundState::Pending)
+            ],
+            "the refund asked before the acknowledged one never reached the provider"
+        );
+        assert_eq!(r.view().metadata["refundedAmount"], 400);
+        assert_eq!(r.refundable(), 300);
+        assert!(
+            !r.accepts(&state("partial_refund", Accepted, Action::Refund, true)),
+            "the same state again says nothing of the unanswered refund"
+        );
+        assert!(r.accepts(&state("refunded", Accepted, Action::Refund, true)));
+        r.apply(state("refunded", Accepted, Action::Refund, true), 2);
+        assert_eq!(
+            r.refunds[1].state,
+            RefundState::Completed,
+            "it reached it after all"
+        );
+        assert_eq!(r.refundable(), 300);
     }
 }

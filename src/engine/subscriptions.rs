@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 use super::pay::fingerprint;
 use super::{now_ms, Engine, Error, Result};
-use crate::contract::{PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse};
+use crate::contract::{
+    PayResponse, PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse,
+};
 use crate::store::records::{
-    Notification, Step, SubscriptionKind as Kind, SubscriptionRecord, Work,
+    InstalmentSlot, Notification, Step, SubscriptionKind as Kind, SubscriptionRecord, Work,
 };
 
 /// What a new subscription record starts from.
@@ -65,21 +67,7 @@ impl Engine {
         token: &str,
         terms: Terms<'_>,
     ) -> Result<()> {
-        let rec = SubscriptionRecord {
-            provider: p.name().to_string(),
-            token: token.to_string(),
-            kind: terms.kind,
-            shop_transaction_id: terms.shop_transaction_id.to_string(),
-            amount: terms.amount,
-            status: SubscriptionStatus::Pending,
-            provider_status: String::new(),
-            reference: terms.reference,
-            expires_after: terms.expires_after,
-            payments: Vec::new(),
-            notified: Vec::new(),
-            ended: false,
-            updated_ms: now_ms(),
-        };
+        let rec = new_record(p, token, terms);
         let key = self.records.keys().subscription(p.name(), token);
         self.records.create(&key, &rec, None).await?;
         Ok(())
@@ -230,12 +218,30 @@ impl Engine {
             expires_after,
             reference: None,
         };
-        self.create_subscription_record(p.as_ref(), &token, terms)
-            .await?;
-        self.instalment(p.as_ref(), &token, order).await
+        let rec = new_record(p.as_ref(), &token, terms);
+        // Nothing is stored until the first payment exists: a start refused by the router or
+        // by the provider leaves no terms behind for a corrected retry to inherit.
+        let paid = self.pay_in(p.as_ref(), order, Some(&token)).await?;
+        if let Some(id) = &paid.payment_id {
+            let key = self.records.keys().subscription(p.name(), &token);
+            self.records
+                .transition(&key, None, |current| {
+                    let mut rec = current.unwrap_or_else(|| rec.clone());
+                    if rec.payments.contains(id) {
+                        return Ok::<_, Error>(Step::Keep(()));
+                    }
+                    rec.payments.push(id.clone());
+                    rec.updated_ms = now_ms();
+                    Ok(Step::write(rec, ()))
+                })
+                .await?;
+        }
+        Ok(instalment_response(paid, &token))
     }
 
-    /// `POST /subscription/pay`: the next instalment of a manual subscription.
+    /// `POST /subscription/pay`: the next instalment of a manual subscription. Its slot is
+    /// reserved by compare-and-set before the provider is asked, and given back when no
+    /// payment came of it.
     pub async fn pay_subscription(
         &self,
         p: &Arc<dyn Provider>,
@@ -243,65 +249,61 @@ impl Engine {
         order: PayOrder,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(p, Operation::SubscriptionPay)?;
-        let Some(rec) = self.load_subscription(p.as_ref(), token).await? else {
-            return Err(Error::NotFound(format!(
-                "unknown subscriptionToken '{token}'"
-            )));
-        };
-        let refusal = if rec.kind == Kind::Automatic {
-            Some("an automatic subscription is charged by the provider; /subscription/pay is for manual ones".to_string())
-        } else if rec.ended {
-            Some("the subscription has ended: start a new one".to_string())
-        } else if rec
-            .expires_after
-            .is_some_and(|n| rec.payments.len() as u64 >= u64::from(n))
-        {
-            Some(format!(
-                "all {} payments of the subscription were taken",
-                rec.expires_after.unwrap_or(0)
-            ))
-        } else {
-            None
-        };
+        let key = self.records.keys().subscription(p.name(), token);
+        let shop_tx = order.shop_transaction_id.clone();
+        let now = now_ms();
+        let until_ms = now + self.pay_lease.as_millis() as i64;
+        let (refusal, _) = self
+            .records
+            .transition(&key, None, |current| {
+                let Some(mut rec) = current else {
+                    return Err(Error::NotFound(format!(
+                        "unknown subscriptionToken '{token}'"
+                    )));
+                };
+                // Lapsed slots, and this instalment's own (a retry), do not count.
+                rec.slots
+                    .retain(|s| s.until_ms > now && s.shop_transaction_id != shop_tx);
+                if let Some(reason) = instalment_refusal(&rec) {
+                    return Ok(Step::Keep(Some(reason)));
+                }
+                if rec.amount.currency != order.amount.currency {
+                    return Err(Error::invalid(
+                        "currency",
+                        format!(
+                            "must be {}, the subscription's currency",
+                            rec.amount.currency
+                        ),
+                    ));
+                }
+                rec.slots.push(InstalmentSlot {
+                    shop_transaction_id: shop_tx.clone(),
+                    until_ms,
+                });
+                Ok(Step::write(rec, None))
+            })
+            .await?;
         if let Some(reason) = refusal {
             return Ok(response(PayResult::Ko, reason, Some(token.to_string())));
         }
-        if rec.amount.currency != order.amount.currency {
-            return Err(Error::invalid(
-                "currency",
-                format!(
-                    "must be {}, the subscription's currency",
-                    rec.amount.currency
-                ),
-            ));
-        }
-        self.instalment(p.as_ref(), token, order).await
-    }
-
-    async fn instalment(
-        &self,
-        p: &dyn Provider,
-        token: &str,
-        order: PayOrder,
-    ) -> Result<SubscriptionResponse> {
-        let paid = self.pay_in(p, order, Some(token)).await?;
-        if let Some(id) = &paid.payment_id {
-            self.update_subscription_record(p, token, |r| {
-                if !r.payments.contains(id) {
-                    r.payments.push(id.clone());
+        let paid = self.pay_in(p.as_ref(), order, Some(token)).await;
+        let payment_id = paid.as_ref().ok().and_then(|r| r.payment_id.clone());
+        self.records
+            .transition(&key, None, |current| {
+                let Some(mut rec) = current else {
+                    return Ok::<_, Error>(Step::Keep(()));
+                };
+                rec.slots.retain(|s| s.shop_transaction_id != shop_tx);
+                if let Some(id) = &payment_id {
+                    if !rec.payments.contains(id) {
+                        rec.payments.push(id.clone());
+                    }
                 }
-                None
+                rec.updated_ms = now_ms();
+                Ok(Step::write(rec, ()))
             })
             .await?;
-        }
-        Ok(SubscriptionResponse {
-            result: paid.result,
-            result_description: paid.result_description,
-            payment_id: paid.payment_id,
-            subscription_token: Some(token.to_string()),
-            redirect_to_url: paid.redirect_to_url,
-            metadata: Map::new(),
-        })
+        Ok(instalment_response(paid?, token))
     }
 
     /// `DELETE /subscription/expire/{token}`.
@@ -496,7 +498,60 @@ impl Engine {
     }
 }
 
-/// A token the provider does not know, or could not have issued, is an unknown token.
+/// Why a manual subscription takes no further instalment, if it does not. Payments made and
+/// slots held both count against `expires_after`.
+fn instalment_refusal(rec: &SubscriptionRecord) -> Option<String> {
+    if rec.kind == Kind::Automatic {
+        return Some("an automatic subscription is charged by the provider; /subscription/pay is for manual ones".into());
+    }
+    if rec.ended {
+        return Some("the subscription has ended: start a new one".into());
+    }
+    let taken = (rec.payments.len() + rec.slots.len()) as u64;
+    match rec.expires_after {
+        Some(n) if taken >= u64::from(n) && rec.slots.is_empty() => {
+            Some(format!("all {n} payments of the subscription were taken"))
+        }
+        Some(n) if taken >= u64::from(n) => Some(format!(
+            "all {n} payments of the subscription are taken or being paid ({} in progress)",
+            rec.slots.len()
+        )),
+        _ => None,
+    }
+}
+
+/// A new subscription record, before any instalment.
+fn new_record(p: &dyn Provider, token: &str, terms: Terms<'_>) -> SubscriptionRecord {
+    SubscriptionRecord {
+        provider: p.name().to_string(),
+        token: token.to_string(),
+        kind: terms.kind,
+        shop_transaction_id: terms.shop_transaction_id.to_string(),
+        amount: terms.amount,
+        status: SubscriptionStatus::Pending,
+        provider_status: String::new(),
+        reference: terms.reference,
+        expires_after: terms.expires_after,
+        payments: Vec::new(),
+        notified: Vec::new(),
+        ended: false,
+        updated_ms: now_ms(),
+        slots: Vec::new(),
+    }
+}
+
+/// The answer to a manual subscription's start or instalment.
+fn instalment_response(paid: PayResponse, token: &str) -> SubscriptionResponse {
+    SubscriptionResponse {
+        result: paid.result,
+        result_description: paid.result_description,
+        payment_id: paid.payment_id,
+        subscription_token: Some(token.to_string()),
+        redirect_to_url: paid.redirect_to_url,
+        metadata: Map::new(),
+    }
+}
+
 /// The contract's answer for a provider's subscription outcome.
 fn answer(out: SubscriptionOutcome) -> SubscriptionResponse {
     SubscriptionResponse {
@@ -509,6 +564,7 @@ fn answer(out: SubscriptionOutcome) -> SubscriptionResponse {
     }
 }
 
+/// A token the provider does not know, or could not have issued, is an unknown token.
 fn not_found_as_token(e: ProviderError, token: &str) -> Error {
     match e {
         ProviderError::NotFound(_) => {

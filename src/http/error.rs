@@ -42,6 +42,7 @@ impl ApiError {
                 EngineError::Invalid { .. } => StatusCode::BAD_REQUEST,
                 EngineError::NotFound(_) => StatusCode::NOT_FOUND,
                 EngineError::Conflict(_) => StatusCode::CONFLICT,
+                EngineError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                 EngineError::Mismatch(_) => StatusCode::BAD_GATEWAY,
                 EngineError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
                 EngineError::Callback(CallbackError::Malformed(_)) => StatusCode::BAD_REQUEST,

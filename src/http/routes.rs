@@ -122,6 +122,7 @@ pub async fn check(
     responses((status = 200, description = "acknowledged in the provider's form (Feennex: OK)"),
         (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse, description = "the provider's signature is missing or wrong"),
         (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 429, body = ErrorResponse, description = "an id payrouter does not hold, over CALLBACK_FETCH_RATE: send it again later"),
         (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
         (status = 504, body = ErrorResponse)))]
 pub async fn callback(

@@ -141,6 +141,8 @@ impl ProviderFactory for Feennex {
                 partial_refunds: false,
                 max_amount: None,
                 min_poll_interval: Duration::from_secs(10),
+                // Feennex refuses a second invoice/check of an invoice within 10 s.
+                hard_poll_limit: true,
                 callback_format: "Feennex POST, form-encoded or JSON, signed with SHA-256 over the sorted non-empty fields and FEENNEX_SECRET_KEY; the state is confirmed with invoice/check; answered text/plain OK",
                 pay_provider_data: PAY_PROVIDER_DATA,
             },

@@ -112,6 +112,8 @@ impl ProviderFactory for Fena {
                 // Fena pays by UK Faster Payments, whose scheme limit is £1,000,000 a payment.
                 max_amount: Some(100_000_000),
                 min_poll_interval: Duration::from_secs(1),
+                // A courtesy to Fena, not a limit it publishes.
+                hard_poll_limit: false,
                 callback_format: "Fena JSON webhook (unsigned: only the payment id is used, the state is re-fetched)",
                 pay_provider_data: PAY_PROVIDER_DATA,
             },

@@ -77,6 +77,9 @@ pub struct Capabilities {
     /// Shortest interval between two status fetches of one payment.
     #[serde(serialize_with = "as_millis")]
     pub min_poll_interval: Duration,
+    /// Whether `min_poll_interval` is a limit the provider publishes and enforces, rather than
+    /// a courtesy: `/check`, which otherwise always asks the provider, keeps to it then.
+    pub hard_poll_limit: bool,
     /// How callbacks arrive, for documentation.
     pub callback_format: &'static str,
     /// providerData fields understood on pay, for documentation.

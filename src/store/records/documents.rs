@@ -57,6 +57,10 @@ pub struct RefundEntry {
     pub amount: i64,
     pub state: RefundState,
     pub at_ms: i64,
+    /// Asked of the provider without an answer yet (or the answer was lost): the provider may
+    /// or may not have seen it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,9 +88,17 @@ pub struct PaymentRecord {
     pub refund_history_lost: bool,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// When the fetch whose answer was last applied started (ms since the epoch; 0: none yet).
+    /// An answer from a fetch that started earlier is stale and is not applied.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fetch_started_ms: i64,
 }
 
 impl Json for PaymentRecord {}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -122,9 +134,22 @@ pub struct SubscriptionRecord {
     #[serde(default)]
     pub ended: bool,
     pub updated_ms: i64,
+    /// Manual: instalments being paid right now. A slot is taken before the provider is asked,
+    /// so concurrent instalments cannot overrun `expires_after`; it lapses at `until_ms` if its
+    /// holder died.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<InstalmentSlot>,
 }
 
 impl Json for SubscriptionRecord {}
+
+/// A manual subscription's instalment in progress, by its shopTransactionId.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalmentSlot {
+    pub shop_transaction_id: String,
+    pub until_ms: i64,
+}
 
 /// An idempotency key's reservation: who holds it, and the answer once there is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,8 +18,8 @@ mod keys;
 mod work;
 
 pub use documents::{
-    Document, Json, PaymentRecord, Phase, PollWindow, Readable, RefundEntry, RefundState,
-    Reservation, SubscriptionKind, SubscriptionRecord,
+    Document, InstalmentSlot, Json, PaymentRecord, Phase, PollWindow, Readable, RefundEntry,
+    RefundState, Reservation, SubscriptionKind, SubscriptionRecord,
 };
 pub(crate) use keys::QueueKeys;
 pub use keys::{DocKey, Keys, DEFAULT_PREFIX};

@@ -1,0 +1,168 @@
+//! Keeping provider callbacks from turning into a flood of provider calls. A callback only
+//! names a payment (Fena's are unsigned), so each one would cost a fetch: here the fetches
+//! callbacks cause are capped by a token bucket (`CALLBACK_FETCH_RATE` per second, per
+//! process), and one payment has at most one callback fetch in flight in this process.
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use payrouter_provider::Provider;
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{now_ms, Engine, Error, Result};
+
+/// The rate used when none is configured.
+const DEFAULT_RATE: NonZeroU32 = NonZeroU32::new(20).expect("20 is not zero");
+
+/// A callback's look deferred to a recheck waits at least this long.
+const DEFER: Duration = Duration::from_secs(1);
+
+/// The token bucket and the payments being fetched on behalf of callbacks.
+pub(super) struct CallbackFetches {
+    bucket: DefaultDirectRateLimiter,
+    in_flight: Mutex<HashSet<(String, String)>>,
+}
+
+impl CallbackFetches {
+    /// A bucket of `per_second` tokens, refilled at `per_second`.
+    pub(super) fn new(per_second: NonZeroU32) -> Self {
+        CallbackFetches {
+            bucket: RateLimiter::direct(Quota::per_second(per_second)),
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub(super) fn default_rate() -> Self {
+        Self::new(DEFAULT_RATE)
+    }
+
+    /// Marks a callback fetch of the payment as in flight; `None` while another one is.
+    fn begin(&self, provider: &str, payment_id: &str) -> Option<Flight<'_>> {
+        let key = (provider.to_string(), payment_id.to_string());
+        let mut set = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        // Not `then_some`: a Flight made and dropped here would end the one in flight.
+        if !set.insert(key.clone()) {
+            return None;
+        }
+        Some(Flight {
+            set: &self.in_flight,
+            key,
+        })
+    }
+}
+
+/// A callback fetch in flight; it ends when this is dropped (also on an error or a panic).
+struct Flight<'a> {
+    set: &'a Mutex<HashSet<(String, String)>>,
+    key: (String, String),
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner());
+        set.remove(&self.key);
+    }
+}
+
+fn count(p: &dyn Provider, outcome: &'static str) {
+    metrics::counter!("payrouter_callback_fetches_total", "provider" => p.name(), "outcome" => outcome)
+        .increment(1);
+}
+
+impl Engine {
+    /// Sets the callback fetch rate (fetches per second, per process).
+    pub fn with_callback_fetch_rate(mut self, per_second: u32) -> Self {
+        if let Some(rate) = NonZeroU32::new(per_second) {
+            self.callback_fetches = CallbackFetches::new(rate);
+        }
+        self
+    }
+
+    /// A callback about a payment: look at the provider now if the poll window, the single
+    /// flight and the bucket allow it. A payment the router holds is otherwise looked at by a
+    /// recheck (the callback is accepted); an id it does not hold is answered 429 so the
+    /// provider retries, since rebuilding it needs the fetch (after a store loss an unknown
+    /// id may be ours: bounded, not forbidden).
+    pub(super) async fn payment_callback(
+        &self,
+        p: &dyn Provider,
+        payment_id: &str,
+    ) -> Result<bool> {
+        p.check_payment_id(payment_id)
+            .map_err(|m| Error::invalid("paymentId", m))?;
+        let key = self.records.keys().payment(p.name(), payment_id);
+        let known = self.records.read(&key).await?.doc.is_some();
+        let Some(_flight) = self.callback_fetches.begin(p.name(), payment_id) else {
+            count(p, "coalesced");
+            return self
+                .defer(p, payment_id, known, "is being fetched already")
+                .await;
+        };
+        if known && !self.claim_poll(p, payment_id).await? {
+            // Inside the poll window: looked at when it closes.
+            let due = now_ms() + p.capabilities().min_poll_interval.as_millis() as i64;
+            self.records
+                .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
+                .await?;
+            return Ok(false);
+        }
+        if self.callback_fetches.bucket.check().is_err() {
+            count(p, if known { "deferred" } else { "limited" });
+            return self
+                .defer(p, payment_id, known, "is over CALLBACK_FETCH_RATE")
+                .await;
+        }
+        count(p, "fetched");
+        if known {
+            Ok(self.fetch_and_apply(p, payment_id).await?.1)
+        } else {
+            // Rebuilt from the provider if it knows the id (a store loss); 404 otherwise.
+            self.load(p, payment_id).await?;
+            Ok(false)
+        }
+    }
+
+    /// A callback not looked at now: a payment the router holds gets a recheck; an unknown
+    /// id is refused with 429 so that the provider sends it again.
+    async fn defer(
+        &self,
+        p: &dyn Provider,
+        payment_id: &str,
+        known: bool,
+        why: &str,
+    ) -> Result<bool> {
+        if !known {
+            return Err(Error::RateLimited(format!(
+                "paymentId: '{payment_id}' is not a payment this router holds, and looking it up at {} {why}; send the callback again later",
+                p.name()
+            )));
+        }
+        let wait = p.capabilities().min_poll_interval.max(DEFER);
+        let due = now_ms() + wait.as_millis() as i64;
+        self.records
+            .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
+            .await?;
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_flight_per_payment_until_it_ends() {
+        let fetches = CallbackFetches::default_rate();
+        let first = fetches.begin("fena", "p1");
+        assert!(first.is_some());
+        assert!(fetches.begin("fena", "p1").is_none());
+        assert!(
+            fetches.begin("fena", "p1").is_none(),
+            "a refused begin leaves the flight in place"
+        );
+        assert!(fetches.begin("fena", "p2").is_some(), "per payment");
+        drop(first);
+        assert!(fetches.begin("fena", "p1").is_some());
+    }
+}
