@@ -2,6 +2,7 @@
 //! timeouts, panic catching, metrics) and bearer-token auth on the PGM-facing routes.
 
 mod error;
+mod extensions;
 mod input;
 mod openapi;
 mod ops;
@@ -135,6 +136,7 @@ pub fn routes() -> Vec<Route> {
             "/v3/{provider}/subscription/status/{token}",
             subscriptions::status,
         ),
+        route(Pgm, M::POST, "/v3/{provider}/quote", extensions::quote),
         route(
             Provider,
             M::POST,

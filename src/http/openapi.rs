@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ops, routes, subscriptions, AppState};
+use super::{extensions, ops, routes, subscriptions, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,7 @@ use super::{ops, routes, subscriptions, AppState};
         subscriptions::pay,
         subscriptions::expire,
         subscriptions::status,
+        extensions::quote,
         ops::healthz,
         ops::readyz,
         ops::metrics,

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod contract_env;
 pub mod drivers;
 pub mod feennex_mock;
+pub mod feennex_sim;
 pub mod fena_mock;
 pub mod pages;
 pub mod receiver;
@@ -21,6 +22,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub use feennex_mock::FeennexMock;
+pub use feennex_sim::FeennexSim;
 pub use fena_mock::FenaMock;
 pub use receiver::Receiver;
 pub use redis_server::RedisServer;

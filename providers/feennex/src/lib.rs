@@ -18,7 +18,7 @@ use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
     FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext, ProviderError,
-    ProviderFactory, RefundOrder, RefundOutcome, SecretString,
+    ProviderFactory, QuoteOrder, QuoteOutcome, RefundOrder, RefundOutcome, SecretString,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -59,6 +59,7 @@ const OPERATIONS: &[Operation] = &[
     Operation::Status,
     Operation::Check,
     Operation::Callback,
+    Operation::Quote,
 ];
 
 const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
@@ -189,6 +190,16 @@ impl Provider for Feennex {
             );
         }
         transform::fetched_payment(data, payment_id, &shop_order_id)
+    }
+
+    async fn quote(&self, order: &QuoteOrder) -> Result<QuoteOutcome, ProviderError> {
+        // Feennex requires a shop_order_id on invoice/try; a fresh one keeps the quote apart
+        // from every real payment, and it is never used again.
+        let shop_order_id = format!("quote-{}", uuid::Uuid::new_v4().simple());
+        let body = transform::try_request(order, &shop_order_id, &self.shop)?;
+        let reply = self.client.post(transform::TRY_PATH, &body).await?;
+        let envelope = envelope(&reply, transform::TRY_PATH)?;
+        transform::quote_outcome(envelope, &body.payway, &self.shop)
     }
 
     async fn refund(&self, _order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {

@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Routes (relative to where the router is nested): `POST /invoice/create`,
-//! `POST /invoice/check`, and the payer's page `GET /pay/{id}` (or `POST /pay-form` with the
+//! `POST /invoice/check`, `POST /invoice/try` (a fee of 3% of the amount, rounded up to the
+//! minor unit, in the invoice's currency; the same checks as create, nothing stored), and the payer's page `GET /pay/{id}` (or `POST /pay-form` with the
 //! `invoice_id` form of a POST-redirect payway) whose Pay / Reject buttons send the callback
 //! before answering.
 //!
@@ -38,7 +39,7 @@
 //! 12 `recalculated`, other numbers as their digits) to its `callback_url`.
 //!
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
-//! "probability"}`; `operation` is `create` or `check` (API calls) or `callback`. On an API
+//! "probability"}`; `operation` is `create`, `try` or `check` (API calls) or `callback`. On an API
 //! call, `latencyMs` waits first (alone, the call then goes on normally); `status` answers
 //! that HTTP status with `{"message":"simulated fault"}`; `hang` never answers (an hour, then
 //! as `drop`); `drop` aborts the connection before a complete answer (reqwest reports a
@@ -130,8 +131,13 @@ pub const PAYWAYS: &[&str] = &[
     "card_post_eur",
 ];
 
+/// Bank-transfer payways: the payer transfers the money and uploads the bank's receipt.
+fn is_bank_transfer(payway: &str) -> bool {
+    payway.starts_with("bank_")
+}
+
 /// Operations a fault rule can name.
-const OPERATIONS: &[&str] = &["create", "check", "callback"];
+const OPERATIONS: &[&str] = &["create", "try", "check", "callback"];
 
 /// A receiver that does not answer must not hold a payer page forever.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -215,6 +221,7 @@ impl Simulator {
         Router::new()
             .route("/invoice/create", post(api::create))
             .route("/invoice/check", post(api::check))
+            .route("/invoice/try", post(api::try_invoice))
             .route("/pay/{id}", get(pages::invoice_page))
             .route("/pay-form", post(pages::pay_form))
             .route("/pay/{id}/{action}", post(pages::invoice_action))

@@ -12,6 +12,7 @@ mod error;
 mod fields;
 pub mod html;
 mod money;
+mod quote;
 mod redact;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -26,6 +27,7 @@ pub use capabilities::{Capabilities, Currencies, Operation};
 pub use error::ProviderError;
 pub use fields::{email_field, string_field};
 pub use money::{Currency, Money, MoneyError};
+pub use quote::{Quote, QuoteOrder, QuoteOutcome};
 pub use redact::Redactor;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use subscription::{
@@ -112,6 +114,11 @@ pub trait Provider: Send + Sync + 'static {
     /// The body the provider expects when a callback was accepted.
     fn callback_ack(&self) -> CallbackAck {
         CallbackAck::json_ok()
+    }
+
+    /// Precalculates a payment without creating it; nothing is stored.
+    async fn quote(&self, _order: &QuoteOrder) -> Result<QuoteOutcome, ProviderError> {
+        Err(self.unsupported(Operation::Quote))
     }
 
     async fn schedule_subscription(
