@@ -19,6 +19,7 @@ use payrouter_provider::{
     CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
     FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext, ProviderError,
     ProviderFactory, QuoteOrder, QuoteOutcome, RefundOrder, RefundOutcome, SecretString,
+    SubscriptionOutcome, SubscriptionState,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -60,6 +61,12 @@ const OPERATIONS: &[Operation] = &[
     Operation::Check,
     Operation::Callback,
     Operation::Quote,
+    // Manual subscriptions only: the router keeps them and each instalment is a new invoice.
+    // Feennex runs no automatic subscriptions, so schedule and update are not offered.
+    Operation::SubscriptionStart,
+    Operation::SubscriptionPay,
+    Operation::SubscriptionExpire,
+    Operation::SubscriptionStatus,
 ];
 
 const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
@@ -210,6 +217,16 @@ impl Provider for Feennex {
         })
     }
 
+    /// Reached only for tokens the router does not keep: Feennex has no subscriptions of its
+    /// own, so such a token is unknown.
+    async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
+        Err(no_subscription(token))
+    }
+
+    async fn expire_subscription(&self, token: &str) -> Result<SubscriptionOutcome, ProviderError> {
+        Err(no_subscription(token))
+    }
+
     fn authenticate_callback(
         &self,
         req: &CallbackRequest,
@@ -223,6 +240,12 @@ impl Provider for Feennex {
             body: "OK",
         }
     }
+}
+
+fn no_subscription(token: &str) -> ProviderError {
+    ProviderError::NotFound(format!(
+        "Feennex runs no subscriptions of its own, and '{token}' is not a manual subscription of this router"
+    ))
 }
 
 /// Feennex's envelope of an answer to `path`; a refusal whose code the adapter does not know is
