@@ -11,7 +11,7 @@ pub use fields::{
 
 use payrouter_provider::{
     Action, Interval, Money, PayOrder, PayResult, PaymentStatusKind, QuoteOrder, QuoteOutcome,
-    SubscriptionOrder, SubscriptionStatus,
+    Receipt, ReceiptOutcome, SubscriptionOrder, SubscriptionStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -359,4 +359,37 @@ impl From<QuoteOutcome> for QuoteResponse {
             },
         }
     }
+}
+
+/// Answer of a receipt upload: `OK` when the provider took the file for review, `KO` saying
+/// why it refused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptResponse {
+    pub result: PayResult,
+    pub result_description: String,
+}
+
+impl From<ReceiptOutcome> for ReceiptResponse {
+    fn from(outcome: ReceiptOutcome) -> Self {
+        match outcome {
+            ReceiptOutcome::Accepted => ReceiptResponse {
+                result: PayResult::Ok,
+                result_description:
+                    "receipt sent: the provider reviews it (see the receipt status)".into(),
+            },
+            ReceiptOutcome::Declined { message } => ReceiptResponse {
+                result: PayResult::Ko,
+                result_description: message,
+            },
+        }
+    }
+}
+
+/// Answer of the receipt status: every receipt the provider holds for the payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptStatusResponse {
+    pub payment_id: String,
+    pub receipts: Vec<Receipt>,
 }

@@ -246,6 +246,7 @@ impl Engine {
             post_redirect: None,
             subscription_token: None,
             refund_history_lost,
+            extras: Default::default(),
             created_ms: now,
             updated_ms: now,
         })

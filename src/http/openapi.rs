@@ -32,6 +32,8 @@ use super::{extensions, ops, routes, subscriptions, AppState};
         subscriptions::expire,
         subscriptions::status,
         extensions::quote,
+        extensions::upload_receipt,
+        extensions::receipt_status,
         ops::healthz,
         ops::readyz,
         ops::metrics,

@@ -18,6 +18,9 @@
 //! # }
 //! ```
 //!
+//! Bank-transfer payways (`bank_*`) answer invoice/create with the receipt endpoints
+//! (`receipt_url`, `receipt_status_url`, `receipt_web`), served as the `receipts` module says.
+//!
 //! Routes (relative to where the router is nested): `POST /invoice/create`,
 //! `POST /invoice/check`, `POST /invoice/try` (a fee of 3% of the amount, rounded up to the
 //! minor unit, in the invoice's currency; the same checks as create, nothing stored), and the payer's page `GET /pay/{id}` (or `POST /pay-form` with the
@@ -50,7 +53,11 @@
 mod api;
 mod control;
 mod pages;
+mod receipts;
 
+pub use receipts::RECEIPT_MAX_BYTES;
+
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -153,6 +160,17 @@ struct Store {
     /// In creation order, so the control API lists them as they were made.
     invoices: Vec<Invoice>,
     last_id: u64,
+    /// Every request that reached the receipt upload endpoint, taken or not.
+    receipt_requests: usize,
+}
+
+/// A receipt the simulated Feennex took.
+#[derive(Debug, Clone)]
+pub struct SimReceipt {
+    pub id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -173,6 +191,8 @@ struct Invoice {
     processed: Option<DateTime<Utc>>,
     /// What the payer paid when it differs from `amount` (status 12, Recalculated).
     paid: Option<Money>,
+    /// Receipts sent for a bank-transfer invoice.
+    receipts: Vec<SimReceipt>,
 }
 
 /// `data` of `invoice/check`; amounts are number tokens written as Feennex writes them.
@@ -222,11 +242,32 @@ impl Simulator {
             .route("/invoice/create", post(api::create))
             .route("/invoice/check", post(api::check))
             .route("/invoice/try", post(api::try_invoice))
+            .route(
+                "/api/v1/order/{id}/receipt",
+                // Room for the multipart framing around the largest file.
+                post(receipts::upload).layer(DefaultBodyLimit::max(RECEIPT_MAX_BYTES + 64 * 1024)),
+            )
+            .route("/api/v1/order/{id}/receipt/status", get(receipts::status))
             .route("/pay/{id}", get(pages::invoice_page))
             .route("/pay-form", post(pages::pay_form))
             .route("/pay/{id}/{action}", post(pages::invoice_action))
             .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
+    }
+
+    /// How many requests reached the receipt upload endpoint, taken or refused.
+    pub fn receipt_requests(&self) -> usize {
+        self.store().receipt_requests
+    }
+
+    /// The receipts taken for the invoice of `shop_order_id`.
+    pub fn receipts(&self, shop_order_id: &str) -> Vec<SimReceipt> {
+        self.store()
+            .invoices
+            .iter()
+            .find(|i| i.shop_order_id == shop_order_id)
+            .map(|i| i.receipts.clone())
+            .unwrap_or_default()
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {

@@ -81,6 +81,16 @@ struct Created {
     method: &'static str,
     url: String,
     data: Value,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    receipt: Option<ReceiptEndpoints>,
+}
+
+/// Where a bank transfer's receipt goes: the API endpoints and the payer's own form.
+#[derive(Serialize)]
+struct ReceiptEndpoints {
+    receipt_url: String,
+    receipt_status_url: String,
+    receipt_web: String,
 }
 
 /// A request's members, values as raw JSON so numbers keep their token.
@@ -226,6 +236,7 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
         created: Utc::now(),
         processed: None,
         paid: None,
+        receipts: Vec::new(),
     };
     let mut store = sim.store();
     if store
@@ -240,12 +251,18 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
         id: store.last_id,
         ..invoice
     };
+    let receipt = is_bank_transfer(&invoice.payway).then(|| ReceiptEndpoints {
+        receipt_url: format!("{}/api/v1/order/{}/receipt", sim.base(), invoice.id),
+        receipt_status_url: format!("{}/api/v1/order/{}/receipt/status", sim.base(), invoice.id),
+        receipt_web: format!("{}/pay/{}", sim.base(), invoice.id),
+    });
     let created = if invoice.uses_post_redirect() {
         Created {
             id: invoice.id,
             method: "POST",
             url: format!("{}/pay-form", sim.base()),
             data: json!({"invoice_id": invoice.id.to_string(), "lang": "en"}),
+            receipt,
         }
     } else {
         Created {
@@ -253,6 +270,7 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
             method: "GET",
             url: format!("{}/pay/{}", sim.base(), invoice.id),
             data: json!({}),
+            receipt,
         }
     };
     store.invoices.push(invoice);

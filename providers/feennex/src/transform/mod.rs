@@ -1,6 +1,6 @@
 //! Pure translation between the contract and Feennex's API, one module per concern: `request`
 //! builds the signed bodies, `answer` reads Feennex's envelope and maps invoice statuses,
-//! `quote` reads the figures of invoice/try,
+//! `quote` reads the figures of invoice/try, `receipt` the bank-transfer receipt endpoints,
 //! `error_code` says what each `error_code` means, `callback` authenticates callbacks, and
 //! `raw_json` reads JSON values exactly as sent (amounts and signatures depend on the number
 //! tokens). No I/O and no logging here: the adapter in `lib.rs` logs what it needs to.
@@ -14,6 +14,7 @@ mod callback;
 mod error_code;
 mod quote;
 mod raw_json;
+mod receipt;
 mod request;
 
 pub use answer::{
@@ -23,6 +24,7 @@ pub use answer::{
 pub use callback::{callback_fields, callback_subject};
 pub use error_code::undocumented_code;
 pub use quote::quote_outcome;
+pub use receipt::{receipt_target, receipts, upload_outcome};
 pub use request::{
     check_request, create_request, try_request, CheckRequest, CreateRequest, TryRequest,
 };
