@@ -386,6 +386,43 @@ mod tests {
         assert_eq!(c.state, map_status(1, None));
         assert_eq!(c.state.status, PaymentStatusKind::Pending);
         assert_eq!(c.reference, None);
+        assert!(
+            c.extras.is_empty(),
+            "a card payment has no receipt endpoints"
+        );
+    }
+
+    #[test]
+    fn bank_transfer_receipt_endpoints_are_kept_as_extras() {
+        let urls = json!({"receipt_url": "https://f.example/api/v1/order/7/receipt",
+            "receipt_status_url": "https://f.example/api/v1/order/7/receipt/status",
+            "receipt_web": "https://f.example/receipt/7"});
+        let expected = json!({"receiptUrl": "https://f.example/api/v1/order/7/receipt",
+            "receiptStatusUrl": "https://f.example/api/v1/order/7/receipt/status",
+            "receiptWebUrl": "https://f.example/receipt/7"});
+        let created = |data: Value| {
+            let env =
+                envelope(json!({"data": data, "error_code": 0, "message": "Ok", "result": true}));
+            match pay_outcome(env, "4126", &shop()).unwrap() {
+                PayOutcome::Created(c) => Value::Object(c.extras),
+                other => panic!("not created: {other:?}"),
+            }
+        };
+        let mut top = json!({"id": 7, "method": "GET", "url": "https://pay.example/7", "data": {}});
+        top.as_object_mut()
+            .unwrap()
+            .extend(urls.as_object().unwrap().clone());
+        assert_eq!(created(top), expected, "beside the redirect");
+        let inner = json!({"id": 7, "method": "GET", "url": "https://pay.example/7", "data": urls});
+        assert_eq!(created(inner), expected, "inside the redirect's data");
+        let partial = json!({"id": 7, "method": "GET", "url": "https://pay.example/7",
+            "receipt_url": "https://f.example/r", "receipt_web": "javascript:alert(1)",
+            "receipt_status_url": "https://f.example/s"});
+        assert_eq!(
+            created(partial),
+            json!({}),
+            "only http(s) endpoints, all three"
+        );
     }
 
     #[test]
