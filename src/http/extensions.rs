@@ -81,15 +81,19 @@ async fn receipt_target(
         .map_err(EngineError::from)?;
     if for_upload && status.status != PaymentStatusKind::Pending {
         return Err(EngineError::Conflict(format!(
-            "payment '{payment_id}' is already final ({:?}): it takes no more receipts",
-            status.status
+            "payment '{payment_id}' is already final ({}): it takes no more receipts",
+            serde_json::to_value(status.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
         ))
         .into());
     }
     Ok(target)
 }
 
-/// The types a receipt may have, by content: (MIME type sent on, name for people).
+/// The MIME type of a receipt by its content (magic numbers), when it is one of the types
+/// Feennex takes.
 fn receipt_type(bytes: &[u8]) -> Option<&'static str> {
     match infer::get(bytes)?.mime_type() {
         "application/pdf" => Some("application/pdf"),

@@ -19,7 +19,8 @@
 //! ```
 //!
 //! Bank-transfer payways (`bank_*`) answer invoice/create with the receipt endpoints
-//! (`receipt_url`, `receipt_status_url`, `receipt_web`), served as the `receipts` module says.
+//! (`receipt_url`, `receipt_status_url`: the `receipts` module; `receipt_web`: the invoice's
+//! payer page, standing in for Feennex's upload form).
 //!
 //! Routes (relative to where the router is nested): `POST /invoice/create`,
 //! `POST /invoice/check`, `POST /invoice/try` (a fee of 3% of the amount, rounded up to the
