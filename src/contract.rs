@@ -10,8 +10,8 @@ pub use fields::{
 };
 
 use payrouter_provider::{
-    Action, Interval, Money, PayOrder, PayResult, PaymentStatusKind, SubscriptionOrder,
-    SubscriptionStatus,
+    Action, Interval, Money, PayOrder, PayResult, PaymentStatusKind, QuoteOrder, QuoteOutcome,
+    Receipt, ReceiptOutcome, SubscriptionOrder, SubscriptionStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -285,4 +285,111 @@ impl InstalmentRequest {
         );
         (self.subscription_info.token, pay)
     }
+}
+
+/// Request body of `quote`: the payment to precalculate; nothing is created or stored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuoteRequest {
+    pub amount: Amount,
+    pub currency: CurrencyCode,
+    /// Feennex: `payway` (default FEENNEX_PAYWAY).
+    pub provider_data: Option<ProviderData>,
+}
+
+impl QuoteRequest {
+    pub fn into_order(self) -> QuoteOrder {
+        QuoteOrder {
+            amount: self.amount.with(self.currency),
+            provider_data: self.provider_data.unwrap_or_default().into_map(),
+        }
+    }
+}
+
+/// Answer of `quote`: `OK` with the figures, or `KO` saying why the provider would refuse the
+/// payment. Amounts are minor units of `payerCurrency`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuoteResponse {
+    pub result: PayResult,
+    pub result_description: String,
+    /// What the payer pays, fees included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_amount: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_fee: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange_fee: Option<i64>,
+    /// ISO 4217 alphabetic code of the payer's currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payway: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paymethod_name: Option<String>,
+    /// The providerData fields this payment method needs on pay (e.g. `email`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_fields: Option<Vec<String>>,
+}
+
+impl From<QuoteOutcome> for QuoteResponse {
+    fn from(outcome: QuoteOutcome) -> Self {
+        match outcome {
+            QuoteOutcome::Quoted(q) => QuoteResponse {
+                result: PayResult::Ok,
+                result_description: "precalculated; nothing was created".into(),
+                payer_amount: Some(q.payer_amount.minor),
+                payer_fee: Some(q.payer_fee.minor),
+                exchange_fee: Some(q.exchange_fee.minor),
+                payer_currency: Some(q.payer_currency.code().to_string()),
+                payway: Some(q.payway),
+                paymethod_name: Some(q.paymethod_name),
+                required_fields: Some(q.required_fields),
+            },
+            QuoteOutcome::Declined { message } => QuoteResponse {
+                result: PayResult::Ko,
+                result_description: message,
+                payer_amount: None,
+                payer_fee: None,
+                exchange_fee: None,
+                payer_currency: None,
+                payway: None,
+                paymethod_name: None,
+                required_fields: None,
+            },
+        }
+    }
+}
+
+/// Answer of a receipt upload: `OK` when the provider took the file for review, `KO` saying
+/// why it refused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptResponse {
+    pub result: PayResult,
+    pub result_description: String,
+}
+
+impl From<ReceiptOutcome> for ReceiptResponse {
+    fn from(outcome: ReceiptOutcome) -> Self {
+        match outcome {
+            ReceiptOutcome::Accepted => ReceiptResponse {
+                result: PayResult::Ok,
+                result_description:
+                    "receipt sent: the provider reviews it (see the receipt status)".into(),
+            },
+            ReceiptOutcome::Declined { message } => ReceiptResponse {
+                result: PayResult::Ko,
+                result_description: message,
+            },
+        }
+    }
+}
+
+/// Answer of the receipt status: every receipt the provider holds for the payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptStatusResponse {
+    pub payment_id: String,
+    pub receipts: Vec<Receipt>,
 }

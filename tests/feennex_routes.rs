@@ -1037,9 +1037,9 @@ async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 8. What Feennex does not offer
+// 8. What Feennex does not offer (manual subscriptions: tests/feennex_subscriptions.rs)
 
-async fn refunds_and_subscriptions_are_not_offered(kind: StoreKind) {
+async fn refunds_and_automatic_subscriptions_are_not_offered(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-refund";
     let id = create(&e, tx, 1234).await;
@@ -1070,14 +1070,11 @@ async fn refunds_and_subscriptions_are_not_offered(kind: StoreKind) {
                      "providerData": {"email": EMAIL}});
     let http = &e.router.http;
     let url = |p: &str| e.router.url(&format!("/v3/feennex/subscription/{p}"));
+    // Feennex runs no automatic subscriptions; manual ones (start, pay) are kept by the
+    // router (tests/feennex_subscriptions.rs).
     let requests = [
         http.post(url("schedule")).json(&sub),
         http.post(url("update/tok-1")).json(&sub),
-        http.post(url("start")).json(&sub),
-        http.post(url("pay")).json(&sub),
-        http.delete(url("expire/tok-1")),
-        http.post(url("expire/tok-1")),
-        http.get(url("status/tok-1")),
     ];
     for request in requests {
         let (s, b) = read(request.send().await.unwrap()).await;
@@ -1085,6 +1082,16 @@ async fn refunds_and_subscriptions_are_not_offered(kind: StoreKind) {
         assert_eq!(b["statusCode"], 501, "{b}");
         let m = message(&b).to_ascii_lowercase();
         assert!(m.contains("feennex") && m.contains("subscription"), "{b}");
+    }
+    // A token the router does not keep is unknown: Feennex has none of its own to ask about.
+    for request in [
+        http.delete(url("expire/tok-1")),
+        http.post(url("expire/tok-1")),
+        http.get(url("status/tok-1")),
+    ] {
+        let (s, b) = read(request.send().await.unwrap()).await;
+        assert_error_response(s, &b, 404);
+        assert!(message(&b).contains("tok-1"), "{b}");
     }
     assert!(e.receiver.all().is_empty());
 }
@@ -1111,5 +1118,5 @@ on_both_stores!(
     status_is_rebuilt_after_the_store_is_lost,
     rebuilding_a_pending_payment_polls_once,
     callback_after_the_store_is_lost_is_notified,
-    refunds_and_subscriptions_are_not_offered,
+    refunds_and_automatic_subscriptions_are_not_offered,
 );

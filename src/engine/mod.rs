@@ -254,6 +254,7 @@ impl Engine {
             post_redirect: None,
             subscription_token: None,
             refund_history_lost,
+            extras: Default::default(),
             created_ms: now,
             updated_ms: now,
             fetch_started_ms: started_ms,

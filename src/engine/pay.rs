@@ -105,6 +105,7 @@ impl Engine {
                 .then_some(created.redirect),
             subscription_token: subscription.map(str::to_string),
             refund_history_lost: false,
+            extras: created.extras,
             created_ms: now,
             updated_ms: now,
             fetch_started_ms: 0,

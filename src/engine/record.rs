@@ -158,7 +158,7 @@ impl PaymentRecord {
         if let Some(token) = &self.subscription_token {
             metadata.insert("subscriptionToken".into(), json!(token));
         }
-        for (k, v) in &self.state.metadata {
+        for (k, v) in self.extras.iter().chain(&self.state.metadata) {
             metadata.insert(k.clone(), v.clone());
         }
         PaymentStatus {
@@ -195,6 +195,7 @@ mod tests {
             post_redirect: None,
             subscription_token: None,
             refund_history_lost: false,
+            extras: Default::default(),
             created_ms: 0,
             updated_ms: 0,
             fetch_started_ms: 0,

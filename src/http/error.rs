@@ -22,6 +22,10 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("content-type: must be application/json")]
     UnsupportedMediaType,
+    #[error("content-type: must be multipart/form-data with one `file` field")]
+    NotMultipart,
+    #[error("{field}: must be at most {max} bytes")]
+    FileTooLarge { field: &'static str, max: usize },
     #[error("{0}")]
     NotImplemented(String),
 }
@@ -36,7 +40,10 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::NotMultipart => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            ApiError::FileTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Engine(e) => match e {
                 EngineError::Invalid { .. } => StatusCode::BAD_REQUEST,
@@ -52,6 +59,7 @@ impl ApiError {
                 EngineError::Provider(p) => match p {
                     ProviderError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
                     ProviderError::NotFound(_) => StatusCode::NOT_FOUND,
+                    ProviderError::Conflict(_) => StatusCode::CONFLICT,
                     ProviderError::NotSupported { .. } => StatusCode::NOT_IMPLEMENTED,
                     ProviderError::Misconfigured(_) | ProviderError::Unavailable(_) => {
                         StatusCode::BAD_GATEWAY

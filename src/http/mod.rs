@@ -3,6 +3,7 @@
 
 mod access_log;
 mod error;
+mod extensions;
 mod input;
 mod openapi;
 mod ops;
@@ -68,6 +69,9 @@ pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    /// A file upload: its body may be as large as the largest file a provider takes, instead
+    /// of BODY_LIMIT_BYTES (the handler holds each file to its provider's own limit).
+    pub upload: bool,
     handler: MethodRouter<AppState>,
 }
 
@@ -81,9 +85,22 @@ where
         method,
         path,
         access,
+        upload: false,
         handler: on(filter, handler),
     }
 }
+
+impl Route {
+    fn upload(self) -> Route {
+        Route {
+            upload: true,
+            ..self
+        }
+    }
+}
+
+/// Room for the multipart framing around the largest file.
+const UPLOAD_FRAMING: usize = 64 * 1024;
 
 /// Every route payrouter serves.
 pub fn routes() -> Vec<Route> {
@@ -137,6 +154,20 @@ pub fn routes() -> Vec<Route> {
             "/v3/{provider}/subscription/status/{token}",
             subscriptions::status,
         ),
+        route(Pgm, M::POST, "/v3/{provider}/quote", extensions::quote),
+        route(
+            Pgm,
+            M::POST,
+            "/v3/{provider}/receipt/{payment_id}",
+            extensions::upload_receipt,
+        )
+        .upload(),
+        route(
+            Pgm,
+            M::GET,
+            "/v3/{provider}/receipt/{payment_id}",
+            extensions::receipt_status,
+        ),
         route(
             Provider,
             M::POST,
@@ -168,13 +199,28 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn router(state: AppState, settings: HttpSettings) -> Router {
     let (mut pgm, mut open, mut ops) = (Router::new(), Router::new(), Router::new());
+    let upload_limit = state
+        .engine
+        .providers()
+        .values()
+        .map(|p| p.receipt_max_bytes())
+        .max()
+        .unwrap_or(0)
+        .saturating_add(UPLOAD_FRAMING)
+        .max(settings.body_limit);
     for r in routes() {
         let group = match r.access {
             Access::Pgm => &mut pgm,
             Access::Provider => &mut open,
             Access::Ops => &mut ops,
         };
-        *group = std::mem::take(group).route(r.path, r.handler);
+        let handler = if r.upload {
+            r.handler
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
+        } else {
+            r.handler
+        };
+        *group = std::mem::take(group).route(r.path, handler);
     }
     let pgm = pgm.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let provider_routes = pgm

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{ops, routes, subscriptions, AppState};
+use super::{extensions, ops, routes, subscriptions, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,9 @@ use super::{ops, routes, subscriptions, AppState};
         subscriptions::pay,
         subscriptions::expire,
         subscriptions::status,
+        extensions::quote,
+        extensions::upload_receipt,
+        extensions::receipt_status,
         ops::healthz,
         ops::readyz,
         ops::metrics,

@@ -9,6 +9,7 @@ pub mod contract_env;
 pub mod drivers;
 pub mod durable_redis;
 pub mod feennex_mock;
+pub mod feennex_sim;
 pub mod fena_mock;
 pub mod flaky_receiver;
 pub mod pages;
@@ -24,6 +25,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 pub use feennex_mock::FeennexMock;
+pub use feennex_sim::FeennexSim;
 pub use fena_mock::FenaMock;
 pub use receiver::Receiver;
 pub use redis_server::RedisServer;

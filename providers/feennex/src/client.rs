@@ -1,8 +1,8 @@
-//! The thin HTTP client of Feennex: it POSTs a signed JSON body and hands back the answer as
-//! received. What an answer means is decided in `transform`.
+//! The thin HTTP client of Feennex: it POSTs a signed JSON body (or a receipt file) and hands
+//! back the answer as received. What an answer means is decided in `transform`.
 
 use payrouter_provider::transport::{self, Reply};
-use payrouter_provider::ProviderError;
+use payrouter_provider::{ProviderError, ReceiptFile};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -32,6 +32,28 @@ impl FeennexClient {
             .post(format!("{}{}", self.base_url, path))
             .header("accept", "application/json")
             .json(body);
+        transport::send(request, NAME, LABEL).await
+    }
+
+    /// Sends a receipt as the multipart `file` field to `url`, one of Feennex's own receipt
+    /// endpoints (kept from the invoice/create answer).
+    pub async fn post_file(&self, url: &str, file: ReceiptFile) -> Result<Reply, ProviderError> {
+        let part = reqwest::multipart::Part::bytes(file.bytes)
+            .file_name(file.file_name)
+            .mime_str(file.content_type)
+            .map_err(|_| ProviderError::Unavailable("the receipt's type cannot be sent".into()))?;
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let request = self
+            .http
+            .post(url)
+            .header("accept", "application/json")
+            .multipart(form);
+        transport::send(request, NAME, LABEL).await
+    }
+
+    /// GETs `url`, one of Feennex's own receipt endpoints.
+    pub async fn get(&self, url: &str) -> Result<Reply, ProviderError> {
+        let request = self.http.get(url).header("accept", "application/json");
         transport::send(request, NAME, LABEL).await
     }
 }

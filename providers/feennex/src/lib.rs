@@ -18,9 +18,12 @@ use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
     FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext, ProviderError,
-    ProviderFactory, RefundOrder, RefundOutcome, SecretString,
+    ProviderFactory, QuoteOrder, QuoteOutcome, Receipt, ReceiptFile, ReceiptOutcome, ReceiptReview,
+    ReceiptTarget, RefundOrder, RefundOutcome, SecretString, SubscriptionOutcome,
+    SubscriptionState,
 };
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,10 +47,20 @@ pub struct Settings {
     /// Default payway (e.g. `card_usd`) when an order carries no `providerData.payway`.
     #[serde(default, deserialize_with = "config::opt_string")]
     pub payway: Option<String>,
+    /// The largest receipt file accepted for a bank transfer, in bytes.
+    #[serde(default = "default_receipt_max_bytes")]
+    pub receipt_max_bytes: u64,
     #[serde(default = "config::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+/// 10 MiB, a phone photo of a receipt with room to spare.
+pub const DEFAULT_RECEIPT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+
+fn default_receipt_max_bytes() -> u64 {
+    DEFAULT_RECEIPT_MAX_BYTES
 }
 
 fn default_base_url() -> String {
@@ -59,6 +72,15 @@ const OPERATIONS: &[Operation] = &[
     Operation::Status,
     Operation::Check,
     Operation::Callback,
+    Operation::Quote,
+    Operation::ReceiptUpload,
+    Operation::ReceiptStatus,
+    // Manual subscriptions only: the router keeps them and each instalment is a new invoice.
+    // Feennex runs no automatic subscriptions, so schedule and update are not offered.
+    Operation::SubscriptionStart,
+    Operation::SubscriptionPay,
+    Operation::SubscriptionExpire,
+    Operation::SubscriptionStatus,
 ];
 
 const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
@@ -80,6 +102,7 @@ const REFUND_HINT: &str = "refunds are arranged with the Feennex account manager
 
 pub struct Feennex {
     client: FeennexClient,
+    receipt_max_bytes: usize,
     shop: Shop,
     capabilities: Capabilities,
 }
@@ -114,6 +137,18 @@ impl ProviderFactory for Feennex {
         let base_url = checks.base_url("BASE_URL", &settings.base_url);
         let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
         let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
+        let receipt_max_bytes = match usize::try_from(settings.receipt_max_bytes) {
+            Ok(n) if n > 0 => n,
+            _ => {
+                checks.problem(
+                    "RECEIPT_MAX_BYTES",
+                    format_args!(
+                        "must be a positive number of bytes (default {DEFAULT_RECEIPT_MAX_BYTES})"
+                    ),
+                );
+                0
+            }
+        };
         let checked = (|| Some((shop_id?, secret_key?, base_url?)))();
         let (shop_id, secret_key, base_url) = checks.finish(checked)?;
         let client = FeennexClient::new(base_url, connect_timeout, timeout)
@@ -126,6 +161,7 @@ impl ProviderFactory for Feennex {
             .map(|base| format!("{base}/v3/{NAME}/callback"));
         Ok(Arc::new(Feennex {
             client,
+            receipt_max_bytes,
             shop: Shop {
                 shop_id,
                 secret_key,
@@ -193,12 +229,65 @@ impl Provider for Feennex {
         transform::fetched_payment(data, payment_id, &shop_order_id)
     }
 
+    async fn quote(&self, order: &QuoteOrder) -> Result<QuoteOutcome, ProviderError> {
+        // Feennex requires a shop_order_id on invoice/try; a fresh one keeps the quote apart
+        // from every real payment, and it is never used again.
+        let shop_order_id = format!("quote-{}", uuid::Uuid::new_v4().simple());
+        let body = transform::try_request(order, &shop_order_id, &self.shop)?;
+        let reply = self.client.post(transform::TRY_PATH, &body).await?;
+        let envelope = envelope(&reply, transform::TRY_PATH)?;
+        transform::quote_outcome(envelope, &body.payway, &self.shop)
+    }
+
     async fn refund(&self, _order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
         Err(ProviderError::NotSupported {
             provider: NAME,
             operation: Operation::Refund,
             hint: Some(REFUND_HINT),
         })
+    }
+
+    fn receipt_target(
+        &self,
+        _payment_id: &str,
+        extras: &Map<String, Value>,
+    ) -> Result<ReceiptTarget, ProviderError> {
+        transform::receipt_target(extras)
+    }
+
+    fn receipt_max_bytes(&self) -> usize {
+        self.receipt_max_bytes
+    }
+
+    async fn upload_receipt(
+        &self,
+        target: &ReceiptTarget,
+        file: ReceiptFile,
+    ) -> Result<ReceiptOutcome, ProviderError> {
+        let reply = self.client.post_file(&target.upload_url, file).await?;
+        transform::upload_outcome(&reply, &self.shop)
+    }
+
+    async fn receipt_status(&self, target: &ReceiptTarget) -> Result<Vec<Receipt>, ProviderError> {
+        let reply = self.client.get(&target.status_url).await?;
+        let receipts = transform::receipts(&reply)?;
+        for r in receipts
+            .iter()
+            .filter(|r| r.status == ReceiptReview::Unknown)
+        {
+            tracing::warn!(provider = NAME, status = %r.provider_status, "Feennex sent an unknown receipt status");
+        }
+        Ok(receipts)
+    }
+
+    /// Reached only for tokens the router does not keep: Feennex has no subscriptions of its
+    /// own, so such a token is unknown.
+    async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
+        Err(no_subscription(token))
+    }
+
+    async fn expire_subscription(&self, token: &str) -> Result<SubscriptionOutcome, ProviderError> {
+        Err(no_subscription(token))
     }
 
     fn authenticate_callback(
@@ -214,6 +303,12 @@ impl Provider for Feennex {
             body: "OK",
         }
     }
+}
+
+fn no_subscription(token: &str) -> ProviderError {
+    ProviderError::NotFound(format!(
+        "Feennex runs no subscriptions of its own, and '{token}' is not a manual subscription of this router"
+    ))
 }
 
 /// Feennex's envelope of an answer to `path`; a refusal whose code the adapter does not know is

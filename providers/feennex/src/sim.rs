@@ -18,8 +18,13 @@
 //! # }
 //! ```
 //!
+//! Bank-transfer payways (`bank_*`) answer invoice/create with the receipt endpoints
+//! (`receipt_url`, `receipt_status_url`: the `receipts` module; `receipt_web`: the invoice's
+//! payer page, standing in for Feennex's upload form).
+//!
 //! Routes (relative to where the router is nested): `POST /invoice/create`,
-//! `POST /invoice/check`, and the payer's page `GET /pay/{id}` (or `POST /pay-form` with the
+//! `POST /invoice/check`, `POST /invoice/try` (a fee of 3% of the amount, rounded up to the
+//! minor unit, in the invoice's currency; the same checks as create, nothing stored), and the payer's page `GET /pay/{id}` (or `POST /pay-form` with the
 //! `invoice_id` form of a POST-redirect payway) whose Pay / Reject buttons send the callback
 //! before answering.
 //!
@@ -38,7 +43,7 @@
 //! 12 `recalculated`, other numbers as their digits) to its `callback_url`.
 //!
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
-//! "probability"}`; `operation` is `create` or `check` (API calls) or `callback`. On an API
+//! "probability"}`; `operation` is `create`, `try` or `check` (API calls) or `callback`. On an API
 //! call, `latencyMs` waits first (alone, the call then goes on normally); `status` answers
 //! that HTTP status with `{"message":"simulated fault"}`; `hang` never answers (an hour, then
 //! as `drop`); `drop` aborts the connection before a complete answer (reqwest reports a
@@ -49,7 +54,11 @@
 mod api;
 mod control;
 mod pages;
+mod receipts;
 
+pub use receipts::RECEIPT_MAX_BYTES;
+
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
@@ -130,8 +139,13 @@ pub const PAYWAYS: &[&str] = &[
     "card_post_eur",
 ];
 
+/// Bank-transfer payways: the payer transfers the money and uploads the bank's receipt.
+fn is_bank_transfer(payway: &str) -> bool {
+    payway.starts_with("bank_")
+}
+
 /// Operations a fault rule can name.
-const OPERATIONS: &[&str] = &["create", "check", "callback"];
+const OPERATIONS: &[&str] = &["create", "try", "check", "callback"];
 
 /// A receiver that does not answer must not hold a payer page forever.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -147,6 +161,17 @@ struct Store {
     /// In creation order, so the control API lists them as they were made.
     invoices: Vec<Invoice>,
     last_id: u64,
+    /// Every request that reached the receipt upload endpoint, taken or not.
+    receipt_requests: usize,
+}
+
+/// A receipt the simulated Feennex took.
+#[derive(Debug, Clone)]
+pub struct SimReceipt {
+    pub id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +192,8 @@ struct Invoice {
     processed: Option<DateTime<Utc>>,
     /// What the payer paid when it differs from `amount` (status 12, Recalculated).
     paid: Option<Money>,
+    /// Receipts sent for a bank-transfer invoice.
+    receipts: Vec<SimReceipt>,
 }
 
 /// `data` of `invoice/check`; amounts are number tokens written as Feennex writes them.
@@ -215,11 +242,33 @@ impl Simulator {
         Router::new()
             .route("/invoice/create", post(api::create))
             .route("/invoice/check", post(api::check))
+            .route("/invoice/try", post(api::try_invoice))
+            .route(
+                "/api/v1/order/{id}/receipt",
+                // Room for the multipart framing around the largest file.
+                post(receipts::upload).layer(DefaultBodyLimit::max(RECEIPT_MAX_BYTES + 64 * 1024)),
+            )
+            .route("/api/v1/order/{id}/receipt/status", get(receipts::status))
             .route("/pay/{id}", get(pages::invoice_page))
             .route("/pay-form", post(pages::pay_form))
             .route("/pay/{id}/{action}", post(pages::invoice_action))
             .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
+    }
+
+    /// How many requests reached the receipt upload endpoint, taken or refused.
+    pub fn receipt_requests(&self) -> usize {
+        self.store().receipt_requests
+    }
+
+    /// The receipts taken for the invoice of `shop_order_id`.
+    pub fn receipts(&self, shop_order_id: &str) -> Vec<SimReceipt> {
+        self.store()
+            .invoices
+            .iter()
+            .find(|i| i.shop_order_id == shop_order_id)
+            .map(|i| i.receipts.clone())
+            .unwrap_or_default()
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {

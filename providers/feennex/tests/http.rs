@@ -540,7 +540,7 @@ async fn fetch_errors_over_http() {
 }
 
 #[tokio::test]
-async fn refunds_and_subscriptions_are_not_supported() {
+async fn refunds_and_automatic_subscriptions_are_not_supported() {
     let server = MockServer::start_async().await;
     let p = provider(&server);
     let err = p
@@ -556,17 +556,19 @@ async fn refunds_and_subscriptions_are_not_supported() {
             if h == "refunds are arranged with the Feennex account manager"),
         "{err:?}"
     );
+    // Feennex runs no subscriptions of its own (the router keeps manual ones): a token the
+    // router does not keep is unknown, and none can be scheduled.
     let err = p.fetch_subscription("t").await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            ProviderError::NotSupported {
-                operation: Operation::SubscriptionStatus,
-                ..
-            }
-        ),
+        matches!(&err, ProviderError::NotFound(m) if m.contains("'t'")),
         "{err:?}"
     );
+    let err = p.expire_subscription("t").await.unwrap_err();
+    assert!(matches!(err, ProviderError::NotFound(_)), "{err:?}");
+    assert!(!p.capabilities().supports(Operation::SubscriptionSchedule));
+    assert!(!p.capabilities().supports(Operation::SubscriptionUpdate));
+    assert!(p.capabilities().supports(Operation::SubscriptionStart));
+    assert!(p.capabilities().supports(Operation::SubscriptionPay));
 }
 
 #[test]

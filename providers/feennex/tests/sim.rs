@@ -12,8 +12,8 @@ use payrouter_feennex::{sign, transform, Feennex, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome,
-    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect,
-    SecretString,
+    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, QuoteOrder,
+    QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect, SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -475,8 +475,71 @@ async fn the_control_api_has_an_index() {
             && r["body"].as_str().unwrap().contains("clientPrice")));
     assert_eq!(
         index["faults"]["operations"],
-        json!(["create", "check", "callback"])
+        json!(["create", "try", "check", "callback"])
     );
     assert_eq!(index["statuses"]["4"], "Paid");
     assert_eq!(index["statuses"]["12"], "Paid a different amount");
+}
+
+#[tokio::test]
+async fn try_and_receipts_work_end_to_end_through_the_adapter() {
+    let env = start().await;
+    let quote = QuoteOrder {
+        amount: Money::new(1234, Currency::from_code("USD").unwrap()),
+        provider_data: json!({"payway": "bank_usd"}).as_object().cloned().unwrap(),
+    };
+    let QuoteOutcome::Quoted(q) = env.feennex.quote(&quote).await.unwrap() else {
+        panic!("not quoted")
+    };
+    assert_eq!(q.payer_amount.minor, 1272, "3% rounded up, exactly");
+    assert_eq!(q.payer_fee.minor, 38);
+    assert_eq!(q.required_fields, vec!["email", "phone"]);
+
+    let outcome = env
+        .feennex
+        .pay(&order("r-1", 1000, "bank_usd"))
+        .await
+        .unwrap();
+    let PayOutcome::Created(created) = outcome else {
+        panic!("not created")
+    };
+    let target = env
+        .feennex
+        .receipt_target(&created.payment_id, &created.extras)
+        .unwrap();
+    let file = |content_type: &'static str, bytes: &[u8]| ReceiptFile {
+        file_name: "receipt".into(),
+        content_type,
+        bytes: bytes.to_vec(),
+    };
+    let taken = env
+        .feennex
+        .upload_receipt(&target, file("image/png", b"\x89PNG...."))
+        .await
+        .unwrap();
+    assert_eq!(taken, ReceiptOutcome::Accepted);
+    let refused = env
+        .feennex
+        .upload_receipt(&target, file("application/zip", b"PK.."))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        ReceiptOutcome::Declined {
+            message: "Feennex refused the receipt: File type: application/zip not allowed".into()
+        }
+    );
+    let receipts = env.feennex.receipt_status(&target).await.unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].status, ReceiptReview::Pending);
+
+    let card = env
+        .feennex
+        .pay(&order("r-2", 1000, "card_usd"))
+        .await
+        .unwrap();
+    let PayOutcome::Created(card) = card else {
+        panic!("not created")
+    };
+    assert!(card.extras.is_empty());
 }

@@ -214,6 +214,7 @@ pub fn created_payment(resp: CreateResponse) -> Result<CreatedPayment, ProviderE
         redirect: Redirect::Get { url: link },
         redirect_mobile: None,
         reference: p.reference,
+        extras: Default::default(),
     })
 }
 

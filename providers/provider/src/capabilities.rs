@@ -19,6 +19,9 @@ pub enum Operation {
     SubscriptionPay,
     SubscriptionExpire,
     SubscriptionStatus,
+    Quote,
+    ReceiptUpload,
+    ReceiptStatus,
 }
 
 impl Operation {
@@ -35,6 +38,9 @@ impl Operation {
             Operation::SubscriptionPay => "subscription pay",
             Operation::SubscriptionExpire => "subscription expire",
             Operation::SubscriptionStatus => "subscription status",
+            Operation::Quote => "quote",
+            Operation::ReceiptUpload => "receipt upload",
+            Operation::ReceiptStatus => "receipt status",
         }
     }
 }

@@ -11,6 +11,10 @@ pub enum ProviderError {
     /// The provider does not know this payment or subscription.
     #[error("{0}")]
     NotFound(String),
+    /// The operation does not apply to this payment as it stands (e.g. a receipt for a card
+    /// payment); the message says why.
+    #[error("{0}")]
+    Conflict(String),
     /// The provider cannot do this at all.
     #[error("{}", not_supported(provider, *operation, hint))]
     NotSupported {

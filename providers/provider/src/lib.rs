@@ -12,6 +12,8 @@ mod error;
 mod fields;
 pub mod html;
 mod money;
+mod quote;
+mod receipt;
 mod redact;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -26,6 +28,8 @@ pub use capabilities::{Capabilities, Currencies, Operation};
 pub use error::ProviderError;
 pub use fields::{email_field, string_field};
 pub use money::{Currency, Money, MoneyError};
+pub use quote::{Quote, QuoteOrder, QuoteOutcome};
+pub use receipt::{Receipt, ReceiptFile, ReceiptOutcome, ReceiptReview, ReceiptTarget};
 pub use redact::Redactor;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use subscription::{
@@ -112,6 +116,39 @@ pub trait Provider: Send + Sync + 'static {
     /// The body the provider expects when a callback was accepted.
     fn callback_ack(&self) -> CallbackAck {
         CallbackAck::json_ok()
+    }
+
+    /// Precalculates a payment without creating it; nothing is stored.
+    async fn quote(&self, _order: &QuoteOrder) -> Result<QuoteOutcome, ProviderError> {
+        Err(self.unsupported(Operation::Quote))
+    }
+
+    /// Where receipts of this payment go. `extras` is what the adapter gave with
+    /// `CreatedPayment::extras` when the payment was created; `Conflict` when the payment's
+    /// method takes no receipts.
+    fn receipt_target(
+        &self,
+        _payment_id: &str,
+        _extras: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ReceiptTarget, ProviderError> {
+        Err(self.unsupported(Operation::ReceiptUpload))
+    }
+
+    /// The largest receipt file the provider takes, in bytes (0: no receipts).
+    fn receipt_max_bytes(&self) -> usize {
+        0
+    }
+
+    async fn upload_receipt(
+        &self,
+        _target: &ReceiptTarget,
+        _file: ReceiptFile,
+    ) -> Result<ReceiptOutcome, ProviderError> {
+        Err(self.unsupported(Operation::ReceiptUpload))
+    }
+
+    async fn receipt_status(&self, _target: &ReceiptTarget) -> Result<Vec<Receipt>, ProviderError> {
+        Err(self.unsupported(Operation::ReceiptStatus))
     }
 
     async fn schedule_subscription(

@@ -64,6 +64,10 @@ pub struct CreatedPayment {
     pub state: ProviderState,
     /// What the provider will echo back (e.g. Fena's `reference`), checked on every fetch.
     pub reference: Option<String>,
+    /// Facts the provider gave only at creation (e.g. where a bank transfer's receipt goes):
+    /// kept with the payment, shown in its Payment Status `metadata`, and handed back to the
+    /// adapter by `Provider::receipt_target`.
+    pub extras: Map<String, Value>,
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@
 use payrouter_provider::{Money, ProviderState, Redirect, SubscriptionStatus};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// Something stored under a [`super::DocKey`].
@@ -86,6 +87,10 @@ pub struct PaymentRecord {
     /// the router refuses further refunds rather than guess the remainder.
     #[serde(default)]
     pub refund_history_lost: bool,
+    /// What the provider gave only at creation (`CreatedPayment::extras`), shown in the
+    /// Payment Status `metadata`; absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extras: Map<String, Value>,
     pub created_ms: i64,
     pub updated_ms: i64,
     /// When the fetch whose answer was last applied started (ms since the epoch; 0: none yet).

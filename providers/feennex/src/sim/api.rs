@@ -1,4 +1,4 @@
-//! The simulated Feennex API: `invoice/create` and `invoice/check`, signed JSON in, the
+//! The simulated Feennex API: `invoice/create`, `invoice/try` and `invoice/check`, signed JSON in, the
 //! `{data, error_code, message, result}` envelope out, refusals with HTTP 200 and Feennex's
 //! error codes, checked in the order Feennex must check them (the shop before its signature).
 
@@ -13,7 +13,9 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-use super::{py_number, CheckData, Invoice, Simulator, PAYWAYS};
+use super::{
+    is_bank_transfer, number, py_float, py_number, CheckData, Invoice, Simulator, PAYWAYS,
+};
 use crate::sign;
 
 /// Feennex's limits, in major units of the invoice currency.
@@ -79,6 +81,16 @@ struct Created {
     method: &'static str,
     url: String,
     data: Value,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    receipt: Option<ReceiptEndpoints>,
+}
+
+/// Where a bank transfer's receipt goes: the API endpoints and the payer's own form.
+#[derive(Serialize)]
+struct ReceiptEndpoints {
+    receipt_url: String,
+    receipt_status_url: String,
+    receipt_web: String,
 }
 
 /// A request's members, values as raw JSON so numbers keep their token.
@@ -167,14 +179,14 @@ pub(super) async fn create(State(sim): State<Simulator>, body: Bytes) -> Respons
     }
 }
 
-fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
-    let fields = fields(body)?;
+/// What invoice/create and invoice/try both require and check, in Feennex's order: the signed
+/// keys, then the values. Answers the amount, the payway and the shop_order_id.
+fn invoice_terms(sim: &Simulator, fields: &Fields) -> Result<(Money, String, String), Refusal> {
     let [amount_text, currency_text, payway, _, shop_order_id] = signed(
         sim,
-        &fields,
+        fields,
         ["amount", "currency", "payway", "shop_id", "shop_order_id"],
     )?;
-    let email = required(&fields, "email")?;
     if shop_order_id.len() > SHOP_ORDER_ID_MAX {
         return Err(bad_parameter(
             "shop_order_id",
@@ -202,6 +214,13 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
     if amount.minor > MAX_AMOUNT * unit {
         return Err(refusal(5, "Payer price amount is too large, max: 100000.0"));
     }
+    Ok((amount, payway, shop_order_id))
+}
+
+fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
+    let fields = fields(body)?;
+    let (amount, payway, shop_order_id) = invoice_terms(sim, &fields)?;
+    let email = required(&fields, "email")?;
     let invoice = Invoice {
         id: 0,
         shop_order_id,
@@ -217,6 +236,7 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
         created: Utc::now(),
         processed: None,
         paid: None,
+        receipts: Vec::new(),
     };
     let mut store = sim.store();
     if store
@@ -231,12 +251,18 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
         id: store.last_id,
         ..invoice
     };
+    let receipt = is_bank_transfer(&invoice.payway).then(|| ReceiptEndpoints {
+        receipt_url: format!("{}/api/v1/order/{}/receipt", sim.base(), invoice.id),
+        receipt_status_url: format!("{}/api/v1/order/{}/receipt/status", sim.base(), invoice.id),
+        receipt_web: format!("{}/pay/{}", sim.base(), invoice.id),
+    });
     let created = if invoice.uses_post_redirect() {
         Created {
             id: invoice.id,
             method: "POST",
             url: format!("{}/pay-form", sim.base()),
             data: json!({"invoice_id": invoice.id.to_string(), "lang": "en"}),
+            receipt,
         }
     } else {
         Created {
@@ -244,10 +270,76 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
             method: "GET",
             url: format!("{}/pay/{}", sim.base(), invoice.id),
             data: json!({}),
+            receipt,
         }
     };
     store.invoices.push(invoice);
     Ok(created)
+}
+
+pub(super) async fn try_invoice(State(sim): State<Simulator>, body: Bytes) -> Response {
+    if let Some(faulted) = intercept(&sim, "try").await {
+        return faulted;
+    }
+    match precalculate(&sim, &body) {
+        Ok(data) => ok(data),
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// `data` of `invoice/try`; amounts are number tokens written as Feennex writes them.
+#[derive(Serialize)]
+struct TryData {
+    add_ons_config: Value,
+    exch_fee: Box<RawValue>,
+    info: Option<String>,
+    manual: u8,
+    payer_fee: Box<RawValue>,
+    payer_price: Box<RawValue>,
+    paymethod_id: u64,
+    paymethod_name: &'static str,
+    ps_currency: u16,
+    warning: Option<String>,
+}
+
+/// The simulated tariff: the payer pays a fee of `FEE_PERCENT` of the amount, rounded up to
+/// the currency's minor unit, in the invoice's own currency (no exchange, so no exchange fee).
+/// Nothing is stored: the shop_order_id is only checked.
+fn precalculate(sim: &Simulator, body: &[u8]) -> Result<TryData, Refusal> {
+    let fields = fields(body)?;
+    let (amount, payway, _) = invoice_terms(sim, &fields)?;
+    let fee = Money::new(payer_fee(amount.minor), amount.currency);
+    let price = Money::new(amount.minor + fee.minor, amount.currency);
+    let email = json!({"example": "payer@example.com", "label": {"en": "E-mail:"},
+        "regex": "^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+.[a-zA-Z0-9-.]+$",
+        "title": {"en": "Enter your e-mail"}});
+    let (add_ons_config, paymethod_name) = if is_bank_transfer(&payway) {
+        let phone = json!({"example": "79999999999", "label": {"en": "Phone:"},
+            "regex": "^[0-9]{10,15}$", "title": {"en": "Enter your phone number"}});
+        (json!({"email": email, "phone": phone}), "Bank transfer")
+    } else {
+        (json!({"email": email}), "Bank card")
+    };
+    Ok(TryData {
+        add_ons_config,
+        exch_fee: number("0"),
+        info: None,
+        manual: 1,
+        payer_fee: number(&py_float(fee)),
+        payer_price: number(&py_float(price)),
+        paymethod_id: 268,
+        paymethod_name,
+        ps_currency: amount.currency.numeric(),
+        warning: None,
+    })
+}
+
+/// The simulated fee, in percent of the amount.
+const FEE_PERCENT: i64 = 3;
+
+/// `FEE_PERCENT` of `minor`, rounded up to a whole minor unit.
+fn payer_fee(minor: i64) -> i64 {
+    (minor * FEE_PERCENT + 99) / 100
 }
 
 pub(super) async fn check(State(sim): State<Simulator>, body: Bytes) -> Response {

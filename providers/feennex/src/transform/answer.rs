@@ -8,7 +8,7 @@ use payrouter_provider::{
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error_code::{check_error, pay_error};
 use super::raw_json::{
@@ -72,7 +72,53 @@ struct CreateData {
     url: String,
     #[serde(default)]
     data: Option<Box<RawValue>>,
+    #[serde(default)]
+    receipt_url: Option<String>,
+    #[serde(default)]
+    receipt_status_url: Option<String>,
+    #[serde(default)]
+    receipt_web: Option<String>,
 }
+
+/// The receipt endpoints Feennex gives for bank-transfer payment methods.
+#[derive(Debug, Default, Deserialize)]
+struct ReceiptFields {
+    #[serde(default)]
+    receipt_url: Option<String>,
+    #[serde(default)]
+    receipt_status_url: Option<String>,
+    #[serde(default)]
+    receipt_web: Option<String>,
+}
+
+impl ReceiptFields {
+    /// The fields as Payment Status `metadata` extras; none unless all three are http(s) URLs
+    /// (a bank-transfer payment whose receipts can be both sent and followed).
+    fn extras(self) -> Map<String, Value> {
+        let mut extras = Map::new();
+        let url = |u: &Option<String>| {
+            u.as_ref()
+                .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+                .cloned()
+        };
+        if let (Some(upload), Some(status), Some(web)) = (
+            url(&self.receipt_url),
+            url(&self.receipt_status_url),
+            url(&self.receipt_web),
+        ) {
+            extras.insert(RECEIPT_WEB_URL.into(), Value::String(web));
+            extras.insert(RECEIPT_URL.into(), Value::String(upload));
+            extras.insert(RECEIPT_STATUS_URL.into(), Value::String(status));
+        }
+        extras
+    }
+}
+
+/// The Payment Status `metadata` keys of a bank transfer's receipt endpoints: the payer's
+/// upload form, and the API endpoints the receipt routes use.
+pub const RECEIPT_WEB_URL: &str = "receiptWebUrl";
+pub const RECEIPT_URL: &str = "receiptUrl";
+pub const RECEIPT_STATUS_URL: &str = "receiptStatusUrl";
 
 /// `data` of a successful invoice/check. Amounts stay raw JSON tokens until parsed as decimals.
 #[derive(Debug, Deserialize)]
@@ -108,6 +154,17 @@ pub fn pay_outcome(
         .ok_or_else(|| unusable("invoice/create succeeded without data"))?;
     let created: CreateData = serde_json::from_str(data.get())
         .map_err(|e| unusable(format_args!("invoice/create: {e}")))?;
+    let receipt = ReceiptFields {
+        receipt_url: created.receipt_url,
+        receipt_status_url: created.receipt_status_url,
+        receipt_web: created.receipt_web,
+    };
+    // The receipt fields may also come inside the redirect's own `data`.
+    let receipt = match (&receipt.receipt_url, created.data.as_deref()) {
+        (None, Some(inner)) => serde_json::from_str(inner.get()).unwrap_or_default(),
+        _ => receipt,
+    };
+    let extras = receipt.extras();
     if !(created.url.starts_with("https://") || created.url.starts_with("http://")) {
         return Err(unusable("invoice/create gave no http(s) redirect URL"));
     }
@@ -130,6 +187,7 @@ pub fn pay_outcome(
         redirect_mobile: None,
         state: map_status(1, None),
         reference: None,
+        extras,
     }))
 }
 
@@ -328,6 +386,43 @@ mod tests {
         assert_eq!(c.state, map_status(1, None));
         assert_eq!(c.state.status, PaymentStatusKind::Pending);
         assert_eq!(c.reference, None);
+        assert!(
+            c.extras.is_empty(),
+            "a card payment has no receipt endpoints"
+        );
+    }
+
+    #[test]
+    fn bank_transfer_receipt_endpoints_are_kept_as_extras() {
+        let urls = json!({"receipt_url": "https://f.example/api/v1/order/7/receipt",
+            "receipt_status_url": "https://f.example/api/v1/order/7/receipt/status",
+            "receipt_web": "https://f.example/receipt/7"});
+        let expected = json!({"receiptUrl": "https://f.example/api/v1/order/7/receipt",
+            "receiptStatusUrl": "https://f.example/api/v1/order/7/receipt/status",
+            "receiptWebUrl": "https://f.example/receipt/7"});
+        let created = |data: Value| {
+            let env =
+                envelope(json!({"data": data, "error_code": 0, "message": "Ok", "result": true}));
+            match pay_outcome(env, "4126", &shop()).unwrap() {
+                PayOutcome::Created(c) => Value::Object(c.extras),
+                other => panic!("not created: {other:?}"),
+            }
+        };
+        let mut top = json!({"id": 7, "method": "GET", "url": "https://pay.example/7", "data": {}});
+        top.as_object_mut()
+            .unwrap()
+            .extend(urls.as_object().unwrap().clone());
+        assert_eq!(created(top), expected, "beside the redirect");
+        let inner = json!({"id": 7, "method": "GET", "url": "https://pay.example/7", "data": urls});
+        assert_eq!(created(inner), expected, "inside the redirect's data");
+        let partial = json!({"id": 7, "method": "GET", "url": "https://pay.example/7",
+            "receipt_url": "https://f.example/r", "receipt_web": "javascript:alert(1)",
+            "receipt_status_url": "https://f.example/s"});
+        assert_eq!(
+            created(partial),
+            json!({}),
+            "only http(s) endpoints, all three"
+        );
     }
 
     #[test]

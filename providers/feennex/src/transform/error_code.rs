@@ -1,7 +1,8 @@
 //! Feennex's `error_code`s: one table of what each documented code is called and what it means
-//! for the router, and the errors a refused `invoice/create` or `invoice/check` becomes.
+//! for the router, and the errors a refused `invoice/create`, `invoice/try` or `invoice/check`
+//! becomes.
 
-use payrouter_provider::{PayOutcome, ProviderError};
+use payrouter_provider::{PayOutcome, ProviderError, QuoteOutcome};
 
 use super::answer::Envelope;
 use super::Shop;
@@ -128,6 +129,25 @@ fn configuration_error(code: i64, message: &str, hint: &str, shop: &Shop) -> Pro
 
 /// Maps a `result: false` answer to invoice/create.
 pub(super) fn pay_error(env: &Envelope, shop: &Shop) -> Result<PayOutcome, ProviderError> {
+    refusal_message(env, shop, "create the invoice", "invoice/create")
+        .map(|message| PayOutcome::Declined { message })
+}
+
+/// Maps a `result: false` answer to invoice/try exactly as one to invoice/create: what would
+/// refuse the payment refuses its quote.
+pub(super) fn quote_error(env: &Envelope, shop: &Shop) -> Result<QuoteOutcome, ProviderError> {
+    refusal_message(env, shop, "precalculate the payment", "invoice/try")
+        .map(|message| QuoteOutcome::Declined { message })
+}
+
+/// The `KO` message of a refusal of this payment, or the error when the refusal is about our
+/// configuration or Feennex itself. `doing` and `path` name the call in those errors.
+fn refusal_message(
+    env: &Envelope,
+    shop: &Shop,
+    doing: &str,
+    path: &str,
+) -> Result<String, ProviderError> {
     let (code, message) = error_of(env);
     match classify(code, &message) {
         Refusal | BadParameter => {
@@ -136,18 +156,16 @@ pub(super) fn pay_error(env: &Envelope, shop: &Shop) -> Result<PayOutcome, Provi
             } else {
                 shop.quote(&message)
             };
-            Ok(PayOutcome::Declined {
-                message: format!("Feennex: {text}"),
-            })
+            Ok(format!("Feennex: {text}"))
         }
         BadSign => Err(ProviderError::Misconfigured(SIGN_ERROR.into())),
         Configuration(hint) => Err(configuration_error(code, &message, hint, shop)),
         NotFound | Internal => Err(ProviderError::Unavailable(format!(
-            "Feennex could not create the invoice: {}",
+            "Feennex could not {doing}: {}",
             describe(code, &message, shop)
         ))),
         Unknown => Err(ProviderError::Unavailable(format!(
-            "Feennex answered invoice/create with an unknown error: {}",
+            "Feennex answered {path} with an unknown error: {}",
             describe(code, &message, shop)
         ))),
     }

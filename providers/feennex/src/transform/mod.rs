@@ -1,5 +1,6 @@
 //! Pure translation between the contract and Feennex's API, one module per concern: `request`
 //! builds the signed bodies, `answer` reads Feennex's envelope and maps invoice statuses,
+//! `quote` reads the figures of invoice/try, `receipt` the bank-transfer receipt endpoints,
 //! `error_code` says what each `error_code` means, `callback` authenticates callbacks, and
 //! `raw_json` reads JSON values exactly as sent (amounts and signatures depend on the number
 //! tokens). No I/O and no logging here: the adapter in `lib.rs` logs what it needs to.
@@ -11,7 +12,9 @@ use payrouter_provider::{Redactor, SecretString};
 mod answer;
 mod callback;
 mod error_code;
+mod quote;
 mod raw_json;
+mod receipt;
 mod request;
 
 pub use answer::{
@@ -20,10 +23,15 @@ pub use answer::{
 };
 pub use callback::{callback_fields, callback_subject};
 pub use error_code::undocumented_code;
-pub use request::{check_request, create_request, CheckRequest, CreateRequest};
+pub use quote::quote_outcome;
+pub use receipt::{receipt_target, receipts, upload_outcome};
+pub use request::{
+    check_request, create_request, try_request, CheckRequest, CreateRequest, TryRequest,
+};
 
 pub const CREATE_PATH: &str = "/invoice/create";
 pub const CHECK_PATH: &str = "/invoice/check";
+pub const TRY_PATH: &str = "/invoice/try";
 
 /// Feennex's limit for `shop_order_id`, taken as bytes so it holds whatever Feennex counts.
 const SHOP_ORDER_ID_MAX: usize = 255;

@@ -1,9 +1,10 @@
-//! The signed request bodies of `invoice/create` and `invoice/check`: the endpoint's required
-//! keys are signed exactly as they are sent.
+//! The signed request bodies of `invoice/create`, `invoice/try` and `invoice/check`: the
+//! endpoint's required keys are signed exactly as they are sent.
 
 use chrono::{DateTime, Utc};
-use payrouter_provider::{string_field, PayOrder, ProviderError};
+use payrouter_provider::{string_field, Money, PayOrder, ProviderError, QuoteOrder};
 use serde::Serialize;
+use serde_json::Map;
 use serde_json::Value;
 
 use super::{Shop, SHOP_ORDER_ID_MAX};
@@ -34,6 +35,17 @@ pub struct CreateRequest {
     pub callback_rejected_url: Option<String>,
 }
 
+/// Body of `POST /invoice/try`: the signed keys of invoice/create and nothing else.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct TryRequest {
+    pub amount: String,
+    pub currency: u16,
+    pub payway: String,
+    pub shop_id: u64,
+    pub shop_order_id: String,
+    pub sign: String,
+}
+
 /// Body of `POST /invoice/check`.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct CheckRequest {
@@ -55,20 +67,8 @@ pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, Pr
             "must be 1-255 bytes for Feennex (it is sent as shop_order_id)",
         ));
     }
-    let amount = order
-        .amount
-        .to_decimal_string(2)
-        .map_err(|e| invalid("amount", e.to_string()))?;
-    let currency = order.amount.currency.numeric();
     let data = &order.provider_data;
-    let payway = string_field(data, "payway")?
-        .or_else(|| shop.default_payway.clone())
-        .ok_or_else(|| {
-            invalid(
-                "providerData.payway",
-                "required: no FEENNEX_PAYWAY default is set; pass the Feennex payway, e.g. card_usd",
-            )
-        })?;
+    let (amount, currency, payway) = invoice_terms(order.amount, data, shop)?;
     let email = match data.get("email") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         _ => {
@@ -91,18 +91,7 @@ pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, Pr
             "must be at most 255 characters",
         ));
     }
-    let currency_text = currency.to_string();
-    let shop_id_text = shop.shop_id.to_string();
-    let sign = sign::sign(
-        &[
-            ("amount", amount.as_str()),
-            ("currency", currency_text.as_str()),
-            ("payway", payway.as_str()),
-            ("shop_id", shop_id_text.as_str()),
-            ("shop_order_id", shop_order_id.as_str()),
-        ],
-        &shop.secret_key,
-    );
+    let sign = invoice_sign(&amount, currency, &payway, &shop_order_id, shop);
     Ok(CreateRequest {
         amount,
         currency,
@@ -117,6 +106,67 @@ pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, Pr
         callback_url: shop.callback_url.clone(),
         callback_rejected_url: shop.callback_url.clone(),
     })
+}
+
+/// The invoice/try of a quote. `shop_order_id` is a fresh one that is never used again: Feennex
+/// requires one, and a quote must not take the shop_order_id of a real payment.
+pub fn try_request(
+    order: &QuoteOrder,
+    shop_order_id: &str,
+    shop: &Shop,
+) -> Result<TryRequest, ProviderError> {
+    let (amount, currency, payway) = invoice_terms(order.amount, &order.provider_data, shop)?;
+    let sign = invoice_sign(&amount, currency, &payway, shop_order_id, shop);
+    Ok(TryRequest {
+        amount,
+        currency,
+        payway,
+        shop_id: shop.shop_id,
+        shop_order_id: shop_order_id.to_string(),
+        sign,
+    })
+}
+
+/// The amount as sent (two decimals), the ISO numeric currency, and the payway of an invoice.
+fn invoice_terms(
+    amount: Money,
+    data: &Map<String, Value>,
+    shop: &Shop,
+) -> Result<(String, u16, String), ProviderError> {
+    let text = amount
+        .to_decimal_string(2)
+        .map_err(|e| invalid("amount", e.to_string()))?;
+    let payway = string_field(data, "payway")?
+        .or_else(|| shop.default_payway.clone())
+        .ok_or_else(|| {
+            invalid(
+                "providerData.payway",
+                "required: no FEENNEX_PAYWAY default is set; pass the Feennex payway, e.g. card_usd",
+            )
+        })?;
+    Ok((text, amount.currency.numeric(), payway))
+}
+
+/// The signature of invoice/create and invoice/try, over the same five keys.
+fn invoice_sign(
+    amount: &str,
+    currency: u16,
+    payway: &str,
+    shop_order_id: &str,
+    shop: &Shop,
+) -> String {
+    let currency_text = currency.to_string();
+    let shop_id_text = shop.shop_id.to_string();
+    sign::sign(
+        &[
+            ("amount", amount),
+            ("currency", currency_text.as_str()),
+            ("payway", payway),
+            ("shop_id", shop_id_text.as_str()),
+            ("shop_order_id", shop_order_id),
+        ],
+        &shop.secret_key,
+    )
 }
 
 pub fn check_request(shop_order_id: &str, shop: &Shop, now: DateTime<Utc>) -> CheckRequest {

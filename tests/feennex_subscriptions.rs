@@ -1,0 +1,251 @@
+//! Manual subscriptions on Feennex over real HTTP, against the Feennex simulator: the router
+//! keeps the subscription, each instalment is a new signed invoice the payer completes, and
+//! Feennex's signed callbacks (confirmed with invoice/check) move it on. Automatic ones
+//! (schedule, update) stay 501. Every scenario runs on the embedded store and on a real Redis.
+
+mod common;
+
+use common::feennex_sim::{SIM_SECRET_KEY, SIM_SHOP_ID};
+use common::*;
+use serde_json::{json, Value};
+
+const EMAIL: &str = "payer@example.com";
+
+struct Env {
+    sim: FeennexSim,
+    router: TestRouter,
+    _receiver: Receiver,
+    _redis: Option<RedisServer>,
+}
+
+/// A router whose PUBLIC_BASE_URL is its own address, so the simulator's callbacks reach it.
+async fn env(kind: StoreKind) -> Env {
+    let sim = FeennexSim::start().await;
+    let receiver = Receiver::start().await;
+    let redis = match kind {
+        StoreKind::Memory => None,
+        StoreKind::Redis => Some(RedisServer::start().await),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let store = redis
+        .as_ref()
+        .map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
+    let toml = format!(
+        r#"{store}enabled_providers = "feennex"
+public_base_url = "{public}"
+payment_callback_url = "{receiver}"
+log_level = "warn"
+
+[feennex]
+base_url = "{sim}"
+shop_id = {SIM_SHOP_ID}
+secret_key = "{SIM_SECRET_KEY}"
+payway = "card_usd"
+timeout_ms = 1500
+"#,
+        receiver = receiver.url,
+        sim = sim.base,
+    );
+    let router = TestRouter::start_on(&toml, listener).await;
+    Env {
+        sim,
+        router,
+        _receiver: receiver,
+        _redis: redis,
+    }
+}
+
+impl Env {
+    async fn sub_status(&self, token: &str) -> Value {
+        let (s, b) = self
+            .router
+            .get(&format!("/v3/feennex/subscription/status/{token}"))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    /// The simulated payer completes (4) or Feennex rejects (6) the invoice of `shop_order_id`,
+    /// and Feennex sends its signed callback.
+    async fn settle(&self, shop_order_id: &str, status: i64) {
+        let resp = self
+            .router
+            .http
+            .post(format!(
+                "{}/_sim/payments/{shop_order_id}/state",
+                self.sim.base
+            ))
+            .json(&json!({"status": status, "callback": true}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    }
+
+    async fn payment_status(&self, payment_id: &str) -> Value {
+        self.router
+            .get(&format!("/v3/feennex/status?paymentId={payment_id}"))
+            .await
+            .1
+    }
+}
+
+fn instalment(tx: &str, token: &str) -> Value {
+    json!({"amount": 500, "currency": "USD", "shopTransactionId": tx,
+           "subscriptionInfo": {"token": token}, "providerData": {"email": EMAIL}})
+}
+
+async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
+    let e = env(kind).await;
+    let start = json!({"amount": 500, "currency": "USD", "shopTransactionId": "fx-m-1",
+        "subscriptionInfo": {"expiresAfter": 2}, "providerData": {"email": EMAIL}});
+    let (s, b) = e
+        .router
+        .post("/v3/feennex/subscription/start", &start)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
+    let first = b["paymentId"].as_str().unwrap().to_string();
+    let token = b["subscriptionToken"].as_str().unwrap().to_string();
+    assert!(
+        b["redirectToUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&e.sim.base)),
+        "{b}"
+    );
+    assert_eq!(
+        e.router
+            .post("/v3/feennex/subscription/start", &start)
+            .await
+            .1,
+        b,
+        "a retried start is the same"
+    );
+    let invoices = e.sim.invoices().await;
+    assert_eq!(invoices.len(), 1, "one invoice for the first payment");
+    assert_eq!(invoices[0]["shop_amount"], json!(5.0));
+
+    e.settle("fx-m-1", 4).await;
+    let st = eventually(10, || async {
+        let st = e.sub_status(&token).await;
+        (st["status"] == "ACTIVE").then_some(st)
+    })
+    .await;
+    assert_eq!(st["providerName"], "feennex", "{st}");
+    assert_eq!(st["metadata"]["payments"], 1, "{st}");
+    assert_eq!(st["metadata"]["lastPaymentId"], first.as_str(), "{st}");
+    let payment = e.payment_status(&first).await;
+    assert_eq!(payment["status"], "ACCEPTED", "{payment}");
+    assert_eq!(payment["metadata"]["subscriptionToken"], token.as_str());
+
+    let (s, b) = e
+        .router
+        .post(
+            "/v3/feennex/subscription/pay",
+            &instalment("fx-m-2", &token),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
+    assert_eq!(b["subscriptionToken"], token.as_str());
+    let second = b["paymentId"].as_str().unwrap().to_string();
+    assert_ne!(second, first, "each instalment is a new invoice");
+    assert_eq!(e.sim.invoices().await.len(), 2);
+    e.settle("fx-m-2", 6).await;
+    eventually(10, || async {
+        (e.sub_status(&token).await["status"] == "PAST_DUE").then_some(())
+    })
+    .await;
+
+    let (s, b) = e
+        .router
+        .post(
+            "/v3/feennex/subscription/pay",
+            &instalment("fx-m-3", &token),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"], "KO", "expiresAfter 2 reached: {b}");
+    assert_eq!(
+        e.sim.invoices().await.len(),
+        2,
+        "no invoice for a refused instalment"
+    );
+
+    let (s, b) = e
+        .router
+        .post(
+            &format!("/v3/feennex/subscription/expire/{token}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!((s, b["result"].clone()), (200, json!("OK")), "{b}");
+    assert_eq!(e.sub_status(&token).await["status"], "CANCELED");
+}
+
+async fn a_new_subscription_is_pending_and_ends_on_expire(kind: StoreKind) {
+    let e = env(kind).await;
+    let start = json!({"amount": 1299, "currency": "EUR", "shopTransactionId": "fx-m-10",
+        "subscriptionInfo": {}, "providerData": {"email": EMAIL, "payway": "card_eur"}});
+    let (s, b) = e
+        .router
+        .post("/v3/feennex/subscription/start", &start)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["subscriptionToken"].as_str().unwrap().to_string();
+    assert_eq!(e.sub_status(&token).await["status"], "PENDING");
+    let expire = e.router.http.delete(
+        e.router
+            .url(&format!("/v3/feennex/subscription/expire/{token}")),
+    );
+    let (s, b) = read(expire.send().await.unwrap()).await;
+    assert_eq!((s, b["result"].clone()), (200, json!("OK")), "{b}");
+    assert_eq!(e.sub_status(&token).await["status"], "CANCELED");
+    let mut next = instalment("fx-m-11", &token);
+    next["currency"] = json!("EUR");
+    let (s, b) = e.router.post("/v3/feennex/subscription/pay", &next).await;
+    assert_eq!((s, b["result"].clone()), (200, json!("KO")), "{b}");
+    assert_eq!(e.sim.invoices().await.len(), 1);
+
+    let (s, b) = e
+        .router
+        .post(
+            "/v3/feennex/subscription/pay",
+            &instalment("fx-m-12", "sub_unknown"),
+        )
+        .await;
+    assert_error_response(s, &b, 404);
+    let schedule = json!({"amount": 500, "currency": "USD", "shopTransactionId": "fx-m-20",
+        "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1},
+        "providerData": {"email": EMAIL}});
+    let (s, b) = e
+        .router
+        .post("/v3/feennex/subscription/schedule", &schedule)
+        .await;
+    assert_error_response(s, &b, 501);
+    let (s, b) = e
+        .router
+        .post(
+            &format!("/v3/feennex/subscription/update/{token}"),
+            &schedule,
+        )
+        .await;
+    assert_error_response(s, &b, 501);
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
+        }
+        mod redis {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
+        }
+    };
+}
+
+on_both_stores!(
+    manual_subscription_start_pay_status_expire,
+    a_new_subscription_is_pending_and_ends_on_expire,
+);
