@@ -2,6 +2,7 @@
 //! transport failures, configuration and callbacks through the public factory.
 
 use httpmock::prelude::*;
+use httpmock::When;
 use payrouter_feennex::{sign, Feennex, Settings, NAME};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Currency, Money, Operation, PayOrder,
@@ -222,17 +223,31 @@ async fn invalid_orders_never_reach_feennex() {
     assert_eq!(mock.calls_async().await, 0);
 }
 
-async fn pay_answer(
+/// A mock Feennex that gives `answer` to every POST to `path`.
+async fn answering(
+    path: &'static str,
     answer: impl FnOnce(httpmock::Then) + Send + 'static,
-) -> Result<PayOutcome, ProviderError> {
+) -> MockServer {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(POST).path("/invoice/create");
+            when.method(POST).path(path);
             answer(then);
         })
         .await;
+    server
+}
+
+async fn pay_answer(
+    answer: impl FnOnce(httpmock::Then) + Send + 'static,
+) -> Result<PayOutcome, ProviderError> {
+    let server = answering("/invoice/create", answer).await;
     provider(&server).pay(&usd_order(pay_data())).await
+}
+
+async fn fetch_error(answer: impl FnOnce(httpmock::Then) + Send + 'static) -> ProviderError {
+    let server = answering("/invoice/check", answer).await;
+    provider(&server).fetch(PAYMENT_ID).await.unwrap_err()
 }
 
 #[tokio::test]
@@ -353,15 +368,12 @@ async fn feennex_failures_are_unavailable() {
 
 #[tokio::test]
 async fn a_slow_answer_is_a_timeout() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/create");
-            then.status(200)
-                .delay(std::time::Duration::from_millis(1500))
-                .json_body(refusal(4, "late"));
-        })
-        .await;
+    let server = answering("/invoice/create", |then| {
+        then.status(200)
+            .delay(std::time::Duration::from_millis(1500))
+            .json_body(refusal(4, "late"));
+    })
+    .await;
     let p = Feennex::build(
         settings(&server.base_url(), json!({"timeout_ms": 200})),
         &ctx(),
@@ -428,15 +440,19 @@ fn is_signed_check(req: &HttpMockRequest) -> bool {
         && body["sign"] == json!(expected)
 }
 
+/// A POST to /invoice/check signed as `is_signed_check` demands.
+fn signed_check(when: When) -> When {
+    when.method(POST)
+        .path("/invoice/check")
+        .is_true(is_signed_check)
+}
+
 #[tokio::test]
 async fn fetch_sends_a_signed_check_and_maps_the_answer() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/check")
-                .header("content-type", "application/json")
-                .is_true(is_signed_check);
+            signed_check(when).header("content-type", "application/json");
             then.status(200).body(
                 r#"{"data":{"client_price":12.34,"created":"2024-04-10 12:59:13","is_unique":true,
                     "payment_id":11639480,"payway":"card_usd","processed":"2024-04-10 13:00:00",
@@ -464,9 +480,7 @@ async fn the_check_matcher_refuses_a_wrong_sign() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/check")
-                .is_true(is_signed_check);
+            signed_check(when);
             then.status(200).json_body(refusal(7, "not found"));
         })
         .await;
@@ -486,9 +500,7 @@ async fn fetch_of_a_recalculated_payment_carries_both_amounts() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/check")
-                .is_true(is_signed_check);
+            signed_check(when);
             then.status(200).body(
                 r#"{"data":{"client_price":9.5,"ps_currency":840,"shop_amount":9.5,
                     "shop_original_amount":12.34,"shop_currency":840,"shop_order_id":"4126",
@@ -507,35 +519,21 @@ async fn fetch_of_a_recalculated_payment_carries_both_amounts() {
 
 #[tokio::test]
 async fn fetch_errors_over_http() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/check");
-            then.status(200)
-                .json_body(refusal(7, "Invoice (shop_order_id=4126) wasn't found"));
-        })
-        .await;
-    let err = provider(&server).fetch(PAYMENT_ID).await.unwrap_err();
+    let err = fetch_error(|then| {
+        then.status(200)
+            .json_body(refusal(7, "Invoice (shop_order_id=4126) wasn't found"));
+    })
+    .await;
     assert!(matches!(err, ProviderError::NotFound(_)), "{err:?}");
-
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/check");
-            then.status(200).json_body(refusal(11, "Shop not found"));
-        })
-        .await;
-    let err = provider(&server).fetch(PAYMENT_ID).await.unwrap_err();
+    let err = fetch_error(|then| {
+        then.status(200).json_body(refusal(11, "Shop not found"));
+    })
+    .await;
     assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
-
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/check");
-            then.status(503);
-        })
-        .await;
-    let err = provider(&server).fetch(PAYMENT_ID).await.unwrap_err();
+    let err = fetch_error(|then| {
+        then.status(503);
+    })
+    .await;
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }
 
