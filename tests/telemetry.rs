@@ -13,10 +13,12 @@ use std::process::Stdio;
 const PAYMENT_ID: &str = "64b48c5b6ba2cd6a040b2a11";
 
 /// Starts the binary with every setting it needs in its environment, Fena pointed at
-/// `fena_base` and Feennex at a closed port.
+/// `fena_base`, Feennex and the notification receiver (which production requires) at closed
+/// ports.
 async fn start(fena_base: &str) -> Served {
     let mut cmd = payrouter(&[]);
-    cmd.env("LOG_FORMAT", "json")
+    cmd.env("PAYMENT_CALLBACK_URL", "http://127.0.0.1:9/notify")
+        .env("LOG_FORMAT", "json")
         .env("LOG_LEVEL", "info")
         .env("SIMULATE", "false")
         .env("STORE", "memory")

@@ -4,6 +4,8 @@
 //! Each named scenario is an `async fn(StoreKind)` in the test file; the macro adds modules
 //! `memory` and `redis` with a test of the same name in each.
 
+// Only some test binaries run scenarios on both stores.
+#[allow(unused_macros)]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
