@@ -124,14 +124,7 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
         body.contains("FENA_TERMINAL_SECRET"),
         "the error points at the setting: {body}"
     );
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = served.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("payrouter_http_requests_total"));
     assert!(
         metrics.contains("payrouter_provider_call_duration_seconds_bucket"),
@@ -189,14 +182,12 @@ async fn the_demo_profile_runs_offline_against_the_simulators() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let served = Served::start(&mut cmd, port).await;
-    let base = served.base.clone();
-    let http = reqwest::Client::new();
-    let paid: serde_json::Value = http
-        .post(format!("{base}/v3/fena/pay"))
-        .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "demo-1"}))
-        .send()
+    let paid: serde_json::Value = served
+        .post(
+            "/v3/fena/pay",
+            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "demo-1"}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -206,17 +197,18 @@ async fn the_demo_profile_runs_offline_against_the_simulators() {
         link.starts_with(&format!("http://127.0.0.1:{sim_port}/fena/pay/")),
         "{link}"
     );
-    let page = http.get(link).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("12.99 GBP"), "{page}");
-    // The OpenAPI document is generated from the code and names each provider's fields.
-    let doc: serde_json::Value = http
-        .get(format!("{base}/openapi.json"))
+    let page = served
+        .http
+        .get(link)
         .send()
         .await
         .unwrap()
-        .json()
+        .text()
         .await
         .unwrap();
+    assert!(page.contains("12.99 GBP"), "{page}");
+    // The OpenAPI document is generated from the code and names each provider's fields.
+    let doc: serde_json::Value = served.get("/openapi.json").await.json().await.unwrap();
     for path in [
         "/v3/{provider}/pay",
         "/v3/{provider}/status",

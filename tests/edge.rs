@@ -52,6 +52,12 @@ impl Env {
             .unwrap()
     }
 
+    /// GETs `path`, for a test that reads the answer's headers too.
+    async fn get_response(&self, path: &str) -> reqwest::Response {
+        let url = self.router.url(path);
+        self.router.http.get(url).send().await.unwrap()
+    }
+
     /// GETs `path` with `authorization` as the Authorization header.
     async fn get_authorized(&self, path: &str, authorization: &str) -> reqwest::Response {
         self.router
@@ -89,10 +95,9 @@ fn pay_body(shop_tx: &str, amount: Value) -> Value {
 async fn a_repeated_query_parameter_is_an_error_response() {
     let e = env("").await;
     for path in ["status", "check", "callback"] {
-        let url = e
-            .router
-            .url(&format!("/v3/fena/{path}?paymentId={PID}&paymentId=other"));
-        let resp = e.router.http.get(url).send().await.unwrap();
+        let resp = e
+            .get_response(&format!("/v3/fena/{path}?paymentId={PID}&paymentId=other"))
+            .await;
         assert_error(resp, 400, "paymentId").await;
     }
 }
@@ -337,12 +342,6 @@ async fn every_400_names_the_field_and_what_is_expected() {
         let resp = e.post_raw("/v3/fena/pay", "application/json", raw).await;
         assert_error(resp, 400, message).await;
     }
-    let resp = e
-        .router
-        .http
-        .get(e.router.url("/v3/fena/subscription/status/%FF"))
-        .send()
-        .await
-        .unwrap();
+    let resp = e.get_response("/v3/fena/subscription/status/%FF").await;
     assert_error(resp, 400, "path").await;
 }

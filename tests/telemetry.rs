@@ -45,13 +45,8 @@ async fn stop(served: Served) -> Vec<Value> {
 }
 
 /// One scrape of the binary's `/metrics`, as text.
-async fn metrics_text(base: &str) -> String {
-    reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+async fn metrics_text(served: &Served) -> String {
+    served.get("/metrics").await.text().await.unwrap()
 }
 
 /// Families of a Prometheus text scrape: name → (has HELP, TYPE), and the samples by name.
@@ -120,8 +115,7 @@ impl Scrape {
 async fn a_first_scrape_describes_every_family_and_starts_counters_at_zero() {
     let fena = common::FenaMock::start().await;
     let served = start(&fena.base()).await;
-    let base = served.base.clone();
-    let text = metrics_text(&base).await;
+    let text = metrics_text(&served).await;
     let scrape = Scrape::parse(&text);
     for (name, _, _) in &scrape.samples {
         let family = scrape.family(name);
@@ -190,14 +184,14 @@ async fn a_first_scrape_describes_every_family_and_starts_counters_at_zero() {
     // Every metric the dashboard and the alerts name exists in a real scrape once a payment
     // has called a provider (histograms have no series before their first observation).
     fena.on_create(PAYMENT_ID, "telemetry-0", "12.99").await;
-    let pay = reqwest::Client::new()
-        .post(format!("{base}/v3/fena/pay"))
-        .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-0"}))
-        .send()
-        .await
-        .unwrap();
+    let pay = served
+        .post(
+            "/v3/fena/pay",
+            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-0"}),
+        )
+        .await;
     assert_eq!(pay.status(), 200);
-    let text = metrics_text(&base).await;
+    let text = metrics_text(&served).await;
     stop(served).await;
     let scrape = Scrape::parse(&text);
     for file in [
@@ -252,37 +246,29 @@ async fn each_request_writes_one_access_line_and_a_failure_no_other() {
     let fena = common::FenaMock::start().await;
     fena.on_create(PAYMENT_ID, "telemetry-1", "12.99").await;
     let served = start(&fena.base()).await;
-    let base = served.base.clone();
-    let http = reqwest::Client::new();
-    let pay = http
-        .post(format!("{base}/v3/fena/pay"))
-        .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-1"}))
-        .send()
-        .await
-        .unwrap();
+    let pay = served
+        .post(
+            "/v3/fena/pay",
+            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-1"}),
+        )
+        .await;
     assert_eq!(pay.status(), 200);
     let pay_request_id = header(&pay, "x-request-id");
     let answer: Value = pay.json().await.unwrap();
     assert_eq!(answer["paymentId"], PAYMENT_ID);
     // Feennex is unreachable: a 502 whose only log line must be its access line.
-    let failed = http
-        .post(format!("{base}/v3/feennex/pay"))
-        .json(
+    let failed = served
+        .post(
+            "/v3/feennex/pay",
             &json!({"amount": 100, "currency": "USD", "shopTransactionId": "telemetry-2",
                       "providerData": {"email": "payer@example.com", "payway": "card_usd"}}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(failed.status(), 502);
     let failed_request_id = header(&failed, "x-request-id");
-    let missing = http
-        .get(format!(
-            "{base}/v3/fena/status?paymentId=64b48c5b6ba2cd6a040b2a99"
-        ))
-        .send()
-        .await
-        .unwrap();
+    let missing = served
+        .get("/v3/fena/status?paymentId=64b48c5b6ba2cd6a040b2a99")
+        .await;
     assert_eq!(missing.status(), 404);
     let missing_request_id = header(&missing, "x-request-id");
     let lines = stop(served).await;

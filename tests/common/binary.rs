@@ -21,6 +21,7 @@ pub fn payrouter(args: &[&str]) -> Command {
 pub struct Served {
     child: Option<Child>,
     pub base: String,
+    pub http: reqwest::Client,
 }
 
 impl Served {
@@ -35,11 +36,13 @@ impl Served {
         let served = Served {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
         };
-        let http = reqwest::Client::new();
         let ready = format!("{}/readyz", served.base);
         super::eventually(20, || async {
-            http.get(&ready)
+            served
+                .http
+                .get(&ready)
                 .send()
                 .await
                 .ok()
@@ -47,6 +50,18 @@ impl Served {
         })
         .await;
         served
+    }
+
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// POSTs `body` to `path` as JSON.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.post(url).json(body).send().await.unwrap()
     }
 
     /// Sends SIGTERM: the binary stops accepting and drains what is in flight.
