@@ -3,9 +3,9 @@
 
 mod common;
 
+use common::binary::{free_port, payrouter, Served};
 use httpmock::prelude::*;
 use serde_json::json;
-use common::binary::{free_port, payrouter, Served};
 use std::process::Stdio;
 use std::time::Duration;
 

@@ -30,10 +30,7 @@ impl Env {
     /// `sections` is appended to the configuration (e.g. a `[fena]` section).
     async fn start(kind: StoreKind, sections: &str) -> Env {
         let receiver = Receiver::start().await;
-        let redis = match kind {
-            StoreKind::Memory => None,
-            StoreKind::Redis => Some(RedisServer::start().await),
-        };
+        let redis = kind.redis().await;
         let redis_url = redis
             .as_ref()
             .map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));

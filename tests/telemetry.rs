@@ -5,9 +5,9 @@
 
 mod common;
 
+use common::binary::{free_port, payrouter, Served};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
-use common::binary::{free_port, payrouter, Served};
 use std::process::Stdio;
 
 const PAYMENT_ID: &str = "64b48c5b6ba2cd6a040b2a11";
@@ -42,6 +42,18 @@ async fn stop(served: Served) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
+}
+
+/// Pays 12.99 GBP through the binary's Fena route and checks that it was taken.
+async fn pay_fena(served: &Served, shop_tx: &str) -> reqwest::Response {
+    let pay = served
+        .post(
+            "/v3/fena/pay",
+            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": shop_tx}),
+        )
+        .await;
+    assert_eq!(pay.status(), 200);
+    pay
 }
 
 /// One scrape of the binary's `/metrics`, as text.
@@ -184,13 +196,7 @@ async fn a_first_scrape_describes_every_family_and_starts_counters_at_zero() {
     // Every metric the dashboard and the alerts name exists in a real scrape once a payment
     // has called a provider (histograms have no series before their first observation).
     fena.on_create(PAYMENT_ID, "telemetry-0", "12.99").await;
-    let pay = served
-        .post(
-            "/v3/fena/pay",
-            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-0"}),
-        )
-        .await;
-    assert_eq!(pay.status(), 200);
+    pay_fena(&served, "telemetry-0").await;
     let text = metrics_text(&served).await;
     stop(served).await;
     let scrape = Scrape::parse(&text);
@@ -246,13 +252,7 @@ async fn each_request_writes_one_access_line_and_a_failure_no_other() {
     let fena = common::FenaMock::start().await;
     fena.on_create(PAYMENT_ID, "telemetry-1", "12.99").await;
     let served = start(&fena.base()).await;
-    let pay = served
-        .post(
-            "/v3/fena/pay",
-            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-1"}),
-        )
-        .await;
-    assert_eq!(pay.status(), 200);
+    let pay = pay_fena(&served, "telemetry-1").await;
     let pay_request_id = header(&pay, "x-request-id");
     let answer: Value = pay.json().await.unwrap();
     assert_eq!(answer["paymentId"], PAYMENT_ID);

@@ -31,8 +31,13 @@ fn ctx() -> ProviderContext {
     }
 }
 
+/// The adapter at `base_url`, with `extra` settings over the test shop's.
+fn feennex_at(base_url: &str, extra: Value) -> Arc<dyn Provider> {
+    Feennex::build(settings(base_url, extra), &ctx()).unwrap()
+}
+
 fn provider(server: &MockServer) -> Arc<dyn Provider> {
-    Feennex::build(settings(&server.base_url(), json!({})), &ctx()).unwrap()
+    feennex_at(&server.base_url(), json!({}))
 }
 
 fn usd_order(provider_data: Value) -> PayOrder {
@@ -205,11 +210,7 @@ async fn invalid_orders_never_reach_feennex() {
             if field == "providerData.email" && message == "required by Feennex: the payer's e-mail"),
         "{err:?}"
     );
-    let no_default = Feennex::build(
-        settings(&server.base_url(), json!({"payway": null})),
-        &ctx(),
-    )
-    .unwrap();
+    let no_default = feennex_at(&server.base_url(), json!({"payway": null}));
     let err = no_default.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(
         matches!(&err, ProviderError::InvalidRequest { field, .. } if field == "providerData.payway"),
@@ -364,11 +365,7 @@ async fn a_slow_answer_is_a_timeout() {
             .json_body(refusal(4, "late"));
     })
     .await;
-    let p = Feennex::build(
-        settings(&server.base_url(), json!({"timeout_ms": 200})),
-        &ctx(),
-    )
-    .unwrap();
+    let p = feennex_at(&server.base_url(), json!({"timeout_ms": 200}));
     let err = p.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(
         matches!(err, ProviderError::Timeout { provider } if provider == NAME),
@@ -382,11 +379,7 @@ async fn a_refused_connection_is_unavailable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let p = Feennex::build(
-        settings(&format!("http://127.0.0.1:{port}"), json!({})),
-        &ctx(),
-    )
-    .unwrap();
+    let p = feennex_at(&format!("http://127.0.0.1:{port}"), json!({}));
     let err = p.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }
@@ -395,11 +388,7 @@ async fn a_refused_connection_is_unavailable() {
 async fn a_connect_timeout_is_unavailable_as_for_fena() {
     // Nothing was sent, so the outcome is known: 502, the same as Fena's adapter answers.
     let port = payrouter_provider::testing::SaturatedPort::new();
-    let p = Feennex::build(
-        settings(&port.url(), json!({"connect_timeout_ms": 100})),
-        &ctx(),
-    )
-    .unwrap();
+    let p = feennex_at(&port.url(), json!({"connect_timeout_ms": 100}));
     let err = p.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(
         matches!(&err, ProviderError::Unavailable(m) if m == "could not connect to Feennex"),
@@ -474,11 +463,7 @@ async fn the_check_matcher_refuses_a_wrong_sign() {
             then.status(200).json_body(refusal(7, "not found"));
         })
         .await;
-    let wrong_secret = Feennex::build(
-        settings(&server.base_url(), json!({"secret_key": "SecretKey02"})),
-        &ctx(),
-    )
-    .unwrap();
+    let wrong_secret = feennex_at(&server.base_url(), json!({"secret_key": "SecretKey02"}));
     // Unmatched, the mock server answers 404, which points at the base URL.
     let err = wrong_secret.fetch(PAYMENT_ID).await.unwrap_err();
     assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
@@ -559,7 +544,7 @@ async fn refunds_and_subscriptions_are_not_supported() {
 
 #[test]
 fn capabilities_and_ack() {
-    let p = Feennex::build(settings("https://core.feennex.com", json!({})), &ctx()).unwrap();
+    let p = feennex_at("https://core.feennex.com", json!({}));
     assert_eq!(p.name(), "feennex");
     let caps = p.capabilities();
     for op in [
@@ -664,7 +649,7 @@ fn encode(v: &str) -> String {
 
 #[test]
 fn callbacks_through_the_provider() {
-    let p = Feennex::build(settings("https://core.feennex.com", json!({})), &ctx()).unwrap();
+    let p = feennex_at("https://core.feennex.com", json!({}));
     let req = |content_type: Option<&str>, body: Vec<u8>| CallbackRequest {
         content_type: content_type.map(str::to_string),
         query: None,
@@ -686,23 +671,15 @@ fn callbacks_through_the_provider() {
         p.authenticate_callback(&req(None, forged.into_bytes())),
         Err(CallbackError::Unauthenticated("sign does not match".into()))
     );
-    let other_secret = Feennex::build(
-        settings(
-            "https://core.feennex.com",
-            json!({"secret_key": "SecretKey02"}),
-        ),
-        &ctx(),
-    )
-    .unwrap();
+    let other_secret = feennex_at(
+        "https://core.feennex.com",
+        json!({"secret_key": "SecretKey02"}),
+    );
     assert!(matches!(
         other_secret.authenticate_callback(&req(None, worked_callback_form())),
         Err(CallbackError::Unauthenticated(_))
     ));
-    let other_shop = Feennex::build(
-        settings("https://core.feennex.com", json!({"shop_id": "6"})),
-        &ctx(),
-    )
-    .unwrap();
+    let other_shop = feennex_at("https://core.feennex.com", json!({"shop_id": "6"}));
     assert!(matches!(
         other_shop.authenticate_callback(&req(None, worked_callback_form())),
         Err(CallbackError::Unauthenticated(_))

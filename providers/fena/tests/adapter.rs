@@ -316,8 +316,12 @@ async fn refund_posts_the_amount_and_is_pending() {
     let server = MockServer::start_async().await;
     let refund = server
         .mock_async(|when, then| {
-            from_the_terminal(when, POST, "/open/payments/single/64b48c5b6ba2cd6a040b20a8/refund")
-                .json_body(json!({"amount": "5.00"}));
+            from_the_terminal(
+                when,
+                POST,
+                "/open/payments/single/64b48c5b6ba2cd6a040b20a8/refund",
+            )
+            .json_body(json!({"amount": "5.00"}));
             then.status(200).json_body(json!({"saved": true}));
         })
         .await;
