@@ -38,6 +38,16 @@ impl Report {
     }
 }
 
+/// What the sections measure: the simulators, a router on the memory store and one on Redis,
+/// both notifying `receiver`, and a client for single requests.
+struct Rig {
+    http: reqwest::Client,
+    sim: Proc,
+    mem: Proc,
+    red: Proc,
+    receiver: Receiver,
+}
+
 async fn bench() {
     let http = reqwest::Client::new();
     let mut r = Report {
@@ -58,12 +68,19 @@ async fn bench() {
     let mut with_redis: Vec<(&str, String)> = notify.to_vec();
     with_redis.push(("REDIS_URL", format!("redis://127.0.0.1:{}/", redis.port)));
     let red = procs::router(free_port(), &sim, &with_redis).await;
+    let rig = Rig {
+        http,
+        sim,
+        mem,
+        red,
+        receiver,
+    };
 
-    pay_overhead(&mut r, &sim, &mem).await;
-    status_capacity(&mut r, &http, &sim, &mem, &red).await;
-    callbacks(&mut r, &sim, &mem, &receiver).await;
-    notifications(&mut r, &http, &sim, &mem, &receiver).await;
-    memory(&mut r, &http, &sim).await;
+    pay_overhead(&mut r, &rig).await;
+    status_capacity(&mut r, &rig).await;
+    callbacks(&mut r, &rig).await;
+    notifications(&mut r, &rig).await;
+    memory(&mut r, &rig).await;
 
     let out = json!({"cores": cores, "results": r.json});
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json");
@@ -77,7 +94,7 @@ fn fena_direct(i: u64) -> String {
         .to_string()
 }
 
-async fn pay_overhead(r: &mut Report, sim: &Proc, mem: &Proc) {
+async fn pay_overhead(r: &mut Report, Rig { sim, mem, .. }: &Rig) {
     println!("1. pay overhead: through payrouter vs straight to the simulated Fena");
     let headers = vec![
         ("terminal-id", "62b48adf6ba2cd6a040b1eec".to_string()),
@@ -224,10 +241,13 @@ async fn paid_payment(
 
 async fn status_capacity(
     r: &mut Report,
-    http: &reqwest::Client,
-    sim: &Proc,
-    mem: &Proc,
-    red: &Proc,
+    Rig {
+        http,
+        sim,
+        mem,
+        red,
+        ..
+    }: &Rig,
 ) {
     println!("2. status of a paid payment vs a minimal hyper server answering the same JSON");
     let (mem_id, body) = paid_payment(http, sim, mem, "status-mem").await;
@@ -290,7 +310,12 @@ fn signed_callback(i: u64) -> String {
     s
 }
 
-async fn callbacks(r: &mut Report, sim: &Proc, mem: &Proc, receiver: &Receiver) {
+async fn callbacks(
+    r: &mut Report,
+    Rig {
+        sim, mem, receiver, ..
+    }: &Rig,
+) {
     println!("3. signed Feennex callbacks: accepted, confirmed with invoice/check, notified");
     let create = load::post_json("/v3/feennex/pay", vec![], |i| {
         json!({"amount": 1299, "currency": "USD", "shopTransactionId": format!("cb-{i}"),
@@ -355,10 +380,13 @@ const BACKLOG: u64 = 10_000;
 
 async fn notifications(
     r: &mut Report,
-    http: &reqwest::Client,
-    sim: &Proc,
-    mem: &Proc,
-    receiver: &Receiver,
+    Rig {
+        http,
+        sim,
+        mem,
+        receiver,
+        ..
+    }: &Rig,
 ) {
     println!("4. notifications: delivery rate, and the drain of a backlog built while the receiver was down");
     let (id, _) = paid_payment(http, sim, mem, "notify-up").await;
@@ -431,7 +459,7 @@ async fn notifications(
 
 const PAYMENTS: u64 = 100_000;
 
-async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc) {
+async fn memory(r: &mut Report, Rig { http, sim, .. }: &Rig) {
     println!("5. memory: resident set under 256 connections, and after {PAYMENTS} payments in the memory store");
     // A fresh instance, so that the figure is about connections, not stored payments.
     let idle = procs::router(free_port(), sim, &[]).await;
