@@ -8,6 +8,7 @@ mod procs;
 use load::Stats;
 use procs::{free_port, Proc, Receiver};
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const SECS: Duration = Duration::from_secs(5);
@@ -378,6 +379,13 @@ async fn callbacks(
 
 const BACKLOG: u64 = 10_000;
 
+/// BACKLOG checks of payment `id` on 32 connections: each `/check` sends a notification, so
+/// this queues BACKLOG of them.
+async fn check_backlog(router: SocketAddr, id: &str) {
+    let check = load::get(format!("/v3/fena/check?paymentId={id}"));
+    load::exactly(router, 32, BACKLOG, check).await;
+}
+
 async fn notifications(
     r: &mut Report,
     Rig {
@@ -392,13 +400,7 @@ async fn notifications(
     let (id, _) = paid_payment(http, sim, mem, "notify-up").await;
     let before = receiver.received();
     let start = Instant::now();
-    load::exactly(
-        mem.addr(),
-        32,
-        BACKLOG,
-        load::get(format!("/v3/fena/check?paymentId={id}")),
-    )
-    .await;
+    check_backlog(mem.addr(), &id).await;
     let last = receiver
         .wait_for(before + BACKLOG, Duration::from_secs(60))
         .await;
@@ -422,13 +424,7 @@ async fn notifications(
     )
     .await;
     let (id, _) = paid_payment(http, sim, &lagging, "notify-down").await;
-    load::exactly(
-        lagging.addr(),
-        32,
-        BACKLOG,
-        load::get(format!("/v3/fena/check?paymentId={id}")),
-    )
-    .await;
+    check_backlog(lagging.addr(), &id).await;
     let back = Receiver::start(down_port).await;
     let up_at = Instant::now();
     let drained = back
