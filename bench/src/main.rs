@@ -115,42 +115,18 @@ async fn pay_overhead(r: &mut Report, Rig { sim, mem, .. }: &Rig) {
                 .to_string()
         })
     };
-    load::run(
-        sim.addr(),
-        16,
-        Duration::from_secs(1),
-        None,
-        None,
-        direct.clone(),
-    )
-    .await;
-    load::run(
-        mem.addr(),
-        16,
-        Duration::from_secs(1),
-        None,
-        None,
-        routed("warm"),
-    )
-    .await;
-    let d_rate = load::run(
-        sim.addr(),
-        32,
-        RATE_SECS,
-        Some(PAY_RATE),
-        None,
-        direct.clone(),
-    )
-    .await;
-    let p_rate = load::run(
-        mem.addr(),
-        32,
-        RATE_SECS,
-        Some(PAY_RATE),
-        None,
-        routed("rate"),
-    )
-    .await;
+    // The same load straight to the simulated Fena, then through payrouter.
+    let direct_then_routed =
+        |conns: usize, secs: Duration, rate: Option<f64>, tag: &'static str| {
+            let direct = direct.clone();
+            async move {
+                let d = load::run(sim.addr(), conns, secs, rate, None, direct).await;
+                let p = load::run(mem.addr(), conns, secs, rate, None, routed(tag)).await;
+                (d, p)
+            }
+        };
+    direct_then_routed(16, Duration::from_secs(1), None, "warm").await;
+    let (d_rate, p_rate) = direct_then_routed(32, RATE_SECS, Some(PAY_RATE), "rate").await;
     let sim_cpu = sim.cpu_ns();
     let d_sat = load::run(sim.addr(), 32, SECS, None, None, direct).await;
     let sim_direct_us = (sim.cpu_ns() - sim_cpu) as f64 / 1000.0 / d_sat.ok().max(1) as f64;
