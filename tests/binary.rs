@@ -3,109 +3,75 @@
 
 mod common;
 
+use common::binary::{free_port, payrouter, Served};
 use httpmock::prelude::*;
 use serde_json::json;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const FENA_SECRET: &str = "s3cr3t-terminal-value-7781";
 const FEENNEX_SECRET: &str = "feennex-secret-key-9932";
 const API_TOKEN: &str = "inbound-token-5521";
 
-fn payrouter() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_payrouter"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    cmd
+/// Runs the binary with `env`, checks that it refused to start, and returns its stderr.
+fn refusal(env: &[(&str, &str)]) -> String {
+    let out = payrouter(&[]).envs(env.iter().copied()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `cmd` on `port` (it must listen there) and waits until it answers /healthz.
-async fn serve(mut cmd: Command, port: u16) -> (std::process::Child, String) {
-    let child = cmd.env("HTTP_PORT", port.to_string()).spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    common::eventually(20, || async {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200)
-    })
-    .await;
-    (child, base)
+fn assert_names(err: &str, keys: &[&str]) {
+    for key in keys {
+        assert!(err.contains(key), "missing '{key}' in:\n{err}");
+    }
 }
 
 #[test]
 fn bad_configuration_stops_the_start_with_one_line_per_problem() {
-    let out = payrouter()
-        .env("ENABLED_PROVIDERS", "fena,paypal")
-        .env("PAYMENT_CALLBACK_URL", "not-a-url")
-        .env("NOTIFY_MAX_ATTEMPTS", "0")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    for key in [
-        "ENABLED_PROVIDERS: unknown provider 'paypal'",
-        "PAYMENT_CALLBACK_URL",
-        "NOTIFY_MAX_ATTEMPTS",
-    ] {
-        assert!(err.contains(key), "missing '{key}' in:\n{err}");
-    }
-    let out = payrouter()
-        .env("ENABLED_PROVIDERS", "fena")
-        .env("HTTP_PORT", "eighty")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refusal(&[
+        ("ENABLED_PROVIDERS", "fena,paypal"),
+        ("PAYMENT_CALLBACK_URL", "not-a-url"),
+        ("NOTIFY_MAX_ATTEMPTS", "0"),
+    ]);
+    assert_names(
+        &err,
+        &[
+            "ENABLED_PROVIDERS: unknown provider 'paypal'",
+            "PAYMENT_CALLBACK_URL",
+            "NOTIFY_MAX_ATTEMPTS",
+        ],
+    );
+    let err = refusal(&[("ENABLED_PROVIDERS", "fena"), ("HTTP_PORT", "eighty")]);
     assert!(err.contains("HTTP_PORT"), "{err}");
     assert!(
         err.contains("FENA_TERMINAL_ID") || err.lines().count() >= 2,
         "{err}"
     );
 
-    let out = payrouter()
-        .env("ENABLED_PROVIDERS", "fena,feennex")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    for key in [
-        "FENA_TERMINAL_ID",
-        "FENA_TERMINAL_SECRET",
-        "FEENNEX_SHOP_ID",
-        "FEENNEX_SECRET_KEY",
-    ] {
-        assert!(err.contains(key), "missing '{key}' in:\n{err}");
-    }
-    let out = payrouter()
-        .env("PAYROUTER_PROFILE", "nope")
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("PAYROUTER_PROFILE"));
+    let err = refusal(&[("ENABLED_PROVIDERS", "fena,feennex")]);
+    assert_names(
+        &err,
+        &[
+            "FENA_TERMINAL_ID",
+            "FENA_TERMINAL_SECRET",
+            "FEENNEX_SHOP_ID",
+            "FEENNEX_SECRET_KEY",
+        ],
+    );
+    assert_names(
+        &refusal(&[("PAYROUTER_PROFILE", "nope")]),
+        &["PAYROUTER_PROFILE"],
+    );
 
     // Production never simulates and needs somewhere to send notifications.
-    let out = payrouter()
-        .env("PAYROUTER_PROFILE", "production")
-        .env("SIMULATE", "true")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    for key in [
-        "SIMULATE: the production profile never starts simulators",
-        "PAYMENT_CALLBACK_URL: required",
-    ] {
-        assert!(err.contains(key), "missing '{key}' in:\n{err}");
-    }
+    let err = refusal(&[("PAYROUTER_PROFILE", "production"), ("SIMULATE", "true")]);
+    assert_names(
+        &err,
+        &[
+            "SIMULATE: the production profile never starts simulators",
+            "PAYMENT_CALLBACK_URL: required",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -126,11 +92,10 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
         })
         .await;
     let receiver = common::Receiver::start().await;
-    let mut cmd = payrouter();
+    let mut cmd = payrouter(&[]);
     // The production profile (the default) wants a notification receiver, and the embedded
     // store said explicitly.
-    cmd.env("HTTP_HOST", "127.0.0.1")
-        .env("PAYMENT_CALLBACK_URL", &receiver.url)
+    cmd.env("PAYMENT_CALLBACK_URL", &receiver.url)
         .env("STORE", "memory")
         .env("LOG_LEVEL", "debug")
         .env("LOG_FORMAT", "json")
@@ -143,7 +108,8 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
         .env("FEENNEX_BASE_URL", "http://127.0.0.1:1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let (child, base) = serve(cmd, free_port()).await;
+    let served = Served::start(&mut cmd, free_port()).await;
+    let base = served.base.clone();
     let http = reqwest::Client::new();
     let pay = http
         .post(format!("{base}/v3/fena/pay"))
@@ -158,14 +124,7 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
         body.contains("FENA_TERMINAL_SECRET"),
         "the error points at the setting: {body}"
     );
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = served.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("payrouter_http_requests_total"));
     assert!(
         metrics.contains("payrouter_provider_call_duration_seconds_bucket"),
@@ -188,17 +147,9 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
         (slow.calls_async().await == 1).then_some(())
     })
     .await;
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    served.terminate();
     assert_eq!(in_flight.await.unwrap().unwrap(), 200);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = served.wait().await;
     assert!(
         out.status.success(),
         "exit after draining: {:?}",
@@ -225,20 +176,18 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
 #[tokio::test]
 async fn the_demo_profile_runs_offline_against_the_simulators() {
     let (port, sim_port) = (free_port(), free_port());
-    let mut cmd = payrouter();
-    cmd.current_dir(std::env::temp_dir())
-        .env("PAYROUTER_PROFILE", "demo")
+    let mut cmd = payrouter(&[]);
+    cmd.env("PAYROUTER_PROFILE", "demo")
         .env("SIM_PORT", sim_port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let (child, base) = serve(cmd, port).await;
-    let http = reqwest::Client::new();
-    let paid: serde_json::Value = http
-        .post(format!("{base}/v3/fena/pay"))
-        .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "demo-1"}))
-        .send()
+    let served = Served::start(&mut cmd, port).await;
+    let paid: serde_json::Value = served
+        .post(
+            "/v3/fena/pay",
+            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "demo-1"}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -248,17 +197,18 @@ async fn the_demo_profile_runs_offline_against_the_simulators() {
         link.starts_with(&format!("http://127.0.0.1:{sim_port}/fena/pay/")),
         "{link}"
     );
-    let page = http.get(link).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("12.99 GBP"), "{page}");
-    // The OpenAPI document is generated from the code and names each provider's fields.
-    let doc: serde_json::Value = http
-        .get(format!("{base}/openapi.json"))
+    let page = served
+        .http
+        .get(link)
         .send()
         .await
         .unwrap()
-        .json()
+        .text()
         .await
         .unwrap();
+    assert!(page.contains("12.99 GBP"), "{page}");
+    // The OpenAPI document is generated from the code and names each provider's fields.
+    let doc: serde_json::Value = served.get("/openapi.json").await.json().await.unwrap();
     for path in [
         "/v3/{provider}/pay",
         "/v3/{provider}/status",
@@ -275,16 +225,7 @@ async fn the_demo_profile_runs_offline_against_the_simulators() {
     ] {
         assert!(about.contains(field), "{field} documented in:\n{about}");
     }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = served.stop().await;
     assert!(out.status.success());
     let banner = String::from_utf8_lossy(&out.stdout);
     assert!(banner.contains("simulated providers"), "{banner}");

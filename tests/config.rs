@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::binary::{free_port, payrouter, Served};
 use std::process::{Command, Output, Stdio};
 
 const FENA_SECRET: &str = "fena-secret-7f3a9c";
@@ -12,16 +13,6 @@ const FEENNEX_SECRET: &str = "feennex-secret-51be02";
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const API_TOKEN: &str = "inbound-token-c0ffee";
 const REDIS_PASSWORD: &str = "redis-pass-42d1";
-
-/// The binary with an empty environment, started from a directory without `config/`.
-fn payrouter(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_payrouter"));
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(std::env::temp_dir());
-    cmd
-}
 
 /// Valid credentials for both providers and a notification receiver: what production needs
 /// besides its store.
@@ -266,37 +257,15 @@ fn production_refuses_the_embedded_store_unless_it_is_asked_for() {
 async fn production_starts_on_redis_or_on_the_embedded_store_said_explicitly() {
     let redis = common::RedisServer::start().await;
     for store in [Some(redis.url()), None] {
-        let port = free_port();
         let mut cmd = payrouter(&[]);
         with_production_basics(&mut cmd)
-            .env("HTTP_HOST", "127.0.0.1")
-            .env("HTTP_PORT", port.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         match &store {
             Some(url) => cmd.env("REDIS_URL", url),
             None => cmd.env("STORE", "memory"),
         };
-        let child = cmd.spawn().unwrap();
-        let http = reqwest::Client::new();
-        let ready = format!("http://127.0.0.1:{port}/readyz");
-        common::eventually(20, || async {
-            http.get(&ready)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
-        })
-        .await;
-        assert!(Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
-        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap();
+        let out = Served::start(&mut cmd, free_port()).await.stop().await;
         assert!(out.status.success(), "{}", stderr(&out));
         let logs = format!("{}{}", stdout(&out), stderr(&out));
         let warned = logs.contains("lost on restart and not shared with other replicas");
@@ -467,12 +436,4 @@ fn setting(listing: &str, key: &str) -> (String, String) {
         value.trim().to_string(),
         source.trim_end_matches(')').to_string(),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

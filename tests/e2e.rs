@@ -10,6 +10,7 @@ use common::browser::Browser;
 use common::feennex_mock::payment_id_of;
 use common::pages::{form_with, forms, labels, location};
 use common::sim_client::SimClient;
+use common::stores::on_both_stores;
 use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -29,10 +30,7 @@ impl Env {
     /// `sections` is appended to the configuration (e.g. a `[fena]` section).
     async fn start(kind: StoreKind, sections: &str) -> Env {
         let receiver = Receiver::start().await;
-        let redis = match kind {
-            StoreKind::Memory => None,
-            StoreKind::Redis => Some(RedisServer::start().await),
-        };
+        let redis = kind.redis().await;
         let redis_url = redis
             .as_ref()
             .map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
@@ -607,17 +605,6 @@ async fn feennex_faults(kind: StoreKind) {
     assert_eq!(b["status"], "ACCEPTED", "{b}");
     let n = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["shopTransactionId"], "e2e-fx-5xx");
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-    };
 }
 
 on_both_stores!(

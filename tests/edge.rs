@@ -23,6 +23,53 @@ async fn env(extra: &str) -> Env {
     Env { fena, router }
 }
 
+impl Env {
+    /// Fena's create endpoint failing, so that a test can count what reached it.
+    async fn failing_create(&self) -> httpmock::Mock<'_> {
+        self.fena
+            .server
+            .mock_async(|when, then| {
+                when.method(httpmock::Method::POST);
+                then.status(500);
+            })
+            .await
+    }
+
+    /// POSTs `body` to `path` as it is, labelled with `content_type`.
+    async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.router
+            .http
+            .post(self.router.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs `path`, for a test that reads the answer's headers too.
+    async fn get_response(&self, path: &str) -> reqwest::Response {
+        let url = self.router.url(path);
+        self.router.http.get(url).send().await.unwrap()
+    }
+
+    /// GETs `path` with `authorization` as the Authorization header.
+    async fn get_authorized(&self, path: &str, authorization: &str) -> reqwest::Response {
+        self.router
+            .http
+            .get(self.router.url(path))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 /// Asserts an ErrorResponse with `status` whose message contains `needle`, and a request id.
 async fn assert_error(resp: reqwest::Response, status: u16, needle: &str) {
     assert!(
@@ -48,10 +95,9 @@ fn pay_body(shop_tx: &str, amount: Value) -> Value {
 async fn a_repeated_query_parameter_is_an_error_response() {
     let e = env("").await;
     for path in ["status", "check", "callback"] {
-        let url = e
-            .router
-            .url(&format!("/v3/fena/{path}?paymentId={PID}&paymentId=other"));
-        let resp = e.router.http.get(url).send().await.unwrap();
+        let resp = e
+            .get_response(&format!("/v3/fena/{path}?paymentId={PID}&paymentId=other"))
+            .await;
         assert_error(resp, 400, "paymentId").await;
     }
 }
@@ -59,18 +105,10 @@ async fn a_repeated_query_parameter_is_an_error_response() {
 #[tokio::test]
 async fn an_oversized_callback_is_an_error_response() {
     let e = env("body_limit_bytes = 1024").await;
+    let oversized = format!(r#"{{"id": "{PID}", "pad": "{}"}}"#, "x".repeat(4096));
     let resp = e
-        .router
-        .http
-        .post(e.router.url("/v3/fena/callback"))
-        .header("content-type", "application/json")
-        .body(format!(
-            r#"{{"id": "{PID}", "pad": "{}"}}"#,
-            "x".repeat(4096)
-        ))
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/v3/fena/callback", "application/json", oversized)
+        .await;
     assert_error(resp, 413, "1024").await;
 }
 
@@ -152,41 +190,26 @@ async fn json_routes_require_the_json_content_type() {
     // Parameters and case do not matter.
     e.fena.on_create(PID, "ct-1", "1.00").await;
     let resp = e
-        .router
-        .http
-        .post(e.router.url("/v3/fena/pay"))
-        .header("content-type", "Application/JSON; charset=utf-8")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/v3/fena/pay", "Application/JSON; charset=utf-8", body)
+        .await;
     let (s, b) = read(resp).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["paymentId"], PID, "{b}");
     // The providers' callback route takes their own formats: not refused for its type.
     let resp = e
-        .router
-        .http
-        .post(e.router.url("/v3/fena/callback"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("id=x")
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/v3/fena/callback",
+            "application/x-www-form-urlencoded",
+            "id=x",
+        )
+        .await;
     assert_ne!(resp.status(), 415);
 }
 
 #[tokio::test]
 async fn duplicate_json_keys_are_refused_naming_the_key() {
     let e = env("").await;
-    let create = e
-        .fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST);
-            then.status(500);
-        })
-        .await;
+    let create = e.failing_create().await;
     for (raw, needle) in [
         (
             r#"{"amount": 100, "amount": 1, "currency": "GBP", "shopTransactionId": "d-1"}"#,
@@ -201,15 +224,7 @@ async fn duplicate_json_keys_are_refused_naming_the_key() {
             "x",
         ),
     ] {
-        let resp = e
-            .router
-            .http
-            .post(e.router.url("/v3/fena/pay"))
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
-            .await
-            .unwrap();
+        let resp = e.post_raw("/v3/fena/pay", "application/json", raw).await;
         assert_error(resp, 400, &format!("{needle}: is given more than once")).await;
     }
     assert_eq!(create.calls_async().await, 0, "nothing reached Fena");
@@ -220,24 +235,14 @@ async fn the_bearer_scheme_is_case_insensitive() {
     let e = env("inbound_api_token = \"t0ken\"").await;
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let resp = e
-            .router
-            .http
-            .get(e.router.url("/v3/fena/status?paymentId=a/b"))
-            .header("authorization", format!("{scheme} t0ken"))
-            .send()
-            .await
-            .unwrap();
+            .get_authorized("/v3/fena/status?paymentId=a/b", &format!("{scheme} t0ken"))
+            .await;
         assert_error(resp, 400, "paymentId").await;
     }
     for wrong in ["Basic t0ken", "Bearer", "Bearer t0ke", "t0ken"] {
         let resp = e
-            .router
-            .http
-            .get(e.router.url("/v3/fena/status?paymentId=a/b"))
-            .header("authorization", wrong)
-            .send()
-            .await
-            .unwrap();
+            .get_authorized("/v3/fena/status?paymentId=a/b", wrong)
+            .await;
         assert_error(resp, 401, "bearer token").await;
     }
 }
@@ -245,14 +250,7 @@ async fn the_bearer_scheme_is_case_insensitive() {
 #[tokio::test]
 async fn amounts_above_the_providers_limit_never_reach_it() {
     let e = env("").await;
-    let create = e
-        .fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST);
-            then.status(500);
-        })
-        .await;
+    let create = e.failing_create().await;
     for amount in [json!(i64::MAX), json!(100_000_001)] {
         let (s, b) = e
             .router
@@ -341,23 +339,9 @@ async fn every_400_names_the_field_and_what_is_expected() {
         (r#"{"amount": 1} trailing"#, "body: malformed JSON"),
         ("[1, 2]", "body: must be a JSON object"),
     ] {
-        let resp = e
-            .router
-            .http
-            .post(e.router.url("/v3/fena/pay"))
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
-            .await
-            .unwrap();
+        let resp = e.post_raw("/v3/fena/pay", "application/json", raw).await;
         assert_error(resp, 400, message).await;
     }
-    let resp = e
-        .router
-        .http
-        .get(e.router.url("/v3/fena/subscription/status/%FF"))
-        .send()
-        .await
-        .unwrap();
+    let resp = e.get_response("/v3/fena/subscription/status/%FF").await;
     assert_error(resp, 400, "path").await;
 }

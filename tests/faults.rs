@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::binary::fena_at_simulator;
 use common::durable_redis::DurableRedis;
 use common::flaky_receiver::FlakyReceiver;
 use common::supervisor::{free_port, Replica};
@@ -28,6 +29,30 @@ fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// The ids among `ids` that still have no ACCEPTED notification after up to `secs` seconds.
+async fn undelivered_within(receiver: &FlakyReceiver, ids: &[&String], secs: u64) -> Vec<String> {
+    let undelivered = || {
+        ids.iter()
+            .filter(|id| receiver.accepted(id, "ACCEPTED").is_empty())
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !undelivered().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    undelivered()
+}
+
+/// Reports the run's figures, then requires an ACCEPTED notification for every payment.
+fn report_all_delivered(summary: &str, missing: &[String]) {
+    report(summary);
+    assert!(
+        missing.is_empty(),
+        "no ACCEPTED notification for {missing:?}; {summary}"
+    );
+}
+
 /// Both simulators on a port of their own, sending Fena webhooks to `router_base`; returns
 /// their base URL.
 async fn start_simulators(router_base: &str) -> String {
@@ -49,7 +74,7 @@ fn replica_env(
     receiver: &str,
     public: &str,
 ) -> Vec<(&'static str, String)> {
-    vec![
+    let mut env = vec![
         ("SIMULATE", "false".into()),
         ("LOG_LEVEL", "error".into()),
         ("REDIS_URL", redis.url()),
@@ -63,17 +88,10 @@ fn replica_env(
         ("RECHECK_MAX_MS", "1000".into()),
         ("ROUTE_TIMEOUT_MS", "3000".into()),
         ("SHUTDOWN_GRACE_MS", "500".into()),
-        ("FENA_BASE_URL", format!("{sim_base}/fena")),
-        (
-            "FENA_TERMINAL_ID",
-            payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
-        ),
-        (
-            "FENA_TERMINAL_SECRET",
-            payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
-        ),
         ("FENA_TIMEOUT_MS", "1000".into()),
-    ]
+    ];
+    env.extend(fena_at_simulator(sim_base));
+    env
 }
 
 fn pay_body(shop_tx: &str) -> Value {
@@ -171,18 +189,8 @@ async fn kill_9_chaos_loses_no_accepted_notification() {
     let paid_at = paid_at.into_inner().unwrap();
     assert_eq!(paid_at.len(), PAYMENTS);
 
-    let pending = || {
-        paid_at
-            .keys()
-            .filter(|id| receiver.accepted(id, "ACCEPTED").is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !pending().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let missing = pending();
+    let ids: Vec<&String> = paid_at.keys().collect();
+    let missing = undelivered_within(&receiver, &ids, 120).await;
 
     let attempts = receiver.attempts();
     let failed = attempts.iter().filter(|a| !a.accepted).count();
@@ -226,11 +234,7 @@ async fn kill_9_chaos_loses_no_accepted_notification() {
         PAYMENTS - missing.len(),
         started.elapsed()
     );
-    report(&summary);
-    assert!(
-        missing.is_empty(),
-        "no ACCEPTED notification for {missing:?}; {summary}"
-    );
+    report_all_delivered(&summary, &missing);
     assert!(
         changes_with_two_ids.is_empty(),
         "one change delivered under several webhook-ids: {changes_with_two_ids:?}; {summary}"
@@ -412,17 +416,7 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
     // A new payment works again (pay_anywhere insists on a 200).
     pay_anywhere(&http, &[&base], "outage-after").await;
     let all: Vec<&String> = before.iter().chain(&during).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let undelivered = || {
-        all.iter()
-            .filter(|id| receiver.accepted(id, "ACCEPTED").is_empty())
-            .map(|id| id.to_string())
-            .collect::<Vec<_>>()
-    };
-    while !undelivered().is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let missing = undelivered();
+    let missing = undelivered_within(&receiver, &all, 60).await;
     let summary = format!(
         "faults/redis outage ({outage_took:?}): {answered} provider calls answered 503 (/readyz: \
          {readyz}); background traffic answers {traffic_answers:?} (slowest pay + status pair \
@@ -433,11 +427,7 @@ async fn a_redis_outage_answers_503_and_recovers_without_a_restart() {
         before.len(),
         during.len()
     );
-    report(&summary);
-    assert!(
-        missing.is_empty(),
-        "no ACCEPTED notification for {missing:?}; {summary}"
-    );
+    report_all_delivered(&summary, &missing);
     assert!(
         traffic_bad.is_empty(),
         "answers during the outage that are neither 200 nor a 503 ErrorResponse: \

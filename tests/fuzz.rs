@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::binary::fena_at_simulator;
 use common::durable_redis::DurableRedis;
 use common::supervisor::{free_port, Replica};
 use common::Receiver;
@@ -526,7 +527,7 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
     tokio::spawn(async move {
         let _ = axum::serve(sim_listener, sims).await;
     });
-    let env: Vec<(&str, String)> = vec![
+    let mut env: Vec<(&str, String)> = vec![
         ("SIMULATE", "false".into()),
         ("LOG_LEVEL", "error".into()),
         ("REDIS_URL", redis.url()),
@@ -534,15 +535,6 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         ("PAYMENT_CALLBACK_URL", receiver.url.clone()),
         // Nothing is looked at again during the run, so the store changes only by requests.
         ("RECHECK_INITIAL_MS", "3600000".into()),
-        ("FENA_BASE_URL", format!("{sim_base}/fena")),
-        (
-            "FENA_TERMINAL_ID",
-            payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
-        ),
-        (
-            "FENA_TERMINAL_SECRET",
-            payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
-        ),
         ("FEENNEX_BASE_URL", format!("{sim_base}/feennex")),
         (
             "FEENNEX_SHOP_ID",
@@ -554,6 +546,7 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         ),
         ("FEENNEX_PAYWAY", payrouter_feennex::sim::DEMO_PAYWAY.into()),
     ];
+    env.extend(fena_at_simulator(&sim_base));
     let mut router = Replica::start(port, &env).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))

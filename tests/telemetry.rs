@@ -5,41 +5,19 @@
 
 mod common;
 
+use common::binary::{free_port, payrouter, Served};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
 const PAYMENT_ID: &str = "64b48c5b6ba2cd6a040b2a11";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running binary; killed if a failed assertion leaves it running.
-struct Served(Option<Child>);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Starts the binary from an empty directory with every setting it needs in its environment,
-/// Fena pointed at `fena_base` and Feennex at a closed port, and waits for /healthz.
-async fn start(fena_base: &str, dir: &std::path::Path) -> (Served, String) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_payrouter"))
-        .env_clear()
-        .current_dir(dir)
-        .env("HTTP_HOST", "127.0.0.1")
-        .env("HTTP_PORT", port.to_string())
+/// Starts the binary with every setting it needs in its environment, Fena pointed at
+/// `fena_base`, Feennex and the notification receiver (which production requires) at closed
+/// ports.
+async fn start(fena_base: &str) -> Served {
+    let mut cmd = payrouter(&[]);
+    cmd.env("PAYMENT_CALLBACK_URL", "http://127.0.0.1:9/notify")
         .env("LOG_FORMAT", "json")
         .env("LOG_LEVEL", "info")
         .env("SIMULATE", "false")
@@ -51,41 +29,36 @@ async fn start(fena_base: &str, dir: &std::path::Path) -> (Served, String) {
         .env("FEENNEX_SHOP_ID", "5")
         .env("FEENNEX_SECRET_KEY", "feennex-telemetry-secret")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let child = Served(Some(child));
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    common::eventually(20, || async {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200)
-    })
-    .await;
-    (child, base)
+        .stderr(Stdio::piped());
+    Served::start(&mut cmd, free_port()).await
 }
 
 /// Stops the binary with SIGTERM and returns its stdout's JSON lines.
-async fn stop(mut served: Served) -> Vec<Value> {
-    let child = served.0.take().unwrap();
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+async fn stop(served: Served) -> Vec<Value> {
+    let out = served.stop().await;
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
+}
+
+/// Pays 12.99 GBP through the binary's Fena route and checks that it was taken.
+async fn pay_fena(served: &Served, shop_tx: &str) -> reqwest::Response {
+    let pay = served
+        .post(
+            "/v3/fena/pay",
+            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": shop_tx}),
+        )
+        .await;
+    assert_eq!(pay.status(), 200);
+    pay
+}
+
+/// One scrape of the binary's `/metrics`, as text.
+async fn metrics_text(served: &Served) -> String {
+    served.get("/metrics").await.text().await.unwrap()
 }
 
 /// Families of a Prometheus text scrape: name → (has HELP, TYPE), and the samples by name.
@@ -152,15 +125,9 @@ impl Scrape {
 
 #[tokio::test]
 async fn a_first_scrape_describes_every_family_and_starts_counters_at_zero() {
-    let dir = tempfile::tempdir().unwrap();
     let fena = common::FenaMock::start().await;
-    let (child, base) = start(&fena.base(), dir.path()).await;
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let served = start(&fena.base()).await;
+    let text = metrics_text(&served).await;
     let scrape = Scrape::parse(&text);
     for (name, _, _) in &scrape.samples {
         let family = scrape.family(name);
@@ -229,20 +196,9 @@ async fn a_first_scrape_describes_every_family_and_starts_counters_at_zero() {
     // Every metric the dashboard and the alerts name exists in a real scrape once a payment
     // has called a provider (histograms have no series before their first observation).
     fena.on_create(PAYMENT_ID, "telemetry-0", "12.99").await;
-    let pay = reqwest::Client::new()
-        .post(format!("{base}/v3/fena/pay"))
-        .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-0"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pay.status(), 200);
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    stop(child).await;
+    pay_fena(&served, "telemetry-0").await;
+    let text = metrics_text(&served).await;
+    stop(served).await;
     let scrape = Scrape::parse(&text);
     for file in [
         "deploy/grafana/payrouter.json",
@@ -293,43 +249,29 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn each_request_writes_one_access_line_and_a_failure_no_other() {
-    let dir = tempfile::tempdir().unwrap();
     let fena = common::FenaMock::start().await;
     fena.on_create(PAYMENT_ID, "telemetry-1", "12.99").await;
-    let (child, base) = start(&fena.base(), dir.path()).await;
-    let http = reqwest::Client::new();
-    let pay = http
-        .post(format!("{base}/v3/fena/pay"))
-        .json(&json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "telemetry-1"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pay.status(), 200);
+    let served = start(&fena.base()).await;
+    let pay = pay_fena(&served, "telemetry-1").await;
     let pay_request_id = header(&pay, "x-request-id");
     let answer: Value = pay.json().await.unwrap();
     assert_eq!(answer["paymentId"], PAYMENT_ID);
     // Feennex is unreachable: a 502 whose only log line must be its access line.
-    let failed = http
-        .post(format!("{base}/v3/feennex/pay"))
-        .json(
+    let failed = served
+        .post(
+            "/v3/feennex/pay",
             &json!({"amount": 100, "currency": "USD", "shopTransactionId": "telemetry-2",
                       "providerData": {"email": "payer@example.com", "payway": "card_usd"}}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(failed.status(), 502);
     let failed_request_id = header(&failed, "x-request-id");
-    let missing = http
-        .get(format!(
-            "{base}/v3/fena/status?paymentId=64b48c5b6ba2cd6a040b2a99"
-        ))
-        .send()
-        .await
-        .unwrap();
+    let missing = served
+        .get("/v3/fena/status?paymentId=64b48c5b6ba2cd6a040b2a99")
+        .await;
     assert_eq!(missing.status(), 404);
     let missing_request_id = header(&missing, "x-request-id");
-    let lines = stop(child).await;
+    let lines = stop(served).await;
 
     for line in &lines {
         assert_eq!(line["service"], "payrouter", "{line}");

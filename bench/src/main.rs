@@ -8,6 +8,7 @@ mod procs;
 use load::Stats;
 use procs::{free_port, Proc, Receiver};
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const SECS: Duration = Duration::from_secs(5);
@@ -38,6 +39,16 @@ impl Report {
     }
 }
 
+/// What the sections measure: the simulators, a router on the memory store and one on Redis,
+/// both notifying `receiver`, and a client for single requests.
+struct Rig {
+    http: reqwest::Client,
+    sim: Proc,
+    mem: Proc,
+    red: Proc,
+    receiver: Receiver,
+}
+
 async fn bench() {
     let http = reqwest::Client::new();
     let mut r = Report {
@@ -58,12 +69,19 @@ async fn bench() {
     let mut with_redis: Vec<(&str, String)> = notify.to_vec();
     with_redis.push(("REDIS_URL", format!("redis://127.0.0.1:{}/", redis.port)));
     let red = procs::router(free_port(), &sim, &with_redis).await;
+    let rig = Rig {
+        http,
+        sim,
+        mem,
+        red,
+        receiver,
+    };
 
-    pay_overhead(&mut r, &sim, &mem).await;
-    status_capacity(&mut r, &http, &sim, &mem, &red).await;
-    callbacks(&mut r, &sim, &mem, &receiver).await;
-    notifications(&mut r, &http, &sim, &mem, &receiver).await;
-    memory(&mut r, &http, &sim).await;
+    pay_overhead(&mut r, &rig).await;
+    status_capacity(&mut r, &rig).await;
+    callbacks(&mut r, &rig).await;
+    notifications(&mut r, &rig).await;
+    memory(&mut r, &rig).await;
 
     let out = json!({"cores": cores, "results": r.json});
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json");
@@ -77,7 +95,7 @@ fn fena_direct(i: u64) -> String {
         .to_string()
 }
 
-async fn pay_overhead(r: &mut Report, sim: &Proc, mem: &Proc) {
+async fn pay_overhead(r: &mut Report, Rig { sim, mem, .. }: &Rig) {
     println!("1. pay overhead: through payrouter vs straight to the simulated Fena");
     let headers = vec![
         ("terminal-id", "62b48adf6ba2cd6a040b1eec".to_string()),
@@ -97,42 +115,18 @@ async fn pay_overhead(r: &mut Report, sim: &Proc, mem: &Proc) {
                 .to_string()
         })
     };
-    load::run(
-        sim.addr(),
-        16,
-        Duration::from_secs(1),
-        None,
-        None,
-        direct.clone(),
-    )
-    .await;
-    load::run(
-        mem.addr(),
-        16,
-        Duration::from_secs(1),
-        None,
-        None,
-        routed("warm"),
-    )
-    .await;
-    let d_rate = load::run(
-        sim.addr(),
-        32,
-        RATE_SECS,
-        Some(PAY_RATE),
-        None,
-        direct.clone(),
-    )
-    .await;
-    let p_rate = load::run(
-        mem.addr(),
-        32,
-        RATE_SECS,
-        Some(PAY_RATE),
-        None,
-        routed("rate"),
-    )
-    .await;
+    // The same load straight to the simulated Fena, then through payrouter.
+    let direct_then_routed =
+        |conns: usize, secs: Duration, rate: Option<f64>, tag: &'static str| {
+            let direct = direct.clone();
+            async move {
+                let d = load::run(sim.addr(), conns, secs, rate, None, direct).await;
+                let p = load::run(mem.addr(), conns, secs, rate, None, routed(tag)).await;
+                (d, p)
+            }
+        };
+    direct_then_routed(16, Duration::from_secs(1), None, "warm").await;
+    let (d_rate, p_rate) = direct_then_routed(32, RATE_SECS, Some(PAY_RATE), "rate").await;
     let sim_cpu = sim.cpu_ns();
     let d_sat = load::run(sim.addr(), 32, SECS, None, None, direct).await;
     let sim_direct_us = (sim.cpu_ns() - sim_cpu) as f64 / 1000.0 / d_sat.ok().max(1) as f64;
@@ -224,10 +218,13 @@ async fn paid_payment(
 
 async fn status_capacity(
     r: &mut Report,
-    http: &reqwest::Client,
-    sim: &Proc,
-    mem: &Proc,
-    red: &Proc,
+    Rig {
+        http,
+        sim,
+        mem,
+        red,
+        ..
+    }: &Rig,
 ) {
     println!("2. status of a paid payment vs a minimal hyper server answering the same JSON");
     let (mem_id, body) = paid_payment(http, sim, mem, "status-mem").await;
@@ -290,7 +287,12 @@ fn signed_callback(i: u64) -> String {
     s
 }
 
-async fn callbacks(r: &mut Report, sim: &Proc, mem: &Proc, receiver: &Receiver) {
+async fn callbacks(
+    r: &mut Report,
+    Rig {
+        sim, mem, receiver, ..
+    }: &Rig,
+) {
     println!("3. signed Feennex callbacks: accepted, confirmed with invoice/check, notified");
     let create = load::post_json("/v3/feennex/pay", vec![], |i| {
         json!({"amount": 1299, "currency": "USD", "shopTransactionId": format!("cb-{i}"),
@@ -353,24 +355,28 @@ async fn callbacks(r: &mut Report, sim: &Proc, mem: &Proc, receiver: &Receiver) 
 
 const BACKLOG: u64 = 10_000;
 
+/// BACKLOG checks of payment `id` on 32 connections: each `/check` sends a notification, so
+/// this queues BACKLOG of them.
+async fn check_backlog(router: SocketAddr, id: &str) {
+    let check = load::get(format!("/v3/fena/check?paymentId={id}"));
+    load::exactly(router, 32, BACKLOG, check).await;
+}
+
 async fn notifications(
     r: &mut Report,
-    http: &reqwest::Client,
-    sim: &Proc,
-    mem: &Proc,
-    receiver: &Receiver,
+    Rig {
+        http,
+        sim,
+        mem,
+        receiver,
+        ..
+    }: &Rig,
 ) {
     println!("4. notifications: delivery rate, and the drain of a backlog built while the receiver was down");
     let (id, _) = paid_payment(http, sim, mem, "notify-up").await;
     let before = receiver.received();
     let start = Instant::now();
-    load::exactly(
-        mem.addr(),
-        32,
-        BACKLOG,
-        load::get(format!("/v3/fena/check?paymentId={id}")),
-    )
-    .await;
+    check_backlog(mem.addr(), &id).await;
     let last = receiver
         .wait_for(before + BACKLOG, Duration::from_secs(60))
         .await;
@@ -394,13 +400,7 @@ async fn notifications(
     )
     .await;
     let (id, _) = paid_payment(http, sim, &lagging, "notify-down").await;
-    load::exactly(
-        lagging.addr(),
-        32,
-        BACKLOG,
-        load::get(format!("/v3/fena/check?paymentId={id}")),
-    )
-    .await;
+    check_backlog(lagging.addr(), &id).await;
     let back = Receiver::start(down_port).await;
     let up_at = Instant::now();
     let drained = back
@@ -431,7 +431,7 @@ async fn notifications(
 
 const PAYMENTS: u64 = 100_000;
 
-async fn memory(r: &mut Report, http: &reqwest::Client, sim: &Proc) {
+async fn memory(r: &mut Report, Rig { http, sim, .. }: &Rig) {
     println!("5. memory: resident set under 256 connections, and after {PAYMENTS} payments in the memory store");
     // A fresh instance, so that the figure is about connections, not stored payments.
     let idle = procs::router(free_port(), sim, &[]).await;

@@ -4,6 +4,7 @@
 // Each test binary uses a different part of these fixtures.
 #![allow(dead_code, unused_imports)]
 
+pub mod binary;
 pub mod browser;
 pub mod contract_env;
 pub mod drivers;
@@ -16,6 +17,7 @@ pub mod pages;
 pub mod receiver;
 pub mod redis_server;
 pub mod sim_client;
+pub mod stores;
 pub mod supervisor;
 
 use figment::providers::{Format, Toml};

@@ -2,6 +2,7 @@
 //! transport failures, configuration and callbacks through the public factory.
 
 use httpmock::prelude::*;
+use httpmock::When;
 use payrouter_feennex::{sign, Feennex, Settings, NAME};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Currency, Money, Operation, PayOrder,
@@ -30,8 +31,13 @@ fn ctx() -> ProviderContext {
     }
 }
 
+/// The adapter at `base_url`, with `extra` settings over the test shop's.
+fn feennex_at(base_url: &str, extra: Value) -> Arc<dyn Provider> {
+    Feennex::build(settings(base_url, extra), &ctx()).unwrap()
+}
+
 fn provider(server: &MockServer) -> Arc<dyn Provider> {
-    Feennex::build(settings(&server.base_url(), json!({})), &ctx()).unwrap()
+    feennex_at(&server.base_url(), json!({}))
 }
 
 fn usd_order(provider_data: Value) -> PayOrder {
@@ -204,11 +210,7 @@ async fn invalid_orders_never_reach_feennex() {
             if field == "providerData.email" && message == "required by Feennex: the payer's e-mail"),
         "{err:?}"
     );
-    let no_default = Feennex::build(
-        settings(&server.base_url(), json!({"payway": null})),
-        &ctx(),
-    )
-    .unwrap();
+    let no_default = feennex_at(&server.base_url(), json!({"payway": null}));
     let err = no_default.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(
         matches!(&err, ProviderError::InvalidRequest { field, .. } if field == "providerData.payway"),
@@ -222,17 +224,31 @@ async fn invalid_orders_never_reach_feennex() {
     assert_eq!(mock.calls_async().await, 0);
 }
 
-async fn pay_answer(
+/// A mock Feennex that gives `answer` to every POST to `path`.
+async fn answering(
+    path: &'static str,
     answer: impl FnOnce(httpmock::Then) + Send + 'static,
-) -> Result<PayOutcome, ProviderError> {
+) -> MockServer {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(POST).path("/invoice/create");
+            when.method(POST).path(path);
             answer(then);
         })
         .await;
+    server
+}
+
+async fn pay_answer(
+    answer: impl FnOnce(httpmock::Then) + Send + 'static,
+) -> Result<PayOutcome, ProviderError> {
+    let server = answering("/invoice/create", answer).await;
     provider(&server).pay(&usd_order(pay_data())).await
+}
+
+async fn fetch_error(answer: impl FnOnce(httpmock::Then) + Send + 'static) -> ProviderError {
+    let server = answering("/invoice/check", answer).await;
+    provider(&server).fetch(PAYMENT_ID).await.unwrap_err()
 }
 
 #[tokio::test]
@@ -280,48 +296,38 @@ async fn configuration_errors_over_http() {
         ),
     ];
     for (body, hint) in cases {
-        let err = pay_answer(move |t| {
+        let m = misconfigured(move |t| {
             t.status(200).json_body(body);
         })
-        .await
-        .unwrap_err();
-        match err {
-            ProviderError::Misconfigured(m) => {
-                assert!(m.contains(hint), "{m}");
-                assert!(!m.contains(SECRET) && !m.contains("string_to_sign"), "{m}");
-            }
-            other => panic!("expected Misconfigured, got {other:?}"),
-        }
+        .await;
+        assert!(m.contains(hint), "{m}");
+        assert!(!m.contains(SECRET) && !m.contains("string_to_sign"), "{m}");
     }
     // A Feennex refusal passed through with a 4xx status is still read as a refusal.
-    let err = pay_answer(|t| {
+    let m = misconfigured(|t| {
         t.status(400).json_body(refusal(10, "Invalid sign"));
     })
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(&err, ProviderError::Misconfigured(m) if m.contains("FEENNEX_SECRET_KEY")),
-        "{err:?}"
-    );
-    let err = pay_answer(|t| {
+    .await;
+    assert!(m.contains("FEENNEX_SECRET_KEY"), "{m}");
+    let m = misconfigured(|t| {
         t.status(404).body("Not Found");
     })
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(&err, ProviderError::Misconfigured(m) if m.contains("FEENNEX_BASE_URL")),
-        "{err:?}"
-    );
-    let err = pay_answer(|t| {
+    .await;
+    assert!(m.contains("FEENNEX_BASE_URL"), "{m}");
+    let m = misconfigured(|t| {
         t.status(301)
             .header("location", "https://elsewhere.example/invoice/create");
     })
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(&err, ProviderError::Misconfigured(m) if m.contains("FEENNEX_BASE_URL")),
-        "{err:?}"
-    );
+    .await;
+    assert!(m.contains("FEENNEX_BASE_URL"), "{m}");
+}
+
+/// The message of the Misconfigured error a payment meets when Feennex gives `answer`.
+async fn misconfigured(answer: impl FnOnce(httpmock::Then) + Send + 'static) -> String {
+    match pay_answer(answer).await {
+        Err(ProviderError::Misconfigured(m)) => m,
+        other => panic!("expected Misconfigured, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -353,20 +359,13 @@ async fn feennex_failures_are_unavailable() {
 
 #[tokio::test]
 async fn a_slow_answer_is_a_timeout() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/create");
-            then.status(200)
-                .delay(std::time::Duration::from_millis(1500))
-                .json_body(refusal(4, "late"));
-        })
-        .await;
-    let p = Feennex::build(
-        settings(&server.base_url(), json!({"timeout_ms": 200})),
-        &ctx(),
-    )
-    .unwrap();
+    let server = answering("/invoice/create", |then| {
+        then.status(200)
+            .delay(std::time::Duration::from_millis(1500))
+            .json_body(refusal(4, "late"));
+    })
+    .await;
+    let p = feennex_at(&server.base_url(), json!({"timeout_ms": 200}));
     let err = p.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(
         matches!(err, ProviderError::Timeout { provider } if provider == NAME),
@@ -380,11 +379,7 @@ async fn a_refused_connection_is_unavailable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let p = Feennex::build(
-        settings(&format!("http://127.0.0.1:{port}"), json!({})),
-        &ctx(),
-    )
-    .unwrap();
+    let p = feennex_at(&format!("http://127.0.0.1:{port}"), json!({}));
     let err = p.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }
@@ -393,11 +388,7 @@ async fn a_refused_connection_is_unavailable() {
 async fn a_connect_timeout_is_unavailable_as_for_fena() {
     // Nothing was sent, so the outcome is known: 502, the same as Fena's adapter answers.
     let port = payrouter_provider::testing::SaturatedPort::new();
-    let p = Feennex::build(
-        settings(&port.url(), json!({"connect_timeout_ms": 100})),
-        &ctx(),
-    )
-    .unwrap();
+    let p = feennex_at(&port.url(), json!({"connect_timeout_ms": 100}));
     let err = p.pay(&usd_order(pay_data())).await.unwrap_err();
     assert!(
         matches!(&err, ProviderError::Unavailable(m) if m == "could not connect to Feennex"),
@@ -428,15 +419,19 @@ fn is_signed_check(req: &HttpMockRequest) -> bool {
         && body["sign"] == json!(expected)
 }
 
+/// A POST to /invoice/check signed as `is_signed_check` demands.
+fn signed_check(when: When) -> When {
+    when.method(POST)
+        .path("/invoice/check")
+        .is_true(is_signed_check)
+}
+
 #[tokio::test]
 async fn fetch_sends_a_signed_check_and_maps_the_answer() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/check")
-                .header("content-type", "application/json")
-                .is_true(is_signed_check);
+            signed_check(when).header("content-type", "application/json");
             then.status(200).body(
                 r#"{"data":{"client_price":12.34,"created":"2024-04-10 12:59:13","is_unique":true,
                     "payment_id":11639480,"payway":"card_usd","processed":"2024-04-10 13:00:00",
@@ -464,17 +459,11 @@ async fn the_check_matcher_refuses_a_wrong_sign() {
     let server = MockServer::start_async().await;
     let mock = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/check")
-                .is_true(is_signed_check);
+            signed_check(when);
             then.status(200).json_body(refusal(7, "not found"));
         })
         .await;
-    let wrong_secret = Feennex::build(
-        settings(&server.base_url(), json!({"secret_key": "SecretKey02"})),
-        &ctx(),
-    )
-    .unwrap();
+    let wrong_secret = feennex_at(&server.base_url(), json!({"secret_key": "SecretKey02"}));
     // Unmatched, the mock server answers 404, which points at the base URL.
     let err = wrong_secret.fetch(PAYMENT_ID).await.unwrap_err();
     assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
@@ -486,9 +475,7 @@ async fn fetch_of_a_recalculated_payment_carries_both_amounts() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/check")
-                .is_true(is_signed_check);
+            signed_check(when);
             then.status(200).body(
                 r#"{"data":{"client_price":9.5,"ps_currency":840,"shop_amount":9.5,
                     "shop_original_amount":12.34,"shop_currency":840,"shop_order_id":"4126",
@@ -507,35 +494,21 @@ async fn fetch_of_a_recalculated_payment_carries_both_amounts() {
 
 #[tokio::test]
 async fn fetch_errors_over_http() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/check");
-            then.status(200)
-                .json_body(refusal(7, "Invoice (shop_order_id=4126) wasn't found"));
-        })
-        .await;
-    let err = provider(&server).fetch(PAYMENT_ID).await.unwrap_err();
+    let err = fetch_error(|then| {
+        then.status(200)
+            .json_body(refusal(7, "Invoice (shop_order_id=4126) wasn't found"));
+    })
+    .await;
     assert!(matches!(err, ProviderError::NotFound(_)), "{err:?}");
-
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/check");
-            then.status(200).json_body(refusal(11, "Shop not found"));
-        })
-        .await;
-    let err = provider(&server).fetch(PAYMENT_ID).await.unwrap_err();
+    let err = fetch_error(|then| {
+        then.status(200).json_body(refusal(11, "Shop not found"));
+    })
+    .await;
     assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
-
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/invoice/check");
-            then.status(503);
-        })
-        .await;
-    let err = provider(&server).fetch(PAYMENT_ID).await.unwrap_err();
+    let err = fetch_error(|then| {
+        then.status(503);
+    })
+    .await;
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }
 
@@ -573,7 +546,7 @@ async fn refunds_and_automatic_subscriptions_are_not_supported() {
 
 #[test]
 fn capabilities_and_ack() {
-    let p = Feennex::build(settings("https://core.feennex.com", json!({})), &ctx()).unwrap();
+    let p = feennex_at("https://core.feennex.com", json!({}));
     assert_eq!(p.name(), "feennex");
     let caps = p.capabilities();
     for op in [
@@ -678,7 +651,7 @@ fn encode(v: &str) -> String {
 
 #[test]
 fn callbacks_through_the_provider() {
-    let p = Feennex::build(settings("https://core.feennex.com", json!({})), &ctx()).unwrap();
+    let p = feennex_at("https://core.feennex.com", json!({}));
     let req = |content_type: Option<&str>, body: Vec<u8>| CallbackRequest {
         content_type: content_type.map(str::to_string),
         query: None,
@@ -700,23 +673,15 @@ fn callbacks_through_the_provider() {
         p.authenticate_callback(&req(None, forged.into_bytes())),
         Err(CallbackError::Unauthenticated("sign does not match".into()))
     );
-    let other_secret = Feennex::build(
-        settings(
-            "https://core.feennex.com",
-            json!({"secret_key": "SecretKey02"}),
-        ),
-        &ctx(),
-    )
-    .unwrap();
+    let other_secret = feennex_at(
+        "https://core.feennex.com",
+        json!({"secret_key": "SecretKey02"}),
+    );
     assert!(matches!(
         other_secret.authenticate_callback(&req(None, worked_callback_form())),
         Err(CallbackError::Unauthenticated(_))
     ));
-    let other_shop = Feennex::build(
-        settings("https://core.feennex.com", json!({"shop_id": "6"})),
-        &ctx(),
-    )
-    .unwrap();
+    let other_shop = feennex_at("https://core.feennex.com", json!({"shop_id": "6"}));
     assert!(matches!(
         other_shop.authenticate_callback(&req(None, worked_callback_form())),
         Err(CallbackError::Unauthenticated(_))

@@ -1,6 +1,7 @@
 //! The Fena adapter against a mock Fena: the exact requests it sends and how it reads answers.
 
 use httpmock::prelude::*;
+use httpmock::When;
 use payrouter_fena::{transform, Fena, Settings};
 use payrouter_provider::{
     Action, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome,
@@ -12,6 +13,14 @@ use std::sync::Arc;
 
 const ID: &str = "62b48adf6ba2cd6a040b1eec";
 const SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
+
+/// A request to `path` that carries the terminal's credentials, as Fena requires of every call.
+fn from_the_terminal(when: When, method: Method, path: &str) -> When {
+    when.method(method)
+        .path(path)
+        .header("terminal-id", ID)
+        .header("terminal-secret", SECRET)
+}
 
 fn fena(base: &str, timeout_ms: u64) -> Arc<dyn Provider> {
     fena_connecting(base, 1000, timeout_ms)
@@ -44,10 +53,7 @@ async fn pay_sends_the_documented_request_and_returns_the_link() {
     let server = MockServer::start_async().await;
     let create = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/open/payments/single/create-and-process")
-                .header("terminal-id", ID)
-                .header("terminal-secret", SECRET)
+            from_the_terminal(when, POST, "/open/payments/single/create-and-process")
                 .header("content-type", "application/json")
                 .json_body(json!({
                     "reference": "order-1",
@@ -273,10 +279,7 @@ async fn fetch_reads_state_amount_and_shop_transaction_id() {
     let server = MockServer::start_async().await;
     let get = server
         .mock_async(|when, then| {
-            when.method(GET)
-                .path("/open/payments/single/64b48c5b6ba2cd6a040b20a8")
-                .header("terminal-id", ID)
-                .header("terminal-secret", SECRET);
+            from_the_terminal(when, GET, "/open/payments/single/64b48c5b6ba2cd6a040b20a8");
             then.status(200)
                 .json_body(json!({"data": {"id": "64b48c5b6ba2cd6a040b20a8",
                 "status": "paid", "amount": "12.99", "currency": "GBP", "reference": "order-1",
@@ -313,10 +316,12 @@ async fn refund_posts_the_amount_and_is_pending() {
     let server = MockServer::start_async().await;
     let refund = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/open/payments/single/64b48c5b6ba2cd6a040b20a8/refund")
-                .header("terminal-id", ID)
-                .json_body(json!({"amount": "5.00"}));
+            from_the_terminal(
+                when,
+                POST,
+                "/open/payments/single/64b48c5b6ba2cd6a040b20a8/refund",
+            )
+            .json_body(json!({"amount": "5.00"}));
             then.status(200).json_body(json!({"saved": true}));
         })
         .await;
