@@ -1,9 +1,17 @@
-//! Creating a payment: idempotent on (provider, shopTransactionId) through `once`.
+//! Creating a payment: idempotent on (provider, shopTransactionId) through a reservation.
+//!
+//! A provider that can resume a payment (`Provider::prepare_pay` gives a handle: a Fena
+//! draft) has the handle kept in the reservation before the payment becomes visible, so a
+//! retry after an unknown outcome (timeout, dropped connection, 5xx, a lease taken over)
+//! resumes that payment: one provider payment per shopTransactionId.
 
-use payrouter_provider::{Operation, PayOrder, PayOutcome, PayResult, Provider, Redirect};
+use payrouter_provider::{
+    Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, Redirect,
+};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+use super::idempotency::{Claim, Reserved};
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::PayResponse;
 use crate::store::records::PaymentRecord;
@@ -40,13 +48,14 @@ impl Engine {
             .pay_reservation(p.name(), &order.shop_transaction_id);
         let subject = format!("shopTransactionId '{}'", order.shop_transaction_id);
         let fp = fingerprint(&order, &serde_json::json!(subscription));
-        self.once(
-            &key,
-            &fp,
-            &subject,
-            self.create_payment(p, &order, subscription),
-        )
-        .await
+        let mut claim = match self.reserve(&key, &fp, &subject).await? {
+            Reserved::Answered(response) => return Ok(response),
+            Reserved::Ours(claim) => claim,
+        };
+        let outcome = self
+            .create_payment(p, &order, subscription, &mut claim)
+            .await;
+        self.settle(claim, outcome).await
     }
 
     pub(super) fn check_currency(&self, p: &dyn Provider, order: &PayOrder) -> Result<()> {
@@ -70,8 +79,25 @@ impl Engine {
         p: &dyn Provider,
         order: &PayOrder,
         subscription: Option<&str>,
+        claim: &mut Claim<'_, PayResponse>,
     ) -> Result<PayResponse> {
-        let created = match self.call(p, Operation::Pay, p.pay(order)).await? {
+        let outcome = match claim.resumed().map(str::to_string) {
+            Some(handle) => {
+                tracing::info!(provider = p.name(), shop_transaction_id = %order.shop_transaction_id, "resuming a payment whose creation had an unknown outcome");
+                self.call(p, Operation::Pay, p.resume_pay(order, &handle, false))
+                    .await?
+            }
+            None => match self.call(p, Operation::Pay, p.prepare_pay(order)).await? {
+                PreparedPay::Direct => self.call(p, Operation::Pay, p.pay(order)).await?,
+                PreparedPay::Declined { message } => PayOutcome::Declined { message },
+                PreparedPay::Handle(handle) => {
+                    self.keep_handle(claim, &handle).await?;
+                    self.call(p, Operation::Pay, p.resume_pay(order, &handle, true))
+                        .await?
+                }
+            },
+        };
+        let created = match outcome {
             PayOutcome::Created(c) => c,
             PayOutcome::Declined { message } => {
                 return Ok(PayResponse {

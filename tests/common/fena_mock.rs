@@ -27,18 +27,39 @@ impl FenaMock {
         self.server.base_url()
     }
 
-    /// Answers create-and-process for payments of `reference` with payment `id`.
+    /// Answers the two phases of a payment of `reference`: its draft is created with id `id`
+    /// (the returned mock counts drafts), and processing it gives its link.
     pub async fn on_create(&self, id: &str, reference: &str, amount: &str) -> Mock<'_> {
         let (id, reference, amount) = (id.to_string(), reference.to_string(), amount.to_string());
+        self.on_process(&id, &reference, &amount).await;
         self.server
             .mock_async(move |when, then| {
                 when.method(POST)
-                    .path("/open/payments/single/create-and-process")
+                    .path("/open/payments/single/create")
                     .header("terminal-id", TERMINAL_ID)
                     .header("terminal-secret", TERMINAL_SECRET)
                     .json_body_includes(json!({"reference": reference}).to_string());
                 then.status(201).json_body(json!({
                     "created": true,
+                    "result": {
+                        "id": id, "reference": reference, "amount": amount, "currency": "GBP",
+                        "status": "draft"
+                    }
+                }));
+            })
+            .await
+    }
+
+    /// Answers processing the draft `id`: it is sent, with its link.
+    pub async fn on_process(&self, id: &str, reference: &str, amount: &str) -> Mock<'_> {
+        let (id, reference, amount) = (id.to_string(), reference.to_string(), amount.to_string());
+        self.server
+            .mock_async(move |when, then| {
+                when.method(POST)
+                    .path(format!("/open/payments/single/{id}/process"))
+                    .header("terminal-id", TERMINAL_ID)
+                    .header("terminal-secret", TERMINAL_SECRET);
+                then.status(200).json_body(json!({
                     "result": {
                         "id": id, "reference": reference, "amount": amount, "currency": "GBP",
                         "status": "sent", "link": format!("https://payment.fena.co/pay/?p=h{id}")

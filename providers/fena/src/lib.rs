@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use payrouter_provider::config::{self, Checks};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies, FetchedPayment,
-    Operation, PayOrder, PayOutcome, PayResult, Provider, ProviderContext, ProviderError,
+    Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, ProviderContext, ProviderError,
     ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
     SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::FenaClient;
-use transform::{paths, Answer};
+use transform::{paths, Answer, Progress};
 
 pub const NAME: &str = "fena";
 /// The provider's name for people.
@@ -47,6 +47,21 @@ pub struct Settings {
     pub connect_timeout_ms: u64,
     #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How a single payment is created: `two_phase` (a draft, then processed; resumable after
+    /// an unknown outcome) or `one_step` (`create-and-process`).
+    #[serde(default)]
+    pub pay_mode: PayMode,
+}
+
+/// `FENA_PAY_MODE`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayMode {
+    /// Draft first (no link, no e-mail), its id stored, then processed.
+    #[default]
+    TwoPhase,
+    /// Fena's published `create-and-process`: a lost answer cannot be resumed.
+    OneStep,
 }
 
 fn default_base_url() -> String {
@@ -81,6 +96,7 @@ pub struct Fena {
     redactor: Redactor,
     capabilities: Capabilities,
     bank_account: Option<String>,
+    pay_mode: PayMode,
 }
 
 impl ProviderFactory for Fena {
@@ -116,6 +132,7 @@ impl ProviderFactory for Fena {
                 pay_provider_data: PAY_PROVIDER_DATA,
             },
             bank_account: settings.bank_account,
+            pay_mode: settings.pay_mode,
         }))
     }
 }
@@ -142,6 +159,40 @@ impl Provider for Fena {
         let body = transform::pay_request(order, self.bank_account.as_deref())?;
         let reply = self.client.post(paths::CREATE_AND_PROCESS, &body).await?;
         transform::pay_outcome(&reply, &self.redactor)
+    }
+
+    async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
+        if self.pay_mode == PayMode::OneStep {
+            return Ok(PreparedPay::Direct);
+        }
+        let body = transform::pay_request(order, self.bank_account.as_deref())?;
+        let reply = self.client.post(paths::CREATE_DRAFT, &body).await?;
+        transform::draft_outcome(&reply, &self.redactor)
+    }
+
+    async fn resume_pay(
+        &self,
+        _order: &PayOrder,
+        draft: &str,
+        fresh: bool,
+    ) -> Result<PayOutcome, ProviderError> {
+        if !fresh {
+            if let Progress::Processed(outcome) = self.progress(draft).await? {
+                return Ok(outcome);
+            }
+        }
+        let reply = self
+            .client
+            .send::<()>(reqwest::Method::POST, &paths::process(draft), None)
+            .await?;
+        match transform::pay_outcome(&reply, &self.redactor)? {
+            // Refused because something else processed it meanwhile: that is the payment.
+            PayOutcome::Declined { message } => match self.progress(draft).await? {
+                Progress::Processed(outcome) => Ok(outcome),
+                Progress::Draft => Ok(PayOutcome::Declined { message }),
+            },
+            created => Ok(created),
+        }
     }
 
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
@@ -234,6 +285,12 @@ impl Provider for Fena {
 }
 
 impl Fena {
+    /// Where the payment `id` being created stands at Fena.
+    async fn progress(&self, id: &str) -> Result<Progress, ProviderError> {
+        let reply = self.client.get(&paths::single(id)).await?;
+        transform::progress(&reply, id, &self.redactor)
+    }
+
     /// The recurring payment `token`, fetched after checking it could be a Fena id.
     async fn recurring(&self, token: &str) -> Result<recurring::FenaRecurring, ProviderError> {
         transform::check_payment_id(token).map_err(|_| {

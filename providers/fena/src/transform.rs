@@ -4,8 +4,8 @@
 use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     email_field, string_field, Action, CallbackError, CallbackSubject, CreatedPayment, Currency,
-    FetchedPayment, Money, PayOrder, PayOutcome, PaymentStatusKind, ProviderError, ProviderState,
-    Redactor, Redirect, RefundOrder, RefundOutcome,
+    FetchedPayment, Money, PayOrder, PayOutcome, PaymentStatusKind, PreparedPay, ProviderError,
+    ProviderState, Redactor, Redirect, RefundOrder, RefundOutcome,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -13,12 +13,20 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Every Fena path the adapter calls, in one table.
+///
+/// `CREATE_DRAFT` and `process` (the two phases of a single payment) are the paths of a
+/// third-party Fena client, not of Fena's published terminal reference; `CREATE_AND_PROCESS`
+/// is the published one-step call, used when `FENA_PAY_MODE=one_step`.
 pub mod paths {
     pub const CREATE_AND_PROCESS: &str = "/open/payments/single/create-and-process";
+    pub const CREATE_DRAFT: &str = "/open/payments/single/create";
     pub const RECURRING_CREATE_AND_PROCESS: &str = "/open/payments/recurring/create-and-process";
 
     pub fn single(id: &str) -> String {
         format!("/open/payments/single/{id}")
+    }
+    pub fn process(id: &str) -> String {
+        format!("/open/payments/single/{id}/process")
     }
     pub fn refund(id: &str) -> String {
         format!("/open/payments/single/{id}/refund")
@@ -37,7 +45,7 @@ pub mod paths {
 const CREDENTIALS_HINT: &str =
     "Fena refused the terminal credentials: check FENA_TERMINAL_ID and FENA_TERMINAL_SECRET";
 
-/// Body of `POST /open/payments/single/create-and-process`.
+/// Body of `POST /open/payments/single/create-and-process` and of `.../create` (a draft).
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequest {
@@ -331,6 +339,54 @@ pub fn pay_outcome(reply: &Reply, redactor: &Redactor) -> Result<PayOutcome, Pro
     }
 }
 
+/// What the answer to creating a draft means: its id is the handle the gateway stores before
+/// processing it. Any 4xx but the credentials' is Fena refusing this payment.
+pub fn draft_outcome(reply: &Reply, redactor: &Redactor) -> Result<PreparedPay, ProviderError> {
+    match reply.status {
+        200..=299 => {
+            let draft = parse::<CreateResponse>(&reply.body, redactor)?.result;
+            if check_payment_id(&draft.id).is_err() {
+                return Err(ProviderError::Unavailable(
+                    "Fena answered an unusable payment id".into(),
+                ));
+            }
+            Ok(PreparedPay::Handle(draft.id))
+        }
+        401 | 403 => Err(credentials_refused()),
+        s @ 400..=499 => Ok(PreparedPay::Declined {
+            message: error_message(s, &reply.body, redactor),
+        }),
+        s => Err(server_error(s)),
+    }
+}
+
+/// Where a payment being created stands, read back from Fena.
+pub enum Progress {
+    /// Still a draft: nobody has a link yet; process it.
+    Draft,
+    /// Processed already (sent, or anything later): this is the payment to answer.
+    Processed(PayOutcome),
+}
+
+/// What `GET /open/payments/single/{id}` says about the payment `id` being created.
+pub fn progress(reply: &Reply, id: &str, redactor: &Redactor) -> Result<Progress, ProviderError> {
+    match reply.status {
+        200..=299 => {
+            let data = parse::<GetResponse>(&reply.body, redactor)?.data;
+            if data
+                .status
+                .as_deref()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("draft"))
+            {
+                return Ok(Progress::Draft);
+            }
+            created_payment(CreateResponse { result: data })
+                .map(|c| Progress::Processed(PayOutcome::Created(c)))
+        }
+        _ => Err(fetch_error(reply, id, redactor)),
+    }
+}
+
 /// What the answer to `GET /open/payments/single/{id}` means; 400 and 404 are "no such
 /// payment".
 pub fn fetch_outcome(
@@ -340,16 +396,17 @@ pub fn fetch_outcome(
 ) -> Result<FetchedPayment, ProviderError> {
     match reply.status {
         200..=299 => fetched_payment(parse(&reply.body, redactor)?),
-        401 | 403 => Err(credentials_refused()),
-        400 | 404 => Err(ProviderError::NotFound(format!(
-            "Fena has no payment '{id}'"
-        ))),
-        s @ 405..=499 => Err(ProviderError::Unavailable(error_message(
-            s,
-            &reply.body,
-            redactor,
-        ))),
-        s => Err(server_error(s)),
+        _ => Err(fetch_error(reply, id, redactor)),
+    }
+}
+
+/// What a non-2xx answer to `GET /open/payments/single/{id}` means.
+fn fetch_error(reply: &Reply, id: &str, redactor: &Redactor) -> ProviderError {
+    match reply.status {
+        401 | 403 => credentials_refused(),
+        400 | 404 => ProviderError::NotFound(format!("Fena has no payment '{id}'")),
+        s @ 405..=499 => ProviderError::Unavailable(error_message(s, &reply.body, redactor)),
+        s => server_error(s),
     }
 }
 

@@ -34,7 +34,7 @@ pub use subscription::{
 };
 pub use types::{
     Action, CreatedPayment, FetchedPayment, PayOrder, PayOutcome, PayResult, PaymentStatusKind,
-    ProviderState, Redirect, RefundOrder, RefundOutcome,
+    PreparedPay, ProviderState, Redirect, RefundOrder, RefundOutcome,
 };
 
 use async_trait::async_trait;
@@ -89,7 +89,28 @@ pub trait Provider: Send + Sync + 'static {
         }
     }
 
+    /// Creates a payment in one call. The gateway calls it only for providers whose
+    /// `prepare_pay` answers `Direct`.
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError>;
+
+    /// The first, invisible step of a payment (see [`PreparedPay`]). A provider that cannot
+    /// resume a payment keeps this default and is paid with `pay`.
+    async fn prepare_pay(&self, _order: &PayOrder) -> Result<PreparedPay, ProviderError> {
+        Ok(PreparedPay::Direct)
+    }
+
+    /// Finishes the payment `handle` from `prepare_pay`, whatever happened to it so far: the
+    /// answer is that one payment, never a second. `fresh` says this request has just
+    /// prepared the handle, so nothing else can have moved it on (the provider may skip
+    /// reading it first); false on a retry after an unknown outcome.
+    async fn resume_pay(
+        &self,
+        order: &PayOrder,
+        _handle: &str,
+        _fresh: bool,
+    ) -> Result<PayOutcome, ProviderError> {
+        self.pay(order).await
+    }
 
     /// The provider's current view of a payment, fetched with credentials.
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError>;
