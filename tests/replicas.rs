@@ -23,8 +23,11 @@ async fn two_replicas_create_one_payment_for_concurrent_identical_pays() {
     let create = fena
         .server
         .mock_async(|when, then| {
-            when.method(httpmock::Method::POST).path("/open/payments/single/create");
-            then.status(201).delay(Duration::from_millis(300)).json_body(json!({"created": true,
+            when.method(httpmock::Method::POST)
+                .path("/open/payments/single/create");
+            then.status(201)
+                .delay(Duration::from_millis(300))
+                .json_body(json!({"created": true,
                 "result": {"id": PID, "status": "draft"}}));
         })
         .await;

@@ -154,7 +154,9 @@ async fn idempotent_pay(kind: StoreKind) {
             when.method(httpmock::Method::POST)
                 .path("/open/payments/single/create")
                 .json_body_includes(json!({"reference": "order-3"}).to_string());
-            then.status(201).delay(Duration::from_millis(300)).json_body(json!({"created": true,
+            then.status(201)
+                .delay(Duration::from_millis(300))
+                .json_body(json!({"created": true,
                 "result": {"id": "64b48c5b6ba2cd6a040b2003", "status": "draft"}}));
         })
         .await;

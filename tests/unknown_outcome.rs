@@ -74,7 +74,11 @@ redis_url = "{}"
             body["shopTransactionId"],
             processed.len()
         );
-        assert_eq!(processed.len(), 1, "one payment a payer can see: {processed:?}");
+        assert_eq!(
+            processed.len(),
+            1,
+            "one payment a payer can see: {processed:?}"
+        );
         assert_eq!(retried["paymentId"], processed[0]["id"]);
         assert_eq!(processed[0]["status"], "sent");
         let (s, again) = self.router.post("/v3/fena/pay", body).await;
@@ -110,7 +114,8 @@ async fn fena_draft_answer_lost_then_5xx_on_process_leaves_one_payment() {
     // The draft is made but its answer is cut: nobody can pay a draft, and the retry makes a
     // new one; only one is ever processed.
     let fault = json!({"operation": "create", "after": true, "drop": true, "count": 1});
-    e.fena_retry_after(&fena_pay("uo-draft-1"), fault, 502).await;
+    e.fena_retry_after(&fena_pay("uo-draft-1"), fault, 502)
+        .await;
     // A 5xx after the draft existed: the retry processes the stored draft.
     let fault = json!({"operation": "process", "status": 503, "count": 1});
     let body = fena_pay("uo-5xx-1");
@@ -120,7 +125,49 @@ async fn fena_draft_answer_lost_then_5xx_on_process_leaves_one_payment() {
     let (s, retried) = e.router.post("/v3/fena/pay", &body).await;
     assert_eq!(s, 200, "{retried}");
     let (processed, total) = e.fena_payments().await;
-    assert_eq!(processed.len(), 2, "one per shopTransactionId: {processed:?}");
-    assert_eq!(total, 3, "two drafts of uo-draft-1 (one processed), one of uo-5xx-1");
+    assert_eq!(
+        processed.len(),
+        2,
+        "one per shopTransactionId: {processed:?}"
+    );
+    assert_eq!(
+        total, 3,
+        "two drafts of uo-draft-1 (one processed), one of uo-5xx-1"
+    );
     assert_eq!(retried["paymentId"], processed[1]["id"]);
+}
+
+/// A pay reservation's lease is ROUTE_TIMEOUT_MS: a provider call that may outlast it would
+/// let a retry take the reservation over while the first call is still in flight.
+#[tokio::test]
+async fn a_route_timeout_shorter_than_a_provider_call_is_refused_at_start() {
+    use figment::providers::{Format, Toml};
+    let fig = figment::Figment::from(Toml::string(
+        r#"store = "memory"
+route_timeout_ms = 5000
+payment_callback_url = "http://127.0.0.1:9/notify"
+[fena]
+terminal_id = "62b48adf6ba2cd6a040b1eec"
+terminal_secret = "s"
+connect_timeout_ms = 1000
+timeout_ms = 5000
+[feennex]
+shop_id = 5
+secret_key = "k"
+connect_timeout_ms = 1000
+timeout_ms = 3000
+"#,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let Err(problems) = payrouter::app::start(&fig, listener).await else {
+        panic!("started with a lease shorter than a Fena call");
+    };
+    assert_eq!(
+        problems,
+        vec![
+            "FENA_TIMEOUT_MS: FENA_CONNECT_TIMEOUT_MS + FENA_TIMEOUT_MS (6000 ms) must be less \
+             than ROUTE_TIMEOUT_MS (5000 ms), the lease of a pay reservation, so that the lease \
+             outlives the fena call"
+        ]
+    );
 }

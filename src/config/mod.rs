@@ -408,6 +408,9 @@ fn finish(
     };
     let ctx = ProviderContext {
         public_base_url: config.as_ref().and_then(Config::public_base),
+        route_timeout: config
+            .as_ref()
+            .map(|c| Duration::from_millis(c.route_timeout_ms)),
     };
     if let Err(lines) = registry::build_enabled(&trial, &enabled, &ctx) {
         extend_new(&mut problems, lines);

@@ -3,7 +3,8 @@
 //! The first request reserves the key (an atomic put-if-absent, so one wins on any number of
 //! replicas), does the work and stores its answer; identical requests wait for that answer and
 //! replay it; a different request under the same key is a conflict. A reservation whose owner
-//! died is taken over once its lease has run out. An unreadable reservation counts as absent
+//! died is taken over once its lease has run out, judged by the store's clock (`Store::now_ms`),
+//! so a replica whose own clock is off neither takes over a live lease nor holds a dead one. An unreadable reservation counts as absent
 //! (the record layer's rule), so it is taken over.
 //!
 //! Work may keep a provider-side handle in the reservation (a Fena draft id) before it makes
@@ -15,9 +16,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use super::{now_ms, Engine, Error, Result};
+use super::{Engine, Error, Result};
 use crate::store::records::{DocKey, Phase, Reservation, Snapshot, Step};
 
 /// What a look at the key found.
@@ -91,12 +93,13 @@ impl Engine {
         T: Serialize + DeserializeOwned + Clone,
     {
         let lease = self.pay_lease.as_millis() as i64;
-        let give_up_at = now_ms() + lease;
+        // Waiting is measured on this process's monotonic clock; leases on the store's.
+        let give_up_at = Instant::now() + self.pay_lease;
         // Most keys are new: the first look assumes the key absent and tries to reserve it at
         // once, so a first request costs one store round trip before the provider call.
         let mut first = Some(Snapshot::assume_absent());
         loop {
-            let now = now_ms();
+            let now = self.store_now_ms().await?;
             let (held, version) = self
                 .records
                 .transition(key, first.take(), |current| {
@@ -148,7 +151,7 @@ impl Engine {
                     metrics::counter!("payrouter_idempotent_replays_total").increment(1);
                     return Ok(Reserved::Answered(response));
                 }
-                Held::Busy if now > give_up_at => {
+                Held::Busy if Instant::now() > give_up_at => {
                     return Err(Error::Conflict(format!(
                         "{subject} is still being processed; retry shortly"
                     )))
@@ -234,5 +237,41 @@ impl Engine {
             );
         }
         Ok(response)
+    }
+}
+
+/// The store's clock, read once a minute and carried forward on this process's monotonic
+/// clock in between: a lease is judged the same by every replica, whatever its wall clock
+/// says, for one store round trip a minute.
+#[derive(Default)]
+pub(super) struct StoreClock {
+    sample: Mutex<Option<(i64, Instant)>>,
+}
+
+/// How long a reading of the store's clock is carried forward before it is read again.
+const CLOCK_RESAMPLE: Duration = Duration::from_secs(60);
+
+impl StoreClock {
+    fn carried(&self) -> Option<i64> {
+        let sample = *self.sample.lock().unwrap_or_else(|e| e.into_inner());
+        let (at_ms, read) = sample?;
+        let elapsed = read.elapsed();
+        (elapsed < CLOCK_RESAMPLE).then(|| at_ms + elapsed.as_millis() as i64)
+    }
+}
+
+impl Engine {
+    /// The store's time now, in milliseconds since the epoch.
+    async fn store_now_ms(&self) -> Result<i64> {
+        if let Some(now) = self.lease_clock.carried() {
+            return Ok(now);
+        }
+        let now = self.records.store().now_ms().await?;
+        *self
+            .lease_clock
+            .sample
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((now, Instant::now()));
+        Ok(now)
     }
 }

@@ -65,7 +65,14 @@ pub struct Engine {
     pay_lease: Duration,
     public_base_url: Option<String>,
     rechecks: RecheckSchedule,
+    /// This replica's wall clock (ms since the epoch); a test may run a skewed one.
+    wall_clock: WallClock,
+    /// The store's clock, which judges reservation leases the same for every replica.
+    lease_clock: idempotency::StoreClock,
 }
+
+/// A wall clock in milliseconds since the epoch.
+pub type WallClock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -86,7 +93,15 @@ impl Engine {
             pay_lease,
             public_base_url,
             rechecks,
+            wall_clock: Arc::new(now_ms),
+            lease_clock: idempotency::StoreClock::default(),
         }
+    }
+
+    /// The same engine on another wall clock, as a replica whose clock is off would run.
+    pub fn with_wall_clock(mut self, clock: WallClock) -> Self {
+        self.wall_clock = clock;
+        self
     }
 
     pub fn providers(&self) -> &Providers {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use super::idempotency::{Claim, Reserved};
-use super::{now_ms, Engine, Error, Result};
+use super::{Engine, Error, Result};
 use crate::contract::PayResponse;
 use crate::store::records::PaymentRecord;
 
@@ -109,7 +109,7 @@ impl Engine {
                 })
             }
         };
-        let now = now_ms();
+        let now = (self.wall_clock)();
         let redirect_to_url = match &created.redirect {
             Redirect::Get { url } => url.clone(),
             Redirect::Post { .. } => format!(

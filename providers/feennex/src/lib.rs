@@ -114,6 +114,7 @@ impl ProviderFactory for Feennex {
         let base_url = checks.base_url("BASE_URL", &settings.base_url);
         let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
         let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
+        checks.within_route(ctx, connect_timeout, timeout);
         let checked = (|| Some((shop_id?, secret_key?, base_url?)))();
         let (shop_id, secret_key, base_url) = checks.finish(checked)?;
         let client = FeennexClient::new(base_url, connect_timeout, timeout)

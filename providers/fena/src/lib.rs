@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use payrouter_provider::config::{self, Checks};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies, FetchedPayment,
-    Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, ProviderContext, ProviderError,
-    ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
-    SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
+    Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, ProviderContext,
+    ProviderError, ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString,
+    SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -105,13 +105,14 @@ impl ProviderFactory for Fena {
     #[cfg(feature = "sim")]
     const SIMULATED: Option<payrouter_provider::sim::Simulated> = Some(sim::SIMULATED);
 
-    fn build(settings: Settings, _ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
+    fn build(settings: Settings, ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
         let mut checks = Checks::new(NAME);
         let terminal_id = checks.required("TERMINAL_ID", settings.terminal_id);
         let secret = checks.required_secret("TERMINAL_SECRET", settings.terminal_secret);
         let base_url = checks.base_url("BASE_URL", &settings.base_url);
         let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
         let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
+        checks.within_route(ctx, connect_timeout, timeout);
         let checked = (|| Some((terminal_id?, secret?, base_url?)))();
         let (terminal_id, secret, base_url) = checks.finish(checked)?;
         // Fena may echo what it was sent; neither credential may reach a caller or a log.

@@ -44,6 +44,9 @@ use async_trait::async_trait;
 pub struct ProviderContext {
     /// Public URL of this router, used to build callback URLs handed to providers.
     pub public_base_url: Option<String>,
+    /// The gateway's budget of a provider route (`ROUTE_TIMEOUT_MS`), which is also the lease
+    /// of a pay reservation: one provider call must fit in it (see `Checks::within_route`).
+    pub route_timeout: Option<std::time::Duration>,
 }
 
 /// A provider crate's entry point: how the gateway builds it from its configuration section.

@@ -145,7 +145,9 @@ pub enum Phase<T> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         handle: Option<String>,
     },
-    Done { response: T },
+    Done {
+        response: T,
+    },
 }
 
 impl<T: Serialize + DeserializeOwned> Json for Reservation<T> {}

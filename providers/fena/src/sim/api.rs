@@ -176,12 +176,7 @@ pub(super) async fn create_draft(
     create(sim, headers, body, "draft").await
 }
 
-async fn create(
-    sim: Simulator,
-    headers: HeaderMap,
-    body: Bytes,
-    status: &str,
-) -> Response {
+async fn create(sim: Simulator, headers: HeaderMap, body: Bytes, status: &str) -> Response {
     // Both ways of creating a payment are the fault operation `create`.
     let operation = "create";
     if let Some(refused) = guard(&sim, operation, &headers).await {
