@@ -171,3 +171,46 @@ timeout_ms = 3000
         ]
     );
 }
+
+fn feennex_pay(shop_tx: &str) -> Value {
+    json!({"amount": 1234, "currency": "USD", "shopTransactionId": shop_tx,
+           "providerData": {"email": "payer@example.com"}})
+}
+
+/// Feennex refuses a second invoice with one shop_order_id: a retry that created anew would
+/// answer KO "not unique" forever while status says PENDING.
+async fn feennex_answer_lost_after_creating(fault: Value, code: u16) {
+    let e = Env::start("[feennex]\ntimeout_ms = 1000\n").await;
+    let body = feennex_pay("uo-fx-1");
+    e.sim.fault("feennex", fault).await;
+    let (s, b) = e.router.post("/v3/feennex/pay", &body).await;
+    assert_error_response(s, &b, code);
+    e.sim.clear_faults("feennex").await;
+    let (s, retried) = e.router.post("/v3/feennex/pay", &body).await;
+    assert_eq!(s, 200, "{retried}");
+    assert_eq!(retried["result"], "PENDING", "{retried}");
+    let invoices = e.sim.payments("feennex").await;
+    println!(
+        "unknown outcome uo-fx-1: {} invoice(s) at Feennex after the retry",
+        invoices.len()
+    );
+    assert_eq!(invoices.len(), 1, "{invoices:?}");
+    let payment_id = retried["paymentId"].as_str().unwrap();
+    let status = e.router.status("feennex", payment_id).await;
+    assert_eq!(status["status"], "PENDING", "{status}");
+    assert_eq!(status["shopTransactionId"], "uo-fx-1", "{status}");
+    let (s, again) = e.router.post("/v3/feennex/pay", &body).await;
+    assert_eq!((s, &again), (200, &retried), "idempotent replay");
+}
+
+#[tokio::test]
+async fn feennex_answer_dropped_after_creating_answers_the_existing_invoice() {
+    let fault = json!({"operation": "create", "after": true, "drop": true, "count": 1});
+    feennex_answer_lost_after_creating(fault, 502).await;
+}
+
+#[tokio::test]
+async fn feennex_answer_timed_out_after_creating_answers_the_existing_invoice() {
+    let fault = json!({"operation": "create", "after": true, "hang": true, "count": 1});
+    feennex_answer_lost_after_creating(fault, 504).await;
+}

@@ -97,8 +97,54 @@ impl Engine {
                 }
             },
         };
-        let created = match outcome {
-            PayOutcome::Created(c) => c,
+        let (response, record) = match outcome {
+            PayOutcome::Created(created) => {
+                let redirect_to_url = match &created.redirect {
+                    Redirect::Get { url } => url.clone(),
+                    Redirect::Post { .. } => format!(
+                        "{}/v3/{}/redirect/{}",
+                        self.public_base_url.as_deref().unwrap_or(""),
+                        p.name(),
+                        created.payment_id
+                    ),
+                };
+                let response = PayResponse {
+                    result: PayResult::RedirectToUrl,
+                    result_description: "payment created: redirect the payer to complete it".into(),
+                    payment_id: Some(created.payment_id.clone()),
+                    redirect_to_url: Some(redirect_to_url),
+                    redirect_to_url_mobile: created.redirect_mobile,
+                };
+                let post_redirect =
+                    matches!(created.redirect, Redirect::Post { .. }).then_some(created.redirect);
+                let record = (
+                    created.payment_id,
+                    created.reference,
+                    created.state,
+                    post_redirect,
+                );
+                (response, record)
+            }
+            PayOutcome::Existing(existing) => {
+                let response = PayResponse {
+                    result: PayResult::Pending,
+                    result_description: format!(
+                        "the payment exists at {} but its payer link was lost with the first answer; \
+                         follow it with status",
+                        p.display_name()
+                    ),
+                    payment_id: Some(existing.payment_id.clone()),
+                    redirect_to_url: None,
+                    redirect_to_url_mobile: None,
+                };
+                let record = (
+                    existing.payment_id,
+                    existing.reference,
+                    existing.state,
+                    None,
+                );
+                (response, record)
+            }
             PayOutcome::Declined { message } => {
                 return Ok(PayResponse {
                     result: PayResult::Ko,
@@ -109,26 +155,17 @@ impl Engine {
                 })
             }
         };
+        let (payment_id, reference, state, post_redirect) = record;
         let now = (self.wall_clock)();
-        let redirect_to_url = match &created.redirect {
-            Redirect::Get { url } => url.clone(),
-            Redirect::Post { .. } => format!(
-                "{}/v3/{}/redirect/{}",
-                self.public_base_url.as_deref().unwrap_or(""),
-                p.name(),
-                created.payment_id
-            ),
-        };
         let rec = PaymentRecord {
             provider: p.name().to_string(),
-            payment_id: created.payment_id.clone(),
+            payment_id,
             shop_transaction_id: order.shop_transaction_id.clone(),
             amount: order.amount,
-            reference: created.reference,
-            state: created.state,
+            reference,
+            state,
             refunds: Vec::new(),
-            post_redirect: matches!(created.redirect, Redirect::Post { .. })
-                .then_some(created.redirect),
+            post_redirect,
             subscription_token: subscription.map(str::to_string),
             refund_history_lost: false,
             created_ms: now,
@@ -140,12 +177,6 @@ impl Engine {
             tracing::warn!(payment_id = %rec.payment_id, "payment record already existed");
         }
         metrics::counter!("payrouter_payments_created_total", "provider" => p.name()).increment(1);
-        Ok(PayResponse {
-            result: PayResult::RedirectToUrl,
-            result_description: "payment created: redirect the payer to complete it".into(),
-            payment_id: Some(created.payment_id),
-            redirect_to_url: Some(redirect_to_url),
-            redirect_to_url_mobile: created.redirect_mobile,
-        })
+        Ok(response)
     }
 }

@@ -23,6 +23,7 @@ fn fena_connecting(base: &str, connect_timeout_ms: u64, timeout_ms: u64) -> Arc<
         terminal_id: Some(ID.into()),
         terminal_secret: Some(SecretString::from(SECRET)),
         bank_account: None,
+        pay_mode: Default::default(),
         connect_timeout_ms,
         timeout_ms,
     };
@@ -409,6 +410,7 @@ fn missing_credentials_are_reported_by_key() {
         terminal_id: None,
         terminal_secret: None,
         bank_account: None,
+        pay_mode: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 1000,
     };

@@ -69,6 +69,9 @@ pub struct CreatedPayment {
 #[derive(Debug, Clone)]
 pub enum PayOutcome {
     Created(CreatedPayment),
+    /// A resumed payment that exists at the provider, whose payer link cannot be had again
+    /// (its creation answer was lost): answered `PENDING` with its paymentId.
+    Existing(FetchedPayment),
     /// The provider refused the payment; answered `KO` with this message.
     Declined {
         message: String,
