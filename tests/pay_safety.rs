@@ -87,3 +87,73 @@ async fn a_replica_whose_clock_runs_40_s_ahead_does_not_take_over_a_live_reserva
     assert_eq!(first.payment_id.as_deref(), Some(PID));
     assert_eq!(second, first, "the fast replica replays the first answer");
 }
+
+/// A Fena payment on the same account that another system created, whose description looks
+/// like a shopTransactionId, named by an unsigned webhook: not adopted (no valid payment tag).
+#[tokio::test]
+async fn a_foreign_payment_named_by_a_webhook_is_not_adopted() {
+    use common::sim_client::SimClient;
+    use payrouter_fena::sim::{DEMO_TERMINAL_ID, DEMO_TERMINAL_SECRET};
+    let receiver = Receiver::start().await;
+    let router = TestRouter::start(&format!(
+        "simulate = true\nsim_port = 0\nenabled_providers = \"fena\"\n\
+         payment_callback_url = \"{}\"\nlog_level = \"warn\"\n",
+        receiver.url
+    ))
+    .await;
+    let sim_port = router.running.as_ref().unwrap().sim_addr.unwrap().port();
+    let sim = SimClient::new(format!("http://127.0.0.1:{sim_port}"));
+    let created = sim
+        .web
+        .post(sim.url("/fena/open/payments/single/create-and-process"))
+        .header("terminal-id", DEMO_TERMINAL_ID)
+        .header("terminal-secret", DEMO_TERMINAL_SECRET)
+        .json(&json!({"reference": "foreign-1", "amount": "12.99", "description": "foreign-1"}))
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = read(created).await;
+    assert_eq!(s, 201, "{b}");
+    let foreign = b["result"]["id"].as_str().unwrap().to_string();
+    let paid = json!({"status": "paid"});
+    let state_path = format!("/fena/_sim/payments/{foreign}/state");
+    let (s, b) = sim
+        .control(reqwest::Method::POST, &state_path, paid.clone())
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let webhook = |id: &str| {
+        json!({"eventScope": "single-payments", "eventName": "status-update", "id": id,
+               "status": "paid", "description": "foreign-1", "reference": "foreign-1"})
+    };
+
+    let (s, b) = router.post("/v3/fena/callback", &webhook(&foreign)).await;
+    assert_error_response(s, &b, 404);
+    let (s, b) = router
+        .get(&format!("/v3/fena/status?paymentId={foreign}"))
+        .await;
+    assert_error_response(s, &b, 404);
+    let (_, metrics) = router.get("/metrics").await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("payrouter_foreign_payments_rejected_total{provider=\"fena\"} 2"),
+        "each look at the foreign payment is counted:\n{metrics}"
+    );
+
+    // The router's own payment, named the same way, is followed and notified.
+    let (own, _) = router
+        .create_payment(
+            "fena",
+            &json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "own-1"}),
+        )
+        .await;
+    let state_path = format!("/fena/_sim/payments/{own}/state");
+    let (s, b) = sim.control(reqwest::Method::POST, &state_path, paid).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = router.post("/v3/fena/callback", &webhook(&own)).await;
+    assert_eq!(s, 200, "{b}");
+    receiver.notified(&own, "ACCEPTED", "PAYMENT").await;
+    assert!(
+        receiver.notifications(&foreign).is_empty(),
+        "no notification of the foreign payment"
+    );
+}

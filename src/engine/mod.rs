@@ -248,12 +248,27 @@ impl Engine {
                 p.name()
             ))
         })?;
+        // Only a payment carrying this router's payment tag is adopted: another one on the
+        // same provider account is unknown here, whatever its description looks like.
+        let Some(shop_transaction_id) = f.shop_transaction_id else {
+            metrics::counter!("payrouter_foreign_payments_rejected_total", "provider" => p.name())
+                .increment(1);
+            tracing::warn!(
+                provider = p.name(),
+                payment_id,
+                "not adopting a payment this router did not create (no valid payment tag)"
+            );
+            return Err(Error::NotFound(format!(
+                "unknown payment '{payment_id}': {} has it, but it was not created by this router",
+                p.display_name()
+            )));
+        };
         let now = now_ms();
         let refund_history_lost = f.state.action == Action::Refund;
         Ok(PaymentRecord {
             provider: p.name().to_string(),
             payment_id: payment_id.to_string(),
-            shop_transaction_id: f.shop_transaction_id.unwrap_or_default(),
+            shop_transaction_id,
             amount,
             reference: f.reference,
             state: f.state,

@@ -3,12 +3,20 @@
 
 use httpmock::prelude::*;
 use httpmock::Mock;
+use payrouter_provider::{PaymentTag, SecretString};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub const TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
 pub const TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
+
+/// The description payrouter gives a payment of `shop_tx` (tagged with the key derived from
+/// `TERMINAL_SECRET`, as no `PAYMENT_TAG_SECRET` is set in tests).
+pub fn description(shop_tx: &str) -> String {
+    let tags = PaymentTag::derived("fena", &SecretString::from(TERMINAL_SECRET));
+    payrouter_fena::transform::description_for(shop_tx, &tags)
+}
 
 pub struct FenaMock {
     pub server: MockServer,
@@ -87,7 +95,7 @@ impl FenaMock {
                     .header("terminal-secret", TERMINAL_SECRET);
                 then.status(200).json_body(json!({"data": {
                     "id": id, "status": status, "amount": amount, "currency": "GBP",
-                    "reference": reference, "description": shop_tx
+                    "reference": reference, "description": description(shop_tx)
                 }}));
             })
             .await;

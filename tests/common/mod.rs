@@ -177,6 +177,7 @@ pub fn providers_of(toml: &str) -> payrouter::engine::Providers {
     let ctx = payrouter_provider::ProviderContext {
         public_base_url: loaded.config.public_base(),
         route_timeout: Some(Duration::from_millis(loaded.config.route_timeout_ms)),
+        payment_tag_secret: loaded.config.payment_tag_secret.clone(),
     };
     payrouter::registry::build_enabled(loaded.figment(), &loaded.config.enabled_providers, &ctx)
         .unwrap_or_else(|p| panic!("{p:?}"))

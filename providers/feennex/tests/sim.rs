@@ -84,6 +84,7 @@ fn adapter(base: &str, receiver: &str, shop_id: &str, secret: &str) -> Arc<dyn P
         &ProviderContext {
             public_base_url,
             route_timeout: None,
+            payment_tag_secret: None,
         },
     )
     .unwrap()

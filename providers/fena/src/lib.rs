@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use payrouter_provider::config::{self, Checks};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies, FetchedPayment,
-    Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, ProviderContext,
+    Operation, PayOrder, PayOutcome, PayResult, PaymentTag, PreparedPay, Provider, ProviderContext,
     ProviderError, ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString,
     SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
@@ -97,6 +97,8 @@ pub struct Fena {
     capabilities: Capabilities,
     bank_account: Option<String>,
     pay_mode: PayMode,
+    /// Tags the descriptions, so only this router's payments are rebuilt from Fena.
+    tags: PaymentTag,
 }
 
 impl ProviderFactory for Fena {
@@ -117,6 +119,10 @@ impl ProviderFactory for Fena {
         let (terminal_id, secret, base_url) = checks.finish(checked)?;
         // Fena may echo what it was sent; neither credential may reach a caller or a log.
         let redactor = Redactor::new([secret.clone(), SecretString::from(terminal_id.clone())]);
+        let tags = match &ctx.payment_tag_secret {
+            Some(key) => PaymentTag::new(key.clone()),
+            None => PaymentTag::derived(NAME, &secret),
+        };
         let client = FenaClient::new(base_url, terminal_id, secret, connect_timeout, timeout)
             .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
         Ok(Arc::new(Fena {
@@ -134,6 +140,7 @@ impl ProviderFactory for Fena {
             },
             bank_account: settings.bank_account,
             pay_mode: settings.pay_mode,
+            tags,
         }))
     }
 }
@@ -157,7 +164,7 @@ impl Provider for Fena {
     }
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
-        let body = transform::pay_request(order, self.bank_account.as_deref())?;
+        let body = transform::pay_request(order, self.bank_account.as_deref(), &self.tags)?;
         let reply = self.client.post(paths::CREATE_AND_PROCESS, &body).await?;
         transform::pay_outcome(&reply, &self.redactor)
     }
@@ -166,7 +173,7 @@ impl Provider for Fena {
         if self.pay_mode == PayMode::OneStep {
             return Ok(PreparedPay::Direct);
         }
-        let body = transform::pay_request(order, self.bank_account.as_deref())?;
+        let body = transform::pay_request(order, self.bank_account.as_deref(), &self.tags)?;
         let reply = self.client.post(paths::CREATE_DRAFT, &body).await?;
         transform::draft_outcome(&reply, &self.redactor)
     }
@@ -198,7 +205,7 @@ impl Provider for Fena {
 
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
         let reply = self.client.get(&paths::single(payment_id)).await?;
-        transform::fetch_outcome(&reply, payment_id, &self.redactor)
+        transform::fetch_outcome(&reply, payment_id, &self.redactor, &self.tags)
     }
 
     async fn refund(&self, order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {

@@ -4,8 +4,8 @@
 use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     email_field, string_field, Action, CallbackError, CallbackSubject, CreatedPayment, Currency,
-    FetchedPayment, Money, PayOrder, PayOutcome, PaymentStatusKind, PreparedPay, ProviderError,
-    ProviderState, Redactor, Redirect, RefundOrder, RefundOutcome,
+    FetchedPayment, Money, PayOrder, PayOutcome, PaymentStatusKind, PaymentTag, PreparedPay,
+    ProviderError, ProviderState, Redactor, Redirect, RefundOrder, RefundOutcome,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -59,7 +59,8 @@ pub struct PaymentRequest {
     pub customer_email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_redirect_url: Option<String>,
-    /// Carries the shopTransactionId so a payment can be rebuilt from Fena alone.
+    /// Carries the shopTransactionId and its payment tag (`description_for`), so a payment
+    /// can be rebuilt from Fena alone, and only one this router created.
     pub description: String,
 }
 
@@ -118,9 +119,28 @@ pub fn reference_for(shop_transaction_id: &str) -> String {
     hex::encode(digest)[..REFERENCE_MAX].to_string()
 }
 
+/// What separates the shopTransactionId from its tag in a description.
+const TAG_MARK: &str = " #pr-";
+
+/// The description of a payment: its shopTransactionId and its payment tag.
+pub fn description_for(shop_transaction_id: &str, tags: &PaymentTag) -> String {
+    format!(
+        "{shop_transaction_id}{TAG_MARK}{}",
+        tags.tag(shop_transaction_id)
+    )
+}
+
+/// The shopTransactionId a description carries, when its tag verifies: None for a payment
+/// this router did not create.
+pub fn shop_transaction_id_of(description: &str, tags: &PaymentTag) -> Option<String> {
+    let (id, tag) = description.rsplit_once(TAG_MARK)?;
+    (!id.is_empty() && tags.verify(id, tag)).then(|| id.to_string())
+}
+
 pub fn pay_request(
     order: &PayOrder,
     default_bank_account: Option<&str>,
+    tags: &PaymentTag,
 ) -> Result<PaymentRequest, ProviderError> {
     let data = &order.provider_data;
     let reference = match string_field(data, "reference")? {
@@ -142,7 +162,7 @@ pub fn pay_request(
         customer_name: string_field(data, "customerName")?,
         customer_email,
         custom_redirect_url: order.success_redirect_url.clone(),
-        description: order.shop_transaction_id.clone(),
+        description: description_for(&order.shop_transaction_id, tags),
     })
 }
 
@@ -225,7 +245,10 @@ pub fn created_payment(resp: CreateResponse) -> Result<CreatedPayment, ProviderE
     })
 }
 
-pub fn fetched_payment(resp: GetResponse) -> Result<FetchedPayment, ProviderError> {
+pub fn fetched_payment(
+    resp: GetResponse,
+    tags: &PaymentTag,
+) -> Result<FetchedPayment, ProviderError> {
     let p = resp.data;
     let status = p
         .status
@@ -250,7 +273,10 @@ pub fn fetched_payment(resp: GetResponse) -> Result<FetchedPayment, ProviderErro
         state: map_status(&status),
         amount,
         reference: p.reference,
-        shop_transaction_id: p.description.filter(|d| !d.is_empty()),
+        shop_transaction_id: p
+            .description
+            .as_deref()
+            .and_then(|d| shop_transaction_id_of(d, tags)),
     })
 }
 
@@ -393,9 +419,10 @@ pub fn fetch_outcome(
     reply: &Reply,
     id: &str,
     redactor: &Redactor,
+    tags: &PaymentTag,
 ) -> Result<FetchedPayment, ProviderError> {
     match reply.status {
-        200..=299 => fetched_payment(parse(&reply.body, redactor)?),
+        200..=299 => fetched_payment(parse(&reply.body, redactor)?, tags),
         _ => Err(fetch_error(reply, id, redactor)),
     }
 }

@@ -16,6 +16,7 @@ mod redact;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod subscription;
+mod tag;
 #[cfg(any(test, feature = "sim"))]
 pub mod testing;
 pub mod transport;
@@ -32,6 +33,7 @@ pub use subscription::{
     Instalment, Interval, SubscriptionOrder, SubscriptionOutcome, SubscriptionState,
     SubscriptionStatus,
 };
+pub use tag::PaymentTag;
 pub use types::{
     Action, CreatedPayment, FetchedPayment, PayOrder, PayOutcome, PayResult, PaymentStatusKind,
     PreparedPay, ProviderState, Redirect, RefundOrder, RefundOutcome,
@@ -47,6 +49,9 @@ pub struct ProviderContext {
     /// The gateway's budget of a provider route (`ROUTE_TIMEOUT_MS`), which is also the lease
     /// of a pay reservation: one provider call must fit in it (see `Checks::within_route`).
     pub route_timeout: Option<std::time::Duration>,
+    /// `PAYMENT_TAG_SECRET`: the key of the payment tags (see [`PaymentTag`]); unset, each
+    /// adapter derives one from its credentials.
+    pub payment_tag_secret: Option<SecretString>,
 }
 
 /// A provider crate's entry point: how the gateway builds it from its configuration section.
