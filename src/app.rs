@@ -61,6 +61,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     };
     let ctx = ProviderContext {
         public_base_url: config.public_base(),
+        route_timeout: Some(Duration::from_millis(config.route_timeout_ms)),
+        payment_tag_secret: config.payment_tag_secret.clone(),
     };
     let providers = registry::build_enabled(&fig, &config.enabled_providers, &ctx)?;
     // Every store key starts with REDIS_KEY_PREFIX, so environments can share one Redis.

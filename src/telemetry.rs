@@ -158,6 +158,7 @@ pub fn register_providers<'a>(providers: impl IntoIterator<Item = &'a str>) {
             "payrouter_provider_unknown_state_total",
             "payrouter_provider_mismatch_total",
             "payrouter_stale_fetches_total",
+            "payrouter_foreign_payments_rejected_total",
         ] {
             metrics::counter!(name, "provider" => provider.clone()).absolute(0);
         }
@@ -208,6 +209,10 @@ fn describe() {
     describe_counter!(
         "payrouter_provider_mismatch_total",
         "provider answers that contradict the stored payment (amount, currency or id)"
+    );
+    describe_counter!(
+        "payrouter_foreign_payments_rejected_total",
+        "payments a provider knows that this router did not create (no valid payment tag), refused"
     );
     describe_counter!(
         "payrouter_stale_fetches_total",

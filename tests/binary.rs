@@ -74,6 +74,15 @@ fn bad_configuration_stops_the_start_with_one_line_per_problem() {
     );
 }
 
+/// The description payrouter gives a Fena payment of `shop_tx` under `FENA_SECRET`.
+fn tagged(shop_tx: &str) -> String {
+    let tags = payrouter_provider::PaymentTag::derived(
+        "fena",
+        &payrouter_provider::SecretString::from(FENA_SECRET),
+    );
+    payrouter_fena::transform::description_for(shop_tx, &tags)
+}
+
 #[tokio::test]
 async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
     let fena = MockServer::start_async().await;
@@ -88,7 +97,7 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
             when.method(GET).path("/open/payments/single/64b48c5b6ba2cd6a040b20c1");
             then.status(200).delay(Duration::from_millis(800)).json_body(json!({"data": {
                 "id": "64b48c5b6ba2cd6a040b20c1", "status": "paid", "amount": "1.00", "currency": "GBP",
-                "reference": "r", "description": "drain-1"}}));
+                "reference": "r", "description": tagged("drain-1")}}));
         })
         .await;
     let receiver = common::Receiver::start().await;

@@ -23,11 +23,15 @@ async fn two_replicas_create_one_payment_for_concurrent_identical_pays() {
     let create = fena
         .server
         .mock_async(|when, then| {
-            when.method(httpmock::Method::POST).path("/open/payments/single/create-and-process");
-            then.status(201).delay(Duration::from_millis(300)).json_body(json!({"created": true,
-                "result": {"id": PID, "status": "sent", "link": "https://payment.fena.co/pay/?p=r"}}));
+            when.method(httpmock::Method::POST)
+                .path("/open/payments/single/create");
+            then.status(201)
+                .delay(Duration::from_millis(300))
+                .json_body(json!({"created": true,
+                "result": {"id": PID, "status": "draft"}}));
         })
         .await;
+    fena.on_process(PID, "replica-1", "12.99").await;
     let body = pay_body("replica-1");
     let calls = (0..20).map(|i| {
         if i % 2 == 0 {

@@ -152,11 +152,16 @@ async fn idempotent_pay(kind: StoreKind) {
         .server
         .mock_async(|when, then| {
             when.method(httpmock::Method::POST)
-                .path("/open/payments/single/create-and-process")
+                .path("/open/payments/single/create")
                 .json_body_includes(json!({"reference": "order-3"}).to_string());
-            then.status(201).delay(Duration::from_millis(300)).json_body(json!({"created": true,
-                "result": {"id": "64b48c5b6ba2cd6a040b2003", "status": "sent", "link": "https://payment.fena.co/pay/?p=3"}}));
+            then.status(201)
+                .delay(Duration::from_millis(300))
+                .json_body(json!({"created": true,
+                "result": {"id": "64b48c5b6ba2cd6a040b2003", "status": "draft"}}));
         })
+        .await;
+    e.fena
+        .on_process("64b48c5b6ba2cd6a040b2003", "order-3", "5.00")
         .await;
     let body = pay_body("order-3", 500);
     let calls = (0..20).map(|_| e.router.post("/v3/fena/pay", &body));

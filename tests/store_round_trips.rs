@@ -1,6 +1,8 @@
-//! What a pay costs the store: a first pay makes one round trip before the provider call and
-//! two after it (the payment with its first recheck, then the stored answer); a replay makes
-//! two and never reaches the provider. Counted on a store that counts its calls.
+//! What a pay costs the store: a first pay makes one round trip before the provider call (the
+//! reservation), one between Fena's two phases (the draft id kept in the reservation) and two
+//! after them (the payment with its first recheck, then the stored answer); a replay makes two
+//! and never reaches the provider. The store's clock, which judges leases, is read once a
+//! minute per process. Counted on a store that counts its calls.
 
 mod common;
 
@@ -94,13 +96,20 @@ impl Store for Counting {
         self.count();
         self.inner.ping().await
     }
+
+    async fn now_ms(&self) -> Result<i64, StoreError> {
+        self.count();
+        self.inner.now_ms().await
+    }
 }
 
 #[tokio::test]
-async fn a_pay_costs_three_store_round_trips_and_a_replay_two() {
+async fn a_pay_costs_four_store_round_trips_and_a_replay_two() {
     const PID: &str = "64b48c5b6ba2cd6a040b2d04";
+    const PID2: &str = "64b48c5b6ba2cd6a040b2d05";
     let fena = FenaMock::start().await;
     let create = fena.on_create(PID, "trips-1", "12.99").await;
+    fena.on_create(PID2, "trips-2", "12.99").await;
     let cfg = config(None, &fena.base(), "http://127.0.0.1:9/notify", "");
     let providers = providers_of(&cfg);
     let store = Arc::new(Counting {
@@ -130,12 +139,30 @@ async fn a_pay_costs_three_store_round_trips_and_a_replay_two() {
         .await
         .unwrap();
     assert_eq!(first.payment_id.as_deref(), Some(PID));
-    assert_eq!(store.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        store.calls.load(Ordering::SeqCst),
+        5,
+        "the store's clock, then four"
+    );
     let replay = engine
-        .pay(engine.provider("fena").unwrap(), order)
+        .pay(engine.provider("fena").unwrap(), order.clone())
         .await
         .unwrap();
     assert_eq!(replay, first);
-    assert_eq!(store.calls.load(Ordering::SeqCst), 5);
+    assert_eq!(store.calls.load(Ordering::SeqCst), 7);
     assert_eq!(create.calls_async().await, 1);
+    let other = PayOrder {
+        shop_transaction_id: "trips-2".into(),
+        ..order
+    };
+    let second = engine
+        .pay(engine.provider("fena").unwrap(), other)
+        .await
+        .unwrap();
+    assert_eq!(second.payment_id.as_deref(), Some(PID2));
+    assert_eq!(
+        store.calls.load(Ordering::SeqCst),
+        11,
+        "the clock reading is carried forward"
+    );
 }

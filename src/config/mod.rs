@@ -50,6 +50,10 @@ pub struct Config {
     pub payment_callback_method: CallbackMethod,
     #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
     pub notify_signing_secret: Option<SecretString>,
+    /// Keys the payment tags carried in what is sent to providers; unset, each adapter
+    /// derives a key from its credentials.
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
+    pub payment_tag_secret: Option<SecretString>,
     #[serde(default = "defaults::retry_initial_ms")]
     pub notify_retry_initial_ms: u64,
     #[serde(default = "defaults::retry_max_ms")]
@@ -441,6 +445,10 @@ fn finish(
     };
     let ctx = ProviderContext {
         public_base_url: config.as_ref().and_then(Config::public_base),
+        route_timeout: config
+            .as_ref()
+            .map(|c| Duration::from_millis(c.route_timeout_ms)),
+        payment_tag_secret: config.as_ref().and_then(|c| c.payment_tag_secret.clone()),
     };
     if let Err(lines) = registry::build_enabled(&trial, &enabled, &ctx) {
         extend_new(&mut problems, lines);

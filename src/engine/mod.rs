@@ -70,7 +70,14 @@ pub struct Engine {
     public_base_url: Option<String>,
     rechecks: RecheckSchedule,
     callback_fetches: callbacks::CallbackFetches,
+    /// This replica's wall clock (ms since the epoch); a test may run a skewed one.
+    wall_clock: WallClock,
+    /// The store's clock, which judges reservation leases the same for every replica.
+    lease_clock: idempotency::StoreClock,
 }
+
+/// A wall clock in milliseconds since the epoch.
+pub type WallClock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -92,7 +99,15 @@ impl Engine {
             public_base_url,
             rechecks,
             callback_fetches: callbacks::CallbackFetches::default_rate(),
+            wall_clock: Arc::new(now_ms),
+            lease_clock: idempotency::StoreClock::default(),
         }
+    }
+
+    /// The same engine on another wall clock, as a replica whose clock is off would run.
+    pub fn with_wall_clock(mut self, clock: WallClock) -> Self {
+        self.wall_clock = clock;
+        self
     }
 
     pub fn providers(&self) -> &Providers {
@@ -241,12 +256,27 @@ impl Engine {
                 p.name()
             ))
         })?;
+        // Only a payment carrying this router's payment tag is adopted: another one on the
+        // same provider account is unknown here, whatever its description looks like.
+        let Some(shop_transaction_id) = f.shop_transaction_id else {
+            metrics::counter!("payrouter_foreign_payments_rejected_total", "provider" => p.name())
+                .increment(1);
+            tracing::warn!(
+                provider = p.name(),
+                payment_id,
+                "not adopting a payment this router did not create (no valid payment tag)"
+            );
+            return Err(Error::NotFound(format!(
+                "unknown payment '{payment_id}': {} has it, but it was not created by this router",
+                p.display_name()
+            )));
+        };
         let now = now_ms();
         let refund_history_lost = f.state.action == Action::Refund;
         Ok(PaymentRecord {
             provider: p.name().to_string(),
             payment_id: payment_id.to_string(),
-            shop_transaction_id: f.shop_transaction_id.unwrap_or_default(),
+            shop_transaction_id,
             amount,
             reference: f.reference,
             state: f.state,

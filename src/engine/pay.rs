@@ -1,10 +1,18 @@
-//! Creating a payment: idempotent on (provider, shopTransactionId) through `once`.
+//! Creating a payment: idempotent on (provider, shopTransactionId) through a reservation.
+//!
+//! A provider that can resume a payment (`Provider::prepare_pay` gives a handle: a Fena
+//! draft) has the handle kept in the reservation before the payment becomes visible, so a
+//! retry after an unknown outcome (timeout, dropped connection, 5xx, a lease taken over)
+//! resumes that payment: one provider payment per shopTransactionId.
 
-use payrouter_provider::{Operation, PayOrder, PayOutcome, PayResult, Provider, Redirect};
+use payrouter_provider::{
+    Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, Redirect,
+};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use super::{now_ms, Engine, Error, Result};
+use super::idempotency::{Claim, Reserved};
+use super::{Engine, Error, Result};
 use crate::contract::PayResponse;
 use crate::store::records::PaymentRecord;
 
@@ -40,13 +48,14 @@ impl Engine {
             .pay_reservation(p.name(), &order.shop_transaction_id);
         let subject = format!("shopTransactionId '{}'", order.shop_transaction_id);
         let fp = fingerprint(&order, &serde_json::json!(subscription));
-        self.once(
-            &key,
-            &fp,
-            &subject,
-            self.create_payment(p, &order, subscription),
-        )
-        .await
+        let mut claim = match self.reserve(&key, &fp, &subject).await? {
+            Reserved::Answered(response) => return Ok(response),
+            Reserved::Ours(claim) => claim,
+        };
+        let outcome = self
+            .create_payment(p, &order, subscription, &mut claim)
+            .await;
+        self.settle(claim, outcome).await
     }
 
     pub(super) fn check_currency(&self, p: &dyn Provider, order: &PayOrder) -> Result<()> {
@@ -70,9 +79,75 @@ impl Engine {
         p: &dyn Provider,
         order: &PayOrder,
         subscription: Option<&str>,
+        claim: &mut Claim<'_, PayResponse>,
     ) -> Result<PayResponse> {
-        let created = match self.call(p, Operation::Pay, p.pay(order)).await? {
-            PayOutcome::Created(c) => c,
+        let outcome = match claim.resumed().map(str::to_string) {
+            Some(handle) => {
+                tracing::info!(provider = p.name(), shop_transaction_id = %order.shop_transaction_id, "resuming a payment whose creation had an unknown outcome");
+                self.call(p, Operation::Pay, p.resume_pay(order, &handle, false))
+                    .await?
+            }
+            None => match self.call(p, Operation::Pay, p.prepare_pay(order)).await? {
+                PreparedPay::Direct => self.call(p, Operation::Pay, p.pay(order)).await?,
+                PreparedPay::Declined { message } => PayOutcome::Declined { message },
+                PreparedPay::Handle(handle) => {
+                    self.keep_handle(claim, &handle).await?;
+                    self.call(p, Operation::Pay, p.resume_pay(order, &handle, true))
+                        .await?
+                }
+            },
+        };
+        let (response, record) = match outcome {
+            PayOutcome::Created(created) => {
+                let redirect_to_url = match &created.redirect {
+                    Redirect::Get { url } => url.clone(),
+                    Redirect::Post { .. } => format!(
+                        "{}/v3/{}/redirect/{}",
+                        self.public_base_url.as_deref().unwrap_or(""),
+                        p.name(),
+                        created.payment_id
+                    ),
+                };
+                let response = PayResponse {
+                    result: PayResult::RedirectToUrl,
+                    result_description: "payment created: redirect the payer to complete it".into(),
+                    payment_id: Some(created.payment_id.clone()),
+                    redirect_to_url: Some(redirect_to_url),
+                    redirect_to_url_mobile: created.redirect_mobile,
+                };
+                let post_redirect =
+                    matches!(created.redirect, Redirect::Post { .. }).then_some(created.redirect);
+                let record = (
+                    created.payment_id,
+                    created.reference,
+                    created.state,
+                    post_redirect,
+                    created.extras,
+                );
+                (response, record)
+            }
+            PayOutcome::Existing(existing) => {
+                let response = PayResponse {
+                    result: PayResult::Pending,
+                    result_description: format!(
+                        "the payment exists at {} but its payer link was lost with the first answer; \
+                         follow it with status",
+                        p.display_name()
+                    ),
+                    payment_id: Some(existing.payment_id.clone()),
+                    redirect_to_url: None,
+                    redirect_to_url_mobile: None,
+                };
+                // Facts given only with the lost first answer (receipt URLs) stay unknown.
+                let record = (
+                    existing.payment_id,
+                    existing.reference,
+                    existing.state,
+                    None,
+                    Default::default(),
+                );
+                (response, record)
+            }
             PayOutcome::Declined { message } => {
                 return Ok(PayResponse {
                     result: PayResult::Ko,
@@ -83,29 +158,20 @@ impl Engine {
                 })
             }
         };
-        let now = now_ms();
-        let redirect_to_url = match &created.redirect {
-            Redirect::Get { url } => url.clone(),
-            Redirect::Post { .. } => format!(
-                "{}/v3/{}/redirect/{}",
-                self.public_base_url.as_deref().unwrap_or(""),
-                p.name(),
-                created.payment_id
-            ),
-        };
+        let (payment_id, reference, state, post_redirect, extras) = record;
+        let now = (self.wall_clock)();
         let rec = PaymentRecord {
             provider: p.name().to_string(),
-            payment_id: created.payment_id.clone(),
+            payment_id,
             shop_transaction_id: order.shop_transaction_id.clone(),
             amount: order.amount,
-            reference: created.reference,
-            state: created.state,
+            reference,
+            state,
             refunds: Vec::new(),
-            post_redirect: matches!(created.redirect, Redirect::Post { .. })
-                .then_some(created.redirect),
+            post_redirect,
             subscription_token: subscription.map(str::to_string),
             refund_history_lost: false,
-            extras: created.extras,
+            extras,
             created_ms: now,
             updated_ms: now,
             fetch_started_ms: 0,
@@ -116,12 +182,6 @@ impl Engine {
             tracing::warn!(payment_id = %rec.payment_id, "payment record already existed");
         }
         metrics::counter!("payrouter_payments_created_total", "provider" => p.name()).increment(1);
-        Ok(PayResponse {
-            result: PayResult::RedirectToUrl,
-            result_description: "payment created: redirect the payer to complete it".into(),
-            payment_id: Some(created.payment_id),
-            redirect_to_url: Some(redirect_to_url),
-            redirect_to_url_mobile: created.redirect_mobile,
-        })
+        Ok(response)
     }
 }

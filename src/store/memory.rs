@@ -257,6 +257,11 @@ impl Store for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// One process: its system clock is every user's clock.
+    async fn now_ms(&self) -> Result<i64, StoreError> {
+        Ok(chrono::Utc::now().timestamp_millis())
+    }
 }
 
 #[cfg(test)]

@@ -107,4 +107,8 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError>;
 
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The store's clock, in milliseconds since the epoch: one time for every replica, which
+    /// judges reservation leases (a replica's own clock may be off).
+    async fn now_ms(&self) -> Result<i64, StoreError>;
 }

@@ -284,4 +284,14 @@ impl Store for RedisStore {
         let _: String = c.ping().await.map_err(unavailable)?;
         Ok(())
     }
+
+    /// Redis `TIME`: seconds and microseconds.
+    async fn now_ms(&self) -> Result<i64, StoreError> {
+        let mut c = self.conn.clone();
+        let (secs, micros): (i64, i64) = redis::cmd("TIME")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(secs * 1000 + micros / 1000)
+    }
 }

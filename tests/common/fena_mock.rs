@@ -3,12 +3,20 @@
 
 use httpmock::prelude::*;
 use httpmock::Mock;
+use payrouter_provider::{PaymentTag, SecretString};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub const TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
 pub const TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
+
+/// The description payrouter gives a payment of `shop_tx` (tagged with the key derived from
+/// `TERMINAL_SECRET`, as no `PAYMENT_TAG_SECRET` is set in tests).
+pub fn description(shop_tx: &str) -> String {
+    let tags = PaymentTag::derived("fena", &SecretString::from(TERMINAL_SECRET));
+    payrouter_fena::transform::description_for(shop_tx, &tags)
+}
 
 pub struct FenaMock {
     pub server: MockServer,
@@ -27,18 +35,39 @@ impl FenaMock {
         self.server.base_url()
     }
 
-    /// Answers create-and-process for payments of `reference` with payment `id`.
+    /// Answers the two phases of a payment of `reference`: its draft is created with id `id`
+    /// (the returned mock counts drafts), and processing it gives its link.
     pub async fn on_create(&self, id: &str, reference: &str, amount: &str) -> Mock<'_> {
         let (id, reference, amount) = (id.to_string(), reference.to_string(), amount.to_string());
+        self.on_process(&id, &reference, &amount).await;
         self.server
             .mock_async(move |when, then| {
                 when.method(POST)
-                    .path("/open/payments/single/create-and-process")
+                    .path("/open/payments/single/create")
                     .header("terminal-id", TERMINAL_ID)
                     .header("terminal-secret", TERMINAL_SECRET)
                     .json_body_includes(json!({"reference": reference}).to_string());
                 then.status(201).json_body(json!({
                     "created": true,
+                    "result": {
+                        "id": id, "reference": reference, "amount": amount, "currency": "GBP",
+                        "status": "draft"
+                    }
+                }));
+            })
+            .await
+    }
+
+    /// Answers processing the draft `id`: it is sent, with its link.
+    pub async fn on_process(&self, id: &str, reference: &str, amount: &str) -> Mock<'_> {
+        let (id, reference, amount) = (id.to_string(), reference.to_string(), amount.to_string());
+        self.server
+            .mock_async(move |when, then| {
+                when.method(POST)
+                    .path(format!("/open/payments/single/{id}/process"))
+                    .header("terminal-id", TERMINAL_ID)
+                    .header("terminal-secret", TERMINAL_SECRET);
+                then.status(200).json_body(json!({
                     "result": {
                         "id": id, "reference": reference, "amount": amount, "currency": "GBP",
                         "status": "sent", "link": format!("https://payment.fena.co/pay/?p=h{id}")
@@ -66,7 +95,7 @@ impl FenaMock {
                     .header("terminal-secret", TERMINAL_SECRET);
                 then.status(200).json_body(json!({"data": {
                     "id": id, "status": status, "amount": amount, "currency": "GBP",
-                    "reference": reference, "description": shop_tx
+                    "reference": reference, "description": description(shop_tx)
                 }}));
             })
             .await;

@@ -137,6 +137,7 @@ log_level = "warn"
 base_url = "{fena_base}"
 terminal_id = "62b48adf6ba2cd6a040b1eec"
 terminal_secret = "3858f642-e92f-431c-9d38-46d15efb7fba"
+connect_timeout_ms = 300
 timeout_ms = 1500
 "#
     )
@@ -182,6 +183,8 @@ pub fn providers_of(toml: &str) -> payrouter::engine::Providers {
         .unwrap_or_else(|p| panic!("{p:?}"));
     let ctx = payrouter_provider::ProviderContext {
         public_base_url: loaded.config.public_base(),
+        route_timeout: Some(Duration::from_millis(loaded.config.route_timeout_ms)),
+        payment_tag_secret: loaded.config.payment_tag_secret.clone(),
     };
     payrouter::registry::build_enabled(loaded.figment(), &loaded.config.enabled_providers, &ctx)
         .unwrap_or_else(|p| panic!("{p:?}"))

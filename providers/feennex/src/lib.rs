@@ -17,9 +17,9 @@ use payrouter_provider::config::{self, Checks};
 use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
-    FetchedPayment, Operation, PayOrder, PayOutcome, Provider, ProviderContext, ProviderError,
-    ProviderFactory, QuoteOrder, QuoteOutcome, Receipt, ReceiptFile, ReceiptOutcome, ReceiptReview,
-    ReceiptTarget, RefundOrder, RefundOutcome, SecretString, SubscriptionOutcome,
+    FetchedPayment, Operation, PayOrder, PayOutcome, PreparedPay, Provider, ProviderContext,
+    ProviderError, ProviderFactory, QuoteOrder, QuoteOutcome, Receipt, ReceiptFile, ReceiptOutcome,
+    ReceiptReview, ReceiptTarget, RefundOrder, RefundOutcome, SecretString, SubscriptionOutcome,
     SubscriptionState,
 };
 use serde::Deserialize;
@@ -149,6 +149,7 @@ impl ProviderFactory for Feennex {
                 0
             }
         };
+        checks.within_route(ctx, connect_timeout, timeout);
         let checked = (|| Some((shop_id?, secret_key?, base_url?)))();
         let (shop_id, secret_key, base_url) = checks.finish(checked)?;
         let client = FeennexClient::new(base_url, connect_timeout, timeout)
@@ -209,6 +210,31 @@ impl Provider for Feennex {
         let reply = self.client.post(transform::CREATE_PATH, &body).await?;
         let envelope = envelope(&reply, transform::CREATE_PATH)?;
         transform::pay_outcome(envelope, &body.shop_order_id, &self.shop)
+    }
+
+    /// The handle is the shop_order_id: Feennex knows an invoice by it, so nothing needs to
+    /// be made before the reservation keeps it.
+    async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
+        let body = transform::create_request(order, &self.shop)?;
+        Ok(PreparedPay::Handle(body.shop_order_id))
+    }
+
+    /// Feennex refuses a second invoice with one shop_order_id ("not unique"), so a retry asks
+    /// invoice/check first and answers the invoice that exists.
+    async fn resume_pay(
+        &self,
+        order: &PayOrder,
+        shop_order_id: &str,
+        fresh: bool,
+    ) -> Result<PayOutcome, ProviderError> {
+        if !fresh {
+            match self.fetch(&transform::payment_id_for(shop_order_id)).await {
+                Ok(existing) => return Ok(PayOutcome::Existing(existing)),
+                Err(ProviderError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.pay(order).await
     }
 
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {

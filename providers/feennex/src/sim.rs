@@ -43,13 +43,15 @@
 //! 12 `recalculated`, other numbers as their digits) to its `callback_url`.
 //!
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
-//! "probability"}`; `operation` is `create`, `try` or `check` (API calls) or `callback`. On an API
+//! "probability", "after"}`; `operation` is `create`, `try` or `check` (API calls) or `callback`. On an API
 //! call, `latencyMs` waits first (alone, the call then goes on normally); `status` answers
 //! that HTTP status with `{"message":"simulated fault"}`; `hang` never answers (an hour, then
 //! as `drop`); `drop` aborts the connection before a complete answer (reqwest reports a
 //! connection error). On `callback`, `latencyMs` delays it and any of the others loses it.
 //! `count` applies the rule to the next n matching calls, `probability` to each call with that
-//! chance; rules are tried in the order they were added.
+//! chance; rules are tried in the order they were added. An `after` rule on `create` applies
+//! once the invoice was made, to its answer only: the invoice exists, but its answer is late,
+//! never comes or is cut.
 
 mod api;
 mod control;

@@ -28,6 +28,8 @@ fn settings(base_url: &str, extra: Value) -> Settings {
 fn ctx() -> ProviderContext {
     ProviderContext {
         public_base_url: Some("https://router.example/".into()),
+        route_timeout: None,
+        payment_tag_secret: None,
     }
 }
 

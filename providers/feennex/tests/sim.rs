@@ -79,7 +79,15 @@ fn adapter(base: &str, receiver: &str, shop_id: &str, secret: &str) -> Arc<dyn P
     });
     let settings: Settings = serde_json::from_value(settings).unwrap();
     let public_base_url = Some(receiver.to_string());
-    Feennex::build(settings, &ProviderContext { public_base_url }).unwrap()
+    Feennex::build(
+        settings,
+        &ProviderContext {
+            public_base_url,
+            route_timeout: None,
+            payment_tag_secret: None,
+        },
+    )
+    .unwrap()
 }
 
 async fn start() -> Env {

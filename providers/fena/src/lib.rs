@@ -16,16 +16,16 @@ use async_trait::async_trait;
 use payrouter_provider::config::{self, Checks};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies, FetchedPayment,
-    Operation, PayOrder, PayOutcome, PayResult, Provider, ProviderContext, ProviderError,
-    ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
-    SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
+    Operation, PayOrder, PayOutcome, PayResult, PaymentTag, PreparedPay, Provider, ProviderContext,
+    ProviderError, ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString,
+    SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use client::FenaClient;
-use transform::{paths, Answer};
+use transform::{paths, Answer, Progress};
 
 pub const NAME: &str = "fena";
 /// The provider's name for people.
@@ -47,6 +47,21 @@ pub struct Settings {
     pub connect_timeout_ms: u64,
     #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How a single payment is created: `two_phase` (a draft, then processed; resumable after
+    /// an unknown outcome) or `one_step` (`create-and-process`).
+    #[serde(default)]
+    pub pay_mode: PayMode,
+}
+
+/// `FENA_PAY_MODE`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayMode {
+    /// Draft first (no link, no e-mail), its id stored, then processed.
+    #[default]
+    TwoPhase,
+    /// Fena's published `create-and-process`: a lost answer cannot be resumed.
+    OneStep,
 }
 
 fn default_base_url() -> String {
@@ -81,6 +96,9 @@ pub struct Fena {
     redactor: Redactor,
     capabilities: Capabilities,
     bank_account: Option<String>,
+    pay_mode: PayMode,
+    /// Tags the descriptions, so only this router's payments are rebuilt from Fena.
+    tags: PaymentTag,
 }
 
 impl ProviderFactory for Fena {
@@ -89,17 +107,22 @@ impl ProviderFactory for Fena {
     #[cfg(feature = "sim")]
     const SIMULATED: Option<payrouter_provider::sim::Simulated> = Some(sim::SIMULATED);
 
-    fn build(settings: Settings, _ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
+    fn build(settings: Settings, ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
         let mut checks = Checks::new(NAME);
         let terminal_id = checks.required("TERMINAL_ID", settings.terminal_id);
         let secret = checks.required_secret("TERMINAL_SECRET", settings.terminal_secret);
         let base_url = checks.base_url("BASE_URL", &settings.base_url);
         let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
         let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
+        checks.within_route(ctx, connect_timeout, timeout);
         let checked = (|| Some((terminal_id?, secret?, base_url?)))();
         let (terminal_id, secret, base_url) = checks.finish(checked)?;
         // Fena may echo what it was sent; neither credential may reach a caller or a log.
         let redactor = Redactor::new([secret.clone(), SecretString::from(terminal_id.clone())]);
+        let tags = match &ctx.payment_tag_secret {
+            Some(key) => PaymentTag::new(key.clone()),
+            None => PaymentTag::derived(NAME, &secret),
+        };
         let client = FenaClient::new(base_url, terminal_id, secret, connect_timeout, timeout)
             .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
         Ok(Arc::new(Fena {
@@ -118,6 +141,8 @@ impl ProviderFactory for Fena {
                 pay_provider_data: PAY_PROVIDER_DATA,
             },
             bank_account: settings.bank_account,
+            pay_mode: settings.pay_mode,
+            tags,
         }))
     }
 }
@@ -141,14 +166,48 @@ impl Provider for Fena {
     }
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
-        let body = transform::pay_request(order, self.bank_account.as_deref())?;
+        let body = transform::pay_request(order, self.bank_account.as_deref(), &self.tags)?;
         let reply = self.client.post(paths::CREATE_AND_PROCESS, &body).await?;
         transform::pay_outcome(&reply, &self.redactor)
     }
 
+    async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
+        if self.pay_mode == PayMode::OneStep {
+            return Ok(PreparedPay::Direct);
+        }
+        let body = transform::pay_request(order, self.bank_account.as_deref(), &self.tags)?;
+        let reply = self.client.post(paths::CREATE_DRAFT, &body).await?;
+        transform::draft_outcome(&reply, &self.redactor)
+    }
+
+    async fn resume_pay(
+        &self,
+        _order: &PayOrder,
+        draft: &str,
+        fresh: bool,
+    ) -> Result<PayOutcome, ProviderError> {
+        if !fresh {
+            if let Progress::Processed(outcome) = self.progress(draft).await? {
+                return Ok(outcome);
+            }
+        }
+        let reply = self
+            .client
+            .send::<()>(reqwest::Method::POST, &paths::process(draft), None)
+            .await?;
+        match transform::pay_outcome(&reply, &self.redactor)? {
+            // Refused because something else processed it meanwhile: that is the payment.
+            PayOutcome::Declined { message } => match self.progress(draft).await? {
+                Progress::Processed(outcome) => Ok(outcome),
+                Progress::Draft => Ok(PayOutcome::Declined { message }),
+            },
+            created => Ok(created),
+        }
+    }
+
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
         let reply = self.client.get(&paths::single(payment_id)).await?;
-        transform::fetch_outcome(&reply, payment_id, &self.redactor)
+        transform::fetch_outcome(&reply, payment_id, &self.redactor, &self.tags)
     }
 
     async fn refund(&self, order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
@@ -236,6 +295,12 @@ impl Provider for Fena {
 }
 
 impl Fena {
+    /// Where the payment `id` being created stands at Fena.
+    async fn progress(&self, id: &str) -> Result<Progress, ProviderError> {
+        let reply = self.client.get(&paths::single(id)).await?;
+        transform::progress(&reply, id, &self.redactor)
+    }
+
     /// The recurring payment `token`, fetched after checking it could be a Fena id.
     async fn recurring(&self, token: &str) -> Result<recurring::FenaRecurring, ProviderError> {
         transform::check_payment_id(token).map_err(|_| {

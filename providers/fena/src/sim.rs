@@ -19,7 +19,9 @@
 //! ```
 //!
 //! Routes (relative to where the router is nested):
-//! - Fena API: `POST /open/payments/single/create-and-process`, `GET /open/payments/single/{id}`,
+//! - Fena API: `POST /open/payments/single/create-and-process`, `POST
+//!   /open/payments/single/create` (a draft: no link), `POST /open/payments/single/{id}/process`
+//!   (draft → sent), `GET /open/payments/single/{id}`,
 //!   `POST /open/payments/single/{id}/refund`, `POST /open/payments/recurring/create-and-process`,
 //!   `GET /open/payments/recurring/{id}`, `POST /open/payments/recurring/{id}/edit` (while a
 //!   draft or overdue), `POST /open/payments/recurring/{id}/delete`. Each checks the
@@ -36,15 +38,17 @@
 //! `pendingRefundAmount`), then recurring ones (`"kind":"recurring"`).
 //!
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
-//! "probability"}`; `operation` is one of `create`, `get`, `refund`, `recurring_create`,
-//! `recurring_get`, `recurring_edit`, `recurring_delete` (API calls) or `webhook`. On an API
-//! call, `latencyMs` waits first (alone, the call then goes on normally); `status` answers
-//! that HTTP status with `{"message":"simulated fault"}`; `hang` never answers (an hour, then
-//! as `drop`); `drop` aborts the connection before a complete answer (reqwest reports a
-//! connection error). On `webhook`, `latencyMs` delays it and any of the others loses it.
-//! `count` applies the rule to the next n matching calls, `probability` to each call with that
-//! chance; rules are tried in the order they were added. Faults apply before credentials are
-//! checked, as they would in front of Fena.
+//! "probability", "after"}`; `operation` is one of `create` (create-and-process or a draft),
+//! `process`, `get`, `refund`, `recurring_create`, `recurring_get`, `recurring_edit`,
+//! `recurring_delete` (API calls) or `webhook`. On an API call, `latencyMs` waits first
+//! (alone, the call then goes on normally); `status` answers that HTTP status with
+//! `{"message":"simulated fault"}`; `hang` never answers (an hour, then as `drop`); `drop`
+//! aborts the connection before a complete answer (reqwest reports a connection error). On
+//! `webhook`, `latencyMs` delays it and any of the others loses it. `count` applies the rule to
+//! the next n matching calls, `probability` to each call with that chance; rules are tried in
+//! the order they were added. Faults apply before credentials are checked, as they would in
+//! front of Fena; an `after` rule (`create`, `process`) applies once the call was carried out,
+//! to its answer only: the payment exists, but its answer is late, never comes or is cut.
 
 mod api;
 mod control;
@@ -121,6 +125,7 @@ struct Inner {
 /// Operations a fault rule can name.
 const OPERATIONS: &[&str] = &[
     "create",
+    "process",
     "get",
     "refund",
     "recurring_create",
@@ -211,7 +216,12 @@ impl Simulator {
                 "/open/payments/single/create-and-process",
                 post(api::create_single),
             )
+            .route("/open/payments/single/create", post(api::create_draft))
             .route("/open/payments/single/{id}", get(api::get_single))
+            .route(
+                "/open/payments/single/{id}/process",
+                post(api::process_draft),
+            )
             .route("/open/payments/single/{id}/refund", post(api::refund))
             .route(
                 "/open/payments/recurring/create-and-process",
@@ -291,8 +301,11 @@ impl Payment {
             "dueDate": self.due_date,
             "createdAt": timestamp(self.created_at),
             "completedAt": self.completed_at.map(timestamp),
-            "link": self.link(base),
         });
+        // A draft has no link: nobody can pay it until it is processed.
+        if self.status != "draft" {
+            data["link"] = json!(self.link(base));
+        }
         if self.pending_refund.is_some() {
             data["refundLink"] = json!(format!("{base}/refund/{}", self.id));
         }

@@ -4,8 +4,8 @@
 use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     email_field, string_field, Action, CallbackError, CallbackSubject, CreatedPayment, Currency,
-    FetchedPayment, Money, PayOrder, PayOutcome, PaymentStatusKind, ProviderError, ProviderState,
-    Redactor, Redirect, RefundOrder, RefundOutcome,
+    FetchedPayment, Money, PayOrder, PayOutcome, PaymentStatusKind, PaymentTag, PreparedPay,
+    ProviderError, ProviderState, Redactor, Redirect, RefundOrder, RefundOutcome,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -13,12 +13,20 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Every Fena path the adapter calls, in one table.
+///
+/// `CREATE_DRAFT` and `process` (the two phases of a single payment) are the paths of a
+/// third-party Fena client, not of Fena's published terminal reference; `CREATE_AND_PROCESS`
+/// is the published one-step call, used when `FENA_PAY_MODE=one_step`.
 pub mod paths {
     pub const CREATE_AND_PROCESS: &str = "/open/payments/single/create-and-process";
+    pub const CREATE_DRAFT: &str = "/open/payments/single/create";
     pub const RECURRING_CREATE_AND_PROCESS: &str = "/open/payments/recurring/create-and-process";
 
     pub fn single(id: &str) -> String {
         format!("/open/payments/single/{id}")
+    }
+    pub fn process(id: &str) -> String {
+        format!("/open/payments/single/{id}/process")
     }
     pub fn refund(id: &str) -> String {
         format!("/open/payments/single/{id}/refund")
@@ -37,7 +45,7 @@ pub mod paths {
 const CREDENTIALS_HINT: &str =
     "Fena refused the terminal credentials: check FENA_TERMINAL_ID and FENA_TERMINAL_SECRET";
 
-/// Body of `POST /open/payments/single/create-and-process`.
+/// Body of `POST /open/payments/single/create-and-process` and of `.../create` (a draft).
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequest {
@@ -51,7 +59,8 @@ pub struct PaymentRequest {
     pub customer_email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub custom_redirect_url: Option<String>,
-    /// Carries the shopTransactionId so a payment can be rebuilt from Fena alone.
+    /// Carries the shopTransactionId and its payment tag (`description_for`), so a payment
+    /// can be rebuilt from Fena alone, and only one this router created.
     pub description: String,
 }
 
@@ -110,9 +119,28 @@ pub fn reference_for(shop_transaction_id: &str) -> String {
     hex::encode(digest)[..REFERENCE_MAX].to_string()
 }
 
+/// What separates the shopTransactionId from its tag in a description.
+const TAG_MARK: &str = " #pr-";
+
+/// The description of a payment: its shopTransactionId and its payment tag.
+pub fn description_for(shop_transaction_id: &str, tags: &PaymentTag) -> String {
+    format!(
+        "{shop_transaction_id}{TAG_MARK}{}",
+        tags.tag(shop_transaction_id)
+    )
+}
+
+/// The shopTransactionId a description carries, when its tag verifies: None for a payment
+/// this router did not create.
+pub fn shop_transaction_id_of(description: &str, tags: &PaymentTag) -> Option<String> {
+    let (id, tag) = description.rsplit_once(TAG_MARK)?;
+    (!id.is_empty() && tags.verify(id, tag)).then(|| id.to_string())
+}
+
 pub fn pay_request(
     order: &PayOrder,
     default_bank_account: Option<&str>,
+    tags: &PaymentTag,
 ) -> Result<PaymentRequest, ProviderError> {
     let data = &order.provider_data;
     let reference = match string_field(data, "reference")? {
@@ -134,7 +162,7 @@ pub fn pay_request(
         customer_name: string_field(data, "customerName")?,
         customer_email,
         custom_redirect_url: order.success_redirect_url.clone(),
-        description: order.shop_transaction_id.clone(),
+        description: description_for(&order.shop_transaction_id, tags),
     })
 }
 
@@ -218,7 +246,10 @@ pub fn created_payment(resp: CreateResponse) -> Result<CreatedPayment, ProviderE
     })
 }
 
-pub fn fetched_payment(resp: GetResponse) -> Result<FetchedPayment, ProviderError> {
+pub fn fetched_payment(
+    resp: GetResponse,
+    tags: &PaymentTag,
+) -> Result<FetchedPayment, ProviderError> {
     let p = resp.data;
     let status = p
         .status
@@ -243,7 +274,10 @@ pub fn fetched_payment(resp: GetResponse) -> Result<FetchedPayment, ProviderErro
         state: map_status(&status),
         amount,
         reference: p.reference,
-        shop_transaction_id: p.description.filter(|d| !d.is_empty()),
+        shop_transaction_id: p
+            .description
+            .as_deref()
+            .and_then(|d| shop_transaction_id_of(d, tags)),
     })
 }
 
@@ -332,25 +366,75 @@ pub fn pay_outcome(reply: &Reply, redactor: &Redactor) -> Result<PayOutcome, Pro
     }
 }
 
+/// What the answer to creating a draft means: its id is the handle the gateway stores before
+/// processing it. Any 4xx but the credentials' is Fena refusing this payment.
+pub fn draft_outcome(reply: &Reply, redactor: &Redactor) -> Result<PreparedPay, ProviderError> {
+    match reply.status {
+        200..=299 => {
+            let draft = parse::<CreateResponse>(&reply.body, redactor)?.result;
+            if check_payment_id(&draft.id).is_err() {
+                return Err(ProviderError::Unavailable(
+                    "Fena answered an unusable payment id".into(),
+                ));
+            }
+            Ok(PreparedPay::Handle(draft.id))
+        }
+        401 | 403 => Err(credentials_refused()),
+        s @ 400..=499 => Ok(PreparedPay::Declined {
+            message: error_message(s, &reply.body, redactor),
+        }),
+        s => Err(server_error(s)),
+    }
+}
+
+/// Where a payment being created stands, read back from Fena.
+pub enum Progress {
+    /// Still a draft: nobody has a link yet; process it.
+    Draft,
+    /// Processed already (sent, or anything later): this is the payment to answer.
+    Processed(PayOutcome),
+}
+
+/// What `GET /open/payments/single/{id}` says about the payment `id` being created.
+pub fn progress(reply: &Reply, id: &str, redactor: &Redactor) -> Result<Progress, ProviderError> {
+    match reply.status {
+        200..=299 => {
+            let data = parse::<GetResponse>(&reply.body, redactor)?.data;
+            if data
+                .status
+                .as_deref()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("draft"))
+            {
+                return Ok(Progress::Draft);
+            }
+            created_payment(CreateResponse { result: data })
+                .map(|c| Progress::Processed(PayOutcome::Created(c)))
+        }
+        _ => Err(fetch_error(reply, id, redactor)),
+    }
+}
+
 /// What the answer to `GET /open/payments/single/{id}` means; 400 and 404 are "no such
 /// payment".
 pub fn fetch_outcome(
     reply: &Reply,
     id: &str,
     redactor: &Redactor,
+    tags: &PaymentTag,
 ) -> Result<FetchedPayment, ProviderError> {
     match reply.status {
-        200..=299 => fetched_payment(parse(&reply.body, redactor)?),
-        401 | 403 => Err(credentials_refused()),
-        400 | 404 => Err(ProviderError::NotFound(format!(
-            "Fena has no payment '{id}'"
-        ))),
-        s @ 405..=499 => Err(ProviderError::Unavailable(error_message(
-            s,
-            &reply.body,
-            redactor,
-        ))),
-        s => Err(server_error(s)),
+        200..=299 => fetched_payment(parse(&reply.body, redactor)?, tags),
+        _ => Err(fetch_error(reply, id, redactor)),
+    }
+}
+
+/// What a non-2xx answer to `GET /open/payments/single/{id}` means.
+fn fetch_error(reply: &Reply, id: &str, redactor: &Redactor) -> ProviderError {
+    match reply.status {
+        401 | 403 => credentials_refused(),
+        400 | 404 => ProviderError::NotFound(format!("Fena has no payment '{id}'")),
+        s @ 405..=499 => ProviderError::Unavailable(error_message(s, &reply.body, redactor)),
+        s => server_error(s),
     }
 }
 

@@ -5,8 +5,8 @@ use httpmock::When;
 use payrouter_fena::{transform, Fena, Settings};
 use payrouter_provider::{
     Action, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome,
-    PaymentStatusKind, Provider, ProviderContext, ProviderError, ProviderFactory, Redirect,
-    RefundOrder, RefundOutcome, SecretString,
+    PaymentStatusKind, PaymentTag, Provider, ProviderContext, ProviderError, ProviderFactory,
+    Redirect, RefundOrder, RefundOutcome, SecretString,
 };
 use serde_json::{json, Map};
 use std::sync::Arc;
@@ -22,6 +22,13 @@ fn from_the_terminal(when: When, method: Method, path: &str) -> When {
         .header("terminal-secret", SECRET)
 }
 
+/// The description the adapter gives a payment of `shop_tx`: the id and its payment tag,
+/// keyed (no PAYMENT_TAG_SECRET here) by a key derived from the terminal secret.
+fn described(shop_tx: &str) -> String {
+    let tags = PaymentTag::derived("fena", &SecretString::from(SECRET));
+    transform::description_for(shop_tx, &tags)
+}
+
 fn fena(base: &str, timeout_ms: u64) -> Arc<dyn Provider> {
     fena_connecting(base, 1000, timeout_ms)
 }
@@ -32,6 +39,7 @@ fn fena_connecting(base: &str, connect_timeout_ms: u64, timeout_ms: u64) -> Arc<
         terminal_id: Some(ID.into()),
         terminal_secret: Some(SecretString::from(SECRET)),
         bank_account: None,
+        pay_mode: Default::default(),
         connect_timeout_ms,
         timeout_ms,
     };
@@ -59,7 +67,7 @@ async fn pay_sends_the_documented_request_and_returns_the_link() {
                     "reference": "order-1",
                     "amount": "12.99",
                     "customRedirectUrl": "https://shop.example/ok",
-                    "description": "order-1"
+                    "description": described("order-1")
                 }));
             then.status(201)
                 .json_body(json!({"created": true, "result": {
@@ -108,7 +116,7 @@ async fn long_or_odd_shop_transaction_ids_get_a_valid_deterministic_reference() 
         .mock_async(|when, then| {
             when.method(POST)
                 .path("/open/payments/single/create-and-process")
-                .json_body_includes(json!({"reference": expected, "description": odd, "amount": "0.05"}).to_string());
+                .json_body_includes(json!({"reference": expected, "description": described(odd), "amount": "0.05"}).to_string());
             then.status(201).json_body(json!({"created": true, "result": {
                 "id": "64b48c5b6ba2cd6a040b20a9", "status": "sent", "link": "https://payment.fena.co/pay/?p=x"}}));
         })
@@ -132,7 +140,7 @@ async fn provider_data_overrides_reference_and_passes_customer_fields() {
                 "customerName": "Ada",
                 "customerEmail": "ada@example.com",
                 "customRedirectUrl": "https://shop.example/ok",
-                "description": "tx-7"
+                "description": described("tx-7")
             }));
             then.status(201).json_body(json!({"created": true, "result": {
                 "id": "64b48c5b6ba2cd6a040b20aa", "status": "sent", "link": "https://payment.fena.co/pay/?p=y"}}));
@@ -283,7 +291,7 @@ async fn fetch_reads_state_amount_and_shop_transaction_id() {
             then.status(200)
                 .json_body(json!({"data": {"id": "64b48c5b6ba2cd6a040b20a8",
                 "status": "paid", "amount": "12.99", "currency": "GBP", "reference": "order-1",
-                "description": "order-1"}}));
+                "description": described("order-1")}}));
         })
         .await;
     let f = fena(&server.base_url(), 2000)
@@ -295,6 +303,22 @@ async fn fetch_reads_state_amount_and_shop_transaction_id() {
     assert!(f.state.is_final);
     assert_eq!(f.amount.unwrap().minor, 1299);
     assert_eq!(f.shop_transaction_id.as_deref(), Some("order-1"));
+
+    // A description without this router's tag names no shopTransactionId: not ours.
+    for foreign in ["order-2", "order-2 #pr-0123456789abcdef"] {
+        let id = "64b48c5b6ba2cd6a040b20a9";
+        let get = server
+            .mock_async(|when, then| {
+                when.method(GET).path(format!("/open/payments/single/{id}"));
+                then.status(200)
+                    .json_body(json!({"data": {"id": id, "status": "paid",
+                    "amount": "12.99", "currency": "GBP", "description": foreign}}));
+            })
+            .await;
+        let f = fena(&server.base_url(), 2000).fetch(id).await.unwrap();
+        assert_eq!(f.shop_transaction_id, None, "{foreign}");
+        get.delete_async().await;
+    }
 
     server
         .mock_async(|when, then| {
@@ -414,6 +438,7 @@ fn missing_credentials_are_reported_by_key() {
         terminal_id: None,
         terminal_secret: None,
         bank_account: None,
+        pay_mode: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 1000,
     };

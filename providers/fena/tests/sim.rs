@@ -9,9 +9,9 @@ use payrouter_fena::sim::{SimConfig, Simulator};
 use payrouter_fena::{Fena, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
-    Action, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome, Provider,
-    ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect, RefundOrder,
-    RefundOutcome, SecretString,
+    Action, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome, PreparedPay,
+    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect,
+    RefundOrder, RefundOutcome, SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -69,6 +69,7 @@ fn adapter(base: &str, secret: &str) -> Arc<dyn Provider> {
         terminal_id: Some(TERMINAL_ID.into()),
         terminal_secret: Some(SecretString::from(secret)),
         bank_account: None,
+        pay_mode: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 500,
     };
@@ -503,4 +504,40 @@ async fn the_control_api_has_an_index() {
         assert!(operations.contains(&json!(operation)), "{operations:?}");
     }
     assert_eq!(index["statuses"]["paid"], "Paid");
+}
+
+#[tokio::test]
+async fn a_draft_has_no_link_until_processed_and_resuming_answers_the_same_payment() {
+    let env = start().await;
+    let o = order("order-2p", 1299, None);
+    let PreparedPay::Handle(draft) = env.fena.prepare_pay(&o).await.unwrap() else {
+        panic!("two-phase is the default");
+    };
+    let (s, b) = env
+        .call(
+            Method::GET,
+            &format!("open/payments/single/{draft}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["status"], "draft");
+    assert!(b["data"].get("link").is_none(), "a draft has no link: {b}");
+    // Resuming a draft nobody processed processes it.
+    let PayOutcome::Created(first) = env.fena.resume_pay(&o, &draft, false).await.unwrap() else {
+        panic!("the draft was not processed");
+    };
+    assert_eq!(first.payment_id, draft);
+    assert_eq!(first.state.provider_status, "sent");
+    // Resuming it again (fresh or not) answers the same payment and link.
+    for fresh in [false, true] {
+        let PayOutcome::Created(again) = env.fena.resume_pay(&o, &draft, fresh).await.unwrap()
+        else {
+            panic!("the processed payment was not answered");
+        };
+        assert_eq!(again.payment_id, draft);
+        assert_eq!(again.redirect, first.redirect);
+    }
+    let (_, payments) = env.call(Method::GET, "_sim/payments", Value::Null).await;
+    assert_eq!(payments.as_array().unwrap().len(), 1, "{payments}");
 }

@@ -118,6 +118,34 @@ impl Checks {
         Duration::from_millis(millis)
     }
 
+    /// Checks that one call (`CONNECT_TIMEOUT_MS` + `TIMEOUT_MS`) ends before the gateway's
+    /// route budget: that budget is the lease of a pay reservation, and a lease that ran out
+    /// while the call was still in flight would let a retry create a second payment.
+    pub fn within_route(
+        &mut self,
+        ctx: &crate::ProviderContext,
+        connect: Duration,
+        request: Duration,
+    ) {
+        let Some(route) = ctx.route_timeout else {
+            return;
+        };
+        if connect + request >= route {
+            let (prefix, provider) = (self.prefix.clone(), self.provider);
+            self.problem(
+                "TIMEOUT_MS",
+                format_args!(
+                    "{prefix}_CONNECT_TIMEOUT_MS + {prefix}_TIMEOUT_MS ({} ms) must be less than \
+                     ROUTE_TIMEOUT_MS ({} ms), the lease of a pay reservation, so that the lease \
+                     outlives the {} call",
+                    (connect + request).as_millis(),
+                    route.as_millis(),
+                    provider
+                ),
+            );
+        }
+    }
+
     /// What was built from the checked settings (None when one was missing), or every
     /// problem found.
     pub fn finish<T>(self, built: Option<T>) -> Result<T, Vec<String>> {

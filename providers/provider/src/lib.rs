@@ -18,6 +18,7 @@ mod redact;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod subscription;
+mod tag;
 #[cfg(any(test, feature = "sim"))]
 pub mod testing;
 pub mod transport;
@@ -36,9 +37,10 @@ pub use subscription::{
     Instalment, Interval, SubscriptionOrder, SubscriptionOutcome, SubscriptionState,
     SubscriptionStatus,
 };
+pub use tag::PaymentTag;
 pub use types::{
     Action, CreatedPayment, FetchedPayment, PayOrder, PayOutcome, PayResult, PaymentStatusKind,
-    ProviderState, Redirect, RefundOrder, RefundOutcome,
+    PreparedPay, ProviderState, Redirect, RefundOrder, RefundOutcome,
 };
 
 use async_trait::async_trait;
@@ -48,6 +50,12 @@ use async_trait::async_trait;
 pub struct ProviderContext {
     /// Public URL of this router, used to build callback URLs handed to providers.
     pub public_base_url: Option<String>,
+    /// The gateway's budget of a provider route (`ROUTE_TIMEOUT_MS`), which is also the lease
+    /// of a pay reservation: one provider call must fit in it (see `Checks::within_route`).
+    pub route_timeout: Option<std::time::Duration>,
+    /// `PAYMENT_TAG_SECRET`: the key of the payment tags (see [`PaymentTag`]); unset, each
+    /// adapter derives one from its credentials.
+    pub payment_tag_secret: Option<SecretString>,
 }
 
 /// A provider crate's entry point: how the gateway builds it from its configuration section.
@@ -93,7 +101,28 @@ pub trait Provider: Send + Sync + 'static {
         }
     }
 
+    /// Creates a payment in one call. The gateway calls it only for providers whose
+    /// `prepare_pay` answers `Direct`.
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError>;
+
+    /// The first, invisible step of a payment (see [`PreparedPay`]). A provider that cannot
+    /// resume a payment keeps this default and is paid with `pay`.
+    async fn prepare_pay(&self, _order: &PayOrder) -> Result<PreparedPay, ProviderError> {
+        Ok(PreparedPay::Direct)
+    }
+
+    /// Finishes the payment `handle` from `prepare_pay`, whatever happened to it so far: the
+    /// answer is that one payment, never a second. `fresh` says this request has just
+    /// prepared the handle, so nothing else can have moved it on (the provider may skip
+    /// reading it first); false on a retry after an unknown outcome.
+    async fn resume_pay(
+        &self,
+        order: &PayOrder,
+        _handle: &str,
+        _fresh: bool,
+    ) -> Result<PayOutcome, ProviderError> {
+        self.pay(order).await
+    }
 
     /// The provider's current view of a payment, fetched with credentials.
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError>;

@@ -73,10 +73,27 @@ pub struct CreatedPayment {
 #[derive(Debug, Clone)]
 pub enum PayOutcome {
     Created(CreatedPayment),
+    /// A resumed payment that exists at the provider, whose payer link cannot be had again
+    /// (its creation answer was lost): answered `PENDING` with its paymentId.
+    Existing(FetchedPayment),
     /// The provider refused the payment; answered `KO` with this message.
     Declined {
         message: String,
     },
+}
+
+/// The first step of creating a payment, before anything a payer can see exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreparedPay {
+    /// The provider creates a payment in one call: `pay` does it, nothing is resumable.
+    Direct,
+    /// A provider-side handle of the payment being created (a Fena draft id, a Feennex
+    /// shop_order_id). The gateway stores it with the idempotency reservation before going on
+    /// with `resume_pay`, so a retry after an unknown outcome resumes this payment instead of
+    /// creating a second one.
+    Handle(String),
+    /// The provider refused the payment already; answered `KO` with this message.
+    Declined { message: String },
 }
 
 /// A provider state mapped to the contract, explicitly, provider state by provider state.

@@ -167,8 +167,17 @@ pub struct Reservation<T> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "camelCase")]
 pub enum Phase<T> {
-    InFlight { lease_until_ms: i64 },
-    Done { response: T },
+    InFlight {
+        lease_until_ms: i64,
+        /// The provider-side handle of the payment being created (a Fena draft id), kept so
+        /// that whoever takes the reservation over resumes that payment instead of creating
+        /// a second one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handle: Option<String>,
+    },
+    Done {
+        response: T,
+    },
 }
 
 impl<T: Serialize + DeserializeOwned> Json for Reservation<T> {}

@@ -244,7 +244,10 @@ mod tests {
     fn held(fingerprint: &str) -> Held {
         Reservation {
             fingerprint: fingerprint.into(),
-            phase: Phase::InFlight { lease_until_ms: 1 },
+            phase: Phase::InFlight {
+                lease_until_ms: 1,
+                handle: None,
+            },
         }
     }
 

@@ -174,7 +174,15 @@ pub(super) async fn create(State(sim): State<Simulator>, body: Bytes) -> Respons
         return faulted;
     }
     match create_invoice(&sim, &body) {
-        Ok(created) => ok(created),
+        Ok(created) => {
+            // The invoice exists now: an `after` fault only loses or delays its answer.
+            if let Some(fault) = sim.inner.faults.take_after("create") {
+                if let Some(replaced) = fault.response().await {
+                    return replaced;
+                }
+            }
+            ok(created)
+        }
         Err(refused) => refused.into_response(),
     }
 }

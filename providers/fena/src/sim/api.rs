@@ -147,25 +147,80 @@ fn single_request(body: &[u8]) -> Result<Payment, String> {
     })
 }
 
+/// The answer of an `operation` that was carried out, unless an `after` fault loses or
+/// delays it.
+async fn answer(sim: &Simulator, operation: &str, response: Response) -> Response {
+    if let Some(fault) = sim.inner.faults.take_after(operation) {
+        if let Some(replaced) = fault.response().await {
+            return replaced;
+        }
+    }
+    response
+}
+
+/// `create-and-process`: a payment that is sent (has a link) at once.
 pub(super) async fn create_single(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "create", &headers).await {
+    create(sim, headers, body, "sent").await
+}
+
+/// `create`: a draft, which has no link and e-mails nobody until it is processed.
+pub(super) async fn create_draft(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    create(sim, headers, body, "draft").await
+}
+
+async fn create(sim: Simulator, headers: HeaderMap, body: Bytes, status: &str) -> Response {
+    // Both ways of creating a payment are the fault operation `create`.
+    let operation = "create";
+    if let Some(refused) = guard(&sim, operation, &headers).await {
         return refused;
     }
-    let payment = match single_request(&body) {
+    let mut payment = match single_request(&body) {
         Ok(p) => p,
         Err(message) => return bad_request(&message),
     };
+    payment.status = status.into();
     let result = payment.data(sim.base());
     sim.store().payments.push(payment);
-    (
+    let created = (
         StatusCode::CREATED,
         Json(json!({"created": true, "result": result})),
-    )
-        .into_response()
+    );
+    answer(&sim, operation, created.into_response()).await
+}
+
+/// `process`: sends a draft (it gets its link); anything but a draft is refused.
+pub(super) async fn process_draft(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = guard(&sim, "process", &headers).await {
+        return refused;
+    }
+    let result = {
+        let mut store = sim.store();
+        let Some(p) = store.payments.iter_mut().find(|p| p.id == id) else {
+            return refusal(StatusCode::NOT_FOUND, "Payment not found");
+        };
+        if p.status != "draft" {
+            return bad_request(&format!(
+                "Only a draft payment can be processed; this one is {}",
+                p.status
+            ));
+        }
+        p.set_status("sent");
+        p.data(sim.base())
+    };
+    let processed = Json(json!({"result": result}));
+    answer(&sim, "process", processed.into_response()).await
 }
 
 pub(super) async fn get_single(

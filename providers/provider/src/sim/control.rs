@@ -145,6 +145,7 @@ async fn index<S: Control>(State(sim): State<S>) -> Json<Value> {
                 "drop": "abort the connection before a complete answer",
                 "count": "apply to the next n matching calls only",
                 "probability": "apply to each matching call with this chance (0.0-1.0)",
+                "after": "apply to the answer of a call that was carried out (an unknown outcome)",
             },
         },
     }))

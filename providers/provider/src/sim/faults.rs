@@ -40,6 +40,11 @@ pub struct FaultRule {
     /// Apply to each matching call with this chance.
     #[serde(default)]
     pub probability: Option<f64>,
+    /// Apply once the provider has done the operation, to its answer only: the payment
+    /// exists, but its answer is late (`latencyMs`), never comes (`hang`) or is cut (`drop`).
+    /// An outcome the caller cannot know.
+    #[serde(default)]
+    pub after: bool,
 }
 
 /// What a rule does to the one call it was applied to.
@@ -119,9 +124,20 @@ impl Faults {
 
     /// The fault for one call of `operation`, if a rule applies; a counted rule is used up.
     pub fn take(&self, operation: &str) -> Option<Fault> {
+        self.take_when(operation, false)
+    }
+
+    /// The fault for the answer of one call of `operation` that was carried out (an `after`
+    /// rule), if one applies.
+    pub fn take_after(&self, operation: &str) -> Option<Fault> {
+        self.take_when(operation, true)
+    }
+
+    fn take_when(&self, operation: &str, after: bool) -> Option<Fault> {
         let mut rules = self.lock();
         let index = rules.iter().position(|rule| {
             rule.operation == operation
+                && rule.after == after
                 && rule.probability.is_none_or(|p| rand::random::<f64>() < p)
         })?;
         let rule = &mut rules[index];
