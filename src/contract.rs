@@ -124,6 +124,7 @@ fn order(
         success_redirect_url: success.map(HttpUrl::into_string),
         failure_redirect_url: failure.map(HttpUrl::into_string),
         provider_data: provider_data.unwrap_or_default().into_map(),
+        provider_order_id: None,
     }
 }
 

@@ -165,6 +165,7 @@ impl Gateway {
                     success_redirect_url: None,
                     failure_redirect_url: None,
                     provider_data: Map::new(),
+                    provider_order_id: None,
                 };
                 json_of(e.pay(e.provider("fena").unwrap(), order).await)
             }

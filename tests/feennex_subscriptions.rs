@@ -125,8 +125,15 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
     let invoices = e.sim.invoices().await;
     assert_eq!(invoices.len(), 1, "one invoice for the first payment");
     assert_eq!(invoices[0]["shop_amount"], json!(5.0));
+    // Instalment n's order id is derived from the token, not taken from the caller.
+    let first_order = format!("{token}-1");
+    assert_eq!(
+        invoices[0]["shop_order_id"],
+        first_order.as_str(),
+        "{invoices:?}"
+    );
 
-    e.settle("fx-m-1", 4).await;
+    e.settle(&first_order, 4).await;
     let st = eventually(10, || async {
         let st = e.sub_status(&token).await;
         (st["status"] == "ACTIVE").then_some(st)
@@ -151,8 +158,16 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
     assert_eq!(b["subscriptionToken"], token.as_str());
     let second = b["paymentId"].as_str().unwrap().to_string();
     assert_ne!(second, first, "each instalment is a new invoice");
-    assert_eq!(e.sim.invoices().await.len(), 2);
-    e.settle("fx-m-2", 6).await;
+    let invoices = e.sim.invoices().await;
+    assert_eq!(invoices.len(), 2);
+    let second_order = format!("{token}-2");
+    assert!(
+        invoices
+            .iter()
+            .any(|i| i["shop_order_id"] == second_order.as_str()),
+        "{invoices:?}"
+    );
+    e.settle(&second_order, 6).await;
     eventually(10, || async {
         (e.sub_status(&token).await["status"] == "PAST_DUE").then_some(())
     })

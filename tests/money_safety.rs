@@ -103,21 +103,22 @@ async fn a_rejected_start_leaves_nothing_behind(kind: StoreKind) {
     );
 }
 
-/// Answers create-and-process for `reference` with payment `id`, after a while (so concurrent
-/// requests overlap at the provider).
+/// Answers the draft create for `reference` with payment `id`, after a while (so concurrent
+/// requests overlap at the provider), and its processing.
 async fn on_slow_create<'a>(e: &'a Env, id: &str, reference: &str) -> httpmock::Mock<'a> {
+    e.fena.on_process(id, reference, "5.00").await;
     let (id, reference) = (id.to_string(), reference.to_string());
     e.fena
         .server
         .mock_async(move |when, then| {
             when.method(httpmock::Method::POST)
-                .path("/open/payments/single/create-and-process")
+                .path("/open/payments/single/create")
                 .json_body_includes(json!({"reference": reference}).to_string());
             then.status(201)
                 .delay(std::time::Duration::from_millis(200))
                 .json_body(json!({"created": true, "result": {
                     "id": id, "reference": reference, "amount": "5.00", "currency": "GBP",
-                    "status": "sent", "link": format!("https://payment.fena.co/pay/?p=h{id}")}}));
+                    "status": "draft"}}));
         })
         .await
 }

@@ -68,6 +68,7 @@ async fn a_replica_whose_clock_runs_40_s_ahead_does_not_take_over_a_live_reserva
         success_redirect_url: None,
         failure_redirect_url: None,
         provider_data: Map::new(),
+        provider_order_id: None,
     };
     let first = on_time.pay(on_time.provider("fena").unwrap(), order.clone());
     let second = async {

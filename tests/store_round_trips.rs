@@ -133,6 +133,7 @@ async fn a_pay_costs_four_store_round_trips_and_a_replay_two() {
         success_redirect_url: None,
         failure_redirect_url: None,
         provider_data: Map::new(),
+        provider_order_id: None,
     };
     let first = engine
         .pay(engine.provider("fena").unwrap(), order.clone())

@@ -221,6 +221,10 @@ impl Engine {
         let rec = new_record(p.as_ref(), &token, terms);
         // Nothing is stored until the first payment exists: a start refused by the router or
         // by the provider leaves no terms behind for a corrected retry to inherit.
+        let order = PayOrder {
+            provider_order_id: Some(instalment_order_id(&token, 1)),
+            ..order
+        };
         let paid = self.pay_in(p.as_ref(), order, Some(&token)).await?;
         if let Some(id) = &paid.payment_id {
             let key = self.records.keys().subscription(p.name(), &token);
@@ -231,6 +235,7 @@ impl Engine {
                         return Ok::<_, Error>(Step::Keep(()));
                     }
                     rec.payments.push(id.clone());
+                    rec.started = rec.started.max(1);
                     rec.updated_ms = now_ms();
                     Ok(Step::write(rec, ()))
                 })
@@ -253,7 +258,7 @@ impl Engine {
         let shop_tx = order.shop_transaction_id.clone();
         let now = now_ms();
         let until_ms = now + self.pay_lease.as_millis() as i64;
-        let (refusal, _) = self
+        let (slot, _) = self
             .records
             .transition(&key, None, |current| {
                 let Some(mut rec) = current else {
@@ -261,11 +266,17 @@ impl Engine {
                         "unknown subscriptionToken '{token}'"
                     )));
                 };
-                // Lapsed slots, and this instalment's own (a retry), do not count.
+                // A retry of this instalment keeps its number; lapsed slots, and this
+                // instalment's own, do not count.
+                let retried = rec
+                    .slots
+                    .iter()
+                    .find(|s| s.until_ms > now && s.shop_transaction_id == shop_tx && s.number > 0)
+                    .map(|s| s.number);
                 rec.slots
                     .retain(|s| s.until_ms > now && s.shop_transaction_id != shop_tx);
                 if let Some(reason) = instalment_refusal(&rec) {
-                    return Ok(Step::Keep(Some(reason)));
+                    return Ok(Step::Keep(Err(reason)));
                 }
                 if rec.amount.currency != order.amount.currency {
                     return Err(Error::invalid(
@@ -276,16 +287,27 @@ impl Engine {
                         ),
                     ));
                 }
+                let number = retried.unwrap_or_else(|| {
+                    let done = u32::try_from(rec.payments.len()).unwrap_or(u32::MAX);
+                    rec.started = rec.started.max(done).saturating_add(1);
+                    rec.started
+                });
                 rec.slots.push(InstalmentSlot {
                     shop_transaction_id: shop_tx.clone(),
                     until_ms,
+                    number,
                 });
-                Ok(Step::write(rec, None))
+                Ok(Step::write(rec, Ok(number)))
             })
             .await?;
-        if let Some(reason) = refusal {
-            return Ok(response(PayResult::Ko, reason, Some(token.to_string())));
-        }
+        let number = match slot {
+            Ok(number) => number,
+            Err(reason) => return Ok(response(PayResult::Ko, reason, Some(token.to_string()))),
+        };
+        let order = PayOrder {
+            provider_order_id: Some(instalment_order_id(token, number)),
+            ..order
+        };
         let paid = self.pay_in(p.as_ref(), order, Some(token)).await;
         let payment_id = paid.as_ref().ok().and_then(|r| r.payment_id.clone());
         self.records
@@ -535,6 +557,7 @@ fn new_record(p: &dyn Provider, token: &str, terms: Terms<'_>) -> SubscriptionRe
         payments: Vec::new(),
         notified: Vec::new(),
         ended: false,
+        started: 0,
         updated_ms: now_ms(),
         slots: Vec::new(),
     }
@@ -577,6 +600,12 @@ fn not_found_as_token(e: ProviderError, token: &str) -> Error {
     }
 }
 
+/// The provider order id of a manual subscription's instalment `number` (1 for the payment
+/// of `/subscription/start`), for providers that take the merchant's order id (Feennex).
+fn instalment_order_id(token: &str, number: u32) -> String {
+    format!("{token}-{number}")
+}
+
 fn pay_order(order: &SubscriptionOrder) -> PayOrder {
     PayOrder {
         amount: order.amount,
@@ -584,6 +613,7 @@ fn pay_order(order: &SubscriptionOrder) -> PayOrder {
         success_redirect_url: None,
         failure_redirect_url: None,
         provider_data: order.provider_data.clone(),
+        provider_order_id: None,
     }
 }
 

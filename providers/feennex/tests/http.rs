@@ -49,6 +49,7 @@ fn usd_order(provider_data: Value) -> PayOrder {
         success_redirect_url: Some("https://shop.example/ok".into()),
         failure_redirect_url: Some("https://shop.example/ko".into()),
         provider_data: provider_data.as_object().cloned().unwrap_or_default(),
+        provider_order_id: None,
     }
 }
 

@@ -130,6 +130,7 @@ fn order(shop_order_id: &str, minor: i64, payway: &str) -> PayOrder {
         success_redirect_url: Some("https://shop.example/ok".into()),
         failure_redirect_url: Some("https://shop.example/ko".into()),
         provider_data: data.as_object().cloned().unwrap(),
+        provider_order_id: None,
     }
 }
 

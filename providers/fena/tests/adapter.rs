@@ -53,6 +53,7 @@ fn order(shop_tx: &str, minor: i64) -> PayOrder {
         success_redirect_url: Some("https://shop.example/ok".into()),
         failure_redirect_url: None,
         provider_data: Map::new(),
+        provider_order_id: None,
     }
 }
 

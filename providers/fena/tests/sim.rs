@@ -122,6 +122,7 @@ fn order(shop_tx: &str, minor: i64, redirect: Option<&str>) -> PayOrder {
         success_redirect_url: redirect.map(str::to_string),
         failure_redirect_url: None,
         provider_data: Map::new(),
+        provider_order_id: None,
     }
 }
 

@@ -40,6 +40,10 @@ pub struct PayOrder {
     pub success_redirect_url: Option<String>,
     pub failure_redirect_url: Option<String>,
     pub provider_data: Map<String, Value>,
+    /// The order id to give the provider when the router chooses it rather than the caller
+    /// (an instalment of a router-kept subscription: `{token}-{n}`); adapters whose provider
+    /// takes the merchant's own order id use it instead of `shop_transaction_id`.
+    pub provider_order_id: Option<String>,
 }
 
 /// How the payer is sent to the provider.

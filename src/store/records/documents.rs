@@ -101,8 +101,8 @@ pub struct PaymentRecord {
 
 impl Json for PaymentRecord {}
 
-fn is_zero(n: &i64) -> bool {
-    *n == 0
+fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+    *n == N::default()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +144,11 @@ pub struct SubscriptionRecord {
     /// holder died.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<InstalmentSlot>,
+    /// Manual: how many instalments were ever started; the next one is number `started + 1`.
+    /// Numbers are never reused, since a provider may hold an order for one whose answer was
+    /// lost.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub started: u32,
 }
 
 impl Json for SubscriptionRecord {}
@@ -154,6 +159,10 @@ impl Json for SubscriptionRecord {}
 pub struct InstalmentSlot {
     pub shop_transaction_id: String,
     pub until_ms: i64,
+    /// The instalment's number, kept so that a retry of it asks the provider for the same
+    /// order id.
+    #[serde(default)]
+    pub number: u32,
 }
 
 /// An idempotency key's reservation: who holds it, and the answer once there is one.

@@ -60,7 +60,10 @@ fn invalid(field: &str, message: impl Into<String>) -> ProviderError {
 }
 
 pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, ProviderError> {
-    let shop_order_id = order.shop_transaction_id.clone();
+    let shop_order_id = order
+        .provider_order_id
+        .clone()
+        .unwrap_or_else(|| order.shop_transaction_id.clone());
     if shop_order_id.is_empty() || shop_order_id.len() > SHOP_ORDER_ID_MAX {
         return Err(invalid(
             "shopTransactionId",
@@ -203,6 +206,7 @@ mod tests {
             success_redirect_url: None,
             failure_redirect_url: None,
             provider_data: provider_data.as_object().cloned().unwrap_or_default(),
+            provider_order_id: None,
         }
     }
 
@@ -312,6 +316,18 @@ mod tests {
         o.shop_transaction_id = "é".repeat(128);
         let e = create_request(&o, &shop()).unwrap_err();
         assert_eq!(field_of(&e), "shopTransactionId");
+    }
+
+    #[test]
+    fn an_order_id_chosen_by_the_router_is_the_shop_order_id() {
+        let mut o = order(100, "USD", json!({"email": "p@x.io"}));
+        o.provider_order_id = Some("sub_0a1b-2".into());
+        let body = create_request(&o, &shop()).unwrap();
+        assert_eq!(body.shop_order_id, "sub_0a1b-2");
+        let plain =
+            create_request(&order(100, "USD", json!({"email": "p@x.io"})), &shop()).unwrap();
+        assert_eq!(plain.shop_order_id, "4126");
+        assert_ne!(body.sign, plain.sign, "the chosen id is signed");
     }
 
     #[test]
