@@ -2,8 +2,15 @@
 //!
 //! Keys are typed: a [`DocKey<D>`] can only be read as, and written with, the document `D` it
 //! names, so a payment key cannot be read as a subscription. All keys start with the prefix
-//! given at construction (`payrouter` by default), so a configurable prefix, or a partitioned
-//! layout with hash tags for Redis Cluster, is a change in this module only.
+//! given at construction (`payrouter` by default).
+//!
+//! Two layouts. The partitioned one (Redis, `REDIS_PARTITIONS`) puts every key in one of N
+//! partitions, named by a Redis Cluster hash tag after the prefix (`payrouter:{p07}:payment:…`):
+//! a payment's keys by (provider, payment id), a reservation by (provider, shopTransactionId),
+//! a subscription by (provider, token), and each partition has its own queues. A step that
+//! writes a document and queues work writes the work to the document's partition, so every
+//! atomic step touches one hash slot. The flat layout (no tags, one queue each) is the one
+//! written before partitions existed; the embedded store keeps it.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -11,27 +18,34 @@ use std::sync::Arc;
 
 use super::documents::{PaymentRecord, PollWindow, Reservation, SubscriptionRecord};
 use crate::contract::{PayResponse, SubscriptionResponse};
-use crate::store::Queue;
+use crate::store::{Partition, Queue};
 
 /// The prefix of every key unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "payrouter";
 
-/// The key of one document of type `D`.
+/// The key of one document of type `D`, and the partition it lives in.
 pub struct DocKey<D> {
     key: String,
+    partition: Partition,
     doc: PhantomData<fn() -> D>,
 }
 
 impl<D> DocKey<D> {
-    fn new(key: String) -> Self {
+    fn new(key: String, partition: Partition) -> Self {
         DocKey {
             key,
+            partition,
             doc: PhantomData,
         }
     }
 
     pub(crate) fn as_str(&self) -> &str {
         &self.key
+    }
+
+    /// The partition whose queues take the work written together with this document.
+    pub fn partition(&self) -> Partition {
+        self.partition
     }
 }
 
@@ -48,10 +62,12 @@ pub(crate) struct QueueKeys {
     pub dead: String,
 }
 
-/// Builds keys under one prefix.
+/// Builds keys under one prefix, flat or in `partitions` partitions.
 #[derive(Debug, Clone)]
 pub struct Keys {
     prefix: Arc<str>,
+    /// 0: the flat layout.
+    partitions: u16,
 }
 
 impl Default for Keys {
@@ -61,27 +77,84 @@ impl Default for Keys {
 }
 
 impl Keys {
+    /// The flat layout under `prefix`.
     pub fn new(prefix: &str) -> Self {
         Keys {
             prefix: prefix.into(),
+            partitions: 0,
         }
     }
 
-    fn doc<D>(&self, kind: &str, parts: &[&str]) -> DocKey<D> {
-        let mut key = format!("{}:{kind}", self.prefix);
+    /// The partitioned layout: `partitions` partitions (at least 1) under `prefix`.
+    pub fn partitioned(prefix: &str, partitions: u16) -> Self {
+        Keys {
+            prefix: prefix.into(),
+            partitions: partitions.max(1),
+        }
+    }
+
+    /// The same prefix in the flat layout (to find what was written before partitions).
+    pub fn flat(&self) -> Keys {
+        Keys::new(&self.prefix)
+    }
+
+    /// How many partitions there are (1 in the flat layout).
+    pub fn partition_count(&self) -> u16 {
+        self.partitions.max(1)
+    }
+
+    pub fn all_partitions(&self) -> impl Iterator<Item = Partition> {
+        (0..self.partition_count()).map(Partition)
+    }
+
+    /// The partition of a (provider, id) pair: FNV-1a of both, so that it is the same in every
+    /// replica and every release.
+    pub fn partition_of(&self, provider: &str, id: &str) -> Partition {
+        if self.partitions == 0 {
+            return Partition(0);
+        }
+        let mut hash: u32 = 0x811c_9dc5;
+        for byte in provider.bytes().chain([0]).chain(id.bytes()) {
+            hash ^= u32::from(byte);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        Partition((hash % u32::from(self.partitions)) as u16)
+    }
+
+    /// The partition a key built here lives in, read from its hash tag (0 when flat).
+    pub(crate) fn partition_in(&self, key: &str) -> Partition {
+        key.split_once(":{p")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .and_then(|(n, _)| n.parse().ok())
+            .map_or(Partition(0), Partition)
+    }
+
+    /// The start of every key of `partition`: `prefix:{p07}`, or `prefix` when flat.
+    fn base(&self, partition: Partition) -> String {
+        if self.partitions == 0 {
+            self.prefix.to_string()
+        } else {
+            format!("{}:{{{partition}}}", self.prefix)
+        }
+    }
+
+    /// A key of the document named by `parts`, in the partition of (`parts[0]`, `owner`).
+    fn doc<D>(&self, kind: &str, owner: &str, parts: &[&str]) -> DocKey<D> {
+        let partition = self.partition_of(parts[0], owner);
+        let mut key = format!("{}:{kind}", self.base(partition));
         for part in parts {
             key.push(':');
             key.push_str(part);
         }
-        DocKey::new(key)
+        DocKey::new(key, partition)
     }
 
     pub fn payment(&self, provider: &str, payment_id: &str) -> DocKey<PaymentRecord> {
-        self.doc("payment", &[provider, payment_id])
+        self.doc("payment", payment_id, &[provider, payment_id])
     }
 
     pub fn subscription(&self, provider: &str, token: &str) -> DocKey<SubscriptionRecord> {
-        self.doc("subscription", &[provider, token])
+        self.doc("subscription", token, &[provider, token])
     }
 
     /// The idempotency reservation of a pay (and of a manual subscription's instalment).
@@ -90,7 +163,7 @@ impl Keys {
         provider: &str,
         shop_transaction_id: &str,
     ) -> DocKey<Reservation<PayResponse>> {
-        self.doc("idem", &[provider, shop_transaction_id])
+        self.doc("idem", shop_transaction_id, &[provider, shop_transaction_id])
     }
 
     /// The idempotency reservation of a provider-run subscription's creation.
@@ -99,16 +172,22 @@ impl Keys {
         provider: &str,
         shop_transaction_id: &str,
     ) -> DocKey<Reservation<SubscriptionResponse>> {
-        self.doc("idem", &[provider, "schedule", shop_transaction_id])
+        self.doc(
+            "idem",
+            shop_transaction_id,
+            &[provider, "schedule", shop_transaction_id],
+        )
     }
 
     /// The marker that holds a payment's provider poll window shut while it lives.
     pub fn poll_window(&self, provider: &str, payment_id: &str) -> DocKey<PollWindow> {
-        self.doc("poll", &[provider, payment_id])
+        self.doc("poll", payment_id, &[provider, payment_id])
     }
 
-    pub(crate) fn queue(&self, queue: Queue) -> QueueKeys {
-        let key = |part: &str| format!("{}:{}:{part}", self.prefix, queue.name());
+    /// The keys of `partition`'s `queue`.
+    pub(crate) fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
+        let base = self.base(partition);
+        let key = |part: &str| format!("{base}:{}:{part}", queue.name());
         QueueKeys {
             items: key("items"),
             due: key("due"),
@@ -134,7 +213,7 @@ mod tests {
     #[test]
     fn keys_are_the_ones_stored_today() {
         let k = Keys::default();
-        let q = k.queue(Queue::Notifications);
+        let q = k.queue(Queue::Notifications, Partition(0));
         let built = [
             k.payment("fena", "p1").to_string(),
             k.subscription("fena", "sub_1").to_string(),
@@ -166,6 +245,39 @@ mod tests {
     fn the_prefix_is_given_at_construction() {
         let k = Keys::new("blue");
         assert_eq!(k.payment("fena", "p1").to_string(), "blue:payment:fena:p1");
-        assert_eq!(k.queue(Queue::Refreshes).due, "blue:refresh:due");
+        assert_eq!(
+            k.queue(Queue::Refreshes, Partition(0)).due,
+            "blue:refresh:due"
+        );
+    }
+
+    #[test]
+    fn a_payment_and_the_work_written_with_it_share_a_hash_tag() {
+        let k = Keys::partitioned("payrouter", 16);
+        let key = k.payment("fena", "64b48c5b6ba2cd6a040b2a01");
+        let p = key.partition();
+        assert_eq!(
+            key.to_string(),
+            format!("payrouter:{{{p}}}:payment:fena:64b48c5b6ba2cd6a040b2a01")
+        );
+        assert_eq!(
+            k.poll_window("fena", "64b48c5b6ba2cd6a040b2a01").partition(),
+            p
+        );
+        let q = k.queue(Queue::Notifications, p);
+        assert_eq!(q.items, format!("payrouter:{{{p}}}:notify:items"));
+        assert_eq!(k.partition_in(&key.to_string()), p);
+    }
+
+    #[test]
+    fn partitions_are_stable_and_all_used() {
+        let k = Keys::partitioned("payrouter", 16);
+        assert_eq!(k.partition_of("fena", "p1"), k.partition_of("fena", "p1"));
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..1000 {
+            seen.insert(k.partition_of("fena", &format!("64b48c5b6ba2cd6a{i:08}")));
+        }
+        assert_eq!(seen.len(), 16);
+        assert_eq!(Keys::new("payrouter").partition_of("fena", "p1"), Partition(0));
     }
 }
