@@ -9,6 +9,7 @@
 
 mod connection;
 mod memory;
+mod migrate;
 pub mod records;
 mod redis;
 

@@ -122,9 +122,23 @@ impl RedisStore {
     /// Connects (failing fast if Redis is not there); later outages surface as
     /// `StoreError::Unavailable` while the client reconnects in the background. Keys and
     /// queues are laid out by `keys`.
+    ///
+    /// On a single node or a Sentinel primary, whatever the flat layout of earlier releases
+    /// left is moved into the partitions first (see [`super::migrate`]).
     pub async fn connect(target: &RedisTarget, keys: &Keys) -> Result<Self, StoreError> {
+        let conn = Conn::open(target).await?;
+        if !conn.is_cluster() {
+            let (docs, items) = super::migrate::flat_to_partitioned(&conn, keys).await?;
+            if docs + items > 0 {
+                tracing::info!(
+                    documents = docs,
+                    queued = items,
+                    "moved records of the flat layout into the partitioned one"
+                );
+            }
+        }
         Ok(RedisStore {
-            conn: Conn::open(target).await?,
+            conn,
             keys: keys.clone(),
             put_if: Script::new(PUT_IF),
             delete_if: Script::new(DELETE_IF),

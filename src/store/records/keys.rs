@@ -121,6 +121,37 @@ impl Keys {
         Partition((hash % u32::from(self.partitions)) as u16)
     }
 
+    /// Whether this is the flat layout (no partitions).
+    pub(crate) fn is_flat(&self) -> bool {
+        self.partitions == 0
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Where a key of the flat layout (`prefix:payment:fena:p1`) lives in this layout (None
+    /// when this layout is the flat one).
+    pub(crate) fn relocate(&self, flat: &str) -> Option<String> {
+        if self.is_flat() {
+            return None;
+        }
+        let rest = flat.strip_prefix(&*self.prefix)?.strip_prefix(':')?;
+        let (kind, rest) = rest.split_once(':')?;
+        let (provider, id) = rest.split_once(':')?;
+        let key = match kind {
+            "payment" => self.payment(provider, id).key,
+            "subscription" => self.subscription(provider, id).key,
+            "poll" => self.poll_window(provider, id).key,
+            "idem" => match id.strip_prefix("schedule:") {
+                Some(tx) => self.schedule_reservation(provider, tx).key,
+                None => self.pay_reservation(provider, id).key,
+            },
+            _ => return None,
+        };
+        Some(key)
+    }
+
     /// The partition a key built here lives in, read from its hash tag (0 when flat).
     pub(crate) fn partition_in(&self, key: &str) -> Partition {
         key.split_once(":{p")
@@ -267,6 +298,14 @@ mod tests {
         let q = k.queue(Queue::Notifications, p);
         assert_eq!(q.items, format!("payrouter:{{{p}}}:notify:items"));
         assert_eq!(k.partition_in(&key.to_string()), p);
+        assert_eq!(
+            k.relocate("payrouter:payment:fena:64b48c5b6ba2cd6a040b2a01"),
+            Some(key.to_string())
+        );
+        assert_eq!(
+            k.relocate("payrouter:idem:fena:schedule:tx"),
+            Some(k.schedule_reservation("fena", "tx").to_string())
+        );
     }
 
     #[test]
