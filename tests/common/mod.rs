@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod contract_env;
+pub mod delivery;
 pub mod drivers;
 pub mod feennex_mock;
 pub mod fena_mock;
