@@ -68,6 +68,32 @@ pub struct Keys {
     prefix: Arc<str>,
     /// 0: the flat layout.
     partitions: u16,
+    /// Each partition's hash tag (without braces).
+    tags: Arc<[String]>,
+}
+
+/// The hash slots of a Redis Cluster.
+const SLOTS: u32 = 16384;
+
+/// The hash tag of partition `i` of `n`: `p07`, or `p07.k` with the smallest `k` that puts
+/// it near the middle of the i-th of n equal ranges of hash slots. A cluster gives its
+/// primaries equal ranges of slots, so the partitions spread over the primaries as evenly as
+/// their number allows (plain `p00`…`p15` would land 4/5/7 on three primaries).
+fn tag(i: u16, n: u16) -> String {
+    let width = SLOTS / u32::from(n);
+    let middle = u32::from(i) * width + width / 2;
+    let reach = (width / 16).max(1);
+    let (lo, hi) = (middle - reach, middle + reach);
+    (0u32..)
+        .map(|k| match k {
+            0 => format!("p{i:02}"),
+            k => format!("p{i:02}.{k}"),
+        })
+        .find(|t| {
+            let slot = u32::from(crc16::State::<crc16::XMODEM>::calculate(t.as_bytes())) % SLOTS;
+            (lo..hi).contains(&slot)
+        })
+        .unwrap_or_else(|| format!("p{i:02}"))
 }
 
 impl Default for Keys {
@@ -82,14 +108,17 @@ impl Keys {
         Keys {
             prefix: prefix.into(),
             partitions: 0,
+            tags: Arc::new([]),
         }
     }
 
     /// The partitioned layout: `partitions` partitions (at least 1) under `prefix`.
     pub fn partitioned(prefix: &str, partitions: u16) -> Self {
+        let n = partitions.max(1);
         Keys {
             prefix: prefix.into(),
-            partitions: partitions.max(1),
+            partitions: n,
+            tags: (0..n).map(|i| tag(i, n)).collect(),
         }
     }
 
@@ -156,7 +185,7 @@ impl Keys {
     pub(crate) fn partition_in(&self, key: &str) -> Partition {
         key.split_once(":{p")
             .and_then(|(_, rest)| rest.split_once('}'))
-            .and_then(|(n, _)| n.parse().ok())
+            .and_then(|(tag, _)| tag.split('.').next()?.parse().ok())
             .map_or(Partition(0), Partition)
     }
 
@@ -165,7 +194,7 @@ impl Keys {
         if self.partitions == 0 {
             self.prefix.to_string()
         } else {
-            format!("{}:{{{partition}}}", self.prefix)
+            format!("{}:{{{}}}", self.prefix, self.tags[usize::from(partition.0)])
         }
     }
 
@@ -287,16 +316,18 @@ mod tests {
         let k = Keys::partitioned("payrouter", 16);
         let key = k.payment("fena", "64b48c5b6ba2cd6a040b2a01");
         let p = key.partition();
+        let tag = &k.tags[usize::from(p.0)];
+        assert!(tag.starts_with(&p.to_string()), "{tag}");
         assert_eq!(
             key.to_string(),
-            format!("payrouter:{{{p}}}:payment:fena:64b48c5b6ba2cd6a040b2a01")
+            format!("payrouter:{{{tag}}}:payment:fena:64b48c5b6ba2cd6a040b2a01")
         );
         assert_eq!(
             k.poll_window("fena", "64b48c5b6ba2cd6a040b2a01").partition(),
             p
         );
         let q = k.queue(Queue::Notifications, p);
-        assert_eq!(q.items, format!("payrouter:{{{p}}}:notify:items"));
+        assert_eq!(q.items, format!("payrouter:{{{tag}}}:notify:items"));
         assert_eq!(k.partition_in(&key.to_string()), p);
         assert_eq!(
             k.relocate("payrouter:payment:fena:64b48c5b6ba2cd6a040b2a01"),
@@ -306,6 +337,20 @@ mod tests {
             k.relocate("payrouter:idem:fena:schedule:tx"),
             Some(k.schedule_reservation("fena", "tx").to_string())
         );
+    }
+
+    #[test]
+    fn partition_tags_spread_evenly_over_the_hash_slots() {
+        let k = Keys::partitioned("payrouter", 16);
+        let mut per_primary = [0; 3];
+        for (i, tag) in k.tags.iter().enumerate() {
+            let slot = crc16::State::<crc16::XMODEM>::calculate(tag.as_bytes()) % 16384;
+            assert_eq!(u32::from(slot) * 16 / 16384, i as u32, "{tag}");
+            assert_eq!(k.partition_in(&format!("payrouter:{{{tag}}}:poll:x")).0, i as u16);
+            // The ranges `redis-cli --cluster create` gives three primaries.
+            per_primary[usize::from(slot / 5461).min(2)] += 1;
+        }
+        assert!(per_primary.iter().all(|n| (5..=6).contains(n)), "{per_primary:?}");
     }
 
     #[test]
