@@ -68,13 +68,16 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     // flat layout).
     let (keys, store): (Keys, Arc<dyn Store>) = match config.store_kind() {
         StoreKind::Redis => {
-            let target = config.redis_target().ok_or_else(|| {
-                vec!["REDIS_URL: required when STORE=redis".to_string()]
-            })?;
+            let target = config
+                .redis_target()
+                .ok_or_else(|| vec!["REDIS_URL: required when STORE=redis".to_string()])?;
             let keys = Keys::partitioned(&config.redis_key_prefix, config.redis_partitions);
-            let store = RedisStore::connect(&target, &keys)
-                .await
-                .map_err(|e| vec![format!("{}: cannot connect to Redis ({e})", target.setting())])?;
+            let store = RedisStore::connect(&target, &keys).await.map_err(|e| {
+                vec![format!(
+                    "{}: cannot connect to Redis ({e})",
+                    target.setting()
+                )]
+            })?;
             check_persistence(&store).await;
             (keys, Arc::new(store))
         }

@@ -42,9 +42,15 @@ async fn a_thousand_payments_spread_over_every_primary_without_crossing_slots() 
             .await
             .unwrap());
         let poll = keys.poll_window("fena", &id);
-        assert!(store.put_if(&poll.to_string(), 0, "{}", None, None).await.unwrap());
+        assert!(store
+            .put_if(&poll.to_string(), 0, "{}", None, None)
+            .await
+            .unwrap());
         let held = keys.pay_reservation("fena", &format!("shop-{i}"));
-        assert!(store.put_if(&held.to_string(), 0, "{}", None, None).await.unwrap());
+        assert!(store
+            .put_if(&held.to_string(), 0, "{}", None, None)
+            .await
+            .unwrap());
     }
     let stats = store.outbox_stats(Queue::Notifications).await.unwrap();
     assert_eq!(stats.pending, 1000);
@@ -73,7 +79,11 @@ async fn a_thousand_payments_spread_over_every_primary_without_crossing_slots() 
     }
     assert_eq!(taken, 1000);
     assert_eq!(
-        store.outbox_stats(Queue::Notifications).await.unwrap().pending,
+        store
+            .outbox_stats(Queue::Notifications)
+            .await
+            .unwrap()
+            .pending,
         0
     );
 }
@@ -143,7 +153,8 @@ async fn two_redis_modes_at_once_are_refused_naming_both() {
     let cfg = format!(
         "redis_url = \"redis://127.0.0.1:1\"\nredis_cluster_nodes = \"redis://default:{PASSWORD}@127.0.0.1:2\"\n"
     );
-    let fig = figment::Figment::new().merge(<figment::providers::Toml as figment::providers::Format>::string(&cfg));
+    let fig = figment::Figment::new()
+        .merge(<figment::providers::Toml as figment::providers::Format>::string(&cfg));
     let problems = payrouter::config::from_figment(&fig).err().unwrap();
     assert!(
         problems

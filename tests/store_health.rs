@@ -26,9 +26,17 @@ async fn persistent_gauge(router: &TestRouter) -> String {
 #[tokio::test]
 async fn the_store_persistent_gauge_follows_redis_persistence() {
     let redis = RedisServer::start().await;
-    let cfg = config(Some(&redis), "http://127.0.0.1:9", "http://127.0.0.1:9/n", "");
+    let cfg = config(
+        Some(&redis),
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9/n",
+        "",
+    );
     let mut router = TestRouter::start(&cfg).await;
-    assert_eq!(persistent_gauge(&router).await, "payrouter_store_persistent 0");
+    assert_eq!(
+        persistent_gauge(&router).await,
+        "payrouter_store_persistent 0"
+    );
     router.stop().await;
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
@@ -40,7 +48,10 @@ async fn the_store_persistent_gauge_follows_redis_persistence() {
         .await
         .unwrap();
     let router = TestRouter::start(&cfg).await;
-    assert_eq!(persistent_gauge(&router).await, "payrouter_store_persistent 1");
+    assert_eq!(
+        persistent_gauge(&router).await,
+        "payrouter_store_persistent 1"
+    );
 }
 
 /// A receiver that takes the request and answers 200 only after `hold`.
@@ -81,7 +92,8 @@ async fn a_killed_workers_notification_is_delivered_after_one_short_lease() {
             .outbox_stats(payrouter::store::Queue::Notifications)
             .await
             .unwrap();
-        s.oldest_due_ms.filter(|due| *due > payrouter::engine::now_ms())
+        s.oldest_due_ms
+            .filter(|due| *due > payrouter::engine::now_ms())
     })
     .await;
     assert!(leased_until > 0, "the first worker holds a lease");
@@ -123,7 +135,10 @@ async fn a_slow_delivery_keeps_its_lease_and_is_not_taken_twice() {
         Duration::from_millis(400),
         Duration::from_secs(5),
     );
-    assert!(answered.await.unwrap() > 0, "the slow receiver got the notification");
+    assert!(
+        answered.await.unwrap() > 0,
+        "the slow receiver got the notification"
+    );
     eventually(10, || async {
         let s = store
             .outbox_stats(payrouter::store::Queue::Notifications)
@@ -180,9 +195,7 @@ async fn a_partition_without_a_primary_fails_only_its_own_payments() {
     let (lost, kept): (Vec<_>, Vec<_>) = home.iter().partition(|(_, p)| *p == victim);
     assert!(!kept.is_empty(), "every payment on one primary: {home:?}");
     for (id, _) in &lost {
-        let (s, b) = router
-            .get(&format!("/v3/fena/status?paymentId={id}"))
-            .await;
+        let (s, b) = router.get(&format!("/v3/fena/status?paymentId={id}")).await;
         assert_error_response(s, &b, 503);
     }
     for (id, _) in &kept {

@@ -9,7 +9,9 @@
 //!
 //! TLS (`rediss://`) and AUTH (`user:password@` in the URLs) are the crate's, in every mode.
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
@@ -36,7 +38,10 @@ pub enum RedisTarget {
     Cluster(Vec<String>),
     /// `REDIS_SENTINELS` (URLs or `host:port`) and `REDIS_SENTINEL_MASTER`. The first
     /// sentinel URL's credentials and scheme are used for the primary too.
-    Sentinel { sentinels: Vec<String>, master: String },
+    Sentinel {
+        sentinels: Vec<String>,
+        master: String,
+    },
 }
 
 impl RedisTarget {

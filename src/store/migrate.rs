@@ -57,7 +57,10 @@ struct About {
 
 /// Moves every flat-layout key under `keys`' prefix; answers how many documents and queued
 /// items moved.
-pub(crate) async fn flat_to_partitioned(conn: &Conn, keys: &Keys) -> Result<(u64, u64), StoreError> {
+pub(crate) async fn flat_to_partitioned(
+    conn: &Conn,
+    keys: &Keys,
+) -> Result<(u64, u64), StoreError> {
     if keys.is_flat() {
         return Ok((0, 0));
     }

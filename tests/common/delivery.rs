@@ -22,7 +22,12 @@ pub fn records(store: Arc<dyn Store>) -> Records {
     } else {
         Keys::default()
     };
-    Records::new(store, keys, Duration::from_secs(3600), NotifyHandle::default())
+    Records::new(
+        store,
+        keys,
+        Duration::from_secs(3600),
+        NotifyHandle::default(),
+    )
 }
 
 /// The notification `id` about payment `payment_id`, as the engine would enqueue it.

@@ -35,10 +35,7 @@ pub struct RedisServer {
 }
 
 fn temp_dir(tag: &str, port: u16) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "payrouter-{tag}-{}-{port}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("payrouter-{tag}-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -117,7 +114,9 @@ impl RedisServer {
     /// authenticating as `default` with [`PASSWORD`] when `with_auth`.
     pub async fn start_cluster(primaries: usize, replicas: usize, with_auth: bool) -> RedisServer {
         let password = with_auth.then_some(PASSWORD);
-        let ports: Vec<u16> = (0..primaries * (1 + replicas)).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..primaries * (1 + replicas))
+            .map(|_| free_port())
+            .collect();
         let dir = temp_dir("cluster", ports[0]);
         let mut nodes = Vec::new();
         for &port in &ports {
@@ -169,7 +168,11 @@ impl RedisServer {
         let dir = temp_dir("sentinel", primary);
         let p = spawn(&node_args(primary, &dir, None));
         let mut replica_args = node_args(replica, &dir, None);
-        replica_args.extend(["--replicaof".into(), "127.0.0.1".into(), primary.to_string()]);
+        replica_args.extend([
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            primary.to_string(),
+        ]);
         let r = spawn(&replica_args);
         connect(primary, None).await;
         connect(replica, None).await;
@@ -384,7 +387,14 @@ struct ClusterNode {
 impl ClusterNode {
     fn parse(line: &str) -> Option<ClusterNode> {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let port = f.get(1)?.split('@').next()?.rsplit(':').next()?.parse().ok()?;
+        let port = f
+            .get(1)?
+            .split('@')
+            .next()?
+            .rsplit(':')
+            .next()?
+            .parse()
+            .ok()?;
         let flags = f.get(2)?;
         Some(ClusterNode {
             id: f[0].to_string(),

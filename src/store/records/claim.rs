@@ -84,10 +84,7 @@ impl Outbox {
         for i in 0..n {
             let partition = Partition((start + i) % n);
             let left = limit - round.items.len();
-            match self
-                .claim::<W>(partition, now, lease_until_ms, left)
-                .await
-            {
+            match self.claim::<W>(partition, now, lease_until_ms, left).await {
                 Ok(batch) => {
                     round.items.extend(batch.items);
                     if let Some(due) = batch.next_due_ms {
@@ -132,7 +129,10 @@ impl Outbox {
             let done = handle(w);
             async move {
                 done.await;
-                running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
             }
         };
         let work = futures::stream::iter(items).for_each_concurrent(concurrency, finish);

@@ -194,7 +194,11 @@ impl Keys {
         if self.partitions == 0 {
             self.prefix.to_string()
         } else {
-            format!("{}:{{{}}}", self.prefix, self.tags[usize::from(partition.0)])
+            format!(
+                "{}:{{{}}}",
+                self.prefix,
+                self.tags[usize::from(partition.0)]
+            )
         }
     }
 
@@ -223,7 +227,11 @@ impl Keys {
         provider: &str,
         shop_transaction_id: &str,
     ) -> DocKey<Reservation<PayResponse>> {
-        self.doc("idem", shop_transaction_id, &[provider, shop_transaction_id])
+        self.doc(
+            "idem",
+            shop_transaction_id,
+            &[provider, shop_transaction_id],
+        )
     }
 
     /// The idempotency reservation of a provider-run subscription's creation.
@@ -323,7 +331,8 @@ mod tests {
             format!("payrouter:{{{tag}}}:payment:fena:64b48c5b6ba2cd6a040b2a01")
         );
         assert_eq!(
-            k.poll_window("fena", "64b48c5b6ba2cd6a040b2a01").partition(),
+            k.poll_window("fena", "64b48c5b6ba2cd6a040b2a01")
+                .partition(),
             p
         );
         let q = k.queue(Queue::Notifications, p);
@@ -346,11 +355,17 @@ mod tests {
         for (i, tag) in k.tags.iter().enumerate() {
             let slot = crc16::State::<crc16::XMODEM>::calculate(tag.as_bytes()) % 16384;
             assert_eq!(u32::from(slot) * 16 / 16384, i as u32, "{tag}");
-            assert_eq!(k.partition_in(&format!("payrouter:{{{tag}}}:poll:x")).0, i as u16);
+            assert_eq!(
+                k.partition_in(&format!("payrouter:{{{tag}}}:poll:x")).0,
+                i as u16
+            );
             // The ranges `redis-cli --cluster create` gives three primaries.
             per_primary[usize::from(slot / 5461).min(2)] += 1;
         }
-        assert!(per_primary.iter().all(|n| (5..=6).contains(n)), "{per_primary:?}");
+        assert!(
+            per_primary.iter().all(|n| (5..=6).contains(n)),
+            "{per_primary:?}"
+        );
     }
 
     #[test]
@@ -362,6 +377,9 @@ mod tests {
             seen.insert(k.partition_of("fena", &format!("64b48c5b6ba2cd6a{i:08}")));
         }
         assert_eq!(seen.len(), 16);
-        assert_eq!(Keys::new("payrouter").partition_of("fena", "p1"), Partition(0));
+        assert_eq!(
+            Keys::new("payrouter").partition_of("fena", "p1"),
+            Partition(0)
+        );
     }
 }
