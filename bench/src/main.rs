@@ -2,6 +2,7 @@
 //! baseline in the same run (absolute numbers drift between machines; ratios do not).
 //! Prints a table and writes `bench/results.json`. See bench/README.md for the method.
 
+mod cluster;
 mod load;
 mod procs;
 
@@ -10,7 +11,7 @@ use procs::{free_port, Proc, Receiver};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const SECS: Duration = Duration::from_secs(5);
+pub(crate) const SECS: Duration = Duration::from_secs(5);
 /// The fixed-rate runs are longer: their percentiles are the figures closest to the targets.
 const RATE_SECS: Duration = Duration::from_secs(10);
 const PAY_RATE: f64 = 300.0;
@@ -26,13 +27,13 @@ fn main() {
     rt.block_on(bench());
 }
 
-struct Report {
+pub(crate) struct Report {
     rows: Vec<(String, String, String)>,
     json: serde_json::Map<String, Value>,
 }
 
 impl Report {
-    fn row(&mut self, what: &str, figure: String, target: &str) {
+    pub(crate) fn row(&mut self, what: &str, figure: String, target: &str) {
         println!("{what:<58} {figure:<34} {target}");
         self.rows.push((what.into(), figure, target.into()));
     }
@@ -64,6 +65,7 @@ async fn bench() {
     callbacks(&mut r, &sim, &mem, &receiver).await;
     notifications(&mut r, &http, &sim, &mem, &receiver).await;
     memory(&mut r, &http, &sim).await;
+    cluster::cluster(&mut r, &http, &sim, &red).await;
 
     let out = json!({"cores": cores, "results": r.json});
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json");
@@ -180,7 +182,7 @@ async fn pay_overhead(r: &mut Report, sim: &Proc, mem: &Proc) {
 
 /// Pays through `router`, marks the payment paid at the simulator and waits until the router
 /// reports it ACCEPTED; returns the paymentId and its status body.
-async fn paid_payment(
+pub(crate) async fn paid_payment(
     http: &reqwest::Client,
     sim: &Proc,
     router: &Proc,
@@ -351,7 +353,7 @@ async fn callbacks(r: &mut Report, sim: &Proc, mem: &Proc, receiver: &Receiver) 
     );
 }
 
-const BACKLOG: u64 = 10_000;
+pub(crate) const BACKLOG: u64 = 10_000;
 
 async fn notifications(
     r: &mut Report,
