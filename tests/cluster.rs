@@ -167,3 +167,37 @@ async fn two_redis_modes_at_once_are_refused_naming_both() {
         "{problems:?}"
     );
 }
+
+#[tokio::test]
+async fn sentinel_settings_come_in_pairs_and_partitions_in_range() {
+    let fig = |toml: &str| {
+        figment::Figment::new()
+            .merge(<figment::providers::Toml as figment::providers::Format>::string(toml))
+    };
+    let problems = payrouter::config::from_figment(&fig(
+        "redis_sentinels = \"127.0.0.1:26379\"\nredis_partitions = 0\n",
+    ))
+    .err()
+    .unwrap();
+    for expected in [
+        "REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS",
+        "REDIS_PARTITIONS: expected a number of partitions from 1 to 1024, found 0",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(expected)),
+            "{expected} not in {problems:?}"
+        );
+    }
+    let loaded = payrouter::config::from_figment(&fig(
+        "redis_sentinels = \"127.0.0.1:26379, 127.0.0.1:26380\"\nredis_sentinel_master = \"mymaster\"\nsimulate = true\n",
+    ))
+    .unwrap_or_else(|p| panic!("{p:?}"));
+    match loaded.config.redis_target() {
+        Some(RedisTarget::Sentinel { sentinels, master }) => {
+            assert_eq!(sentinels, ["127.0.0.1:26379", "127.0.0.1:26380"]);
+            assert_eq!(master, "mymaster");
+        }
+        _ => panic!("expected the Sentinel mode"),
+    }
+    assert_eq!(loaded.config.redis_partitions, 16);
+}
