@@ -393,7 +393,7 @@ impl Config {
         let modes = self.redis_modes();
         match (self.store, modes.first()) {
             (Some(StoreKind::Redis), None) => {
-                problems.push("REDIS_URL: required when STORE=redis (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS with REDIS_SENTINEL_MASTER)".into());
+                problems.push("REDIS_URL: required when STORE=redis".into());
             }
             (Some(StoreKind::Memory), Some(mode)) => problems.push(format!(
                 "STORE: memory contradicts {mode}, which is set; unset one of them"
