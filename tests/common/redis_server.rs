@@ -129,6 +129,9 @@ impl RedisServer {
                     &format!("nodes-{port}.conf"),
                     "--cluster-node-timeout",
                     "1000",
+                    // A primary lost without a replica fails its own slots only.
+                    "--cluster-require-full-coverage",
+                    "no",
                 ]
                 .map(String::from),
             );
@@ -176,6 +179,15 @@ impl RedisServer {
         let r = spawn(&replica_args);
         connect(primary, None).await;
         connect(replica, None).await;
+        let data = RedisServer {
+            nodes: vec![(primary, Some(p)), (replica, Some(r))],
+            mode: Mode::Single,
+            password: None,
+            dir: dir.clone(),
+        };
+        // The sentinel learns the replicas from the primary's INFO: start it once the replica
+        // is attached, or it may only see it ten seconds later.
+        data.wait_replicas_in_sync().await;
         let conf = dir.join("sentinel.conf");
         std::fs::write(
             &conf,
@@ -193,15 +205,23 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        connect(sentinel, None).await;
-        let server = RedisServer {
-            nodes: vec![(primary, Some(p)), (replica, Some(r)), (sentinel, Some(s))],
-            mode: Mode::Sentinel { sentinel },
-            password: None,
-            dir,
-        };
-        server.wait_replicas_in_sync().await;
-        server
+        let mut c = connect(sentinel, None).await;
+        let mut server = data;
+        server.nodes.push((sentinel, Some(s)));
+        server.mode = Mode::Sentinel { sentinel };
+        for _ in 0..600 {
+            let replicas: Vec<redis::Value> = redis::cmd("SENTINEL")
+                .arg("REPLICAS")
+                .arg("mymaster")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            if !replicas.is_empty() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the sentinel did not find the replica");
     }
 
     /// The URL of the (first) node.
