@@ -50,6 +50,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         .local_addr()
         .map_err(|e| vec![format!("HTTP_PORT: cannot read the bound address ({e})")])?;
     let stop = CancellationToken::new();
+    // Installed first, so that the gauges set while starting are recorded.
+    let metrics = telemetry::metrics_handle();
     let mut config = loaded.config.clone();
     let (fig, sim_addr) = if config.simulate {
         let (fig, sim_addr, router_base) =
@@ -121,7 +123,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     let draining = Arc::new(AtomicBool::new(false));
     let state = AppState {
         engine: engine.clone(),
-        metrics: telemetry::metrics_handle(),
+        metrics,
         draining: draining.clone(),
         api_token: config.inbound_api_token.clone().map(Arc::new),
     };

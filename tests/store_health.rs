@@ -1,7 +1,6 @@
-//! What the router says about its store: whether Redis persists its data (issue 10.15), how
-//! soon a dead worker's claimed notifications come back and that a slow delivery keeps its
-//! lease (issue 10.14), and that a cluster partition without a primary fails only its own
-//! payments.
+//! What the router does when part of its store goes: how soon a dead worker's claimed
+//! notifications come back and that a slow delivery keeps its lease (issue 10.14), and that a
+//! cluster partition without a primary fails only its own payments.
 
 mod common;
 
@@ -11,48 +10,6 @@ use payrouter::store::RedisTarget;
 use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn persistent_gauge(router: &TestRouter) -> String {
-    let (s, body) = router.get("/metrics").await;
-    assert_eq!(s, 200);
-    let text = body.as_str().unwrap().to_string();
-    text.lines()
-        .find(|l| l.starts_with("payrouter_store_persistent "))
-        .unwrap_or_else(|| panic!("no payrouter_store_persistent in {text}"))
-        .to_string()
-}
-
-/// Both cases in one test: the gauge lives in the process-wide recorder.
-#[tokio::test]
-async fn the_store_persistent_gauge_follows_redis_persistence() {
-    let redis = RedisServer::start().await;
-    let cfg = config(
-        Some(&redis),
-        "http://127.0.0.1:9",
-        "http://127.0.0.1:9/n",
-        "",
-    );
-    let mut router = TestRouter::start(&cfg).await;
-    assert_eq!(
-        persistent_gauge(&router).await,
-        "payrouter_store_persistent 0"
-    );
-    router.stop().await;
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("appendonly")
-        .arg("yes")
-        .query_async::<()>(&mut c)
-        .await
-        .unwrap();
-    let router = TestRouter::start(&cfg).await;
-    assert_eq!(
-        persistent_gauge(&router).await,
-        "payrouter_store_persistent 1"
-    );
-}
 
 /// A receiver that takes the request and answers 200 only after `hold`.
 async fn slow_receiver(hold: Duration) -> (String, tokio::task::JoinHandle<usize>) {
