@@ -1,5 +1,6 @@
 //! The contract's routes over real HTTP, with Fena mocked and a recording notification
-//! receiver. Every scenario runs on the embedded store and on a real Redis.
+//! receiver. Every scenario runs on the embedded store and on a real Redis, and a
+//! representative subset on a Redis Cluster of three primaries.
 
 mod common;
 
