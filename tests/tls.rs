@@ -22,13 +22,14 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
     assert!(ok, "openssl {args:?}");
 }
 
-/// The redis-server, stopped when the test ends, passed or not.
-struct Server(std::process::Child);
+/// The redis-server and its directory, stopped and removed when the test ends, passed or not.
+struct Server(std::process::Child, std::path::PathBuf);
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
     }
 }
 
@@ -121,6 +122,7 @@ async fn a_router_reaches_redis_over_tls_with_a_password() {
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
+        dir.clone(),
     );
     std::env::set_var("SSL_CERT_FILE", dir.join("ca.pem"));
     let url = format!(
@@ -152,5 +154,4 @@ async fn a_router_reaches_redis_over_tls_with_a_password() {
     receiver.notified(PID, "ACCEPTED", "PAYMENT").await;
     let (s, _) = router.get("/readyz").await;
     assert_eq!(s, 200);
-    let _ = std::fs::remove_dir_all(&dir);
 }
