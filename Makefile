@@ -23,10 +23,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# The tests start private Redis servers; install Redis when the machine has none.
+# The tests start private Redis servers, clusters (redis-cli creates them) and a TLS server
+# (openssl makes its certificates); install what the machine lacks.
 redis-server:
-	@command -v redis-server >/dev/null || { \
-		echo "installing redis-server"; $(APT_INSTALL) redis-server >/dev/null; }
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null || { \
+		echo "installing redis-server, redis-tools, openssl"; $(APT_INSTALL) redis-server redis-tools openssl >/dev/null; }
 
 # One end-to-end test presses the payer page's button in a real headless browser.
 chromium:

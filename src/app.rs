@@ -2,7 +2,7 @@
 //! that stops taking requests, drains the ones in flight, then drains the notifier.
 
 use figment::Figment;
-use payrouter_provider::{ExposeSecret, ProviderContext};
+use payrouter_provider::ProviderContext;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -50,6 +50,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         .local_addr()
         .map_err(|e| vec![format!("HTTP_PORT: cannot read the bound address ({e})")])?;
     let stop = CancellationToken::new();
+    // Installed first, so that the gauges set while starting are recorded.
+    let metrics = telemetry::metrics_handle();
     let mut config = loaded.config.clone();
     let (fig, sim_addr) = if config.simulate {
         let (fig, sim_addr, router_base) =
@@ -65,25 +67,30 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         payment_tag_secret: config.payment_tag_secret.clone(),
     };
     let providers = registry::build_enabled(&fig, &config.enabled_providers, &ctx)?;
-    // Every store key starts with REDIS_KEY_PREFIX, so environments can share one Redis.
-    let keys = Keys::new(&config.redis_key_prefix);
-    let store: Arc<dyn Store> = match config.store_kind() {
+    // Every store key starts with REDIS_KEY_PREFIX, so environments can share one Redis; on
+    // Redis the keys are spread over REDIS_PARTITIONS hash tags (the embedded store keeps the
+    // flat layout).
+    let (keys, store): (Keys, Arc<dyn Store>) = match config.store_kind() {
         StoreKind::Redis => {
-            let url = config
-                .redis_url
-                .as_ref()
+            let target = config
+                .redis_target()
                 .ok_or_else(|| vec!["REDIS_URL: required when STORE=redis".to_string()])?;
-            Arc::new(
-                RedisStore::connect(url.expose_secret(), &keys)
-                    .await
-                    .map_err(|e| vec![format!("REDIS_URL: cannot connect to Redis ({e})")])?,
-            )
+            let keys = Keys::partitioned(&config.redis_key_prefix, config.redis_partitions);
+            let store = RedisStore::connect(&target, &keys).await.map_err(|e| {
+                vec![format!(
+                    "{}: cannot connect to Redis ({e})",
+                    target.setting()
+                )]
+            })?;
+            check_persistence(&store).await;
+            (keys, Arc::new(store))
         }
         StoreKind::Memory => {
             tracing::warn!("STORE=memory: state lives in this process only; it is lost on restart and not shared with other replicas");
             let memory = Arc::new(MemoryStore::new(config.memory_max_documents));
             spawn_sweeper(memory.clone());
-            memory
+            metrics::gauge!("payrouter_store_persistent").set(0.0);
+            (Keys::new(&config.redis_key_prefix), memory)
         }
     };
     if config.public_base_url.is_none() {
@@ -122,7 +129,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     telemetry::register_providers(engine.providers().keys().copied());
     let state = AppState {
         engine: engine.clone(),
-        metrics: telemetry::metrics_handle(),
+        metrics,
         draining: draining.clone(),
         api_token: config.inbound_api_token.clone().map(Arc::new),
     };
@@ -203,6 +210,27 @@ async fn start_simulators(
     tracing::warn!(%sim_base, "SIMULATE is on: providers are simulated, no real payment can be made");
     let fig = simulate::point_providers_at(fig, &sim_base);
     Ok((fig, sim_addr, router_base))
+}
+
+/// Warns when the store would lose queued notifications on a restart (at-least-once delivery
+/// needs Redis persistence), and exports the answer as `payrouter_store_persistent`.
+async fn check_persistence(store: &RedisStore) {
+    let persistent = match store.persistent().await {
+        Ok(Some(true)) => true,
+        Ok(Some(false)) => {
+            tracing::warn!("Redis does not persist its data (appendonly no and no save points): a restart of Redis loses the queued notifications; enable AOF or RDB snapshots for at-least-once delivery");
+            false
+        }
+        Ok(None) => {
+            tracing::warn!("cannot tell whether Redis persists its data (CONFIG is refused); at-least-once delivery needs AOF or RDB snapshots");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot ask Redis whether it persists its data");
+            false
+        }
+    };
+    metrics::gauge!("payrouter_store_persistent").set(if persistent { 1.0 } else { 0.0 });
 }
 
 /// Drops expired documents from the embedded store every minute.

@@ -173,6 +173,11 @@ pub fn register_providers<'a>(providers: impl IntoIterator<Item = &'a str>) {
 /// time by `http::ops` carry their own.
 fn describe() {
     describe_gauge!(
+        "payrouter_store_persistent",
+        "1 when the store keeps its data across a restart (Redis AOF or RDB snapshots), 0 when \
+         it does not: queued notifications would be lost with a restart"
+    );
+    describe_gauge!(
         "payrouter_build_info",
         "always 1; the labels name the running version and git commit"
     );

@@ -12,7 +12,7 @@ use payrouter::config::CallbackMethod;
 use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::{Notifier, NotifierSettings, NotifyHandle};
 use payrouter::store::records::{Keys, Records};
-use payrouter::store::{MemoryStore, OutboxItem, Queue, Store};
+use payrouter::store::{MemoryStore, OutboxItem, Partition, Queue, Store};
 use payrouter_provider::{Currency, Money, PayOrder};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -101,6 +101,7 @@ async fn seed_memory(store: &MemoryStore) {
     store
         .outbox_push(&OutboxItem {
             queue: Queue::Notifications,
+            partition: Partition(0),
             id: QUEUED_ID.into(),
             doc: queued_notification(),
             due_ms: 1795976260803,

@@ -316,6 +316,10 @@ macro_rules! contract {
         mod $provider {
             mod memory { run_on!($driver, Memory: $($scenario),*); }
             mod redis { run_on!($driver, Redis: $($scenario),*); }
+            // A representative subset on a Redis Cluster of three primaries.
+            mod cluster {
+                run_on!($driver, Cluster: paid, duplicate_and_out_of_order_callbacks, refund);
+            }
         }
     };
 }

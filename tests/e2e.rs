@@ -30,10 +30,10 @@ impl Env {
     /// `sections` is appended to the configuration (e.g. a `[fena]` section).
     async fn start(kind: StoreKind, sections: &str) -> Env {
         let receiver = Receiver::start().await;
-        let redis = kind.redis().await;
+        let redis = kind.start_redis().await;
         let redis_url = redis
             .as_ref()
-            .map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
+            .map_or(String::new(), RedisServer::config_line);
         let router = TestRouter::start(&format!(
             r#"simulate = true
 sim_port = 0

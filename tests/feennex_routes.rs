@@ -61,10 +61,7 @@ struct Env {
 async fn env(kind: StoreKind) -> Env {
     let feennex = FeennexMock::start().await;
     let receiver = Receiver::start().await;
-    let redis = match kind {
-        StoreKind::Memory => None,
-        StoreKind::Redis => Some(RedisServer::start().await),
-    };
+    let redis = kind.start_redis().await;
     let router = TestRouter::start(&feennex_config(
         redis.as_ref(),
         &feennex.base(),
@@ -84,7 +81,7 @@ impl Env {
     /// store against the same Feennex and receiver. Returns the router to ask from now on.
     async fn lose_store(&self, kind: StoreKind) -> Option<TestRouter> {
         match kind {
-            StoreKind::Redis => {
+            StoreKind::Redis | StoreKind::Cluster => {
                 self.redis.as_ref().unwrap().flushall().await;
                 None
             }

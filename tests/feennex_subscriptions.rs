@@ -22,15 +22,12 @@ struct Env {
 async fn env(kind: StoreKind) -> Env {
     let sim = FeennexSim::start().await;
     let receiver = Receiver::start().await;
-    let redis = match kind {
-        StoreKind::Memory => None,
-        StoreKind::Redis => Some(RedisServer::start().await),
-    };
+    let redis = kind.start_redis().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public = format!("http://{}", listener.local_addr().unwrap());
     let store = redis
         .as_ref()
-        .map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
+        .map_or(String::new(), RedisServer::config_line);
     let toml = format!(
         r#"{store}enabled_providers = "feennex"
 public_base_url = "{public}"

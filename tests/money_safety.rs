@@ -20,10 +20,7 @@ struct Env {
 async fn env(kind: StoreKind, extra: &str) -> Env {
     let fena = FenaMock::start().await;
     let receiver = Receiver::start().await;
-    let redis = match kind {
-        StoreKind::Memory => None,
-        StoreKind::Redis => Some(RedisServer::start().await),
-    };
+    let redis = kind.start_redis().await;
     let router =
         TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, extra)).await;
     Env {

@@ -9,7 +9,7 @@ use common::*;
 use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::NotifyHandle;
 use payrouter::store::records::{Keys, Records};
-use payrouter::store::RedisStore;
+use payrouter::store::{RedisStore, RedisTarget};
 use payrouter_provider::{Currency, Money, PayOrder};
 use serde_json::{json, Map};
 use std::sync::Arc;
@@ -21,7 +21,11 @@ const PID: &str = "64b48c5b6ba2cd6a040b2e01";
 async fn engine(redis: &RedisServer, fena: &FenaMock, skew_ms: i64) -> Engine {
     let cfg = config(None, &fena.base(), "http://127.0.0.1:9/notify", "");
     let keys = Keys::default();
-    let store = Arc::new(RedisStore::connect(&redis.url(), &keys).await.unwrap());
+    let store = Arc::new(
+        RedisStore::connect(&RedisTarget::Node(redis.url()), &keys)
+            .await
+            .unwrap(),
+    );
     let records = Records::new(
         store,
         keys,

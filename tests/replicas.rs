@@ -1,4 +1,5 @@
-//! Several routers on one Redis behave as one, and what Redis holds outlives a process.
+//! Several routers on one Redis behave as one, and what Redis holds outlives a process. The
+//! scenarios that take a store kind run on one node and on a Redis Cluster of three primaries.
 
 mod common;
 
@@ -12,9 +13,8 @@ fn pay_body(shop_tx: &str) -> serde_json::Value {
     json!({"amount": 1299, "currency": "GBP", "shopTransactionId": shop_tx})
 }
 
-#[tokio::test]
-async fn two_replicas_create_one_payment_for_concurrent_identical_pays() {
-    let redis = RedisServer::start().await;
+async fn two_replicas_create_one_payment_for_concurrent_identical_pays(kind: StoreKind) {
+    let redis = kind.start_redis().await.unwrap();
     let fena = FenaMock::start().await;
     let receiver = Receiver::start().await;
     let cfg = config(Some(&redis), &fena.base(), &receiver.url, "");
@@ -52,9 +52,8 @@ async fn two_replicas_create_one_payment_for_concurrent_identical_pays() {
     );
 }
 
-#[tokio::test]
-async fn a_notification_is_delivered_after_a_restart_on_the_same_redis() {
-    let redis = RedisServer::start().await;
+async fn a_notification_is_delivered_after_a_restart_on_the_same_redis(kind: StoreKind) {
+    let redis = kind.start_redis().await.unwrap();
     let fena = FenaMock::start().await;
     // The receiver's port is reserved now but nothing listens until after the restart.
     let parked = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -131,9 +130,8 @@ async fn an_unreachable_store_is_a_503_and_readyz_fails() {
     assert_eq!(router.get("/healthz").await.0, 200, "alive, just not ready");
 }
 
-#[tokio::test]
-async fn a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_it() {
-    let redis = RedisServer::start().await;
+async fn a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_it(kind: StoreKind) {
+    let redis = kind.start_redis().await.unwrap();
     let fena = FenaMock::start().await;
     let receiver = Receiver::start().await;
     let cfg = config(Some(&redis), &fena.base(), &receiver.url, "");
@@ -192,3 +190,20 @@ async fn refunds_are_refused_when_the_refund_history_was_lost() {
         "{b}"
     );
 }
+
+macro_rules! on_one_node_and_a_cluster {
+    ($($name:ident),* $(,)?) => {
+        mod node {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
+        }
+        mod cluster {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Cluster).await })*
+        }
+    };
+}
+
+on_one_node_and_a_cluster!(
+    two_replicas_create_one_payment_for_concurrent_identical_pays,
+    a_notification_is_delivered_after_a_restart_on_the_same_redis,
+    a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_it,
+);

@@ -1,5 +1,6 @@
 //! The contract's routes over real HTTP, with Fena mocked and a recording notification
-//! receiver. Every scenario runs on the embedded store and on a real Redis.
+//! receiver. Every scenario runs on the embedded store and on a real Redis, and a
+//! representative subset on a Redis Cluster of three primaries.
 
 mod common;
 
@@ -20,10 +21,7 @@ struct Env {
 async fn env(kind: StoreKind, extra: &str) -> Env {
     let fena = FenaMock::start().await;
     let receiver = Receiver::start().await;
-    let redis = match kind {
-        StoreKind::Memory => None,
-        StoreKind::Redis => Some(RedisServer::start().await),
-    };
+    let redis = kind.start_redis().await;
     let router =
         TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, extra)).await;
     Env {
@@ -769,6 +767,23 @@ macro_rules! on_both_stores {
             $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
         }
     };
+}
+
+/// A representative subset on a Redis Cluster of three primaries.
+mod cluster {
+    macro_rules! on_cluster {
+        ($($name:ident),* $(,)?) => {
+            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Cluster).await })*
+        };
+    }
+    on_cluster!(
+        pay_webhook_status_notification,
+        idempotent_pay,
+        hostile_webhooks_change_nothing,
+        refunds_follow_the_ledger,
+        notifications_are_retried_with_a_stable_id,
+        a_missed_callback_is_caught_by_a_recheck,
+    );
 }
 
 on_both_stores!(

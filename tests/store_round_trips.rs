@@ -11,7 +11,9 @@ use common::*;
 use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::NotifyHandle;
 use payrouter::store::records::{Keys, Records};
-use payrouter::store::{MemoryStore, OutboxItem, OutboxStats, Queue, Store, StoreError, Versioned};
+use payrouter::store::{
+    Claimed, MemoryStore, OutboxItem, OutboxStats, Partition, Queue, Store, StoreError, Versioned,
+};
 use payrouter_provider::{Currency, Money, PayOrder};
 use serde_json::Map;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,19 +64,39 @@ impl Store for Counting {
     async fn outbox_claim(
         &self,
         queue: Queue,
+        partition: Partition,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
+    ) -> Result<Claimed, StoreError> {
         self.count();
         self.inner
-            .outbox_claim(queue, now_ms, lease_until_ms, limit)
+            .outbox_claim(queue, partition, now_ms, lease_until_ms, limit)
             .await
     }
 
-    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError> {
+    async fn outbox_extend(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        ids: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError> {
         self.count();
-        self.inner.outbox_done(queue, id).await
+        self.inner
+            .outbox_extend(queue, partition, ids, from_ms, to_ms)
+            .await
+    }
+
+    async fn outbox_done(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.count();
+        self.inner.outbox_done(queue, partition, id).await
     }
 
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {

@@ -13,10 +13,7 @@ const RID: &str = "64b48c5b6ba2cd6a040b3001";
 async fn env(kind: StoreKind) -> (FenaMock, Receiver, TestRouter, Option<RedisServer>) {
     let fena = FenaMock::start().await;
     let receiver = Receiver::start().await;
-    let redis = match kind {
-        StoreKind::Memory => None,
-        StoreKind::Redis => Some(RedisServer::start().await),
-    };
+    let redis = kind.start_redis().await;
     let router = TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, "")).await;
     (fena, receiver, router, redis)
 }

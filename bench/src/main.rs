@@ -2,6 +2,7 @@
 //! baseline in the same run (absolute numbers drift between machines; ratios do not).
 //! Prints a table and writes `bench/results.json`. See bench/README.md for the method.
 
+mod cluster;
 mod load;
 mod procs;
 
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-const SECS: Duration = Duration::from_secs(5);
+pub(crate) const SECS: Duration = Duration::from_secs(5);
 /// The fixed-rate runs are longer: their percentiles are the figures closest to the targets.
 const RATE_SECS: Duration = Duration::from_secs(10);
 const PAY_RATE: f64 = 300.0;
@@ -27,13 +28,13 @@ fn main() {
     rt.block_on(bench());
 }
 
-struct Report {
+pub(crate) struct Report {
     rows: Vec<(String, String, String)>,
     json: serde_json::Map<String, Value>,
 }
 
 impl Report {
-    fn row(&mut self, what: &str, figure: String, target: &str) {
+    pub(crate) fn row(&mut self, what: &str, figure: String, target: &str) {
         println!("{what:<58} {figure:<34} {target}");
         self.rows.push((what.into(), figure, target.into()));
     }
@@ -82,6 +83,7 @@ async fn bench() {
     callbacks(&mut r, &rig).await;
     notifications(&mut r, &rig).await;
     memory(&mut r, &rig).await;
+    cluster::cluster(&mut r, &rig.http, &rig.sim, &rig.red).await;
 
     let out = json!({"cores": cores, "results": r.json});
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json");
@@ -174,7 +176,7 @@ async fn pay_overhead(r: &mut Report, Rig { sim, mem, .. }: &Rig) {
 
 /// Pays through `router`, marks the payment paid at the simulator and waits until the router
 /// reports it ACCEPTED; returns the paymentId and its status body.
-async fn paid_payment(
+pub(crate) async fn paid_payment(
     http: &reqwest::Client,
     sim: &Proc,
     router: &Proc,
@@ -353,7 +355,7 @@ async fn callbacks(
     );
 }
 
-const BACKLOG: u64 = 10_000;
+pub(crate) const BACKLOG: u64 = 10_000;
 
 /// BACKLOG checks of payment `id` on 32 connections: each `/check` sends a notification, so
 /// this queues BACKLOG of them.

@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use crate::store::RedisTarget;
 use crate::{registry, simulate};
 use sources::Layer;
 use values::redacted;
@@ -78,6 +79,18 @@ pub struct Config {
     /// May carry a password, hence a secret.
     #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
     pub redis_url: Option<SecretString>,
+    /// Seed nodes of a Redis Cluster, comma-separated URLs (may carry a password).
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
+    pub redis_cluster_nodes: Option<SecretString>,
+    /// Sentinels, comma-separated `host:port` or URLs (may carry a password).
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
+    pub redis_sentinels: Option<SecretString>,
+    /// The name the sentinels know the primary by.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub redis_sentinel_master: Option<String>,
+    /// How many partitions (hash tags, each with its own queues) the keys are spread over.
+    #[serde(default = "defaults::redis_partitions")]
+    pub redis_partitions: u16,
     /// Prepended to every Redis key, so that two environments can share one Redis.
     #[serde(default = "defaults::redis_key_prefix")]
     pub redis_key_prefix: String,
@@ -156,6 +169,9 @@ mod defaults {
     pub fn redis_key_prefix() -> String {
         "payrouter".into()
     }
+    pub fn redis_partitions() -> u16 {
+        16
+    }
     /// Every registered provider: the registry is the one place providers are named.
     pub fn enabled_providers() -> Vec<String> {
         crate::registry::names()
@@ -201,13 +217,129 @@ impl Config {
         Duration::from_secs(u64::from(self.dead_letter_retention_days) * 86_400)
     }
 
-    /// The store in use: `STORE` when set, else Redis exactly when `REDIS_URL` is set.
+    /// The store in use: `STORE` when set, else Redis exactly when a Redis mode is set.
     pub fn store_kind(&self) -> StoreKind {
-        self.store.unwrap_or(if self.redis_url.is_some() {
-            StoreKind::Redis
-        } else {
+        self.store.unwrap_or(if self.redis_modes().is_empty() {
             StoreKind::Memory
+        } else {
+            StoreKind::Redis
         })
+    }
+
+    /// The Redis modes set, by the key that sets each.
+    fn redis_modes(&self) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        if self.redis_url.is_some() {
+            set.push("REDIS_URL");
+        }
+        if self.redis_cluster_nodes.is_some() {
+            set.push("REDIS_CLUSTER_NODES");
+        }
+        if self.redis_sentinels.is_some() || self.redis_sentinel_master.is_some() {
+            set.push("REDIS_SENTINELS");
+        }
+        set
+    }
+
+    /// Where Redis is, in the one mode configured (None: no Redis mode is set).
+    pub fn redis_target(&self) -> Option<RedisTarget> {
+        use payrouter_provider::ExposeSecret;
+        let list = |s: &SecretString| -> Vec<String> {
+            s.expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        if let Some(url) = &self.redis_url {
+            return Some(RedisTarget::Node(url.expose_secret().to_string()));
+        }
+        if let Some(nodes) = &self.redis_cluster_nodes {
+            return Some(RedisTarget::Cluster(list(nodes)));
+        }
+        match (&self.redis_sentinels, &self.redis_sentinel_master) {
+            (Some(sentinels), Some(master)) => Some(RedisTarget::Sentinel {
+                sentinels: list(sentinels),
+                master: master.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The problems of the Redis settings: exactly one mode, each well formed.
+    fn redis_problems(&self) -> Vec<String> {
+        use payrouter_provider::ExposeSecret;
+        let mut problems = Vec::new();
+        let modes = self.redis_modes();
+        if modes.len() > 1 {
+            problems.push(format!(
+                "{}: exactly one Redis mode may be set, found {}; unset all but one",
+                modes[0],
+                modes.join(" and ")
+            ));
+        }
+        if let Some(u) = &self.redis_url {
+            if let Err(why) = values::redis_url(u) {
+                problems.push(format!("REDIS_URL: {why}"));
+            }
+        }
+        if let Some(nodes) = &self.redis_cluster_nodes {
+            let nodes: Vec<&str> = nodes
+                .expose_secret()
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect();
+            if nodes.is_empty() {
+                problems.push("REDIS_CLUSTER_NODES: expected comma-separated redis://host:port or rediss://… seed URLs".into());
+            }
+            for (i, node) in nodes.iter().enumerate() {
+                if let Err(why) = values::redis_url(&SecretString::from(node.to_string())) {
+                    problems.push(format!("REDIS_CLUSTER_NODES: node {} {why}", i + 1));
+                }
+            }
+        }
+        match (&self.redis_sentinels, &self.redis_sentinel_master) {
+            (Some(sentinels), Some(_)) => {
+                let listed: Vec<&str> = sentinels
+                    .expose_secret()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                if listed.is_empty() {
+                    problems.push("REDIS_SENTINELS: expected comma-separated host:port of the sentinels".into());
+                }
+                for (i, s) in listed.iter().enumerate() {
+                    let url = if s.contains("://") {
+                        s.to_string()
+                    } else {
+                        format!("redis://{s}")
+                    };
+                    if let Err(why) = values::redis_url(&SecretString::from(url)) {
+                        problems.push(format!(
+                            "REDIS_SENTINELS: sentinel {} is not host:port or a Redis URL ({why})",
+                            i + 1
+                        ));
+                    }
+                }
+            }
+            (Some(_), None) => problems.push(
+                "REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS: the name the sentinels know the primary by".into(),
+            ),
+            (None, Some(_)) => problems.push(
+                "REDIS_SENTINELS: required with REDIS_SENTINEL_MASTER: comma-separated host:port of the sentinels".into(),
+            ),
+            (None, None) => {}
+        }
+        if !(1..=1024).contains(&self.redis_partitions) {
+            problems.push(format!(
+                "REDIS_PARTITIONS: expected a number of partitions from 1 to 1024, found {}",
+                self.redis_partitions
+            ));
+        }
+        problems
     }
 
     /// The public base URL without a trailing slash.
@@ -231,11 +363,7 @@ impl Config {
                 problems.push(format!("PUBLIC_BASE_URL: '{u}' {why}"));
             }
         }
-        if let Some(u) = &self.redis_url {
-            if let Err(why) = values::redis_url(u) {
-                problems.push(format!("REDIS_URL: {why}"));
-            }
-        }
+        problems.extend(self.redis_problems());
         if let Err(why) = values::log_filter(&self.log_level) {
             problems.push(format!("LOG_LEVEL: '{}' {why}", self.log_level));
         }
@@ -299,13 +427,14 @@ impl Config {
                 ));
             }
         }
-        match (self.store, &self.redis_url) {
+        let modes = self.redis_modes();
+        match (self.store, modes.first()) {
             (Some(StoreKind::Redis), None) => {
                 problems.push("REDIS_URL: required when STORE=redis".into());
             }
-            (Some(StoreKind::Memory), Some(_)) => problems.push(
-                "STORE: memory contradicts REDIS_URL, which is set; unset one of them".into(),
-            ),
+            (Some(StoreKind::Memory), Some(mode)) => problems.push(format!(
+                "STORE: memory contradicts {mode}, which is set; unset one of them"
+            )),
             _ => {}
         }
         if profile == Some(Profile::Production) {
@@ -315,7 +444,7 @@ impl Config {
             if self.payment_callback_url.is_none() {
                 problems.push("PAYMENT_CALLBACK_URL: required in the production profile".into());
             }
-            if self.store.is_none() && self.redis_url.is_none() {
+            if self.store.is_none() && modes.is_empty() {
                 problems.push(
                     "REDIS_URL: required in the production profile, so that replicas share \
                      their state; set STORE=memory to run one replica on the embedded store"

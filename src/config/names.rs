@@ -70,6 +70,8 @@ pub fn is_secret(key: &str) -> bool {
         || key.contains("PASSWORD")
         || key.ends_with("_KEY")
         || key == "REDIS_URL"
+        || key == "REDIS_CLUSTER_NODES"
+        || key == "REDIS_SENTINELS"
 }
 
 /// One line per variable with a payrouter prefix that payrouter does not know.

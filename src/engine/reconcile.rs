@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{now_ms, Engine, Error, Result};
-use crate::store::records::{Recheck, Work};
+use crate::store::records::{Recheck, Rotation, Work};
 
 /// A payment still pending this long after its creation is worth a person's look.
 const STALE_PENDING_MS: i64 = 24 * 3600 * 1000;
@@ -18,7 +18,13 @@ const STALE_PENDING_MS: i64 = 24 * 3600 * 1000;
 /// pending is left to the PGM's own status polling.
 const MAX_RECHECKS: u32 = 40;
 const BATCH: usize = 32;
+/// Looks at once: each look may wait for a provider.
+const CONCURRENCY: usize = 8;
+/// When the queues are looked at while idle: after IDLE_POLL, backing off to IDLE_MAX.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+const IDLE_MAX: Duration = Duration::from_secs(5);
+/// How long a claimed recheck stays hidden from other replicas unless extended while it runs.
+const LEASE: Duration = Duration::from_secs(10);
 
 /// When to look again: `initial` × 2^attempt, at most `max`.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +58,7 @@ impl Engine {
             attempt,
             after_callback,
             due_ms,
+            partition: Default::default(),
         })
     }
 
@@ -66,32 +73,26 @@ impl Engine {
         )
     }
 
-    /// Takes due rechecks until cancelled.
+    /// Takes due rechecks, in turn from every partition, until cancelled.
     pub async fn run_rechecks(self: Arc<Self>, cancel: CancellationToken) {
+        let outbox = self.records.outbox();
+        let mut rotation = Rotation::new(IDLE_POLL, IDLE_MAX);
         while !cancel.is_cancelled() {
-            let now = now_ms();
-            let lease = now + 60_000;
-            let items = match self
-                .records
-                .outbox()
-                .claim::<Recheck>(now, lease, BATCH)
-                .await
-            {
-                Ok(items) => items,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the recheck queue");
-                    Vec::new()
-                }
-            };
-            if items.is_empty() {
+            let leased_until = now_ms() + LEASE.as_millis() as i64;
+            let round = outbox
+                .claim_round::<Recheck>(&mut rotation, leased_until, BATCH)
+                .await;
+            let idle = rotation.idle_after(&round);
+            outbox
+                .run_leased(round.items, LEASE, leased_until, CONCURRENCY, |r| {
+                    self.handle_recheck(r)
+                })
+                .await;
+            if let Some(wait) = idle {
                 tokio::select! {
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = cancel.cancelled() => {}
                 }
-                continue;
-            }
-            for item in items {
-                self.handle_recheck(item).await;
             }
         }
     }

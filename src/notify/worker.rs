@@ -1,7 +1,7 @@
 //! The delivery worker. Any replica's worker may deliver any notification: items are claimed
-//! from the store with a lease, so a worker that dies mid-delivery leaves them to another.
+//! from every partition's queue in turn with a short lease, extended while the delivery runs,
+//! so a worker that dies mid-delivery leaves them to another within one lease.
 
-use futures::StreamExt;
 use payrouter_provider::{ExposeSecret, SecretString};
 use rand::Rng;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{signature, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
-use crate::store::records::{Notification, Outbox};
+use crate::store::records::{Notification, Outbox, Rotation};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -31,13 +31,19 @@ pub struct Notifier {
     http: reqwest::Client,
     settings: NotifierSettings,
     wake: NotifyHandle,
+    lease: Duration,
 }
 
 /// How many notifications one claim takes, and how many are in flight at once.
 const BATCH: usize = 128;
 const CONCURRENCY: usize = 64;
-/// How often the outbox is looked at when nothing woke the worker (retries, other replicas).
+/// How often the outbox is looked at when nothing woke the worker (retries, other replicas):
+/// first after IDLE_POLL, backing off to IDLE_MAX while nothing comes.
 const IDLE_POLL: Duration = Duration::from_millis(200);
+const IDLE_MAX: Duration = Duration::from_secs(2);
+/// How long a claimed notification stays hidden from other workers unless extended: what a
+/// killed replica's claims wait before another replica takes them.
+pub const LEASE: Duration = Duration::from_secs(10);
 
 enum Delivery {
     Delivered,
@@ -57,44 +63,51 @@ impl Notifier {
             http,
             settings,
             wake,
+            lease: LEASE,
         }
+    }
+
+    /// The same worker with another lease length (tests of what a dead worker leaves).
+    pub fn with_lease(self, lease: Duration) -> Self {
+        Notifier { lease, ..self }
     }
 
     /// Delivers until cancelled, then finishes what is in flight and what is already due.
     pub async fn run(self, cancel: CancellationToken) {
+        let mut rotation = Rotation::new(IDLE_POLL, IDLE_MAX);
         loop {
-            let delivered = self.pass().await;
+            let idle = self.pass(&mut rotation).await;
             if cancel.is_cancelled() {
                 break;
             }
-            if delivered == 0 {
+            if let Some(wait) = idle {
                 tokio::select! {
-                    _ = self.wake.woken() => {}
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = self.wake.woken() => rotation.woken(),
+                    _ = tokio::time::sleep(wait) => {}
                     _ = cancel.cancelled() => {}
                 }
             }
         }
-        self.pass().await;
+        // What is already due, once around every partition.
+        for _ in 0..self.outbox.partitions() {
+            self.pass(&mut rotation).await;
+        }
     }
 
-    /// One claim-and-deliver round; returns how many items it handled.
-    async fn pass(&self) -> usize {
-        let now = now_ms();
-        let lease = now + (self.settings.timeout.as_millis() as i64) * 2 + 1_000;
-        let items = match self.outbox.claim::<Notification>(now, lease, BATCH).await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the notification outbox");
-                tokio::time::sleep(IDLE_POLL).await;
-                return 0;
-            }
-        };
-        let n = items.len();
-        futures::stream::iter(items)
-            .for_each_concurrent(CONCURRENCY, |item| self.handle(item))
+    /// One claim-and-deliver round; answers how long to wait when it found nothing.
+    async fn pass(&self, rotation: &mut Rotation) -> Option<Duration> {
+        let leased_until = now_ms() + self.lease.as_millis() as i64;
+        let round = self
+            .outbox
+            .claim_round::<Notification>(rotation, leased_until, BATCH)
             .await;
-        n
+        let idle = rotation.idle_after(&round);
+        self.outbox
+            .run_leased(round.items, self.lease, leased_until, CONCURRENCY, |n| {
+                self.handle(n)
+            })
+            .await;
+        idle
     }
 
     async fn handle(&self, mut n: Notification) {

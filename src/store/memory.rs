@@ -1,14 +1,15 @@
 //! The embedded store, used when no REDIS_URL is set: one process, state in memory, lost on
 //! restart. Memory stays bounded twice over: expired documents are swept (retention), and past
 //! `max_documents` the oldest documents are dropped first (and the recheck queue is kept to
-//! half that: one recheck per payment).
+//! half that: one recheck per payment). Partitions are a Redis Cluster matter: here every
+//! partition's queue is the one queue.
 
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{OutboxItem, OutboxStats, Queue, Store, StoreError, Versioned};
+use super::{Claimed, OutboxItem, OutboxStats, Partition, Queue, Store, StoreError, Versioned};
 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -194,10 +195,11 @@ impl Store for MemoryStore {
     async fn outbox_claim(
         &self,
         queue: Queue,
+        _partition: Partition,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
+    ) -> Result<Claimed, StoreError> {
         let mut inner = self.lock();
         let q = inner.queue(queue);
         let due: Vec<(i64, String)> = q
@@ -219,10 +221,44 @@ impl Store for MemoryStore {
                 });
             }
         }
-        Ok(claimed)
+        let next_due_ms = if claimed.is_empty() {
+            q.due.first().map(|(at, _)| *at)
+        } else {
+            None
+        };
+        Ok(Claimed {
+            items: claimed,
+            next_due_ms,
+        })
     }
 
-    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError> {
+    async fn outbox_extend(
+        &self,
+        queue: Queue,
+        _partition: Partition,
+        ids: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let q = inner.queue(queue);
+        for id in ids {
+            if q.due.remove(&(from_ms, id.clone())) {
+                q.due.insert((to_ms, id.clone()));
+                if let Some(item) = q.items.get_mut(id) {
+                    item.due_ms = to_ms;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn outbox_done(
+        &self,
+        queue: Queue,
+        _partition: Partition,
+        id: &str,
+    ) -> Result<(), StoreError> {
         self.lock().queue(queue).remove(id);
         Ok(())
     }
@@ -262,6 +298,10 @@ impl Store for MemoryStore {
     async fn now_ms(&self) -> Result<i64, StoreError> {
         Ok(chrono::Utc::now().timestamp_millis())
     }
+
+    async fn persistent(&self) -> Result<Option<bool>, StoreError> {
+        Ok(Some(false))
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +334,7 @@ mod tests {
         for (queue, n) in [(Queue::Refreshes, 5), (Queue::Notifications, 5)] {
             for i in 0..n {
                 let item = OutboxItem {
+                    partition: Partition(0),
                     queue,
                     id: format!("{i}"),
                     doc: String::new(),
@@ -307,11 +348,11 @@ mod tests {
             2
         );
         let kept = store
-            .outbox_claim(Queue::Refreshes, 10, 20, 10)
+            .outbox_claim(Queue::Refreshes, Partition(0), 10, 20, 10)
             .await
             .unwrap();
         assert_eq!(
-            kept.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            kept.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
             ["0", "1"],
             "the soonest due stay"
         );

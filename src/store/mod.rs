@@ -7,20 +7,44 @@
 //! as the state they follow from. The engine reaches it only through the typed layer in
 //! [`records`].
 
+mod connection;
 mod memory;
+mod migrate;
 pub mod records;
 mod redis;
 
+pub use self::connection::RedisTarget;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
 use async_trait::async_trait;
+use std::fmt;
 use std::time::Duration;
+
+/// One partition of the key space (always 0 in the flat layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Partition(pub u16);
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{:02}", self.0)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the state store is unreachable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the state store does not answer for partitions {}", list(.0))]
+    PartitionsUnavailable(Vec<Partition>),
+}
+
+fn list(partitions: &[Partition]) -> String {
+    partitions
+        .iter()
+        .map(Partition::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A document and the version it was read at (versions start at 1; 0 means absent).
@@ -53,6 +77,8 @@ impl Queue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxItem {
     pub queue: Queue,
+    /// The partition whose queue holds it (0 in the flat layout).
+    pub partition: Partition,
     pub id: String,
     pub doc: String,
     pub due_ms: i64,
@@ -86,17 +112,35 @@ pub trait Store: Send + Sync + 'static {
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError>;
 
-    /// Takes up to `limit` due items of `queue` and hides them until `lease_until_ms`, so that
-    /// a worker that dies mid-task leaves them to be taken again.
+    /// Takes up to `limit` due items of `partition`'s `queue` and hides them until
+    /// `lease_until_ms`, so that a worker that dies mid-task leaves them to be taken again.
+    /// When none is due, answers the due time of the next item (if any) as `next_due_ms`.
     async fn outbox_claim(
         &self,
         queue: Queue,
+        partition: Partition,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError>;
+    ) -> Result<Claimed, StoreError>;
 
-    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError>;
+    /// Moves the lease of the items `ids` still leased until `from_ms` to `to_ms` (work in
+    /// progress keeps its lease; an item retried or done meanwhile is left alone).
+    async fn outbox_extend(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        ids: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    async fn outbox_done(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<(), StoreError>;
 
     /// Stores the item's new document and due time (after a failed attempt).
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError>;
@@ -104,11 +148,30 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the item out of the queue into the dead letters.
     async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError>;
 
+    /// The queue's figures over every partition.
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError>;
 
+    /// Answers when every partition's data is reachable; otherwise names the ones that are not.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// The store's clock, in milliseconds since the epoch: one time for every replica, which
     /// judges reservation leases (a replica's own clock may be off).
     async fn now_ms(&self) -> Result<i64, StoreError>;
+
+    /// How many partitions the queues have.
+    fn partitions(&self) -> u16 {
+        1
+    }
+
+    /// Whether the store keeps its data across a restart (None: it cannot tell).
+    async fn persistent(&self) -> Result<Option<bool>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// What one claim took, and when the next item of the queue is due if none was.
+#[derive(Debug, Clone, Default)]
+pub struct Claimed {
+    pub items: Vec<OutboxItem>,
+    pub next_due_ms: Option<i64>,
 }

@@ -1,17 +1,19 @@
-//! The Redis store, used when REDIS_URL is set. Every multi-step change is one Lua script, so
-//! replicas sharing a Redis see each step happen whole or not at all.
+//! The Redis store: one node (`REDIS_URL`), a Redis Cluster (`REDIS_CLUSTER_NODES`) or a
+//! primary found through Sentinel (`REDIS_SENTINELS`); see [`super::connection`]. Every
+//! multi-step change is one Lua script whose keys share one partition's hash tag, so replicas
+//! see each step happen whole or not at all, and on a cluster every script runs on one slot.
 //!
-//! Layout: a document is a hash `{v: version, d: doc}`; each queue is a hash of items plus a
-//! sorted set of due times (a claimed item's due time is pushed to the end of its lease), and
-//! a hash of dead letters. Key names come from `records::Keys`.
+//! Layout: a document is a hash `{v: version, d: doc}`; each partition's queue is a hash of
+//! items plus a sorted set of due times (a claimed item's due time is pushed to the end of its
+//! lease), and a hash of dead letters. Key names come from `records::Keys`.
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::Script;
 use std::time::Duration;
 
+use super::connection::{unavailable, Conn, RedisTarget};
 use super::records::{Keys, QueueKeys};
-use super::{OutboxItem, OutboxStats, Queue, Store, StoreError, Versioned};
+use super::{Claimed, OutboxItem, OutboxStats, Partition, Queue, Store, StoreError, Versioned};
 
 /// KEYS: doc, outbox items, outbox due. ARGV: expected version, doc, ttl ms (0: none),
 /// outbox id ('' for none), outbox doc, outbox due ms.
@@ -35,9 +37,14 @@ return 1
 "#;
 
 /// KEYS: outbox due, outbox items. ARGV: now ms, lease-until ms, limit.
-/// Returns [id, doc, due, id, doc, due, ...].
+/// Returns [id, doc, due, id, doc, due, ...], or, when nothing is due, [next due] or [].
 const CLAIM: &str = r#"
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+if #due == 0 then
+  local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if #next == 0 then return {} end
+  return {next[2]}
+end
 local out = {}
 for i = 1, #due, 2 do
   local id = due[i]
@@ -60,6 +67,35 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1
 "#;
 
+/// KEYS: outbox due. ARGV: from ms, to ms, ids... Moves the leases still at `from`.
+const EXTEND: &str = r#"
+for i = 3, #ARGV do
+  local at = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if at and tonumber(at) == tonumber(ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i]) end
+end
+return 1
+"#;
+
+/// KEYS: outbox items, outbox due. ARGV: id, doc, due.
+const PUSH: &str = r#"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+"#;
+
+/// KEYS: outbox items, outbox due. ARGV: id.
+const DONE: &str = r#"
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"#;
+
+/// KEYS: outbox due, dead. Returns [pending, oldest due or '', dead].
+const STATS: &str = r#"
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {redis.call('ZCARD', KEYS[1]), first[2] or '', redis.call('HLEN', KEYS[2])}
+"#;
+
 /// KEYS: outbox items, outbox due, dead. ARGV: id, doc.
 const DEAD: &str = r#"
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -69,52 +105,76 @@ return 1
 "#;
 
 pub struct RedisStore {
-    conn: ConnectionManager,
-    notifications: QueueKeys,
-    refreshes: QueueKeys,
+    conn: Conn,
+    keys: Keys,
     put_if: Script,
     delete_if: Script,
     claim: Script,
+    extend: Script,
+    push: Script,
+    done: Script,
     retry: Script,
     dead: Script,
-}
-
-fn unavailable(e: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
+    stats: Script,
 }
 
 impl RedisStore {
     /// Connects (failing fast if Redis is not there); later outages surface as
-    /// `StoreError::Unavailable` while the connection manager reconnects in the background.
-    /// The queues live under `keys`' prefix.
-    pub async fn connect(url: &str, keys: &Keys) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(2))
-            .set_number_of_retries(2)
-            .set_max_delay(500);
-        let conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(unavailable)?;
+    /// `StoreError::Unavailable` while the client reconnects in the background. Keys and
+    /// queues are laid out by `keys`.
+    ///
+    /// On a single node or a Sentinel primary, whatever the flat layout of earlier releases
+    /// left is moved into the partitions first (see [`super::migrate`]).
+    pub async fn connect(target: &RedisTarget, keys: &Keys) -> Result<Self, StoreError> {
+        let conn = Conn::open(target).await?;
+        if !conn.is_cluster() {
+            let (docs, items) = super::migrate::flat_to_partitioned(&conn, keys).await?;
+            if docs + items > 0 {
+                tracing::info!(
+                    documents = docs,
+                    queued = items,
+                    "moved records of the flat layout into the partitioned one"
+                );
+            }
+        }
         Ok(RedisStore {
             conn,
-            notifications: keys.queue(Queue::Notifications),
-            refreshes: keys.queue(Queue::Refreshes),
+            keys: keys.clone(),
             put_if: Script::new(PUT_IF),
             delete_if: Script::new(DELETE_IF),
             claim: Script::new(CLAIM),
+            extend: Script::new(EXTEND),
+            push: Script::new(PUSH),
+            done: Script::new(DONE),
             retry: Script::new(RETRY),
             dead: Script::new(DEAD),
+            stats: Script::new(STATS),
         })
     }
 
-    fn keys(&self, queue: Queue) -> &QueueKeys {
-        match queue {
-            Queue::Notifications => &self.notifications,
-            Queue::Refreshes => &self.refreshes,
-        }
+    fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
+        self.keys.queue(queue, partition)
+    }
+
+    async fn partition_stats(
+        &self,
+        queue: Queue,
+        partition: Partition,
+    ) -> Result<OutboxStats, StoreError> {
+        let mut c = self.conn.clone();
+        let q = self.queue(queue, partition);
+        let (pending, oldest, dead): (u64, String, u64) = self
+            .stats
+            .key(&q.due)
+            .key(&q.dead)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(OutboxStats {
+            pending,
+            oldest_due_ms: oldest.parse().ok(),
+            dead,
+        })
     }
 }
 
@@ -146,7 +206,12 @@ impl Store for RedisStore {
         let mut c = self.conn.clone();
         let (id, odoc, due) =
             outbox.map_or(("", "", 0), |o| (o.id.as_str(), o.doc.as_str(), o.due_ms));
-        let q = self.keys(outbox.map_or(Queue::Notifications, |o| o.queue));
+        // Without work the queue keys are not touched; they are named in the key's own
+        // partition all the same, so that the script's keys share one slot.
+        let q = match outbox {
+            Some(o) => self.queue(o.queue, o.partition),
+            None => self.queue(Queue::Notifications, self.keys.partition_in(key)),
+        };
         let ok: i64 = self
             .put_if
             .key(key)
@@ -178,25 +243,30 @@ impl Store for RedisStore {
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let q = self.keys(item.queue);
-        redis::pipe()
-            .atomic()
-            .hset(&q.items, &item.id, &item.doc)
-            .zadd(&q.due, &item.id, item.due_ms)
-            .exec_async(&mut c)
+        let q = self.queue(item.queue, item.partition);
+        let _: i64 = self
+            .push
+            .key(&q.items)
+            .key(&q.due)
+            .arg(&item.id)
+            .arg(&item.doc)
+            .arg(item.due_ms)
+            .invoke_async(&mut c)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn outbox_claim(
         &self,
         queue: Queue,
+        partition: Partition,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
+    ) -> Result<Claimed, StoreError> {
         let mut c = self.conn.clone();
-        let q = self.keys(queue);
+        let q = self.queue(queue, partition);
         let flat: Vec<String> = self
             .claim
             .key(&q.due)
@@ -207,32 +277,74 @@ impl Store for RedisStore {
             .invoke_async(&mut c)
             .await
             .map_err(unavailable)?;
-        Ok(flat
-            .chunks_exact(3)
-            .map(|t| OutboxItem {
-                queue,
-                id: t[0].clone(),
-                doc: t[1].clone(),
-                due_ms: t[2].parse().unwrap_or(now_ms),
-            })
-            .collect())
+        if flat.len() == 1 {
+            return Ok(Claimed {
+                items: Vec::new(),
+                next_due_ms: flat[0].parse().ok(),
+            });
+        }
+        Ok(Claimed {
+            items: flat
+                .chunks_exact(3)
+                .map(|t| OutboxItem {
+                    queue,
+                    partition,
+                    id: t[0].clone(),
+                    doc: t[1].clone(),
+                    due_ms: t[2].parse().unwrap_or(now_ms),
+                })
+                .collect(),
+            next_due_ms: None,
+        })
     }
 
-    async fn outbox_done(&self, queue: Queue, id: &str) -> Result<(), StoreError> {
+    async fn outbox_extend(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        ids: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let mut c = self.conn.clone();
-        let q = self.keys(queue);
-        redis::pipe()
-            .atomic()
-            .hdel(&q.items, id)
-            .zrem(&q.due, id)
-            .exec_async(&mut c)
+        let q = self.queue(queue, partition);
+        let _: i64 = self
+            .extend
+            .key(&q.due)
+            .arg(from_ms)
+            .arg(to_ms)
+            .arg(ids)
+            .invoke_async(&mut c)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn outbox_done(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let q = self.queue(queue, partition);
+        let _: i64 = self
+            .done
+            .key(&q.items)
+            .key(&q.due)
+            .arg(id)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let q = self.keys(item.queue);
+        let q = self.queue(item.queue, item.partition);
         let _: i64 = self
             .retry
             .key(&q.items)
@@ -248,7 +360,7 @@ impl Store for RedisStore {
 
     async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
-        let q = self.keys(item.queue);
+        let q = self.queue(item.queue, item.partition);
         let _: i64 = self
             .dead
             .key(&q.items)
@@ -263,26 +375,56 @@ impl Store for RedisStore {
     }
 
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.keys(queue);
-        let (pending, oldest, dead): (u64, Vec<(String, i64)>, u64) = redis::pipe()
-            .zcard(&q.due)
-            .zrange_withscores(&q.due, 0, 0)
-            .hlen(&q.dead)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
-        Ok(OutboxStats {
-            pending,
-            oldest_due_ms: oldest.first().map(|(_, s)| *s),
-            dead,
-        })
+        let each = futures::future::join_all(
+            self.keys
+                .all_partitions()
+                .map(|p| self.partition_stats(queue, p)),
+        )
+        .await;
+        let mut total = OutboxStats::default();
+        for stats in each {
+            let stats = stats?;
+            total.pending += stats.pending;
+            total.dead += stats.dead;
+            total.oldest_due_ms = match (total.oldest_due_ms, stats.oldest_due_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(total)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
-        let _: String = c.ping().await.map_err(unavailable)?;
-        Ok(())
+        if !self.conn.is_cluster() {
+            return self.conn.ping().await;
+        }
+        // On a cluster, each partition is asked on its own slot's primary.
+        let asked = futures::future::join_all(self.keys.all_partitions().map(|p| async move {
+            let mut c = self.conn.clone();
+            let q = self.queue(Queue::Notifications, p);
+            let answered: Result<i64, _> =
+                redis::cmd("EXISTS").arg(&q.due).query_async(&mut c).await;
+            (p, answered.is_ok())
+        }))
+        .await;
+        let down: Vec<Partition> = asked
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(p, _)| p)
+            .collect();
+        if down.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::PartitionsUnavailable(down))
+        }
+    }
+
+    fn partitions(&self) -> u16 {
+        self.keys.partition_count()
+    }
+
+    async fn persistent(&self) -> Result<Option<bool>, StoreError> {
+        self.conn.persistent().await
     }
 
     /// Redis `TIME`: seconds and microseconds.

@@ -32,6 +32,7 @@ impl ContractEnv {
         let redis = match kind {
             StoreKind::Memory => None,
             StoreKind::Redis => Some(RedisServer::start().await),
+            StoreKind::Cluster => Some(RedisServer::start_cluster(3, 0, false).await),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -109,7 +110,7 @@ fn text(v: &Value) -> String {
 
 /// Both providers pointed at the simulators at `sim_base`, with short timeouts and retries.
 fn config(addr: SocketAddr, sim_base: &str, receiver: &str, redis: Option<&RedisServer>) -> String {
-    let redis = redis.map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
+    let redis = redis.map_or(String::new(), RedisServer::config_line);
     format!(
         r#"{redis}enabled_providers = "fena,feennex"
 public_base_url = "http://{addr}"

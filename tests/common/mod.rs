@@ -7,6 +7,7 @@
 pub mod binary;
 pub mod browser;
 pub mod contract_env;
+pub mod delivery;
 pub mod drivers;
 pub mod durable_redis;
 pub mod feennex_mock;
@@ -37,6 +38,19 @@ pub use redis_server::RedisServer;
 pub enum StoreKind {
     Memory,
     Redis,
+    /// A Redis Cluster of three primaries.
+    Cluster,
+}
+
+impl StoreKind {
+    /// The Redis deployment this kind runs on (None: the embedded store).
+    pub async fn start_redis(self) -> Option<RedisServer> {
+        match self {
+            StoreKind::Memory => None,
+            StoreKind::Redis => Some(RedisServer::start().await),
+            StoreKind::Cluster => Some(RedisServer::start_cluster(3, 0, false).await),
+        }
+    }
 }
 
 /// A router under test and the client to call it.
@@ -124,7 +138,7 @@ pub async fn read(resp: reqwest::Response) -> (u16, Value) {
 
 /// The configuration for a router talking to `fena` and notifying `receiver`.
 pub fn config(store: Option<&RedisServer>, fena_base: &str, receiver: &str, extra: &str) -> String {
-    let redis = store.map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
+    let redis = store.map_or(String::new(), RedisServer::config_line);
     format!(
         r#"{redis}enabled_providers = "fena"
 payment_callback_url = "{receiver}"

@@ -1,19 +1,7 @@
 //! Scenarios on either store, so that every lifecycle is proven on the embedded store and on a
-//! real Redis without writing each test twice: the Redis server a `StoreKind` needs, and
+//! real Redis without writing each test twice (`StoreKind::start_redis` gives the server):
 //! `on_both_stores!`, which turns each named `async fn(StoreKind)` of a test file into a test
 //! of that name in modules `memory` and `redis`.
-
-use super::{RedisServer, StoreKind};
-
-impl StoreKind {
-    /// A private Redis server when the scenario runs on Redis; none on the embedded store.
-    pub async fn redis(self) -> Option<RedisServer> {
-        match self {
-            StoreKind::Memory => None,
-            StoreKind::Redis => Some(RedisServer::start().await),
-        }
-    }
-}
 
 // Only some test binaries run scenarios on both stores.
 #[allow(unused_macros)]

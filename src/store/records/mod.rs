@@ -13,17 +13,19 @@
 //! key is free and the request is processed as new. Unreadable queued work is moved to its
 //! queue's dead letters (see [`Outbox::claim`]).
 
+mod claim;
 mod documents;
 mod keys;
 mod work;
 
+pub use claim::{Rotation, Round};
 pub use documents::{
     Document, InstalmentSlot, Json, PaymentRecord, Phase, PollWindow, Readable, RefundEntry,
     RefundState, Reservation, SubscriptionKind, SubscriptionRecord,
 };
 pub(crate) use keys::QueueKeys;
 pub use keys::{DocKey, Keys, DEFAULT_PREFIX};
-pub use work::{Notification, Outbox, Queued, Recheck, Work};
+pub use work::{Batch, Notification, Outbox, Queued, Recheck, Work};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,7 +182,8 @@ impl Records {
         self.write_at(key, 0, doc, None).await
     }
 
-    /// Writes `doc` if the stored version is still `version`, with `work` in the same step.
+    /// Writes `doc` if the stored version is still `version`, with `work` in the same step
+    /// (queued in the document's partition, so that the step touches one hash slot).
     pub async fn write_at<D: Document>(
         &self,
         key: &DocKey<D>,
@@ -188,7 +191,7 @@ impl Records {
         doc: &D,
         work: Option<&Work>,
     ) -> Result<bool, StoreError> {
-        let item = work.map(Work::item);
+        let item = work.map(|w| w.item_in(key.partition()));
         let written = self
             .store
             .put_if(
@@ -210,9 +213,12 @@ impl Records {
         self.store.delete_if(key.as_str(), version).await
     }
 
-    /// Enqueues work on its own (not following a document change).
+    /// Enqueues work on its own (not following a document change), in the partition of the
+    /// payment it is about.
     pub async fn enqueue(&self, work: &Work) -> Result<(), StoreError> {
-        self.outbox.push(work).await?;
+        let (provider, payment_id) = work.payment();
+        let partition = self.keys.partition_of(provider, payment_id);
+        self.outbox.push(work, partition).await?;
         if matches!(work, Work::Notify(_)) {
             self.wake.wake();
         }

@@ -1,5 +1,7 @@
 //! Queued work: a notification to deliver, a payment to look at again. Typed everywhere but
-//! here, where it becomes an outbox item of the store's durable queues and back.
+//! here, where it becomes an outbox item of the store's durable queues and back. Each piece
+//! of work remembers the partition whose queue holds it, so that finishing it touches that
+//! queue.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 
 use super::keys::recheck_id;
 use crate::contract::PaymentStatus;
-use crate::store::{OutboxItem, Queue, Store, StoreError};
+use crate::store::{OutboxItem, Partition, Queue, Store, StoreError};
 
 /// One notification. Its `id` (the `webhook-id` header) is fixed when it is enqueued, so every
 /// retry of the same state change carries the same id.
@@ -27,6 +29,9 @@ pub struct Notification {
     /// When it is due (kept by the queue, not in the document).
     #[serde(skip)]
     pub due_ms: i64,
+    /// The partition whose queue holds it (kept by the queue, not in the document).
+    #[serde(skip)]
+    pub partition: Partition,
 }
 
 impl Notification {
@@ -41,6 +46,7 @@ impl Notification {
             attempts: 0,
             created_ms: now_ms,
             due_ms: now_ms,
+            partition: Partition::default(),
         }
     }
 
@@ -63,6 +69,9 @@ pub struct Recheck {
     /// When it is due (kept by the queue, not in the document).
     #[serde(skip)]
     pub due_ms: i64,
+    /// The partition whose queue holds it (kept by the queue, not in the document).
+    #[serde(skip)]
+    pub partition: Partition,
 }
 
 /// Work a state change leaves behind, enqueued in the same atomic step.
@@ -73,10 +82,19 @@ pub enum Work {
 }
 
 impl Work {
-    pub(crate) fn item(&self) -> OutboxItem {
+    /// The outbox item of this work in `partition`'s queue.
+    pub(crate) fn item_in(&self, partition: Partition) -> OutboxItem {
         match self {
-            Work::Notify(n) => n.item(),
-            Work::Recheck(r) => r.item(),
+            Work::Notify(n) => n.clone().in_partition(partition).item(),
+            Work::Recheck(r) => r.clone().in_partition(partition).item(),
+        }
+    }
+
+    /// The payment it is about, whose partition takes it when it is queued on its own.
+    pub(crate) fn payment(&self) -> (&str, &str) {
+        match self {
+            Work::Notify(n) => (&n.provider, &n.payment_id),
+            Work::Recheck(r) => (&r.provider, &r.payment_id),
         }
     }
 }
@@ -92,9 +110,14 @@ pub trait Queued: Sized + Serialize + for<'de> Deserialize<'de> {
 
     fn with_due(self, due_ms: i64) -> Self;
 
+    fn partition(&self) -> Partition;
+
+    fn in_partition(self, partition: Partition) -> Self;
+
     fn item(&self) -> OutboxItem {
         OutboxItem {
             queue: Self::QUEUE,
+            partition: self.partition(),
             id: self.id(),
             // Plain data with string keys: serializing cannot fail.
             doc: serde_json::to_string(self).unwrap_or_default(),
@@ -117,6 +140,14 @@ impl Queued for Notification {
     fn with_due(self, due_ms: i64) -> Self {
         Notification { due_ms, ..self }
     }
+
+    fn partition(&self) -> Partition {
+        self.partition
+    }
+
+    fn in_partition(self, partition: Partition) -> Self {
+        Notification { partition, ..self }
+    }
 }
 
 impl Queued for Recheck {
@@ -133,6 +164,21 @@ impl Queued for Recheck {
     fn with_due(self, due_ms: i64) -> Self {
         Recheck { due_ms, ..self }
     }
+
+    fn partition(&self) -> Partition {
+        self.partition
+    }
+
+    fn in_partition(self, partition: Partition) -> Self {
+        Recheck { partition, ..self }
+    }
+}
+
+/// What one claim took from one partition, and when that partition's next item is due if
+/// nothing was.
+pub struct Batch<W> {
+    pub items: Vec<W>,
+    pub next_due_ms: Option<i64>,
 }
 
 /// The typed view of the store's queues, for the workers that take work from them.
@@ -146,26 +192,34 @@ impl Outbox {
         Outbox { store }
     }
 
-    pub async fn push(&self, work: &Work) -> Result<(), StoreError> {
-        self.store.outbox_push(&work.item()).await
+    /// How many partitions there are, each with its own queues.
+    pub fn partitions(&self) -> u16 {
+        self.store.partitions().max(1)
     }
 
-    /// Takes up to `limit` due items and hides them until `lease_until_ms`. An item that
-    /// cannot be read is moved to its queue's dead letters (kept for an operator, never run).
+    /// Queues work on its own in `partition`.
+    pub async fn push(&self, work: &Work, partition: Partition) -> Result<(), StoreError> {
+        self.store.outbox_push(&work.item_in(partition)).await
+    }
+
+    /// Takes up to `limit` due items of `partition` and hides them until `lease_until_ms`.
+    /// An item that cannot be read is moved to its queue's dead letters (kept for an operator,
+    /// never run).
     pub async fn claim<W: Queued>(
         &self,
+        partition: Partition,
         now_ms: i64,
         lease_until_ms: i64,
         limit: usize,
-    ) -> Result<Vec<W>, StoreError> {
-        let items = self
+    ) -> Result<Batch<W>, StoreError> {
+        let taken = self
             .store
-            .outbox_claim(W::QUEUE, now_ms, lease_until_ms, limit)
+            .outbox_claim(W::QUEUE, partition, now_ms, lease_until_ms, limit)
             .await?;
-        let mut claimed = Vec::with_capacity(items.len());
-        for item in items {
+        let mut claimed = Vec::with_capacity(taken.items.len());
+        for item in taken.items {
             match serde_json::from_str::<W>(&item.doc) {
-                Ok(w) => claimed.push(w.with_due(item.due_ms)),
+                Ok(w) => claimed.push(w.with_due(item.due_ms).in_partition(item.partition)),
                 Err(e) => {
                     tracing::error!(queue = W::QUEUE.name(), id = %item.id, error = %e, "unreadable queued item moved to dead letters");
                     if let Err(e) = self.store.outbox_dead(&item).await {
@@ -174,11 +228,30 @@ impl Outbox {
                 }
             }
         }
-        Ok(claimed)
+        Ok(Batch {
+            items: claimed,
+            next_due_ms: taken.next_due_ms,
+        })
+    }
+
+    /// Keeps the lease of work still in progress: the items `ids` of `partition` leased
+    /// until `from_ms` are leased until `to_ms`.
+    pub async fn extend<W: Queued>(
+        &self,
+        partition: Partition,
+        ids: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.store
+            .outbox_extend(W::QUEUE, partition, ids, from_ms, to_ms)
+            .await
     }
 
     pub async fn done<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
-        self.store.outbox_done(W::QUEUE, &work.id()).await
+        self.store
+            .outbox_done(W::QUEUE, work.partition(), &work.id())
+            .await
     }
 
     /// Stores the item as it now is (after an attempt), due at its `due_ms`.
@@ -204,6 +277,7 @@ mod tests {
         assert_eq!(n.attempts, 2);
         assert!(n.body().starts_with(r#"{"status":"ACCEPTED","paymentId""#));
         assert_eq!(n.item().doc, STORED);
+        assert_eq!(n.item().partition, Partition(0));
     }
 
     #[test]
@@ -246,6 +320,7 @@ mod tests {
         let outbox = Outbox::new(store.clone());
         let garbage = OutboxItem {
             queue: Queue::Notifications,
+            partition: Partition(0),
             id: "msg_x".into(),
             doc: "{not json".into(),
             due_ms: 0,
@@ -253,10 +328,14 @@ mod tests {
         store.outbox_push(&garbage).await.unwrap();
         let stored: Notification = serde_json::from_str(STORED).unwrap();
         outbox
-            .push(&Work::Notify(stored.with_due(0)))
+            .push(&Work::Notify(stored.with_due(0)), Partition(0))
             .await
             .unwrap();
-        let claimed = outbox.claim::<Notification>(1, 2, 10).await.unwrap();
+        let claimed = outbox
+            .claim::<Notification>(Partition(0), 1, 2, 10)
+            .await
+            .unwrap()
+            .items;
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].id, "msg_8e5f7b2b3e43496cac22c6e0b8ac0398");
         let stats = store.outbox_stats(Queue::Notifications).await.unwrap();

@@ -1,0 +1,64 @@
+//! A notification worker on a store of the test's choosing, fed notifications directly, for
+//! the tests of what a failover or a dead worker does to delivery.
+
+use payrouter::config::CallbackMethod;
+use payrouter::notify::{Notifier, NotifierSettings, NotifyHandle};
+use payrouter::store::records::{Keys, Notification, Records, Work};
+use payrouter::store::{RedisStore, RedisTarget, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A Redis store in the partitioned layout (16 partitions) on `target`.
+pub async fn redis_store(target: RedisTarget) -> Arc<dyn Store> {
+    let keys = Keys::partitioned("payrouter", 16);
+    Arc::new(RedisStore::connect(&target, &keys).await.unwrap())
+}
+
+/// The typed records over `store`, laid out as `redis_store` lays them out.
+pub fn records(store: Arc<dyn Store>) -> Records {
+    let keys = if store.partitions() > 1 {
+        Keys::partitioned("payrouter", store.partitions())
+    } else {
+        Keys::default()
+    };
+    Records::new(
+        store,
+        keys,
+        Duration::from_secs(3600),
+        NotifyHandle::default(),
+    )
+}
+
+/// The notification `id` about payment `payment_id`, as the engine would enqueue it.
+pub fn notification(id: &str, payment_id: &str) -> Work {
+    let doc = format!(
+        r#"{{"id":"{id}","provider":"fena","paymentId":"{payment_id}","body":{{"status":"ACCEPTED","paymentId":"{payment_id}"}},"attempts":0,"createdMs":0}}"#
+    );
+    Work::Notify(serde_json::from_str::<Notification>(&doc).unwrap())
+}
+
+/// Starts a worker delivering `store`'s notifications to `url`, retrying fast, with `lease`.
+pub fn spawn_notifier(
+    store: Arc<dyn Store>,
+    url: &str,
+    lease: Duration,
+    timeout: Duration,
+) -> (tokio::task::JoinHandle<()>, CancellationToken) {
+    let notifier = Notifier::new(
+        store,
+        NotifierSettings {
+            url: Some(url.to_string()),
+            method: CallbackMethod::Post,
+            signing_secret: None,
+            retry_initial: Duration::from_millis(50),
+            retry_max: Duration::from_millis(200),
+            max_attempts: 1000,
+            timeout,
+        },
+        NotifyHandle::default(),
+    )
+    .with_lease(lease);
+    let stop = CancellationToken::new();
+    (tokio::spawn(notifier.run(stop.clone())), stop)
+}

@@ -1,0 +1,76 @@
+//! payrouter on a primary watched by Sentinel: notifications queued before the primary dies
+//! are all delivered after the sentinel promotes its replica, and a router started with
+//! `REDIS_SENTINELS` serves payments through the primary the sentinel names.
+
+mod common;
+
+use common::delivery::{notification, records, redis_store, spawn_notifier};
+use common::*;
+use payrouter::store::RedisTarget;
+use serde_json::json;
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn target(line: &str) -> RedisTarget {
+    let sentinel = line.split('"').nth(1).unwrap().to_string();
+    RedisTarget::Sentinel {
+        sentinels: vec![sentinel],
+        master: "mymaster".into(),
+    }
+}
+
+#[tokio::test]
+async fn every_notification_is_delivered_across_a_sentinel_failover() {
+    let mut redis = RedisServer::start_sentinel().await;
+    let store = redis_store(target(&redis.config_line())).await;
+    let records = records(store.clone());
+    let receiver = Receiver::start().await;
+    receiver.fail_next(150);
+    let ids: Vec<String> = (0..200).map(|i| format!("msg_sentinel_{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        records
+            .enqueue(&notification(id, &format!("64b48c5b6ba2cd6a{i:08}")))
+            .await
+            .unwrap();
+    }
+    let (worker, stop) = spawn_notifier(
+        store.clone(),
+        &receiver.url,
+        Duration::from_secs(2),
+        Duration::from_secs(2),
+    );
+    eventually(30, || async { (receiver.all().len() >= 50).then_some(()) }).await;
+    let old = redis.primaries().await[0];
+    redis.kill(old);
+    eventually(60, || async {
+        (redis.primaries().await[0] != old).then_some(())
+    })
+    .await;
+    let delivered = eventually(90, || async {
+        let seen: HashSet<String> = receiver.delivered().into_iter().map(|r| r.id).collect();
+        ids.iter().all(|id| seen.contains(id)).then_some(seen)
+    })
+    .await;
+    assert_eq!(delivered.len(), ids.len());
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_router_on_sentinel_serves_a_payment() {
+    const PID: &str = "64b48c5b6ba2cd6a040b3e01";
+    let redis = RedisServer::start_sentinel().await;
+    let fena = FenaMock::start().await;
+    let receiver = Receiver::start().await;
+    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
+    fena.on_create(PID, "sentinel-1", "12.99").await;
+    fena.set_state(PID, "paid", "12.99", "sentinel-1", "sentinel-1")
+        .await;
+    let body = json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "sentinel-1"});
+    let (s, b) = router.post("/v3/fena/pay", &body).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(router.status("fena", PID).await["status"], "ACCEPTED");
+    receiver.notified(PID, "ACCEPTED", "PAYMENT").await;
+    let (s, ready) = router.get("/readyz").await;
+    assert_eq!((s, ready["status"].clone()), (200, json!("ready")));
+}
