@@ -124,7 +124,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
             timeout: Duration::from_millis(config.notify_timeout_ms),
         },
         wake,
-    );
+    )
+    .with_dead_letter_retention(config.dead_letter_retention());
     let draining = Arc::new(AtomicBool::new(false));
     telemetry::register_providers(engine.providers().keys().copied());
     let state = AppState {

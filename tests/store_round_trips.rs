@@ -114,6 +114,29 @@ impl Store for Counting {
         self.inner.outbox_stats(queue).await
     }
 
+    async fn outbox_dead_page(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(Vec<(String, String)>, u64), StoreError> {
+        self.count();
+        self.inner
+            .outbox_dead_page(queue, partition, cursor, count)
+            .await
+    }
+
+    async fn outbox_dead_forget(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        self.count();
+        self.inner.outbox_dead_forget(queue, partition, ids).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.count();
         self.inner.ping().await

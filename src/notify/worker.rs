@@ -32,6 +32,8 @@ pub struct Notifier {
     settings: NotifierSettings,
     wake: NotifyHandle,
     lease: Duration,
+    /// How long a dead letter is kept (DEAD_LETTER_RETENTION_DAYS).
+    dead_letter_retention: Duration,
 }
 
 /// How many notifications one claim takes, and how many are in flight at once.
@@ -44,6 +46,9 @@ const IDLE_MAX: Duration = Duration::from_secs(2);
 /// How long a claimed notification stays hidden from other workers unless extended: what a
 /// killed replica's claims wait before another replica takes them.
 pub const LEASE: Duration = Duration::from_secs(10);
+/// How often old dead letters are looked for (more often when they are kept less than twice
+/// as long, as in tests).
+const DEAD_LETTER_SWEEP: Duration = Duration::from_secs(3600);
 
 enum Delivery {
     Delivered,
@@ -64,6 +69,15 @@ impl Notifier {
             settings,
             wake,
             lease: LEASE,
+            dead_letter_retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+
+    /// Keeps dead letters for `retention` instead of the default 30 days.
+    pub fn with_dead_letter_retention(self, retention: Duration) -> Self {
+        Notifier {
+            dead_letter_retention: retention,
+            ..self
         }
     }
 
@@ -75,7 +89,13 @@ impl Notifier {
     /// Delivers until cancelled, then finishes what is in flight and what is already due.
     pub async fn run(self, cancel: CancellationToken) {
         let mut rotation = Rotation::new(IDLE_POLL, IDLE_MAX);
+        let sweep_every = DEAD_LETTER_SWEEP.min(self.dead_letter_retention / 2);
+        let mut next_sweep = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_sweep {
+                self.forget_old_dead_letters().await;
+                next_sweep = tokio::time::Instant::now() + sweep_every;
+            }
             let idle = self.pass(&mut rotation).await;
             if cancel.is_cancelled() {
                 break;
@@ -91,6 +111,21 @@ impl Notifier {
         // What is already due, once around every partition.
         for _ in 0..self.outbox.partitions() {
             self.pass(&mut rotation).await;
+        }
+    }
+
+    /// Forgets dead letters older than their retention (every replica may; it is idempotent).
+    async fn forget_old_dead_letters(&self) {
+        let cutoff = now_ms() - self.dead_letter_retention.as_millis() as i64;
+        match self.outbox.forget_dead_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                forgotten = n,
+                "dead letters past DEAD_LETTER_RETENTION_DAYS forgotten"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for old dead letters; will try again")
+            }
         }
     }
 
@@ -124,6 +159,8 @@ impl Notifier {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
                     .increment(1);
                 tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
+                n.dead_ms = now_ms();
+                n.last_error = Some(reason);
                 self.outbox.dead(&n).await
             }
             Delivery::Failed(reason) => {
@@ -132,6 +169,7 @@ impl Notifier {
                 let delay = self.backoff(n.attempts);
                 tracing::warn!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, retry_in_ms = delay.as_millis() as u64, reason, "notification failed; will retry");
                 n.due_ms = now_ms() + delay.as_millis() as i64;
+                n.last_error = Some(reason);
                 self.outbox.retry(&n).await
             }
         };

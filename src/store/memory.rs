@@ -290,6 +290,38 @@ impl Store for MemoryStore {
         })
     }
 
+    /// One page holding every dead letter: the embedded store keeps them in one map.
+    async fn outbox_dead_page(
+        &self,
+        queue: Queue,
+        _partition: Partition,
+        _cursor: u64,
+        _count: usize,
+    ) -> Result<(Vec<(String, String)>, u64), StoreError> {
+        let mut inner = self.lock();
+        let dead = &inner.queue(queue).dead;
+        Ok((
+            dead.iter()
+                .map(|(id, doc)| (id.clone(), doc.clone()))
+                .collect(),
+            0,
+        ))
+    }
+
+    async fn outbox_dead_forget(
+        &self,
+        queue: Queue,
+        _partition: Partition,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let dead = &mut inner.queue(queue).dead;
+        for id in ids {
+            dead.remove(id);
+        }
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -151,6 +151,24 @@ pub trait Store: Send + Sync + 'static {
     /// The queue's figures over every partition.
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError>;
 
+    /// A page of `partition`'s dead letters as `(id, doc)`, from `cursor` (0: the first page);
+    /// the next cursor, 0 after the last page. Pages may hold more or fewer than `count`.
+    async fn outbox_dead_page(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(Vec<(String, String)>, u64), StoreError>;
+
+    /// Forgets the dead letters `ids` of `partition` (kept past their retention).
+    async fn outbox_dead_forget(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        ids: &[String],
+    ) -> Result<(), StoreError>;
+
     /// Answers when every partition's data is reachable; otherwise names the ones that are not.
     async fn ping(&self) -> Result<(), StoreError>;
 

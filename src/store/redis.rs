@@ -374,6 +374,51 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    async fn outbox_dead_page(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(Vec<(String, String)>, u64), StoreError> {
+        let mut c = self.conn.clone();
+        let q = self.queue(queue, partition);
+        let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
+            .arg(&q.dead)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        let mut pairs = Vec::with_capacity(flat.len() / 2);
+        let mut flat = flat.into_iter();
+        while let (Some(id), Some(doc)) = (flat.next(), flat.next()) {
+            pairs.push((id, doc));
+        }
+        Ok((pairs, next))
+    }
+
+    async fn outbox_dead_forget(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn.clone();
+        let q = self.queue(queue, partition);
+        let _: i64 = redis::cmd("HDEL")
+            .arg(&q.dead)
+            .arg(ids)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
         let each = futures::future::join_all(
             self.keys

@@ -26,12 +26,22 @@ pub struct Notification {
     pub attempts: u32,
     #[serde(default)]
     pub created_ms: i64,
+    /// Why the last attempt failed (the receiver's HTTP status or the network error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it became a dead letter (0 while it is still being delivered).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dead_ms: i64,
     /// When it is due (kept by the queue, not in the document).
     #[serde(skip)]
     pub due_ms: i64,
     /// The partition whose queue holds it (kept by the queue, not in the document).
     #[serde(skip)]
     pub partition: Partition,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl Notification {
@@ -45,6 +55,8 @@ impl Notification {
             body: serde_json::value::to_raw_value(body).unwrap_or_default(),
             attempts: 0,
             created_ms: now_ms,
+            last_error: None,
+            dead_ms: 0,
             due_ms: now_ms,
             partition: Partition::default(),
         }
@@ -261,6 +273,47 @@ impl Outbox {
 
     pub async fn dead<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
         self.store.outbox_dead(&work.item()).await
+    }
+
+    /// Forgets the dead notifications that died before `cutoff_ms` (those kept before their
+    /// death time was recorded count from their creation); how many. A dead letter that cannot
+    /// be read is kept: its age is unknown.
+    pub async fn forget_dead_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        const PAGE: usize = 500;
+        let mut forgotten = 0;
+        for p in 0..self.partitions() {
+            let partition = Partition(p);
+            let mut cursor = 0;
+            loop {
+                let (page, next) = self
+                    .store
+                    .outbox_dead_page(Queue::Notifications, partition, cursor, PAGE)
+                    .await?;
+                let old: Vec<String> = page
+                    .into_iter()
+                    .filter(|(_, doc)| {
+                        serde_json::from_str::<Notification>(doc).is_ok_and(|n| {
+                            let died = if n.dead_ms > 0 {
+                                n.dead_ms
+                            } else {
+                                n.created_ms
+                            };
+                            died < cutoff_ms
+                        })
+                    })
+                    .map(|(id, _)| id)
+                    .collect();
+                forgotten += old.len();
+                self.store
+                    .outbox_dead_forget(Queue::Notifications, partition, &old)
+                    .await?;
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(forgotten)
     }
 }
 
