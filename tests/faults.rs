@@ -88,6 +88,7 @@ fn replica_env(
         ("RECHECK_MAX_MS", "1000".into()),
         ("ROUTE_TIMEOUT_MS", "3000".into()),
         ("SHUTDOWN_GRACE_MS", "500".into()),
+        ("FENA_CONNECT_TIMEOUT_MS", "500".into()),
         ("FENA_TIMEOUT_MS", "1000".into()),
     ];
     env.extend(fena_at_simulator(sim_base));
