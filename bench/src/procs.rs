@@ -153,6 +153,10 @@ pub async fn router(port: u16, sim: &Proc, env: &[(&str, String)]) -> Proc {
         // Rechecks of the thousands of pending payments a run creates would otherwise run
         // under the later measurements; each figure measures one path.
         .env("RECHECK_INITIAL_MS", "3600000")
+        // The callback figure measures ingest capacity, not the amplification guard (default
+        // 20 provider fetches a second), which would turn it into a measure of the recheck
+        // queue.
+        .env("CALLBACK_FETCH_RATE", "1000000")
         .stdout(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);

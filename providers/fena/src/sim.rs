@@ -58,6 +58,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -140,9 +141,35 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Store {
-    /// In creation order, so the control API lists them as they were made.
-    payments: Vec<Payment>,
+    payments: Payments,
     recurring: Vec<Recurring>,
+}
+
+/// Single payments in creation order (the control API lists them as they were made), found
+/// by id without a scan: benchmarks create tens of thousands.
+#[derive(Default)]
+struct Payments {
+    list: Vec<Payment>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Payments {
+    fn push(&mut self, payment: Payment) {
+        self.by_id.insert(payment.id.clone(), self.list.len());
+        self.list.push(payment);
+    }
+
+    fn get(&self, id: &str) -> Option<&Payment> {
+        self.by_id.get(id).map(|&i| &self.list[i])
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Payment> {
+        self.by_id.get(id).map(|&i| &mut self.list[i])
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Payment> {
+        self.list.iter()
+    }
 }
 
 /// A single payment. Amounts are GBP pence.

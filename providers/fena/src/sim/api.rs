@@ -207,7 +207,7 @@ pub(super) async fn process_draft(
     }
     let result = {
         let mut store = sim.store();
-        let Some(p) = store.payments.iter_mut().find(|p| p.id == id) else {
+        let Some(p) = store.payments.get_mut(&id) else {
             return refusal(StatusCode::NOT_FOUND, "Payment not found");
         };
         if p.status != "draft" {
@@ -232,7 +232,7 @@ pub(super) async fn get_single(
         return refused;
     }
     let store = sim.store();
-    match store.payments.iter().find(|p| p.id == id) {
+    match store.payments.get(&id) {
         Some(p) => Json(json!({"data": p.data(sim.base())})).into_response(),
         None => refusal(StatusCode::NOT_FOUND, "Payment not found"),
     }
@@ -253,7 +253,7 @@ pub(super) async fn refund(
     };
     let webhook = {
         let mut store = sim.store();
-        let Some(p) = store.payments.iter_mut().find(|p| p.id == id) else {
+        let Some(p) = store.payments.get_mut(&id) else {
             return refusal(StatusCode::NOT_FOUND, "Payment not found");
         };
         if !matches!(p.status.as_str(), "paid" | "partial_refund") {

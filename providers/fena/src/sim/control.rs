@@ -54,7 +54,7 @@ fn with_payment(
     new_status: Option<&str>,
     claimed: Option<&str>,
 ) -> Option<(Value, Value)> {
-    if let Some(p) = store.payments.iter_mut().find(|p| p.id == id) {
+    if let Some(p) = store.payments.get_mut(id) {
         if let Some(status) = new_status {
             p.set_status(status);
         }

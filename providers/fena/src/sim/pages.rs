@@ -66,7 +66,7 @@ fn done(what: &str, reference: &str, status: &str) -> Response {
 
 pub(super) async fn payment_page(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
     let store = sim.store();
-    let Some(p) = store.payments.iter().find(|p| p.id == id) else {
+    let Some(p) = store.payments.get(&id) else {
         return not_found("Payment");
     };
     let action = |a: &str| format!("{}/pay/{}/{a}", sim.base(), p.id);
@@ -99,7 +99,7 @@ pub(super) async fn payment_action(
     };
     let payment = {
         let mut store = sim.store();
-        let Some(p) = store.payments.iter_mut().find(|p| p.id == id) else {
+        let Some(p) = store.payments.get_mut(&id) else {
             return not_found("Payment");
         };
         if !PAYABLE.contains(&p.status.as_str()) {
@@ -136,7 +136,7 @@ fn back_to_merchant(url: &str, reference: &str, status: &str) -> String {
 
 pub(super) async fn refund_page(State(sim): State<Simulator>, Path(id): Path<String>) -> Response {
     let store = sim.store();
-    let Some(p) = store.payments.iter().find(|p| p.id == id) else {
+    let Some(p) = store.payments.get(&id) else {
         return not_found("Payment");
     };
     let Some(refund) = p.pending_refund else {
@@ -165,7 +165,7 @@ pub(super) async fn refund_action(
 ) -> Response {
     let payment = {
         let mut store = sim.store();
-        let Some(p) = store.payments.iter_mut().find(|p| p.id == id) else {
+        let Some(p) = store.payments.get_mut(&id) else {
             return not_found("Payment");
         };
         let Some(refund) = p.pending_refund else {
