@@ -162,6 +162,9 @@ pub async fn cluster(r: &mut Report, http: &reqwest::Client, sim: &Proc, node: &
             ("REDIS_CLUSTER_NODES", seeds),
             ("NOTIFY_RETRY_INITIAL_MS", "100".into()),
             ("NOTIFY_RETRY_MAX_MS", "1000".into()),
+            // Building the backlog may outlast the default 30 attempts (about 25 s at these
+            // delays); a notification that died would never arrive and the drain never end.
+            ("NOTIFY_MAX_ATTEMPTS", "1000".into()),
         ],
     )
     .await;
