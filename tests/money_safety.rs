@@ -5,36 +5,11 @@
 
 mod common;
 
+use common::fena_env::{env, pay_body, Env};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const PID: &str = "64b48c5b6ba2cd6a040b20a8";
-
-struct Env {
-    fena: FenaMock,
-    receiver: Receiver,
-    router: TestRouter,
-    _redis: Option<RedisServer>,
-}
-
-async fn env(kind: StoreKind, extra: &str) -> Env {
-    let fena = FenaMock::start().await;
-    let receiver = Receiver::start().await;
-    let redis = kind.start_redis().await;
-    let router =
-        TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, extra)).await;
-    Env {
-        fena,
-        receiver,
-        router,
-        _redis: redis,
-    }
-}
-
-fn pay_body(shop_tx: &str, amount: i64) -> Value {
-    json!({"amount": amount, "currency": "GBP", "shopTransactionId": shop_tx,
-           "successRedirectUrl": "https://shop.example/ok", "failureRedirectUrl": "https://shop.example/ko"})
-}
 
 /// Creates payment PID for `shop_tx` (12.99 GBP), reported by Fena as `sent`.
 async fn created(e: &Env, shop_tx: &str) {

@@ -4,38 +4,13 @@
 
 mod common;
 
+use common::fena_env::{env, pay_body, Env};
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const PID: &str = "64b48c5b6ba2cd6a040b20a8";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-struct Env {
-    fena: FenaMock,
-    receiver: Receiver,
-    router: TestRouter,
-    _redis: Option<RedisServer>,
-}
-
-async fn env(kind: StoreKind, extra: &str) -> Env {
-    let fena = FenaMock::start().await;
-    let receiver = Receiver::start().await;
-    let redis = kind.start_redis().await;
-    let router =
-        TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, extra)).await;
-    Env {
-        fena,
-        receiver,
-        router,
-        _redis: redis,
-    }
-}
-
-fn pay_body(shop_tx: &str, amount: i64) -> Value {
-    json!({"amount": amount, "currency": "GBP", "shopTransactionId": shop_tx,
-           "successRedirectUrl": "https://shop.example/ok", "failureRedirectUrl": "https://shop.example/ko"})
-}
 
 fn webhook(id: &str, claimed_status: &str) -> Value {
     json!({"eventScope": "single-payments", "eventName": "status-update", "id": id,

@@ -152,6 +152,23 @@ impl RedisStore {
         })
     }
 
+    /// Runs `script` (push or retry) on `item` in its partition's queue: KEYS items, due;
+    /// ARGV id, doc, due time.
+    async fn write_item(&self, script: &Script, item: &OutboxItem) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let q = self.queue(item.queue, item.partition);
+        let _: i64 = script
+            .key(&q.items)
+            .key(&q.due)
+            .arg(&item.id)
+            .arg(&item.doc)
+            .arg(item.due_ms)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
         self.keys.queue(queue, partition)
     }
@@ -242,19 +259,7 @@ impl Store for RedisStore {
     }
 
     async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(item.queue, item.partition);
-        let _: i64 = self
-            .push
-            .key(&q.items)
-            .key(&q.due)
-            .arg(&item.id)
-            .arg(&item.doc)
-            .arg(item.due_ms)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.write_item(&self.push, item).await
     }
 
     async fn outbox_claim(
@@ -343,19 +348,7 @@ impl Store for RedisStore {
     }
 
     async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(item.queue, item.partition);
-        let _: i64 = self
-            .retry
-            .key(&q.items)
-            .key(&q.due)
-            .arg(&item.id)
-            .arg(&item.doc)
-            .arg(item.due_ms)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.write_item(&self.retry, item).await
     }
 
     async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@ pub mod drivers;
 pub mod durable_redis;
 pub mod feennex_mock;
 pub mod feennex_sim;
+pub mod fena_env;
 pub mod fena_mock;
 pub mod flaky_receiver;
 pub mod pages;

@@ -101,7 +101,8 @@ pub struct PaymentRecord {
 
 impl Json for PaymentRecord {}
 
-fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
+/// For `skip_serializing_if`: a field at its default is left out of the document.
+pub(super) fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
     *n == N::default()
 }
 

@@ -30,7 +30,7 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When it became a dead letter (0 while it is still being delivered).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::documents::is_zero")]
     pub dead_ms: i64,
     /// When it is due (kept by the queue, not in the document).
     #[serde(skip)]
@@ -38,10 +38,6 @@ pub struct Notification {
     /// The partition whose queue holds it (kept by the queue, not in the document).
     #[serde(skip)]
     pub partition: Partition,
-}
-
-fn is_zero(n: &i64) -> bool {
-    *n == 0
 }
 
 impl Notification {
