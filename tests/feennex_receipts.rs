@@ -7,6 +7,7 @@
 mod common;
 
 use common::feennex_sim::{SIM_SECRET_KEY, SIM_SHOP_ID};
+use common::stores::on_both_stores;
 use common::*;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
@@ -308,17 +309,6 @@ async fn only_open_bank_transfers_take_receipts(kind: StoreKind) {
     let (s, b) = read(anonymous.send().await.unwrap()).await;
     assert_error_response(s, &b, 401);
     assert_eq!(e.sim.sim.receipt_requests(), 0);
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-    };
 }
 
 on_both_stores!(

@@ -16,6 +16,7 @@ use common::feennex_mock::{
 };
 use common::pages::unescape;
 use common::receiver::Received;
+use common::stores::on_both_stores;
 use common::*;
 use httpmock::Method::POST;
 use serde_json::{json, Value};
@@ -1091,17 +1092,6 @@ async fn refunds_and_automatic_subscriptions_are_not_offered(kind: StoreKind) {
         assert!(message(&b).contains("tok-1"), "{b}");
     }
     assert!(e.receiver.all().is_empty());
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-    };
 }
 
 on_both_stores!(

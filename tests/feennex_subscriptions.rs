@@ -6,6 +6,7 @@
 mod common;
 
 use common::feennex_sim::{SIM_SECRET_KEY, SIM_SHOP_ID};
+use common::stores::on_both_stores;
 use common::*;
 use serde_json::{json, Value};
 
@@ -244,17 +245,6 @@ async fn a_new_subscription_is_pending_and_ends_on_expire(kind: StoreKind) {
         )
         .await;
     assert_error_response(s, &b, 501);
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-    };
 }
 
 on_both_stores!(

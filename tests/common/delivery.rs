@@ -62,3 +62,65 @@ pub fn spawn_notifier(
     let stop = CancellationToken::new();
     (tokio::spawn(notifier.run(stop.clone())), stop)
 }
+
+/// 200 notifications queued on `store` and being delivered to a receiver that fails the first
+/// 150 attempts, so that some are being retried when a primary goes away.
+pub struct Backlog {
+    pub receiver: super::Receiver,
+    pub ids: Vec<String>,
+    worker: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+/// Queues the backlog (ids `msg_{name}_{i}`) and returns once deliveries are under way.
+pub async fn start_backlog(store: Arc<dyn Store>, name: &str) -> Backlog {
+    let records = records(store.clone());
+    let receiver = super::Receiver::start().await;
+    receiver.fail_next(150);
+    let ids: Vec<String> = (0..200).map(|i| format!("msg_{name}_{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        records
+            .enqueue(&notification(id, &format!("64b48c5b6ba2cd6a{i:08}")))
+            .await
+            .unwrap();
+    }
+    let (worker, stop) = spawn_notifier(
+        store,
+        &receiver.url,
+        Duration::from_secs(2),
+        Duration::from_secs(2),
+    );
+    super::eventually(30, || async { (receiver.all().len() >= 50).then_some(()) }).await;
+    Backlog {
+        receiver,
+        ids,
+        worker,
+        stop,
+    }
+}
+
+impl Backlog {
+    /// Waits until every notification of the backlog was delivered at least once, stops the
+    /// worker, and answers the ids delivered.
+    pub async fn all_delivered(self) -> std::collections::HashSet<String> {
+        let delivered = super::eventually(90, || async {
+            let seen: std::collections::HashSet<String> = self
+                .receiver
+                .delivered()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            self.ids.iter().all(|id| seen.contains(id)).then_some(seen)
+        })
+        .await;
+        println!(
+            "{} ids delivered, {} deliveries, {} attempts in all",
+            delivered.len(),
+            self.receiver.delivered().len(),
+            self.receiver.all().len()
+        );
+        self.stop.cancel();
+        self.worker.await.unwrap();
+        delivered
+    }
+}
