@@ -224,6 +224,9 @@ impl Engine {
         payment_id: &str,
         mut change: impl FnMut(PaymentRecord) -> Result<Step<PaymentRecord, T>>,
     ) -> Result<T> {
+        // Read here, after any provider call of the caller, even when the caller read the
+        // record before that call: a decision to keep it unchanged writes nothing, so a stale
+        // copy would go unchecked and be answered (a later fetch's state applied meanwhile).
         let (rec, version) = self.load(p, payment_id).await?;
         let first = Snapshot {
             version,
