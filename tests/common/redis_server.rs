@@ -9,12 +9,21 @@ use std::time::Duration;
 /// The password of the deployments started `with_auth`, for the ACL user `default`.
 pub const PASSWORD: &str = "s3cret-redis-pw";
 
-/// A loopback port that is free, at most 55535, and whose cluster bus port (+10000) is free.
+/// A loopback port that is free and whose cluster bus port (+10000) is free. Both lie below
+/// the kernel's ephemeral range (32768 and up), so no socket the OS numbers itself (a client
+/// connection, a router bound to port 0) can take a node's bus port, and a counter keeps the
+/// concurrent tests of one binary from picking the same port.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 2_700;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let offset = (std::process::id() % u32::from(SPAN)) as u16;
     loop {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        if port <= 55535 && std::net::TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST + (offset + n) % SPAN;
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 10_000) {
             return port;
         }
     }
