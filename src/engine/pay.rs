@@ -18,12 +18,15 @@ use crate::contract::PayResponse;
 use crate::store::records::PaymentRecord;
 
 /// What makes two creating requests "the same": amount, currency and providerData, plus
-/// whatever else the operation adds (a subscription's cadence).
+/// whatever else the operation adds (a subscription's cadence). The merchant is left out: it
+/// is part of the idempotency key, and naming `default` is naming none.
 pub(super) fn fingerprint(order: &PayOrder, extra: &serde_json::Value) -> String {
+    let mut data = order.provider_data.clone();
+    data.remove("merchant");
     let canonical = serde_json::json!({
         "amount": order.amount.minor,
         "currency": order.amount.currency.code(),
-        "providerData": order.provider_data,
+        "providerData": data,
         "extra": extra,
     });
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
