@@ -99,6 +99,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     let wake = NotifyHandle::default();
     let route_timeout = Duration::from_millis(config.route_timeout_ms);
     let records = Records::new(store.clone(), keys, config.retention(), wake.clone());
+    let timelines = records.timelines().clone();
     let engine = Arc::new(
         Engine::new(
             records,
@@ -125,7 +126,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         },
         wake,
     )
-    .with_dead_letter_retention(config.dead_letter_retention());
+    .with_dead_letter_retention(config.dead_letter_retention())
+    .with_timelines(timelines);
     let draining = Arc::new(AtomicBool::new(false));
     telemetry::register_providers(engine.providers().keys().copied());
     let state = AppState {
