@@ -524,6 +524,20 @@ on_both_stores!(
     a_recheck_keeps_to_feennex_poll_limit,
 );
 
+/// On a Redis Cluster of three primaries: every step's keys (document, queue, timeline,
+/// index) share one hash slot, and the lists merge every partition.
+mod cluster {
+    #[tokio::test]
+    async fn payments_are_listed_newest_first_filtered_and_paged() {
+        super::payments_are_listed_newest_first_filtered_and_paged(super::StoreKind::Cluster).await
+    }
+
+    #[tokio::test]
+    async fn a_timeline_follows_a_payment_from_pay_to_redelivery() {
+        super::a_timeline_follows_a_payment_from_pay_to_redelivery(super::StoreKind::Cluster).await
+    }
+}
+
 #[tokio::test]
 async fn two_replicas_on_one_redis_see_the_same_lists() {
     let fena = FenaMock::start().await;
