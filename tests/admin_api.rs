@@ -585,3 +585,158 @@ async fn two_replicas_on_one_redis_see_the_same_lists() {
     .await;
     timeline_with(&a, id, "delivered").await;
 }
+
+/// The Redis store's paging script reads a page of an index as the embedded store does: by
+/// score, then by member among equal scores, strictly past the cursor, in either direction;
+/// and entries older than the trim point are gone.
+#[tokio::test]
+async fn redis_and_the_embedded_store_page_an_index_alike() {
+    use payrouter::store::records::Keys;
+    use payrouter::store::{
+        After, Beside, IndexEntry, MemoryStore, PageQuery, RedisStore, RedisTarget, Store,
+    };
+    use std::time::Duration;
+
+    let redis = RedisServer::start().await;
+    let keys = Keys::partitioned("payrouter", 1);
+    let on_redis = RedisStore::connect(&RedisTarget::Node(redis.url()), &keys)
+        .await
+        .unwrap();
+    let in_memory = MemoryStore::new(100);
+    let index = keys
+        .payment("fena", "index-test")
+        .to_string()
+        .replace(":payment:fena:index-test", ":test-index");
+    let entries = [
+        ("m", 5),
+        ("k", 5),
+        ("z", 5),
+        ("c", 7),
+        ("d", 3),
+        ("old", 1),
+        ("x", 9),
+    ];
+    for store in [&on_redis as &dyn Store, &in_memory] {
+        for (member, score) in entries {
+            let doc = keys.payment("fena", member).to_string();
+            let beside = Beside {
+                index: Some(IndexEntry {
+                    key: &index,
+                    member,
+                    score,
+                    trim_before: 2,
+                    ttl: Duration::from_secs(60),
+                }),
+                ..Default::default()
+            };
+            assert!(store
+                .put_if(&doc, 0, "{}", None, Some(&beside))
+                .await
+                .unwrap());
+        }
+    }
+    let mut queries = Vec::new();
+    for descending in [true, false] {
+        for count in [1, 2, 3, 10] {
+            queries.push(PageQuery {
+                descending,
+                min: 0,
+                max: i64::MAX,
+                after: None,
+                count,
+            });
+            for (member, score) in entries {
+                queries.push(PageQuery {
+                    descending,
+                    min: 0,
+                    max: i64::MAX,
+                    after: Some(After {
+                        score,
+                        member: member.into(),
+                    }),
+                    count,
+                });
+            }
+        }
+        queries.push(PageQuery {
+            descending,
+            min: 4,
+            max: 7,
+            after: None,
+            count: 10,
+        });
+    }
+    for q in &queries {
+        let got = on_redis.index_page(&index, q).await.unwrap();
+        let want = in_memory.index_page(&index, q).await.unwrap();
+        assert_eq!(got, want, "{q:?}");
+    }
+    let all = PageQuery {
+        descending: true,
+        min: 0,
+        max: i64::MAX,
+        after: None,
+        count: 10,
+    };
+    let newest_first = on_redis.index_page(&index, &all).await.unwrap();
+    assert_eq!(
+        newest_first,
+        [(9, "x"), (7, "c"), (5, "z"), (5, "m"), (5, "k"), (3, "d")]
+            .map(|(s, m)| (s, m.to_string())),
+        "trimmed below 2"
+    );
+}
+
+/// `make run`: the demo profile turns the admin API on with a token it makes up and prints,
+/// and `config check` shows a configured token only as redacted.
+#[tokio::test]
+async fn the_demo_profile_prints_an_admin_token_and_config_check_hides_one() {
+    use common::binary::{free_port, payrouter, Served};
+    use std::process::Stdio;
+
+    let (port, sim_port) = (free_port(), free_port());
+    let mut cmd = payrouter(&[]);
+    cmd.env("PAYROUTER_PROFILE", "demo")
+        .env("SIM_PORT", sim_port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let served = Served::start(&mut cmd, port).await;
+    let (s, b) = read(served.get("/admin/api/payments").await).await;
+    assert_error_response(s, &b, 401);
+    let out = served.stop().await;
+    let banner = String::from_utf8_lossy(&out.stdout);
+    let line = banner
+        .lines()
+        .find(|l| {
+            l.contains(&format!(
+                "curl -s http://localhost:{port}/admin/api/payments"
+            ))
+        })
+        .unwrap_or_else(|| panic!("no admin line in:\n{banner}"));
+    let token = line
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|t| t.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(token.starts_with("demo-") && token.len() > 30, "{token}");
+
+    let out = payrouter(&["config", "check"])
+        .env("PAYROUTER_PROFILE", "demo")
+        .env("ADMIN_API_TOKEN", ADMIN_TOKEN)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{listing}");
+    let line = listing
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("ADMIN_API_TOKEN"))
+        .unwrap_or_else(|| panic!("ADMIN_API_TOKEN not listed in:\n{listing}"));
+    assert!(
+        line.contains("[redacted]") && line.contains("environment"),
+        "{line}"
+    );
+    assert!(
+        !listing.contains(ADMIN_TOKEN),
+        "a secret was printed:\n{listing}"
+    );
+}

@@ -26,8 +26,13 @@ pub struct NotifierSettings {
     pub timeout: Duration,
 }
 
+/// Told of each notification that has just become a dead letter (after the store recorded it),
+/// e.g. to alert an operator.
+pub type OnDead = Arc<dyn Fn(&Notification) + Send + Sync>;
+
 pub struct Notifier {
     outbox: Outbox,
+    on_dead: Option<OnDead>,
     http: reqwest::Client,
     settings: NotifierSettings,
     wake: NotifyHandle,
@@ -73,6 +78,7 @@ impl Notifier {
             .expect("static HTTP client settings are valid");
         Notifier {
             outbox: Outbox::new(store),
+            on_dead: None,
             http,
             settings,
             wake,
@@ -94,6 +100,14 @@ impl Notifier {
     pub fn with_timelines(self, timelines: Timelines) -> Self {
         Notifier {
             outbox: self.outbox.clone().with_timelines(timelines),
+            ..self
+        }
+    }
+
+    /// The same worker, calling `hook` with each notification that dies.
+    pub fn with_on_dead(self, hook: OnDead) -> Self {
+        Notifier {
+            on_dead: Some(hook),
             ..self
         }
     }
@@ -204,9 +218,14 @@ impl Notifier {
                     };
                     n.dead_ms = at_ms;
                     n.last_error = Some(reason);
-                    self.outbox
+                    let moved = self
+                        .outbox
                         .dead(&n, &[failed, TimelineEvent::new(at_ms, dead)])
-                        .await
+                        .await;
+                    if let (Ok(()), Some(hook)) = (&moved, &self.on_dead) {
+                        hook(&n);
+                    }
+                    moved
                 } else {
                     metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
                         .increment(1);
