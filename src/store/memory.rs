@@ -83,7 +83,7 @@ impl Inner {
             return;
         }
         let expires = now + a.ttl;
-        if !self.lists.get(a.key).is_some_and(|l| l.expires > now) {
+        if self.lists.get(a.key).is_none_or(|l| l.expires <= now) {
             let seq = self.next_seq;
             self.next_seq += 1;
             self.list_order.push_back((seq, a.key.to_string()));
