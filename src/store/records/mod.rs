@@ -249,18 +249,23 @@ impl Records {
         }
         let encoded = Timelines::encode(&events);
         let timeline_key = payment.map(|p| self.timelines.key(p.provider, p.payment_id));
-        let member = payment.map(|p| listing::member(p.provider, p.payment_id));
-        let index_key = self.keys.payment_index(key.partition());
-        let index = match (payment, &member) {
-            (Some(p), Some(member)) if new => Some(IndexEntry {
-                key: &index_key,
+        // The index key, member and score of a payment new to the store.
+        let listed = payment.filter(|_| new).map(|p| {
+            (
+                self.keys.payment_index(key.partition()),
+                listing::member(p.provider, p.payment_id),
+                p.created_ms,
+            )
+        });
+        let index = listed
+            .as_ref()
+            .map(|(index_key, member, created_ms)| IndexEntry {
+                key: index_key,
                 member,
-                score: p.created_ms,
-                trim_before: p.created_ms - self.retention.as_millis() as i64,
+                score: *created_ms,
+                trim_before: created_ms - self.retention.as_millis() as i64,
                 ttl: self.retention,
-            }),
-            _ => None,
-        };
+            });
         let beside = Beside {
             outbox: item.as_ref(),
             timeline: timeline_key
