@@ -29,7 +29,7 @@ pub use documents::{
 pub(crate) use keys::QueueKeys;
 pub use keys::{DocKey, Keys, DEFAULT_PREFIX};
 pub use listing::{IndexCursor, IndexQuery, Indexed};
-pub use timeline::{Event, Source, TimelineEvent, Timelines, KEEP as TIMELINE_KEEP};
+pub use timeline::{Event, Source, TimelineEvent, Timelines};
 pub use work::{Batch, Notification, Outbox, Queued, Recheck, Work};
 
 use std::sync::Arc;
@@ -110,11 +110,6 @@ impl Records {
     /// Where payments' timelines go (for other writers of events: the notifier).
     pub fn timelines(&self) -> &Timelines {
         &self.timelines
-    }
-
-    /// How long payments (and their timelines and index entries) are kept.
-    pub fn retention(&self) -> Duration {
-        self.retention
     }
 
     /// Wakes the notifier (a notification was queued or revived outside a document write).
