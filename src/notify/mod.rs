@@ -6,7 +6,7 @@ mod sign;
 mod worker;
 
 pub use sign::signature;
-pub use worker::{Notifier, NotifierSettings};
+pub use worker::{Notifier, NotifierSettings, OnDead};
 
 use std::sync::Arc;
 use tokio::sync::Notify;

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{signature, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
-use crate::store::records::{Notification, Outbox, Rotation};
+use crate::store::records::{Event, Notification, Outbox, Rotation, TimelineEvent, Timelines};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -26,8 +26,13 @@ pub struct NotifierSettings {
     pub timeout: Duration,
 }
 
+/// Told of each notification that has just become a dead letter (after the store recorded it),
+/// e.g. to alert an operator.
+pub type OnDead = Arc<dyn Fn(&Notification) + Send + Sync>;
+
 pub struct Notifier {
     outbox: Outbox,
+    on_dead: Option<OnDead>,
     http: reqwest::Client,
     settings: NotifierSettings,
     wake: NotifyHandle,
@@ -50,6 +55,14 @@ pub const LEASE: Duration = Duration::from_secs(10);
 /// as long, as in tests).
 const DEAD_LETTER_SWEEP: Duration = Duration::from_secs(3600);
 
+/// How one attempt went: its outcome, the receiver's HTTP status when it answered, and how
+/// long it took.
+struct Attempt {
+    outcome: Delivery,
+    http_status: Option<u16>,
+    latency_ms: u64,
+}
+
 enum Delivery {
     Delivered,
     Failed(String),
@@ -65,6 +78,7 @@ impl Notifier {
             .expect("static HTTP client settings are valid");
         Notifier {
             outbox: Outbox::new(store),
+            on_dead: None,
             http,
             settings,
             wake,
@@ -77,6 +91,23 @@ impl Notifier {
     pub fn with_dead_letter_retention(self, retention: Duration) -> Self {
         Notifier {
             dead_letter_retention: retention,
+            ..self
+        }
+    }
+
+    /// The same worker, recording every attempt on the timeline of the notification's payment
+    /// (in the same store step as the attempt's outcome).
+    pub fn with_timelines(self, timelines: Timelines) -> Self {
+        Notifier {
+            outbox: self.outbox.clone().with_timelines(timelines),
+            ..self
+        }
+    }
+
+    /// The same worker, calling `hook` with each notification that dies.
+    pub fn with_on_dead(self, hook: OnDead) -> Self {
+        Notifier {
+            on_dead: Some(hook),
             ..self
         }
     }
@@ -149,28 +180,61 @@ impl Notifier {
         let lag = (now_ms() - n.due_ms).max(0) as f64 / 1000.0;
         metrics::histogram!("payrouter_notification_lag_seconds").record(lag);
         n.attempts += 1;
-        let result = match self.deliver(&n).await {
+        let attempt = self.deliver(&n).await;
+        let at_ms = now_ms();
+        let result = match attempt.outcome {
             Delivery::Delivered => {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "delivered")
                     .increment(1);
-                self.outbox.done(&n).await
-            }
-            Delivery::Failed(reason) if n.attempts >= self.settings.max_attempts => {
-                metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
-                    .increment(1);
-                tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
-                n.dead_ms = now_ms();
-                n.last_error = Some(reason);
-                self.outbox.dead(&n).await
+                let delivered = Event::Delivered {
+                    notification_id: n.id.clone(),
+                    attempt: n.attempts,
+                    http_status: attempt.http_status,
+                    latency_ms: attempt.latency_ms,
+                };
+                self.outbox
+                    .done(&n, &[TimelineEvent::new(at_ms, delivered)])
+                    .await
             }
             Delivery::Failed(reason) => {
-                metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
-                    .increment(1);
-                let delay = self.backoff(n.attempts);
-                tracing::warn!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, retry_in_ms = delay.as_millis() as u64, reason, "notification failed; will retry");
-                n.due_ms = now_ms() + delay.as_millis() as i64;
-                n.last_error = Some(reason);
-                self.outbox.retry(&n).await
+                let failed = TimelineEvent::new(
+                    at_ms,
+                    Event::DeliveryFailed {
+                        notification_id: n.id.clone(),
+                        attempt: n.attempts,
+                        http_status: attempt.http_status,
+                        error: reason.clone(),
+                        latency_ms: attempt.latency_ms,
+                    },
+                );
+                if n.attempts >= self.settings.max_attempts {
+                    metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
+                        .increment(1);
+                    tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
+                    let dead = Event::Dead {
+                        notification_id: n.id.clone(),
+                        attempts: n.attempts,
+                        reason: reason.clone(),
+                    };
+                    n.dead_ms = at_ms;
+                    n.last_error = Some(reason);
+                    let moved = self
+                        .outbox
+                        .dead(&n, &[failed, TimelineEvent::new(at_ms, dead)])
+                        .await;
+                    if let (Ok(()), Some(hook)) = (&moved, &self.on_dead) {
+                        hook(&n);
+                    }
+                    moved
+                } else {
+                    metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
+                        .increment(1);
+                    let delay = self.backoff(n.attempts);
+                    tracing::warn!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, retry_in_ms = delay.as_millis() as u64, reason, "notification failed; will retry");
+                    n.due_ms = at_ms + delay.as_millis() as i64;
+                    n.last_error = Some(reason);
+                    self.outbox.retry(&n, &[failed]).await
+                }
             }
         };
         if let Err(e) = result {
@@ -190,11 +254,15 @@ impl Notifier {
         Duration::from_millis((base as f64 * factor) as u64)
     }
 
-    async fn deliver(&self, n: &Notification) -> Delivery {
+    async fn deliver(&self, n: &Notification) -> Attempt {
         let body = n.body();
         let Some(template) = &self.settings.url else {
             tracing::info!(target: "payrouter::notification", id = %n.id, body = %body, "PAYMENT_CALLBACK_URL is not set; notification logged");
-            return Delivery::Delivered;
+            return Attempt {
+                outcome: Delivery::Delivered,
+                http_status: None,
+                latency_ms: 0,
+            };
         };
         let url = template.replace("{provider}", &n.provider).replace(
             "{paymentId}",
@@ -222,13 +290,22 @@ impl Notifier {
                 signature(secret.expose_secret(), &n.id, ts, signed_body),
             );
         }
-        match req.send().await {
+        let started = std::time::Instant::now();
+        let sent = req.send().await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let http_status = sent.as_ref().ok().map(|r| r.status().as_u16());
+        let outcome = match sent {
             Ok(resp) if resp.status().is_success() => Delivery::Delivered,
             Ok(resp) => {
                 Delivery::Failed(format!("receiver answered HTTP {}", resp.status().as_u16()))
             }
             Err(e) if e.is_timeout() => Delivery::Failed("receiver timed out".into()),
             Err(_) => Delivery::Failed("receiver unreachable".into()),
+        };
+        Attempt {
+            outcome,
+            http_status,
+            latency_ms,
         }
     }
 }

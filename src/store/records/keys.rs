@@ -9,7 +9,8 @@
 //! a payment's keys by (provider, payment id), a reservation by (provider, shopTransactionId),
 //! a subscription by (provider, token), and each partition has its own queues. A step that
 //! writes a document and queues work writes the work to the document's partition, so every
-//! atomic step touches one hash slot. The flat layout (no tags, one queue each) is the one
+//! atomic step touches one hash slot. A payment's timeline sits in its payment's partition,
+//! and each partition has an index of its payments. The flat layout (no tags, one queue each) is the one
 //! written before partitions existed; the embedded store keeps it.
 
 use std::fmt;
@@ -252,6 +253,17 @@ impl Keys {
         self.doc("poll", payment_id, &[provider, payment_id])
     }
 
+    /// The timeline of a payment: a list beside its document, in the same partition.
+    pub(crate) fn timeline(&self, provider: &str, payment_id: &str) -> String {
+        self.doc::<()>("timeline", payment_id, &[provider, payment_id])
+            .key
+    }
+
+    /// The index of the payments of `partition`, by creation time.
+    pub(crate) fn payment_index(&self, partition: Partition) -> String {
+        format!("{}:index:payments", self.base(partition))
+    }
+
     /// The keys of `partition`'s `queue`.
     pub(crate) fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
         let base = self.base(partition);
@@ -293,6 +305,8 @@ mod tests {
             q.dead,
             recheck_id("fena", "p1", false),
             recheck_id("fena", "p1", true),
+            k.timeline("fena", "p1"),
+            k.payment_index(Partition(0)),
         ];
         let stored = [
             "payrouter:payment:fena:p1",
@@ -305,6 +319,8 @@ mod tests {
             "payrouter:notify:dead",
             "fena:p1",
             "fena:p1:callback",
+            "payrouter:timeline:fena:p1",
+            "payrouter:index:payments",
         ];
         assert_eq!(built, stored);
     }
@@ -338,6 +354,14 @@ mod tests {
         let q = k.queue(Queue::Notifications, p);
         assert_eq!(q.items, format!("payrouter:{{{tag}}}:notify:items"));
         assert_eq!(k.partition_in(&key.to_string()), p);
+        assert_eq!(
+            k.timeline("fena", "64b48c5b6ba2cd6a040b2a01"),
+            format!("payrouter:{{{tag}}}:timeline:fena:64b48c5b6ba2cd6a040b2a01")
+        );
+        assert_eq!(
+            k.payment_index(p),
+            format!("payrouter:{{{tag}}}:index:payments")
+        );
         assert_eq!(
             k.relocate("payrouter:payment:fena:64b48c5b6ba2cd6a040b2a01"),
             Some(key.to_string())
