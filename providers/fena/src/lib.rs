@@ -7,6 +7,7 @@
 //! are tested without I/O.
 
 mod client;
+pub mod partner;
 pub mod recurring;
 #[cfg(feature = "sim")]
 pub mod sim;
