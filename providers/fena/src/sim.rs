@@ -52,7 +52,10 @@
 
 mod api;
 mod control;
+mod integrations;
 mod pages;
+
+pub use integrations::{default_bank_account, PartnerKey};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -121,6 +124,8 @@ struct Inner {
     http: reqwest::Client,
     store: Mutex<Store>,
     faults: Faults,
+    /// Companies' integrations and bank accounts, and the partner key.
+    companies: integrations::Companies,
 }
 
 /// Operations a fault rule can name.
@@ -133,6 +138,8 @@ const OPERATIONS: &[&str] = &[
     "recurring_get",
     "recurring_edit",
     "recurring_delete",
+    "integrations",
+    "bank_accounts",
     "webhook",
 ];
 
@@ -232,6 +239,7 @@ impl Simulator {
                 http,
                 store: Mutex::new(Store::default()),
                 faults: Faults::new(OPERATIONS),
+                companies: integrations::Companies::default(),
             }),
         }
     }
@@ -269,6 +277,7 @@ impl Simulator {
             .route("/refund/{id}/{action}", post(pages::refund_action))
             .route("/recurring/{id}", get(pages::recurring_page))
             .route("/recurring/{id}/{action}", post(pages::recurring_action))
+            .merge(integrations::routes())
             .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
     }

@@ -113,5 +113,6 @@ impl Control for Simulator {
 
     fn forget(&self) {
         *self.store() = Store::default();
+        self.inner.companies.forget();
     }
 }
