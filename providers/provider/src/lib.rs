@@ -73,7 +73,24 @@ pub trait ProviderFactory {
         settings: Self::Settings,
         ctx: &ProviderContext,
     ) -> Result<std::sync::Arc<dyn Provider>, Vec<String>>;
+    /// The provider's own subcommand, `payrouter <NAME> …` (its name must be `NAME`); None
+    /// when it has none.
+    fn command() -> Option<clap::Command> {
+        None
+    }
+    /// Runs the provider's subcommand as parsed into `matches`, with the configured settings;
+    /// resolves to the process's exit code.
+    fn run_command(
+        _settings: Self::Settings,
+        _ctx: ProviderContext,
+        _matches: clap::ArgMatches,
+    ) -> CommandRun {
+        Box::pin(async { 2 })
+    }
 }
+
+/// A provider subcommand running: resolves to the process's exit code.
+pub type CommandRun = std::pin::Pin<Box<dyn std::future::Future<Output = u8> + Send>>;
 
 /// One payment provider, seen through the PGM contract.
 #[async_trait]
