@@ -54,6 +54,7 @@ mod api;
 mod control;
 mod integrations;
 mod pages;
+mod partner;
 
 pub use integrations::{default_bank_account, PartnerKey};
 
@@ -278,6 +279,7 @@ impl Simulator {
             .route("/recurring/{id}", get(pages::recurring_page))
             .route("/recurring/{id}/{action}", post(pages::recurring_action))
             .merge(integrations::routes())
+            .merge(partner::routes())
             .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
     }
@@ -295,6 +297,21 @@ impl Simulator {
     /// POSTs a webhook to `webhook_url` unless a `webhook` fault drops it. Its outcome is only
     /// logged, as Fena does not retry by default; true when the receiver answered 2xx.
     async fn send_webhook(&self, body: Value) -> bool {
+        let config = &self.inner.config;
+        if let Some((url, retry, body)) = self
+            .inner
+            .companies
+            .partner_delivery(&body, &config.webhook_url)
+        {
+            return integrations::deliver_retried(
+                &self.inner.http,
+                &self.inner.faults,
+                &url,
+                &body,
+                retry,
+            )
+            .await;
+        }
         let what = format!("fena webhook of {}", body["id"]);
         let request = self
             .inner

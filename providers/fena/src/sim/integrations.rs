@@ -28,7 +28,7 @@ use payrouter_provider::sim::Faults;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -63,6 +63,15 @@ pub(super) struct Companies {
 struct Registry {
     partner: Option<PartnerKey>,
     companies: BTreeMap<String, Company>,
+    /// Payments and standing orders made through the partner API, by id.
+    made: HashMap<String, Made>,
+}
+
+/// What a payment made through the partner API belongs to.
+#[derive(Debug, Clone)]
+struct Made {
+    company: String,
+    integration: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +172,52 @@ impl Companies {
         self.webhook_target(company, id).is_some()
     }
 
+    /// Records that the payment (or standing order) `id` was made for `company`.
+    pub(super) fn record(&self, id: &str, company: &str, integration: Option<String>) {
+        let made = Made {
+            company: company.to_string(),
+            integration,
+        };
+        self.state().made.insert(id.to_string(), made);
+    }
+
+    /// Whether the payment `id` was made for `company` through the partner API.
+    pub(super) fn owns(&self, company: &str, id: &str) -> bool {
+        self.state()
+            .made
+            .get(id)
+            .is_some_and(|m| m.company == company)
+    }
+
+    /// Adds `companyId` and `integration` to a payment's control view when it was made
+    /// through the partner API.
+    pub(super) fn annotate(&self, view: &mut Value) {
+        let Some(id) = view.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        if let Some(made) = self.state().made.get(id) {
+            view["companyId"] = json!(made.company);
+            view["integration"] = json!(made.integration);
+        }
+    }
+
+    /// Where the webhook `body` of a partner payment goes, in the partner spelling: its
+    /// integration's `webhookUrl` (retried when the integration says so), else `fallback`
+    /// (the partner's own webhook URL). None for a payment not made through the partner API.
+    pub(super) fn partner_delivery(
+        &self,
+        body: &Value,
+        fallback: &str,
+    ) -> Option<(String, bool, Value)> {
+        let id = body.get("id").and_then(Value::as_str)?;
+        let made = self.state().made.get(id).cloned()?;
+        let (url, retry) = made
+            .integration
+            .and_then(|i| self.webhook_target(&made.company, &i))
+            .unwrap_or_else(|| (fallback.to_string(), false));
+        Some((url, retry, partner_webhook(body.clone())))
+    }
+
     fn with_company<T>(&self, company: &str, f: impl FnOnce(&mut Company) -> T) -> T {
         let mut state = self.state();
         let entry = state
@@ -174,7 +229,9 @@ impl Companies {
 
     /// Forgets integrations and added bank accounts (the partner key and its companies stay).
     pub(super) fn forget(&self) {
-        for (id, company) in self.state().companies.iter_mut() {
+        let mut state = self.state();
+        state.made.clear();
+        for (id, company) in state.companies.iter_mut() {
             *company = Company::new(id);
         }
     }
@@ -184,6 +241,23 @@ impl Simulator {
     /// Lets the partner key act for its companies through `/open/partner/...`.
     pub fn set_partner(&self, key: PartnerKey) {
         self.inner.companies.set_partner(key);
+    }
+
+    /// The terminal headers the partner's calls for `company` are carried out with: the
+    /// simulator keeps one book of payments, and the partner side records which company
+    /// each of its payments belongs to.
+    pub(super) fn company_headers(&self, _company: &str) -> HeaderMap {
+        let config = &self.inner.config;
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("terminal-id", &config.terminal_id),
+            ("terminal-secret", &config.terminal_secret),
+        ] {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        }
+        headers
     }
 
     /// The company of the terminal key in `headers`: each key is its own company.
