@@ -21,6 +21,8 @@ struct Entry {
     name: &'static str,
     build: Build,
     keys: Keys,
+    /// The keys of one named merchant account (empty: the provider has one account).
+    account_keys: Keys,
     simulated: Option<Simulated>,
     command: fn() -> Option<clap::Command>,
     run: Run,
@@ -38,6 +40,7 @@ fn entry<F: ProviderFactory>() -> Entry {
         name: F::NAME,
         build: build::<F>,
         keys: serde_aux::serde_introspection::serde_introspect::<F::Settings>,
+        account_keys: F::account_keys,
         simulated: F::SIMULATED,
         command: F::command,
         run: run::<F>,
@@ -82,6 +85,15 @@ pub fn settings_keys() -> Vec<(&'static str, &'static [&'static str])> {
     registered()
         .into_iter()
         .map(|e| (e.name, (e.keys)()))
+        .collect()
+}
+
+/// Each provider's name and the keys of one of its named merchant accounts (empty when it
+/// has a single account).
+pub fn account_keys() -> Vec<(&'static str, &'static [&'static str])> {
+    registered()
+        .into_iter()
+        .map(|e| (e.name, (e.account_keys)()))
         .collect()
 }
 

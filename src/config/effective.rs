@@ -4,6 +4,7 @@
 
 use figment::value::Dict;
 
+use super::accounts::{env_spelling, ACCOUNTS};
 use super::names::{gateway_keys, is_secret};
 use super::values::REDACTED;
 use super::{lookup, Loaded};
@@ -29,10 +30,16 @@ pub fn settings(loaded: &Loaded) -> Vec<Setting> {
         });
     }
     let merged = loaded.figment().extract::<Dict>().unwrap_or_default();
+    let account_keys = registry::account_keys();
     for (provider, keys) in registry::settings_keys() {
         for key in keys {
             let name = format!("{provider}_{key}").to_ascii_uppercase();
             let value = match lookup(&merged, &[provider, key]) {
+                // The accounts hold secrets: their names here, each setting on its own line.
+                Some(v) if *key == ACCOUNTS => v
+                    .as_dict()
+                    .map(|d| d.keys().cloned().collect::<Vec<_>>().join(","))
+                    .unwrap_or_default(),
                 Some(_) if is_secret(&name) => REDACTED.to_string(),
                 Some(v) => shown(&serde_json::to_value(v).unwrap_or_default()),
                 None => "-".to_string(),
@@ -43,8 +50,42 @@ pub fn settings(loaded: &Loaded) -> Vec<Setting> {
                 source: source(loaded, &[provider, key]),
             });
         }
+        let own = account_keys.iter().find(|(p, _)| *p == provider);
+        let tables = lookup(&merged, &[provider, ACCOUNTS]).and_then(|v| v.as_dict());
+        if let (Some((_, keys)), Some(tables)) = (own, tables) {
+            for merchant in tables.keys() {
+                out.extend(account_settings(loaded, &merged, provider, merchant, keys));
+            }
+        }
     }
     out
+}
+
+/// The lines of one named merchant account (`FENA_ACCOUNT_SHOP_A_TERMINAL_ID`).
+fn account_settings(
+    loaded: &Loaded,
+    merged: &Dict,
+    provider: &str,
+    merchant: &str,
+    keys: &[&str],
+) -> Vec<Setting> {
+    keys.iter()
+        .map(|key| {
+            let path = [provider, ACCOUNTS, merchant, key];
+            let name =
+                format!("{provider}_ACCOUNT_{}_{key}", env_spelling(merchant)).to_ascii_uppercase();
+            let value = match lookup(merged, &path) {
+                Some(_) if is_secret(&name) => REDACTED.to_string(),
+                Some(v) => shown(&serde_json::to_value(v).unwrap_or_default()),
+                None => "-".to_string(),
+            };
+            Setting {
+                key: name,
+                value,
+                source: source(loaded, &path),
+            }
+        })
+        .collect()
 }
 
 /// The last layer that sets `path`, or "default".
@@ -56,7 +97,7 @@ fn source(loaded: &Loaded, path: &[&str]) -> String {
         .find(|layer| layer.dict().is_ok_and(|d| lookup(d, path).is_some()))
         .map_or_else(
             || match path {
-                [provider, _] => format!("default of {provider}"),
+                [provider, _, ..] => format!("default of {provider}"),
                 _ => "default".to_string(),
             },
             |layer| layer.label.clone(),

@@ -8,6 +8,7 @@
 //! missing credential, contradicting settings, unknown name) is collected and reported as one
 //! line naming the key and what is expected.
 
+mod accounts;
 mod effective;
 mod names;
 mod sources;
@@ -517,8 +518,9 @@ pub fn load(sources: &Sources) -> Result<Loaded, Vec<String>> {
             )),
         }
     }
-    problems.extend(names::unknown_env(&sources.env));
-    layers.push(Layer::env(&sources.env));
+    let accounts = accounts::configured(&sources.env, &Layer::dicts(&layers));
+    problems.extend(names::unknown_env(&sources.env, &accounts));
+    layers.push(Layer::env(&sources.env, &accounts));
     let mut fig = Figment::new();
     for layer in &layers {
         match layer.dict() {

@@ -5,6 +5,7 @@
 use figment::value::{Dict, Value};
 use serde_aux::serde_introspection::serde_introspect;
 
+use super::accounts::{AccountNames, AccountVar, ACCOUNTS};
 use super::Config;
 use crate::registry;
 
@@ -74,18 +75,26 @@ pub fn is_secret(key: &str) -> bool {
         || key == "REDIS_SENTINELS"
 }
 
-/// One line per variable with a payrouter prefix that payrouter does not know.
-pub fn unknown_env(vars: &[(String, String)]) -> Vec<String> {
+/// One line per variable with a payrouter prefix that payrouter does not know; a merchant
+/// account's variable is known when its merchant is configured (`accounts`).
+pub fn unknown_env(vars: &[(String, String)], accounts: &[AccountNames]) -> Vec<String> {
     let known = known_env();
     vars.iter()
         .filter(|(name, _)| PREFIXES.iter().any(|p| name.starts_with(p)))
         .filter(|(name, value)| !known.contains(name) && !is_kubernetes_service_link(name, value))
-        .map(|(name, _)| format!("{name}: unknown setting; {}", hint(name, &known)))
+        .filter_map(
+            |(name, _)| match accounts.iter().find_map(|a| a.classify(name)) {
+                Some(AccountVar::Setting { .. } | AccountVar::List) => None,
+                Some(AccountVar::Unknown(line)) => Some(line),
+                None => Some(format!("{name}: unknown setting; {}", hint(name, &known))),
+            },
+        )
         .collect()
 }
 
 /// One line per key of a TOML layer that payrouter does not know; `label` names the layer.
 pub fn unknown_keys(dict: &Dict, label: &str) -> Vec<String> {
+    let accounts = super::accounts::configured(&[], &[dict]);
     let gateway: Vec<String> = gateway_keys().iter().map(|k| k.to_string()).collect();
     let providers = registry::settings_keys();
     let mut top: Vec<String> = gateway.clone();
@@ -107,6 +116,10 @@ pub fn unknown_keys(dict: &Dict, label: &str) -> Vec<String> {
             continue;
         };
         let known: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let named = accounts.iter().find(|a| a.provider() == *provider);
+        if let (Some(named), Some(tables)) = (named, section.get(ACCOUNTS)) {
+            problems.extend(named.unknown_keys(tables, label));
+        }
         for inner in section.keys().filter(|k| !known.contains(k)) {
             problems.push(format!(
                 "{provider}.{inner}: unknown setting in {label}; {}",
@@ -185,12 +198,15 @@ mod tests {
 
     #[test]
     fn a_mistyped_variable_gets_a_suggestion() {
-        let lines = unknown_env(&vars(&[
-            ("HTTP_PRT", "18090"),
-            ("FENA_TERMINAL_SECRT", "x"),
-            ("HTTP_PORT", "1"),
-            ("HOME", "/root"),
-        ]));
+        let lines = unknown_env(
+            &vars(&[
+                ("HTTP_PRT", "18090"),
+                ("FENA_TERMINAL_SECRT", "x"),
+                ("HTTP_PORT", "1"),
+                ("HOME", "/root"),
+            ]),
+            &[],
+        );
         assert_eq!(
             lines,
             vec![
@@ -201,17 +217,37 @@ mod tests {
     }
 
     #[test]
+    fn account_variables_are_known_only_for_configured_merchants() {
+        let env = vars(&[
+            ("FENA_ACCOUNTS", "shop-a"),
+            ("FENA_ACCOUNT_SHOP_A_TERMINAL_ID", "t"),
+            ("FENA_ACCOUNT_SHOP_A_TERMINAL_SECRET", "s"),
+            ("FENA_ACCOUNT_SHOP_B_TERMINAL_ID", "t"),
+        ]);
+        let accounts = super::super::accounts::configured(&env, &[]);
+        let lines = unknown_env(&env, &accounts);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("FENA_ACCOUNT_SHOP_B_TERMINAL_ID: unknown setting"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
     fn kubernetes_service_links_are_not_settings() {
-        let lines = unknown_env(&vars(&[
-            ("REDIS_SERVICE_HOST", "10.0.0.7"),
-            ("REDIS_SERVICE_PORT", "6379"),
-            ("REDIS_PORT", "tcp://10.0.0.7:6379"),
-            ("REDIS_PORT_6379_TCP", "tcp://10.0.0.7:6379"),
-            ("REDIS_PORT_6379_TCP_ADDR", "10.0.0.7"),
-            ("REDIS_PORT_6379_TCP_PROTO", "tcp"),
-        ]));
+        let lines = unknown_env(
+            &vars(&[
+                ("REDIS_SERVICE_HOST", "10.0.0.7"),
+                ("REDIS_SERVICE_PORT", "6379"),
+                ("REDIS_PORT", "tcp://10.0.0.7:6379"),
+                ("REDIS_PORT_6379_TCP", "tcp://10.0.0.7:6379"),
+                ("REDIS_PORT_6379_TCP_ADDR", "10.0.0.7"),
+                ("REDIS_PORT_6379_TCP_PROTO", "tcp"),
+            ]),
+            &[],
+        );
         assert!(lines.is_empty(), "{lines:?}");
-        assert_eq!(unknown_env(&vars(&[("REDIS_PORT", "6379")])).len(), 1);
+        assert_eq!(unknown_env(&vars(&[("REDIS_PORT", "6379")]), &[]).len(), 1);
     }
 
     #[test]

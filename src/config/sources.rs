@@ -5,8 +5,10 @@
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::accounts::{AccountNames, AccountVar, ACCOUNTS};
 use super::names;
 use crate::registry;
 
@@ -116,20 +118,42 @@ impl Layer {
 
     /// The gateway's and the providers' variables, nested under the providers' sections;
     /// values are read as figment reads environment values. Unknown names are left out (they
-    /// are reported by `names::unknown_env`).
-    pub fn env(vars: &[(String, String)]) -> Layer {
+    /// are reported by `names::unknown_env`). The variables of named merchant `accounts` are
+    /// nested under `[provider.accounts.<merchant>]`.
+    pub fn env(vars: &[(String, String)], accounts: &[AccountNames]) -> Layer {
         let gateway = names::gateway_keys();
         let providers = registry::settings_keys();
         let mut dict = Dict::new();
-        for (name, value) in vars {
+        // Provider → merchant → that account's keys.
+        let mut named: BTreeMap<&str, BTreeMap<String, Dict>> = BTreeMap::new();
+        for (name, raw) in vars {
             // Settings are upper-case variables; `http_proxy` and friends belong to others.
             if name.bytes().any(|b| b.is_ascii_lowercase()) {
                 continue;
             }
-            let value: Value = value.parse().unwrap_or_else(|never| match never {});
+            let value: Value = raw.parse().unwrap_or_else(|never| match never {});
             let lower = name.to_ascii_lowercase();
             if gateway.contains(&lower.as_str()) {
                 dict.insert(lower, value);
+                continue;
+            }
+            if let Some((a, var)) = accounts.iter().find_map(|a| Some((a, a.classify(name)?))) {
+                let merchants = named.entry(a.provider()).or_default();
+                match var {
+                    AccountVar::List => {
+                        for merchant in AccountNames::listed(raw) {
+                            merchants.entry(merchant).or_default();
+                        }
+                    }
+                    AccountVar::Setting { merchant, key } => {
+                        merchants
+                            .entry(merchant.to_string())
+                            .or_default()
+                            .insert(key.to_string(), value);
+                    }
+                    // Refused by `names::unknown_env`.
+                    AccountVar::Unknown(_) => {}
+                }
                 continue;
             }
             for (provider, keys) in &providers {
@@ -147,11 +171,28 @@ impl Layer {
                 }
             }
         }
+        for (provider, merchants) in named {
+            let merchants: Dict = merchants
+                .into_iter()
+                .map(|(merchant, keys)| (merchant, Value::from(keys)))
+                .collect();
+            let section = dict
+                .entry(provider.to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, section) = section {
+                section.insert(ACCOUNTS.to_string(), Value::from(merchants));
+            }
+        }
         Layer {
             label: "environment".into(),
             from_env: true,
             dict: Ok(dict),
         }
+    }
+
+    /// The keys of each TOML layer that could be read.
+    pub fn dicts(layers: &[Layer]) -> Vec<&Dict> {
+        layers.iter().filter_map(|l| l.dict().ok()).collect()
     }
 
     /// The keys; a layer that could not be read says why.
@@ -175,11 +216,14 @@ mod tests {
 
     #[test]
     fn environment_values_land_in_their_sections() {
-        let layer = Layer::env(&[
-            ("HTTP_PORT".into(), "9000".into()),
-            ("FENA_TIMEOUT_MS".into(), "5".into()),
-            ("UNRELATED".into(), "x".into()),
-        ]);
+        let layer = Layer::env(
+            &[
+                ("HTTP_PORT".into(), "9000".into()),
+                ("FENA_TIMEOUT_MS".into(), "5".into()),
+                ("UNRELATED".into(), "x".into()),
+            ],
+            &[],
+        );
         let dict = layer.dict().unwrap();
         assert_eq!(dict["http_port"].to_u128(), Some(9000));
         assert_eq!(
@@ -187,5 +231,33 @@ mod tests {
             Some(5)
         );
         assert_eq!(dict.len(), 2);
+    }
+
+    #[test]
+    fn account_variables_nest_under_their_merchant() {
+        let vars: Vec<(String, String)> = [
+            ("FENA_ACCOUNTS", "shop-a, shop-b"),
+            ("FENA_ACCOUNT_SHOP_A_TERMINAL_ID", "t-a"),
+            ("FENA_ACCOUNT_SHOP_C_TERMINAL_ID", "t-c"),
+            ("FENA_TIMEOUT_MS", "5"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let accounts = super::super::accounts::configured(&vars, &[]);
+        let layer = Layer::env(&vars, &accounts);
+        let fena = layer.dict().unwrap()["fena"].as_dict().unwrap().clone();
+        assert_eq!(fena["timeout_ms"].to_u128(), Some(5));
+        let merchants = fena["accounts"].as_dict().unwrap();
+        assert_eq!(
+            merchants.keys().collect::<Vec<_>>(),
+            ["shop-a", "shop-b"],
+            "an unconfigured merchant's variable goes nowhere"
+        );
+        assert_eq!(
+            merchants["shop-a"].as_dict().unwrap()["terminal_id"].as_str(),
+            Some("t-a")
+        );
+        assert!(merchants["shop-b"].as_dict().unwrap().is_empty());
     }
 }

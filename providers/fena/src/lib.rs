@@ -6,6 +6,7 @@
 //! bodies, answers, statuses, callbacks) and `recurring` the same for standing orders, so both
 //! are tested without I/O.
 
+pub mod accounts;
 mod client;
 pub mod partner;
 pub mod recurring;
@@ -17,14 +18,16 @@ use async_trait::async_trait;
 use payrouter_provider::config::{self, Checks};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies, FetchedPayment,
-    Operation, PayOrder, PayOutcome, PayResult, PaymentTag, PreparedPay, Provider, ProviderContext,
-    ProviderError, ProviderFactory, Redactor, RefundOrder, RefundOutcome, SecretString,
-    SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
+    Merchant, Operation, PayOrder, PayOutcome, PayResult, PaymentTag, PreparedPay, Provider,
+    ProviderContext, ProviderError, ProviderFactory, Redactor, RefundOrder, RefundOutcome,
+    SecretString, SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use accounts::{AccountSettings, Accounts, Credentials};
 use client::FenaClient;
 use transform::{paths, Answer, Progress};
 
@@ -52,6 +55,10 @@ pub struct Settings {
     /// an unknown outcome) or `one_step` (`create-and-process`).
     #[serde(default)]
     pub pay_mode: PayMode,
+    /// Named merchant accounts besides `default` (the plain keys above), by name:
+    /// `[fena.accounts.<name>]`, or `FENA_ACCOUNTS` and `FENA_ACCOUNT_<NAME>_*`.
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountSettings>,
 }
 
 /// `FENA_PAY_MODE`.
@@ -85,14 +92,25 @@ const OPERATIONS: &[Operation] = &[
 
 const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
     ("reference", "Fena reference, 1-12 of [A-Za-z0-9-]; default: shopTransactionId or a 12-char digest of it"),
-    ("bankAccount", "Fena bank account id; default FENA_BANK_ACCOUNT, else the company default"),
+    ("merchant", "the merchant account to pay with, one of FENA_ACCOUNTS; default: `default` (FENA_TERMINAL_ID)"),
+    ("bankAccount", "Fena bank account id; default the merchant account's bank_account (FENA_BANK_ACCOUNT for `default`), else the company default"),
     ("customerName", "payer name shown by Fena"),
     ("customerEmail", "payer e-mail"),
     ("recurringPaymentDate", "subscriptions: first payment date, YYYY-MM-DD, a weekday at least 6 working days ahead (default: the first such day)"),
     ("initialPaymentAmount", "subscriptions: an immediate first payment, in minor units"),
 ];
 
+/// The Fena adapter: one [`FenaAccount`] per configured merchant account. As a provider on its
+/// own it acts for the `default` account; the gateway reaches the others with
+/// [`Provider::merchant`].
 pub struct Fena {
+    accounts: Vec<FenaAccount>,
+    capabilities: Capabilities,
+}
+
+/// Fena as one merchant account sees it: that account's key, bank account and tags.
+pub struct FenaAccount {
+    merchant: Merchant,
     client: FenaClient,
     redactor: Redactor,
     capabilities: Capabilities,
@@ -108,50 +126,220 @@ impl ProviderFactory for Fena {
     #[cfg(feature = "sim")]
     const SIMULATED: Option<payrouter_provider::sim::Simulated> = Some(sim::SIMULATED);
 
+    fn account_keys() -> &'static [&'static str] {
+        accounts::account_keys()
+    }
+
     fn build(settings: Settings, ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
         let mut checks = Checks::new(NAME);
-        let terminal_id = checks.required("TERMINAL_ID", settings.terminal_id);
-        let secret = checks.required_secret("TERMINAL_SECRET", settings.terminal_secret);
+        let plain = AccountSettings {
+            terminal_id: settings.terminal_id,
+            terminal_secret: settings.terminal_secret,
+            bank_account: settings.bank_account,
+            company_id: None,
+        };
+        let accounts = Accounts::read(plain, settings.accounts, &mut checks);
         let base_url = checks.base_url("BASE_URL", &settings.base_url);
         let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
         let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
         checks.within_route(ctx, connect_timeout, timeout);
-        let checked = (|| Some((terminal_id?, secret?, base_url?)))();
-        let (terminal_id, secret, base_url) = checks.finish(checked)?;
-        // Fena may echo what it was sent; neither credential may reach a caller or a log.
-        let redactor = Redactor::new([secret.clone(), SecretString::from(terminal_id.clone())]);
-        let tags = match &ctx.payment_tag_secret {
-            Some(key) => PaymentTag::new(key.clone()),
-            None => PaymentTag::derived(NAME, &secret),
+        if let Some(accounts) = &accounts {
+            for account in accounts.iter() {
+                if let Credentials::Partner { .. } = account.credentials {
+                    let key = format!("ACCOUNT_{}_COMPANY_ID", account.merchant.env_name());
+                    checks.problem(
+                        &key,
+                        "partner accounts are not supported by this build; give the account \
+                         its own terminal_id and terminal_secret",
+                    );
+                }
+            }
+        }
+        let checked = (|| Some((accounts?, base_url?)))();
+        let (accounts, base_url) = checks.finish(checked)?;
+        let capabilities = Capabilities {
+            operations: OPERATIONS,
+            currencies: Currencies::Only(&["GBP"]),
+            partial_refunds: true,
+            // Fena pays by UK Faster Payments, whose scheme limit is £1,000,000 a payment.
+            max_amount: Some(100_000_000),
+            min_poll_interval: Duration::from_secs(1),
+            // A courtesy to Fena, not a limit it publishes.
+            hard_poll_limit: false,
+            callback_format:
+                "Fena JSON webhook (unsigned: only the payment id is used, the state is re-fetched)",
+            pay_provider_data: PAY_PROVIDER_DATA,
         };
-        let client = FenaClient::new(base_url, terminal_id, secret, connect_timeout, timeout)
+        let mut built = Vec::with_capacity(accounts.len());
+        for account in accounts.iter() {
+            let Credentials::Terminal {
+                terminal_id,
+                terminal_secret,
+            } = &account.credentials
+            else {
+                continue;
+            };
+            // Fena may echo what it was sent; no credential may reach a caller or a log.
+            let redactor = Redactor::new([
+                terminal_secret.clone(),
+                SecretString::from(terminal_id.clone()),
+            ]);
+            let tags = match &ctx.payment_tag_secret {
+                Some(key) => PaymentTag::new(key.clone()),
+                None => PaymentTag::derived(NAME, terminal_secret),
+            };
+            let client = FenaClient::new(
+                base_url.clone(),
+                terminal_id.clone(),
+                terminal_secret.clone(),
+                connect_timeout,
+                timeout,
+            )
             .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
+            built.push(FenaAccount {
+                merchant: account.merchant.clone(),
+                client,
+                redactor,
+                capabilities: capabilities.clone(),
+                bank_account: account.bank_account.clone(),
+                pay_mode: settings.pay_mode,
+                tags,
+            });
+        }
         Ok(Arc::new(Fena {
-            client,
-            redactor,
-            capabilities: Capabilities {
-                operations: OPERATIONS,
-                currencies: Currencies::Only(&["GBP"]),
-                partial_refunds: true,
-                // Fena pays by UK Faster Payments, whose scheme limit is £1,000,000 a payment.
-                max_amount: Some(100_000_000),
-                min_poll_interval: Duration::from_secs(1),
-                // A courtesy to Fena, not a limit it publishes.
-                hard_poll_limit: false,
-                callback_format: "Fena JSON webhook (unsigned: only the payment id is used, the state is re-fetched)",
-                pay_provider_data: PAY_PROVIDER_DATA,
-            },
-            bank_account: settings.bank_account,
-            pay_mode: settings.pay_mode,
-            tags,
+            accounts: built,
+            capabilities,
         }))
     }
 }
 
+impl Fena {
+    /// The `default` account, which the adapter acts for when no merchant is named.
+    fn default_account(&self) -> Result<&FenaAccount, ProviderError> {
+        let default = Merchant::default();
+        self.accounts
+            .iter()
+            .find(|a| a.merchant == default)
+            .ok_or_else(|| unknown_merchant(&default, &self.merchants()))
+    }
+}
+
+/// The 400 of a merchant that is not configured, listing those that are.
+fn unknown_merchant(merchant: &Merchant, known: &[Merchant]) -> ProviderError {
+    let known: Vec<&str> = known.iter().map(Merchant::as_str).collect();
+    ProviderError::invalid(
+        "providerData.merchant",
+        format!(
+            "unknown merchant '{merchant}'; configured: {}",
+            known.join(", ")
+        ),
+    )
+}
+
+/// The adapter as a whole: what does not depend on the account is answered here, and every
+/// payment operation is the `default` account's.
 #[async_trait]
 impl Provider for Fena {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn check_payment_id(&self, id: &str) -> Result<(), String> {
+        transform::check_payment_id(id)
+    }
+
+    fn display_name(&self) -> &'static str {
+        LABEL
+    }
+
+    fn merchants(&self) -> Vec<Merchant> {
+        self.accounts.iter().map(|a| a.merchant.clone()).collect()
+    }
+
+    fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
+        self.accounts
+            .iter()
+            .find(|a| &a.merchant == merchant)
+            .map(|a| a as &dyn Provider)
+    }
+
+    async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
+        self.default_account()?.pay(order).await
+    }
+
+    async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
+        self.default_account()?.prepare_pay(order).await
+    }
+
+    async fn resume_pay(
+        &self,
+        order: &PayOrder,
+        draft: &str,
+        fresh: bool,
+    ) -> Result<PayOutcome, ProviderError> {
+        self.default_account()?
+            .resume_pay(order, draft, fresh)
+            .await
+    }
+
+    async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
+        self.default_account()?.fetch(payment_id).await
+    }
+
+    async fn refund(&self, order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
+        self.default_account()?.refund(order).await
+    }
+
+    fn authenticate_callback(
+        &self,
+        req: &CallbackRequest,
+    ) -> Result<CallbackSubject, CallbackError> {
+        transform::callback_subject(&req.body)
+    }
+
+    async fn schedule_subscription(
+        &self,
+        order: &SubscriptionOrder,
+    ) -> Result<SubscriptionOutcome, ProviderError> {
+        self.default_account()?.schedule_subscription(order).await
+    }
+
+    async fn update_subscription(
+        &self,
+        token: &str,
+        order: &SubscriptionOrder,
+    ) -> Result<SubscriptionOutcome, ProviderError> {
+        self.default_account()?
+            .update_subscription(token, order)
+            .await
+    }
+
+    async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
+        self.default_account()?.fetch_subscription(token).await
+    }
+
+    async fn expire_subscription(&self, token: &str) -> Result<SubscriptionOutcome, ProviderError> {
+        self.default_account()?.expire_subscription(token).await
+    }
+}
+
+/// One merchant account's calls to Fena, with its own key.
+#[async_trait]
+impl Provider for FenaAccount {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn merchants(&self) -> Vec<Merchant> {
+        vec![self.merchant.clone()]
+    }
+
+    fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
+        (merchant == &self.merchant).then_some(self as &dyn Provider)
     }
 
     fn capabilities(&self) -> &Capabilities {
@@ -270,7 +458,7 @@ impl Provider for Fena {
     async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
         let state = recurring::subscription_state(self.recurring(token).await?);
         if state.status == SubscriptionStatus::Unknown {
-            tracing::warn!(provider = NAME, provider_status = %state.provider_status, "unknown Fena recurring payment status");
+            tracing::warn!(provider = NAME, merchant = %self.merchant, provider_status = %state.provider_status, "unknown Fena recurring payment status");
         }
         Ok(state)
     }
@@ -295,7 +483,7 @@ impl Provider for Fena {
     }
 }
 
-impl Fena {
+impl FenaAccount {
     /// Where the payment `id` being created stands at Fena.
     async fn progress(&self, id: &str) -> Result<Progress, ProviderError> {
         let reply = self.client.get(&paths::single(id)).await?;

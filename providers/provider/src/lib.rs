@@ -11,6 +11,7 @@ pub mod config;
 mod error;
 mod fields;
 pub mod html;
+mod merchant;
 mod money;
 mod quote;
 mod receipt;
@@ -28,6 +29,7 @@ pub use callback::{CallbackAck, CallbackError, CallbackRequest, CallbackSubject}
 pub use capabilities::{Capabilities, Currencies, Operation};
 pub use error::ProviderError;
 pub use fields::{email_field, string_field};
+pub use merchant::{Merchant, MERCHANT_MAX};
 pub use money::{Currency, Money, MoneyError};
 pub use quote::{Quote, QuoteOrder, QuoteOutcome};
 pub use receipt::{Receipt, ReceiptFile, ReceiptOutcome, ReceiptReview, ReceiptTarget};
@@ -68,6 +70,12 @@ pub trait ProviderFactory {
     /// The provider's simulator, for the offline mode; None when it has none.
     #[cfg(feature = "sim")]
     const SIMULATED: Option<sim::Simulated> = None;
+    /// The keys of one named merchant account section (`[name.accounts.<merchant>]`, or
+    /// `NAME_ACCOUNTS` and `NAME_ACCOUNT_<MERCHANT>_<KEY>`); empty when the provider has a
+    /// single account. The section's settings then carry an `accounts` map of them.
+    fn account_keys() -> &'static [&'static str] {
+        &[]
+    }
     /// Validates the settings (one message per problem, naming the key) and builds the adapter.
     fn build(
         settings: Self::Settings,
@@ -92,10 +100,33 @@ pub trait ProviderFactory {
 /// A provider subcommand running: resolves to the process's exit code.
 pub type CommandRun = std::pin::Pin<Box<dyn std::future::Future<Output = u8> + Send>>;
 
+/// A provider as a trait object, for the default [`Provider::merchant`].
+pub trait AsProvider {
+    fn as_provider(&self) -> &dyn Provider;
+}
+
+impl<T: Provider> AsProvider for T {
+    fn as_provider(&self) -> &dyn Provider {
+        self
+    }
+}
+
 /// One payment provider, seen through the PGM contract.
 #[async_trait]
-pub trait Provider: Send + Sync + 'static {
+pub trait Provider: AsProvider + Send + Sync + 'static {
     fn name(&self) -> &'static str;
+
+    /// The merchant accounts configured, in the order a payment unknown to the store is looked
+    /// for in. A provider with a single account has only [`Merchant::DEFAULT`].
+    fn merchants(&self) -> Vec<Merchant> {
+        vec![Merchant::default()]
+    }
+
+    /// This provider acting for `merchant`'s account, None when no such account is
+    /// configured. Every call about a payment goes through the account it was made with.
+    fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
+        merchant.is_default().then(|| self.as_provider())
+    }
 
     /// The provider's name for people (`Fena`), on pages a payer sees.
     fn display_name(&self) -> &'static str {
