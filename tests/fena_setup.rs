@@ -117,7 +117,9 @@ async fn setup_creates_the_integration_then_changes_nothing_then_repairs_a_drift
 
     // Someone edits the integration in Fena's dashboard.
     let drifted = reqwest::Client::new()
-        .post(format!("{base}/_sim/companies/{COMPANY_A}/integrations/{id}"))
+        .post(format!(
+            "{base}/_sim/companies/{COMPANY_A}/integrations/{id}"
+        ))
         .json(&json!({"webhookUrl": "https://old.example/cb"}))
         .send()
         .await
@@ -125,12 +127,21 @@ async fn setup_creates_the_integration_then_changes_nothing_then_repairs_a_drift
     assert_eq!(drifted.status(), 200);
 
     let (code, out) = run(&base, TERMINAL_SECRET, &["fena", "setup", "--dry-run"]).await;
-    assert_eq!(code, 1, "a merchant that needs a change is not ready:\n{out}");
-    assert!(row(&out, "shop-a").contains("differs in webhookUrl"), "{out}");
+    assert_eq!(
+        code, 1,
+        "a merchant that needs a change is not ready:\n{out}"
+    );
+    assert!(
+        row(&out, "shop-a").contains("differs in webhookUrl"),
+        "{out}"
+    );
     assert!(row(&out, "shop-a").contains("would update"), "{out}");
     let unchanged = company(&base, COMPANY_A).await;
     assert_eq!(unchanged["changes"], 1);
-    assert_eq!(unchanged["integrations"][0]["webhookUrl"], "https://old.example/cb");
+    assert_eq!(
+        unchanged["integrations"][0]["webhookUrl"],
+        "https://old.example/cb"
+    );
 
     let (code, out) = run(&base, TERMINAL_SECRET, &["fena", "setup"]).await;
     assert_eq!(code, 0, "{out}");
@@ -161,10 +172,18 @@ async fn a_bad_key_fails_the_setup_naming_its_merchant() {
     let shop_b = row(&out, "shop-b");
     assert!(shop_b.contains("Fena refused the key"), "{out}");
     assert!(shop_b.ends_with("no"), "{out}");
-    assert!(row(&out, "shop-a").ends_with("yes"), "the partner company is still set up:\n{out}");
+    assert!(
+        row(&out, "shop-a").ends_with("yes"),
+        "the partner company is still set up:\n{out}"
+    );
 
     // --merchant limits the run to one account: the partner company alone is ready.
-    let (code, out) = run(&base, "wrong-secret", &["fena", "setup", "--merchant", "shop-a"]).await;
+    let (code, out) = run(
+        &base,
+        "wrong-secret",
+        &["fena", "setup", "--merchant", "shop-a"],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("shop-b"), "{out}");
 }
@@ -189,7 +208,10 @@ async fn a_partner_key_sees_only_its_own_companies() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(row(&stdout, "stranger").contains("does not know this company"), "{stdout}");
+    assert!(
+        row(&stdout, "stranger").contains("does not know this company"),
+        "{stdout}"
+    );
     assert_eq!(company(&base, COMPANY_OTHER).await["changes"], 0);
 }
 
@@ -209,8 +231,14 @@ async fn bank_accounts_lists_each_merchants_accounts() {
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("shop-a")).collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].contains(&default_bank_account(COMPANY_A)), "{out}");
-    assert!(lines[0].contains("verified") && lines[0].ends_with("yes"), "{out}");
-    assert!(lines[1].contains("Live account") && lines[1].contains("pending"), "{out}");
+    assert!(
+        lines[0].contains("verified") && lines[0].ends_with("yes"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("Live account") && lines[1].contains("pending"),
+        "{out}"
+    );
     assert!(lines[1].ends_with("no"), "{out}");
     let terminal = row(&out, "shop-b");
     assert!(
@@ -218,8 +246,16 @@ async fn bank_accounts_lists_each_merchants_accounts() {
         "{out}"
     );
 
-    let (code, out) = run(&base, "wrong-secret", &["fena", "bank-accounts", "--merchant", "shop-b"]).await;
+    let (code, out) = run(
+        &base,
+        "wrong-secret",
+        &["fena", "bank-accounts", "--merchant", "shop-b"],
+    )
+    .await;
     assert_eq!(code, 1, "{out}");
-    assert!(row(&out, "shop-b").contains("Fena refused the key"), "{out}");
+    assert!(
+        row(&out, "shop-b").contains("Fena refused the key"),
+        "{out}"
+    );
     assert!(!out.contains("shop-a"), "{out}");
 }

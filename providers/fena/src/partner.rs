@@ -17,6 +17,8 @@ use serde_json::{Map, Value};
 
 use crate::transform::{sort, Answer, PaymentRequest, RefundRequest};
 
+pub mod api;
+
 /// Where a template takes the managed company's id.
 pub const COMPANY: &str = "{companyId}";
 /// Where a template takes the payment's, standing order's or integration's id.
@@ -117,6 +119,27 @@ impl PartnerCall {
                 "/open/partner/companies/{companyId}/bank-accounts/list"
             }
         }
+    }
+
+    /// The terminal API's path of the same call for the key's own company; None for the
+    /// integrations, which only the partner API has.
+    pub fn terminal_path(self, id: &str) -> Option<String> {
+        use crate::transform::paths;
+        Some(match self {
+            PartnerCall::PaymentCreate => paths::CREATE_DRAFT.into(),
+            PartnerCall::PaymentCreateAndProcess => paths::CREATE_AND_PROCESS.into(),
+            PartnerCall::PaymentProcess => paths::process(id),
+            PartnerCall::PaymentGet => paths::single(id),
+            PartnerCall::Refund => paths::refund(id),
+            PartnerCall::RecurringCreateAndProcess => paths::RECURRING_CREATE_AND_PROCESS.into(),
+            PartnerCall::RecurringGet => paths::recurring(id),
+            PartnerCall::RecurringEdit => paths::recurring_edit(id),
+            PartnerCall::RecurringCancel => paths::recurring_delete(id),
+            PartnerCall::BankAccountsList => api::TERMINAL_BANK_ACCOUNTS.into(),
+            PartnerCall::IntegrationsList
+            | PartnerCall::IntegrationCreate
+            | PartnerCall::IntegrationUpdate => return None,
+        })
     }
 
     /// Whether the call is about one object, so its template must hold `{id}`.
@@ -544,8 +567,11 @@ mod tests {
         for call in PartnerCall::ALL {
             let default = call.default_template();
             assert!(check_template(call, default).is_ok(), "{default}");
-            let terminal = default.replace("/partner/companies/{companyId}", "");
-            assert!(terminal.starts_with("/open/"), "{terminal}");
+            let mirrored = default.replace("/partner/companies/{companyId}", "");
+            if let Some(terminal) = call.terminal_path("{id}") {
+                let terminal = terminal.replace("/open/company/", "/open/");
+                assert_eq!(mirrored, terminal, "{call:?}");
+            }
         }
     }
 

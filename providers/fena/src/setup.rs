@@ -12,9 +12,10 @@
 //! One table row per merchant; exit 0 when every merchant is ready, 1 otherwise, 2 when the
 //! command itself is wrong. Secrets are never printed.
 
-use clap::{Arg, ArgAction, ArgMatches, Command};
+use payrouter_provider::clap::{Arg, ArgAction, ArgMatches, Command};
 use payrouter_provider::{Merchant, ProviderError};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::accounts::{Account, Credentials};
 use crate::client::FenaClient;
@@ -25,7 +26,7 @@ use crate::transform::Answer;
 /// Everything the commands need, read from the `[fena]` settings.
 pub struct SetupContext {
     pub accounts: Vec<(Account, Option<FenaClient>)>,
-    pub partner: Option<PartnerApi>,
+    pub partner: Option<Arc<PartnerApi>>,
     /// `{PUBLIC_BASE_URL}/v3/fena/callback`; None when PUBLIC_BASE_URL is not set.
     pub webhook_url: Option<String>,
     pub redirect_url: Option<String>,
@@ -387,9 +388,13 @@ async fn list_bank_accounts(context: &SetupContext, chosen: &[usize]) -> (String
                     ]);
                 }
             }
-            Ok(Answer::Done(_)) => {
-                lines.push([merchant, "-".into(), "(none)".into(), "-".into(), "-".into()])
-            }
+            Ok(Answer::Done(_)) => lines.push([
+                merchant,
+                "-".into(),
+                "(none)".into(),
+                "-".into(),
+                "-".into(),
+            ]),
             Ok(Answer::Refused(message)) => {
                 ok = false;
                 lines.push([merchant, "-".into(), message, "-".into(), "-".into()]);

@@ -27,6 +27,8 @@ mod types;
 
 pub use callback::{CallbackAck, CallbackError, CallbackRequest, CallbackSubject};
 pub use capabilities::{Capabilities, Currencies, Operation};
+/// The command-line parser of a provider's own subcommand (`ProviderFactory::command`).
+pub use clap;
 pub use error::ProviderError;
 pub use fields::{email_field, string_field};
 pub use merchant::{Merchant, MERCHANT_MAX};
