@@ -82,6 +82,28 @@ pub struct Settings {
     pub integration_payment_page_redirect: bool,
 }
 
+impl Default for Settings {
+    /// Every setting at its default: no key, no account.
+    fn default() -> Self {
+        Settings {
+            base_url: default_base_url(),
+            terminal_id: None,
+            terminal_secret: None,
+            bank_account: None,
+            connect_timeout_ms: config::default_connect_timeout_ms(),
+            timeout_ms: config::default_timeout_ms(),
+            pay_mode: PayMode::default(),
+            accounts: BTreeMap::new(),
+            partner_terminal_id: None,
+            partner_terminal_secret: None,
+            partner_paths: PartnerPathSettings::default(),
+            integration_name: default_integration_name(),
+            integration_redirect_url: None,
+            integration_payment_page_redirect: true,
+        }
+    }
+}
+
 fn default_integration_name() -> String {
     "payrouter".into()
 }

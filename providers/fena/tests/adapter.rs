@@ -42,6 +42,7 @@ fn fena_connecting(base: &str, connect_timeout_ms: u64, timeout_ms: u64) -> Arc<
         pay_mode: Default::default(),
         connect_timeout_ms,
         timeout_ms,
+        ..Settings::default()
     };
     Fena::build(settings, &ProviderContext::default()).unwrap()
 }
@@ -442,6 +443,7 @@ fn missing_credentials_are_reported_by_key() {
         pay_mode: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 1000,
+        ..Settings::default()
     };
     let problems = Fena::build(settings, &ProviderContext::default())
         .err()

@@ -72,6 +72,7 @@ fn adapter(base: &str, secret: &str) -> Arc<dyn Provider> {
         pay_mode: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 500,
+        ..Settings::default()
     };
     Fena::build(settings, &ProviderContext::default()).unwrap()
 }
