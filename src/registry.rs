@@ -4,7 +4,7 @@
 
 use figment::Figment;
 use payrouter_provider::sim::Simulated;
-use payrouter_provider::{CommandRun, Provider, ProviderContext, ProviderFactory};
+use payrouter_provider::{CommandRun, Provider, ProviderContext, ProviderFactory, SettingsTable};
 use std::sync::Arc;
 
 use crate::config::extract_all;
@@ -24,6 +24,7 @@ struct Entry {
     /// The keys of one named merchant account (empty: the provider has one account).
     account_keys: Keys,
     simulated: Option<Simulated>,
+    tables: fn() -> Vec<SettingsTable>,
     command: fn() -> Option<clap::Command>,
     run: Run,
 }
@@ -42,6 +43,7 @@ fn entry<F: ProviderFactory>() -> Entry {
         keys: serde_aux::serde_introspection::serde_introspect::<F::Settings>,
         account_keys: F::account_keys,
         simulated: F::SIMULATED,
+        tables: F::settings_tables,
         command: F::command,
         run: run::<F>,
     }
@@ -85,6 +87,14 @@ pub fn settings_keys() -> Vec<(&'static str, &'static [&'static str])> {
     registered()
         .into_iter()
         .map(|e| (e.name, (e.keys)()))
+        .collect()
+}
+
+/// Each provider's name and its tables of settings (`[fena.partner_paths]`).
+pub fn settings_tables() -> Vec<(&'static str, Vec<SettingsTable>)> {
+    registered()
+        .into_iter()
+        .map(|e| (e.name, (e.tables)()))
         .collect()
 }
 

@@ -247,6 +247,14 @@ impl ProviderFactory for Fena {
         }))
     }
 
+    fn settings_tables() -> Vec<payrouter_provider::SettingsTable> {
+        vec![payrouter_provider::SettingsTable {
+            table: "partner_paths",
+            env_stem: "partner_path",
+            keys: partner::path_keys(),
+        }]
+    }
+
     fn command() -> Option<payrouter_provider::clap::Command> {
         Some(setup::command())
     }

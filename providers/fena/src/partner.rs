@@ -180,6 +180,11 @@ pub struct PartnerPathSettings {
     pub bank_accounts_list: Option<String>,
 }
 
+/// The keys of `[fena.partner_paths]`, for the configuration's check of names.
+pub fn path_keys() -> &'static [&'static str] {
+    serde_aux::serde_introspection::serde_introspect::<PartnerPathSettings>()
+}
+
 impl PartnerPathSettings {
     fn get(&self, call: PartnerCall) -> Option<&str> {
         let value = match call {
@@ -573,6 +578,12 @@ mod tests {
                 assert_eq!(mirrored, terminal, "{call:?}");
             }
         }
+    }
+
+    #[test]
+    fn every_call_has_its_configuration_key() {
+        let keys: Vec<&str> = PartnerCall::ALL.iter().map(|c| c.key()).collect();
+        assert_eq!(keys, path_keys());
     }
 
     #[test]

@@ -328,3 +328,38 @@ async fn a_partner_standing_order_is_scheduled_under_its_company_and_integration
     let cancelled = shop_a.expire_subscription(&token).await.unwrap();
     assert_eq!(cancelled.result, PayResult::Ok, "{cancelled:?}");
 }
+
+#[test]
+fn partner_settings_problems_name_their_keys() {
+    let settings = Settings {
+        accounts: BTreeMap::from([(
+            "shop-a".to_string(),
+            payrouter_fena::accounts::AccountSettings {
+                company_id: Some("../other".into()),
+                ..Default::default()
+            },
+        )]),
+        partner_terminal_secret: Some(SecretString::from(PARTNER_SECRET)),
+        partner_paths: payrouter_fena::partner::PartnerPathSettings {
+            refund: Some("/open/partner/{companyId}/refund".into()),
+            ..Default::default()
+        },
+        ..Settings::default()
+    };
+    let problems = Fena::build(settings, &ProviderContext::default())
+        .err()
+        .unwrap()
+        .join("\n");
+    for expected in [
+        "FENA_PARTNER_TERMINAL_ID: required with the other half of the partner key",
+        "FENA_ACCOUNT_SHOP_A_COMPANY_ID: must be a Fena company id",
+        "FENA_ACCOUNT_SHOP_A_COMPANY_ID: a partner company needs the partner key",
+        "FENA_PARTNER_PATH_REFUND: '/open/partner/{companyId}/refund' is not a path",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "missing '{expected}' in:\n{problems}"
+        );
+    }
+    assert!(!problems.contains(PARTNER_SECRET), "{problems}");
+}

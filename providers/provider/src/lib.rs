@@ -78,6 +78,11 @@ pub trait ProviderFactory {
     fn account_keys() -> &'static [&'static str] {
         &[]
     }
+    /// Tables of settings inside the provider's section, each also read from variables
+    /// (see [`SettingsTable`]).
+    fn settings_tables() -> Vec<SettingsTable> {
+        Vec::new()
+    }
     /// Validates the settings (one message per problem, naming the key) and builds the adapter.
     fn build(
         settings: Self::Settings,
@@ -97,6 +102,19 @@ pub trait ProviderFactory {
     ) -> CommandRun {
         Box::pin(async { 2 })
     }
+}
+
+/// A table of settings inside a provider's section: `[name.<table>]` in TOML, and one
+/// `NAME_<ENV_STEM>_<KEY>` variable per key (`[fena.partner_paths]` and
+/// `FENA_PARTNER_PATH_REFUND`).
+#[derive(Debug, Clone, Copy)]
+pub struct SettingsTable {
+    /// The table's key in the section (`partner_paths`).
+    pub table: &'static str,
+    /// What its variables' names start with after `NAME_`, lower case (`partner_path`).
+    pub env_stem: &'static str,
+    /// Its keys (`refund`, …).
+    pub keys: &'static [&'static str],
 }
 
 /// A provider subcommand running: resolves to the process's exit code.
