@@ -133,6 +133,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     .with_dead_letter_retention(config.dead_letter_retention());
     let draining = Arc::new(AtomicBool::new(false));
     telemetry::register_providers(engine.providers().keys().copied());
+    telemetry::register_merchants(engine.providers().iter().map(|(n, p)| (*n, p.merchants())));
     let state = AppState {
         engine: engine.clone(),
         metrics,

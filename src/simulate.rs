@@ -8,6 +8,7 @@ use figment::providers::Serialized;
 use figment::Figment;
 use serde_json::{Map, Value};
 
+use crate::config::accounts::{env_spelling, ACCOUNTS};
 use crate::registry;
 
 /// Where the simulator of `name` is reachable when all of them share `sim_base`.
@@ -52,20 +53,38 @@ pub fn environment(sim_base: &str) -> String {
         .into_iter()
         .map(|(name, section)| {
             let prefix = name.to_ascii_uppercase();
-            let pairs: Vec<String> = section
-                .iter()
-                .map(|(key, value)| {
-                    let value = match value {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    format!("{prefix}_{}={value}", key.to_ascii_uppercase())
-                })
-                .collect();
+            let mut pairs = Vec::new();
+            for (key, value) in &section {
+                // Named accounts are a list of names and one variable per account setting.
+                if let (Value::Object(accounts), ACCOUNTS) = (value, key.as_str()) {
+                    let names: Vec<&str> = accounts.keys().map(String::as_str).collect();
+                    pairs.push(format!("{prefix}_ACCOUNTS={}", names.join(",")));
+                    for (name, account) in accounts {
+                        let stem = format!("{prefix}_ACCOUNT_{}", env_spelling(name));
+                        for (k, v) in account.as_object().into_iter().flatten() {
+                            pairs.push(format!("{stem}_{}={}", k.to_ascii_uppercase(), text(v)));
+                        }
+                    }
+                    continue;
+                }
+                pairs.push(format!(
+                    "{prefix}_{}={}",
+                    key.to_ascii_uppercase(),
+                    text(value)
+                ));
+            }
             format!("  {}", pairs.join(" "))
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A setting's value as an environment variable holds it.
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// What `payrouter simulate` prints at start: where the simulators are, and how to point
@@ -145,6 +164,8 @@ mod tests {
             environment("http://x").lines().count(),
             registry::names().len()
         );
+        // Named accounts are spelled as their variables, never as a nested value.
+        assert!(!text.contains('{'), "{text}");
     }
 
     #[test]

@@ -169,6 +169,24 @@ pub fn register_providers<'a>(providers: impl IntoIterator<Item = &'a str>) {
     }
 }
 
+/// Starts the per-merchant counters at zero: one series per configured merchant account of
+/// each provider (the label is bounded by the configuration).
+pub fn register_merchants<'a>(
+    providers: impl IntoIterator<Item = (&'a str, Vec<payrouter_provider::Merchant>)>,
+) {
+    metrics_handle();
+    for (provider, merchants) in providers {
+        for merchant in merchants {
+            metrics::counter!(
+                "payrouter_merchant_payments_created_total",
+                "provider" => provider.to_string(),
+                "merchant" => merchant.to_string()
+            )
+            .absolute(0);
+        }
+    }
+}
+
 /// HELP and TYPE of every family the recorder holds. The store gauges rendered at scrape
 /// time by `http::ops` carry their own.
 fn describe() {
@@ -202,6 +220,10 @@ fn describe() {
     describe_counter!(
         "payrouter_payments_created_total",
         "payments created at a provider"
+    );
+    describe_counter!(
+        "payrouter_merchant_payments_created_total",
+        "payments created at a provider, by provider and merchant account"
     );
     describe_counter!(
         "payrouter_state_changes_total",

@@ -437,3 +437,86 @@ fn setting(listing: &str, key: &str) -> (String, String) {
         source.trim_end_matches(')').to_string(),
     )
 }
+
+/// Fena merchant accounts from the environment and from a file: their variables are known
+/// only for the merchants configured, their secrets are never shown, and each account's
+/// problems name its own variables.
+#[test]
+fn merchant_accounts_are_configured_by_name_and_checked_strictly() {
+    const SHOP_A_SECRET: &str = "shop-a-secret-93e1";
+    const SHOP_B_SECRET: &str = "shop-b-secret-0c77";
+    let file = write_toml(
+        "accounts",
+        "[fena.accounts.shop-b]\nterminal_id = \"b-id\"\nbank_account = \"bank-b\"\n",
+    );
+    let out = with_production_basics(&mut payrouter(&["config", "check"]))
+        .env("STORE", "memory")
+        .env("CONFIG_FILE", &file)
+        .env("FENA_ACCOUNTS", "shop-a")
+        .env("FENA_ACCOUNT_SHOP_A_TERMINAL_ID", "a-id")
+        .env("FENA_ACCOUNT_SHOP_A_TERMINAL_SECRET", SHOP_A_SECRET)
+        // The file names shop-b; its secret comes from the environment.
+        .env("FENA_ACCOUNT_SHOP_B_TERMINAL_SECRET", SHOP_B_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for secret in [SHOP_A_SECRET, SHOP_B_SECRET, FENA_SECRET] {
+        assert!(!text.contains(secret), "a secret is shown:\n{text}");
+    }
+    let from_file = format!("CONFIG_FILE {}", file.display());
+    for (key, value, source) in [
+        ("FENA_ACCOUNTS", "shop-a,shop-b", "environment"),
+        ("FENA_ACCOUNT_SHOP_A_TERMINAL_ID", "a-id", "environment"),
+        (
+            "FENA_ACCOUNT_SHOP_A_TERMINAL_SECRET",
+            "[redacted]",
+            "environment",
+        ),
+        (
+            "FENA_ACCOUNT_SHOP_B_TERMINAL_ID",
+            "b-id",
+            from_file.as_str(),
+        ),
+        (
+            "FENA_ACCOUNT_SHOP_B_BANK_ACCOUNT",
+            "bank-b",
+            from_file.as_str(),
+        ),
+        (
+            "FENA_ACCOUNT_SHOP_B_TERMINAL_SECRET",
+            "[redacted]",
+            "environment",
+        ),
+    ] {
+        assert_eq!(
+            setting(&text, key),
+            (value.to_string(), source.to_string()),
+            "{key} in:\n{text}"
+        );
+    }
+
+    // A merchant nobody configured, a misspelt key, a half account: each named.
+    let out = with_production_basics(&mut payrouter(&["config", "check"]))
+        .env("STORE", "memory")
+        .env("CONFIG_FILE", &file)
+        .env("FENA_ACCOUNTS", "shop-a")
+        .env("FENA_ACCOUNT_SHOP_A_TERMINAL_ID", "a-id")
+        .env("FENA_ACCOUNT_SHOP_A_TERMINAL_SECRT", SHOP_A_SECRET)
+        .env("FENA_ACCOUNT_SHOP_C_TERMINAL_ID", "c-id")
+        .output()
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let lines = problem_lines(&out);
+    let starts = |prefix: &str| lines.iter().any(|l| l.starts_with(prefix));
+    for prefix in [
+        "FENA_ACCOUNT_SHOP_A_TERMINAL_SECRT: unknown setting",
+        "FENA_ACCOUNT_SHOP_C_TERMINAL_ID: unknown setting",
+        "FENA_ACCOUNT_SHOP_A_TERMINAL_SECRET: required for the Fena account 'shop-a'",
+        "FENA_ACCOUNT_SHOP_B_TERMINAL_SECRET: required for the Fena account 'shop-b'",
+    ] {
+        assert!(starts(prefix), "{prefix} in {lines:?}");
+    }
+    assert!(!stderr(&out).contains(SHOP_A_SECRET), "{}", stderr(&out));
+}

@@ -8,7 +8,7 @@
 //! missing credential, contradicting settings, unknown name) is collected and reported as one
 //! line naming the key and what is expected.
 
-mod accounts;
+pub(crate) mod accounts;
 mod effective;
 mod names;
 mod sources;

@@ -92,7 +92,9 @@ impl Engine {
         p.check_payment_id(payment_id)
             .map_err(|m| Error::invalid("paymentId", m))?;
         let key = self.records.keys().payment(p.name(), payment_id);
-        let known = self.records.read(&key).await?.doc.is_some();
+        // The payment's own account answers for it; an unknown one is looked for in each.
+        let held = self.records.read(&key).await?.doc.map(|rec| rec.merchant);
+        let known = held.is_some();
         let Some(_flight) = self.callback_fetches.begin(p.name(), payment_id) else {
             count(p, "coalesced");
             return self
@@ -114,8 +116,8 @@ impl Engine {
                 .await;
         }
         count(p, "fetched");
-        if known {
-            Ok(self.fetch_and_apply(p, payment_id).await?.1)
+        if let Some(merchant) = held {
+            Ok(self.fetch_and_apply(p, &merchant, payment_id).await?.1)
         } else {
             // Rebuilt from the provider if it knows the id (a store loss); 404 otherwise.
             self.load(p, payment_id).await?;

@@ -12,8 +12,10 @@ pub mod record;
 mod subscriptions;
 
 use payrouter_provider::{
-    Action, CallbackError, FetchedPayment, Operation, PaymentStatusKind, Provider, ProviderError,
+    Action, CallbackError, FetchedPayment, Merchant, Operation, PaymentStatusKind, Provider,
+    ProviderError,
 };
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -131,6 +133,49 @@ impl Engine {
         })
     }
 
+    /// The merchant a request names in `providerData.merchant` (absent: `default`), checked
+    /// against the provider's configured accounts.
+    fn merchant_of(&self, p: &dyn Provider, data: &Map<String, Value>) -> Result<Merchant> {
+        const FIELD: &str = "providerData.merchant";
+        let merchant = match data.get("merchant") {
+            None | Some(Value::Null) => Merchant::default(),
+            Some(Value::String(name)) => {
+                Merchant::parse(name).map_err(|why| Error::invalid(FIELD, why))?
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    FIELD,
+                    "expected the name of a merchant account, as a string",
+                ))
+            }
+        };
+        note_merchant(&merchant);
+        if p.merchant(&merchant).is_none() {
+            return Err(Error::invalid(
+                FIELD,
+                format!(
+                    "unknown merchant '{merchant}' for {}; configured: {}",
+                    p.name(),
+                    merchant_names(p)
+                ),
+            ));
+        }
+        Ok(merchant)
+    }
+
+    /// `p` acting for `merchant`'s account: the one a stored payment was made with.
+    fn account<'a>(&self, p: &'a dyn Provider, merchant: &Merchant) -> Result<&'a dyn Provider> {
+        note_merchant(merchant);
+        p.merchant(merchant).ok_or_else(|| {
+            Error::Conflict(format!(
+                "the payment was made for the {} merchant '{merchant}', which is no longer \
+                 configured (configured: {}); configure it again to act on the payment",
+                p.name(),
+                merchant_names(p)
+            ))
+        })
+    }
+
     fn require(&self, p: &dyn Provider, op: Operation) -> Result<()> {
         if p.capabilities().supports(op) {
             Ok(())
@@ -175,19 +220,16 @@ impl Engine {
             return Ok((rec, read.version));
         }
         let started_ms = now_ms();
-        let fetched = match self.call(p, Operation::Status, p.fetch(payment_id)).await {
-            Err(ProviderError::NotFound(_)) => {
-                return Err(Error::NotFound(format!(
-                    "unknown paymentId '{payment_id}' for {}",
-                    p.name()
-                )))
-            }
-            other => other?,
+        let Some((merchant, fetched)) = self.find_at_provider(p, payment_id).await? else {
+            return Err(Error::NotFound(format!(
+                "unknown paymentId '{payment_id}' for {}",
+                p.name()
+            )));
         };
         // The rebuild's fetch uses up the poll window, so no second fetch follows it. (Only
         // after a real payment was found: unknown ids leave nothing in the store.)
         self.claim_poll(p, payment_id).await?;
-        let rebuilt = self.rebuild(p, payment_id, fetched, started_ms)?;
+        let rebuilt = self.rebuild(p, merchant, payment_id, fetched, started_ms)?;
         // What was notified before the loss is unknown: anything past "created and waiting"
         // is announced again (at least once beats never).
         let moved = rebuilt.state.status != PaymentStatusKind::Pending
@@ -206,7 +248,7 @@ impl Engine {
             })
             .await?;
         if written {
-            tracing::info!(payment_id, "payment rebuilt from the provider");
+            tracing::info!(payment_id, merchant = %rec.merchant, "payment rebuilt from the provider");
             if !rec.is_settled() {
                 self.records
                     .enqueue(&self.first_recheck(p.name(), payment_id))
@@ -214,6 +256,28 @@ impl Engine {
             }
         }
         Ok((rec, version))
+    }
+
+    /// A payment the store does not hold, asked of each of the provider's merchant accounts in
+    /// turn (a payment id names no account): the first that knows it, with its answer.
+    /// Bounded by the number of accounts configured; None when none knows it.
+    async fn find_at_provider(
+        &self,
+        p: &dyn Provider,
+        payment_id: &str,
+    ) -> Result<Option<(Merchant, FetchedPayment)>> {
+        for merchant in p.merchants() {
+            let account = self.account(p, &merchant)?;
+            match self
+                .call(account, Operation::Status, account.fetch(payment_id))
+                .await
+            {
+                Err(ProviderError::NotFound(_)) => continue,
+                Ok(fetched) => return Ok(Some((merchant, fetched))),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
     }
 
     /// Changes a payment read by `load`: `change` gets the record and decides; on a lost race
@@ -249,6 +313,7 @@ impl Engine {
     fn rebuild(
         &self,
         p: &dyn Provider,
+        merchant: Merchant,
         payment_id: &str,
         f: FetchedPayment,
         started_ms: i64,
@@ -278,6 +343,7 @@ impl Engine {
         let refund_history_lost = f.state.action == Action::Refund;
         Ok(PaymentRecord {
             provider: p.name().to_string(),
+            merchant,
             payment_id: payment_id.to_string(),
             shop_transaction_id,
             amount,
@@ -311,18 +377,24 @@ impl Engine {
         if !self.claim_poll(p, &rec.payment_id).await? {
             return Ok((rec, false));
         }
-        self.fetch_and_apply(p, &rec.payment_id).await
+        self.fetch_and_apply(p, &rec.merchant, &rec.payment_id)
+            .await
     }
 
     /// Fetches the provider's state now, whatever the poll window, and applies it. The fetch
-    /// is stamped with its start, so a slow answer cannot undo one from a later fetch.
+    /// is stamped with its start, so a slow answer cannot undo one from a later fetch. The
+    /// fetch uses the key of `merchant`, the account the payment was made with.
     async fn fetch_and_apply(
         &self,
         p: &dyn Provider,
+        merchant: &Merchant,
         payment_id: &str,
     ) -> Result<(PaymentRecord, bool)> {
+        let account = self.account(p, merchant)?;
         let started_ms = now_ms();
-        let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
+        let fetched = self
+            .call(account, Operation::Status, account.fetch(payment_id))
+            .await?;
         self.apply(p, fetched, started_ms).await
     }
 
@@ -404,6 +476,20 @@ impl Engine {
         })
         .await
     }
+}
+
+/// Names the merchant in the request's span, so its log lines carry it (a no-op outside one).
+fn note_merchant(merchant: &Merchant) {
+    tracing::Span::current().record("merchant", merchant.as_str());
+}
+
+/// The provider's configured merchant names, for messages.
+fn merchant_names(p: &dyn Provider) -> String {
+    p.merchants()
+        .iter()
+        .map(Merchant::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What a notification tells the PGM, less the provider's own word for the state.

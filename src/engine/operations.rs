@@ -34,7 +34,8 @@ impl Engine {
         let (rec, changed) = if self.claim_poll(p.as_ref(), payment_id).await?
             || !caps.hard_poll_limit
         {
-            self.fetch_and_apply(p.as_ref(), payment_id).await?
+            self.fetch_and_apply(p.as_ref(), &rec.merchant, payment_id)
+                .await?
         } else {
             tracing::info!(
                 provider = p.name(),
@@ -73,7 +74,9 @@ impl Engine {
         let rec = if rec.has_unconfirmed_refund() {
             // Whether an unanswered refund reached the provider shows in its state now: known
             // before another refund is asked, the ledger can later tell the two apart.
-            self.fetch_and_apply(p.as_ref(), payment_id).await?.0
+            self.fetch_and_apply(p.as_ref(), &rec.merchant, payment_id)
+                .await?
+                .0
         } else if rec.is_settled() {
             rec
         } else {
@@ -88,6 +91,8 @@ impl Engine {
                 ),
             ));
         }
+        // Refunded with the key of the account that took the payment.
+        let account = self.account(p.as_ref(), &rec.merchant)?;
         let refund_id = uuid::Uuid::new_v4().simple().to_string();
         let partial = p.capabilities().partial_refunds;
         let mut refusal = None;
@@ -113,7 +118,7 @@ impl Engine {
             });
         }
         let outcome = self
-            .call(p.as_ref(), Operation::Refund, p.refund(&order))
+            .call(account, Operation::Refund, account.refund(&order))
             .await;
         let settle = |state: Option<RefundState>| {
             let id = refund_id.clone();

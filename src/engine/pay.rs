@@ -1,4 +1,5 @@
-//! Creating a payment: idempotent on (provider, shopTransactionId) through a reservation.
+//! Creating a payment: idempotent on (provider, merchant, shopTransactionId) through a
+//! reservation.
 //!
 //! A provider that can resume a payment (`Provider::prepare_pay` gives a handle: a Fena
 //! draft) has the handle kept in the reservation before the payment becomes visible, so a
@@ -6,7 +7,7 @@
 //! resumes that payment: one provider payment per shopTransactionId.
 
 use payrouter_provider::{
-    Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, Redirect,
+    Merchant, Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, Redirect,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -17,35 +18,53 @@ use crate::contract::PayResponse;
 use crate::store::records::PaymentRecord;
 
 /// What makes two creating requests "the same": amount, currency and providerData, plus
-/// whatever else the operation adds (a subscription's cadence).
+/// whatever else the operation adds (a subscription's cadence). The merchant is left out: it
+/// is part of the idempotency key, and naming `default` is naming none.
 pub(super) fn fingerprint(order: &PayOrder, extra: &serde_json::Value) -> String {
+    let mut data = order.provider_data.clone();
+    data.remove("merchant");
     let canonical = serde_json::json!({
         "amount": order.amount.minor,
         "currency": order.amount.currency.code(),
-        "providerData": order.provider_data,
+        "providerData": data,
         "extra": extra,
     });
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
+/// The provider part of an idempotency key: the provider, and the merchant after a `+` unless
+/// it is `default` (whose keys stay as they were before accounts). Two merchants may reuse a
+/// shopTransactionId; provider names hold no `+` or `:`, so no shopTransactionId can make the
+/// keys of two merchants meet.
+pub(super) fn idempotency_scope(provider: &str, merchant: &Merchant) -> String {
+    if merchant.is_default() {
+        provider.to_string()
+    } else {
+        format!("{provider}+{merchant}")
+    }
+}
+
 impl Engine {
+    /// Pays for the merchant `providerData.merchant` names (absent: `default`).
     pub async fn pay(&self, p: &Arc<dyn Provider>, order: PayOrder) -> Result<PayResponse> {
-        self.pay_in(p.as_ref(), order, None).await
+        let merchant = self.merchant_of(p.as_ref(), &order.provider_data)?;
+        self.pay_as(p.as_ref(), merchant, order, None).await
     }
 
-    /// Pays, marking the payment as an instalment of `subscription` when given.
-    pub(super) async fn pay_in(
+    /// Pays for `merchant`, marking the payment as an instalment of `subscription` when given.
+    pub(super) async fn pay_as(
         &self,
         p: &dyn Provider,
+        merchant: Merchant,
         order: PayOrder,
         subscription: Option<&str>,
     ) -> Result<PayResponse> {
         self.require(p, Operation::Pay)?;
         self.check_currency(p, &order)?;
-        let key = self
-            .records
-            .keys()
-            .pay_reservation(p.name(), &order.shop_transaction_id);
+        let key = self.records.keys().pay_reservation(
+            &idempotency_scope(p.name(), &merchant),
+            &order.shop_transaction_id,
+        );
         let subject = format!("shopTransactionId '{}'", order.shop_transaction_id);
         let fp = fingerprint(&order, &serde_json::json!(subscription));
         let mut claim = match self.reserve(&key, &fp, &subject).await? {
@@ -53,7 +72,7 @@ impl Engine {
             Reserved::Ours(claim) => claim,
         };
         let outcome = self
-            .create_payment(p, &order, subscription, &mut claim)
+            .create_payment(p, &merchant, &order, subscription, &mut claim)
             .await;
         self.settle(claim, outcome).await
     }
@@ -77,23 +96,39 @@ impl Engine {
     async fn create_payment(
         &self,
         p: &dyn Provider,
+        merchant: &Merchant,
         order: &PayOrder,
         subscription: Option<&str>,
         claim: &mut Claim<'_, PayResponse>,
     ) -> Result<PayResponse> {
+        let account = self.account(p, merchant)?;
         let outcome = match claim.resumed().map(str::to_string) {
             Some(handle) => {
-                tracing::info!(provider = p.name(), shop_transaction_id = %order.shop_transaction_id, "resuming a payment whose creation had an unknown outcome");
-                self.call(p, Operation::Pay, p.resume_pay(order, &handle, false))
-                    .await?
+                tracing::info!(provider = p.name(), %merchant, shop_transaction_id = %order.shop_transaction_id, "resuming a payment whose creation had an unknown outcome");
+                self.call(
+                    account,
+                    Operation::Pay,
+                    account.resume_pay(order, &handle, false),
+                )
+                .await?
             }
-            None => match self.call(p, Operation::Pay, p.prepare_pay(order)).await? {
-                PreparedPay::Direct => self.call(p, Operation::Pay, p.pay(order)).await?,
+            None => match self
+                .call(account, Operation::Pay, account.prepare_pay(order))
+                .await?
+            {
+                PreparedPay::Direct => {
+                    self.call(account, Operation::Pay, account.pay(order))
+                        .await?
+                }
                 PreparedPay::Declined { message } => PayOutcome::Declined { message },
                 PreparedPay::Handle(handle) => {
                     self.keep_handle(claim, &handle).await?;
-                    self.call(p, Operation::Pay, p.resume_pay(order, &handle, true))
-                        .await?
+                    self.call(
+                        account,
+                        Operation::Pay,
+                        account.resume_pay(order, &handle, true),
+                    )
+                    .await?
                 }
             },
         };
@@ -162,6 +197,7 @@ impl Engine {
         let now = (self.wall_clock)();
         let rec = PaymentRecord {
             provider: p.name().to_string(),
+            merchant: merchant.clone(),
             payment_id,
             shop_transaction_id: order.shop_transaction_id.clone(),
             amount: order.amount,
@@ -182,6 +218,9 @@ impl Engine {
             tracing::warn!(payment_id = %rec.payment_id, "payment record already existed");
         }
         metrics::counter!("payrouter_payments_created_total", "provider" => p.name()).increment(1);
+        // The merchant label is bounded by the accounts configured.
+        metrics::counter!("payrouter_merchant_payments_created_total", "provider" => p.name(), "merchant" => merchant.to_string())
+            .increment(1);
         Ok(response)
     }
 }

@@ -186,6 +186,7 @@ mod tests {
     fn record(st: ProviderState) -> PaymentRecord {
         PaymentRecord {
             provider: "p".into(),
+            merchant: Default::default(),
             payment_id: "id".into(),
             shop_transaction_id: "tx".into(),
             amount: Money::new(1000, Currency::from_code("GBP").unwrap()),

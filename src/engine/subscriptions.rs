@@ -4,14 +4,14 @@
 //! instalment is a new single payment the payer completes.
 
 use payrouter_provider::{
-    Money, Operation, PayOrder, PayResult, PaymentStatusKind, Provider, ProviderError,
+    Merchant, Money, Operation, PayOrder, PayResult, PaymentStatusKind, Provider, ProviderError,
     SubscriptionOrder, SubscriptionOutcome, SubscriptionState, SubscriptionStatus,
 };
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use super::pay::fingerprint;
+use super::pay::{fingerprint, idempotency_scope};
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::{
     PayResponse, PaymentStatus, SubscriptionResponse, SubscriptionStatusResponse,
@@ -23,6 +23,7 @@ use crate::store::records::{
 /// What a new subscription record starts from.
 struct Terms<'a> {
     kind: Kind,
+    merchant: &'a Merchant,
     shop_transaction_id: &'a str,
     amount: Money,
     expires_after: Option<u32>,
@@ -129,31 +130,35 @@ impl Engine {
         let p = self.provider_for(p, Operation::SubscriptionSchedule)?;
         let as_pay = pay_order(&order);
         self.check_currency(p.as_ref(), &as_pay)?;
-        let key = self
-            .records
-            .keys()
-            .schedule_reservation(p.name(), &order.shop_transaction_id);
+        let merchant = self.merchant_of(p.as_ref(), &order.provider_data)?;
+        let key = self.records.keys().schedule_reservation(
+            &idempotency_scope(p.name(), &merchant),
+            &order.shop_transaction_id,
+        );
         let fp = fingerprint(&as_pay, &cadence(&order));
         let subject = format!("shopTransactionId '{}'", order.shop_transaction_id);
-        self.once(&key, &fp, &subject, self.schedule_once(p.as_ref(), &order))
-            .await
+        let once = self.schedule_once(p.as_ref(), &merchant, &order);
+        self.once(&key, &fp, &subject, once).await
     }
 
     async fn schedule_once(
         &self,
         p: &dyn Provider,
+        merchant: &Merchant,
         order: &SubscriptionOrder,
     ) -> Result<SubscriptionResponse> {
+        let account = self.account(p, merchant)?;
         let out = self
             .call(
-                p,
+                account,
                 Operation::SubscriptionSchedule,
-                p.schedule_subscription(order),
+                account.schedule_subscription(order),
             )
             .await?;
         if let Some(token) = &out.token {
             let terms = Terms {
                 kind: Kind::Automatic,
+                merchant,
                 shop_transaction_id: &order.shop_transaction_id,
                 amount: order.amount,
                 expires_after: order.expires_after,
@@ -173,7 +178,13 @@ impl Engine {
         mut order: SubscriptionOrder,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(p, Operation::SubscriptionUpdate)?;
-        if let Some(rec) = self.load_subscription(p.as_ref(), token).await? {
+        let stored = self.load_subscription(p.as_ref(), token).await?;
+        let merchant = match &stored {
+            Some(rec) => rec.merchant.clone(),
+            None => self.merchant_of(p.as_ref(), &order.provider_data)?,
+        };
+        let account = self.account(p.as_ref(), &merchant)?;
+        if let Some(rec) = stored {
             if order.shop_transaction_id.is_empty() {
                 order.shop_transaction_id = rec.shop_transaction_id.clone();
             }
@@ -189,7 +200,7 @@ impl Engine {
             p.as_ref(),
             Operation::SubscriptionUpdate,
             token,
-            p.update_subscription(token, &order),
+            account.update_subscription(token, &order),
             |r| {
                 r.amount = order.amount;
                 r.expires_after = order.expires_after;
@@ -207,12 +218,14 @@ impl Engine {
         expires_after: Option<u32>,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(p, Operation::SubscriptionStart)?;
+        let merchant = self.merchant_of(p.as_ref(), &order.provider_data)?;
         // The token follows from the request, so a retried start finds the same subscription.
-        let digest =
-            Sha256::digest(format!("{}:{}", p.name(), order.shop_transaction_id).as_bytes());
+        let scope = idempotency_scope(p.name(), &merchant);
+        let digest = Sha256::digest(format!("{scope}:{}", order.shop_transaction_id).as_bytes());
         let token = format!("sub_{}", &hex::encode(digest)[..24]);
         let terms = Terms {
             kind: Kind::Manual,
+            merchant: &merchant,
             shop_transaction_id: &order.shop_transaction_id,
             amount: order.amount,
             expires_after,
@@ -225,7 +238,9 @@ impl Engine {
             provider_order_id: Some(instalment_order_id(&token, 1)),
             ..order
         };
-        let paid = self.pay_in(p.as_ref(), order, Some(&token)).await?;
+        let paid = self
+            .pay_as(p.as_ref(), merchant.clone(), order, Some(&token))
+            .await?;
         if let Some(id) = &paid.payment_id {
             let key = self.records.keys().subscription(p.name(), &token);
             self.records
@@ -297,18 +312,31 @@ impl Engine {
                     until_ms,
                     number,
                 });
-                Ok(Step::write(rec, Ok(number)))
+                let merchant = rec.merchant.clone();
+                Ok(Step::write(rec, Ok((number, merchant))))
             })
             .await?;
-        let number = match slot {
-            Ok(number) => number,
+        let (number, merchant) = match slot {
+            Ok(slot) => slot,
             Err(reason) => return Ok(response(PayResult::Ko, reason, Some(token.to_string()))),
         };
         let order = PayOrder {
             provider_order_id: Some(instalment_order_id(token, number)),
             ..order
         };
-        let paid = self.pay_in(p.as_ref(), order, Some(token)).await;
+        // Every instalment is paid to the subscription's merchant.
+        let paid = match self.merchant_of(p.as_ref(), &order.provider_data) {
+            Ok(named) if order.provider_data.contains_key("merchant") && named != merchant => {
+                Err(Error::invalid(
+                    "providerData.merchant",
+                    format!("the subscription belongs to the merchant '{merchant}'; leave it out or name that one"),
+                ))
+            }
+            _ => {
+                self.pay_as(p.as_ref(), merchant, order, Some(token))
+                    .await
+            }
+        };
         let payment_id = paid.as_ref().ok().and_then(|r| r.payment_id.clone());
         self.records
             .transition(&key, None, |current| {
@@ -335,7 +363,11 @@ impl Engine {
         token: &str,
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(p, Operation::SubscriptionExpire)?;
-        if let Some(rec) = self.load_subscription(p.as_ref(), token).await? {
+        let stored = self.load_subscription(p.as_ref(), token).await?;
+        let account = self
+            .subscription_account(p.as_ref(), token, stored.as_ref())
+            .await?;
+        if let Some(rec) = stored {
             if rec.kind == Kind::Manual {
                 self.update_subscription_record(p.as_ref(), token, |r| {
                     r.ended = true;
@@ -353,7 +385,7 @@ impl Engine {
             p.as_ref(),
             Operation::SubscriptionExpire,
             token,
-            p.expire_subscription(token),
+            account.expire_subscription(token),
             |r| {
                 r.status = SubscriptionStatus::Canceled;
                 None
@@ -375,11 +407,14 @@ impl Engine {
                 return self.manual_status(&p, rec).await;
             }
         }
+        let account = self
+            .subscription_account(p.as_ref(), token, stored.as_ref())
+            .await?;
         let state = self
             .call(
-                p.as_ref(),
+                account,
                 Operation::SubscriptionStatus,
-                p.fetch_subscription(token),
+                account.fetch_subscription(token),
             )
             .await
             .map_err(|e| not_found_as_token(e, token))?;
@@ -507,16 +542,56 @@ impl Engine {
         p: &dyn Provider,
         token: &str,
     ) -> Result<bool> {
+        let stored = self.load_subscription(p, token).await?;
+        let account = self.subscription_account(p, token, stored.as_ref()).await?;
         let state = self
             .call(
-                p,
+                account,
                 Operation::SubscriptionStatus,
-                p.fetch_subscription(token),
+                account.fetch_subscription(token),
             )
             .await
             .map_err(|e| not_found_as_token(e, token))?;
         self.sync_subscription(p, &state).await?;
         Ok(true)
+    }
+
+    /// The account that runs the subscription `token`: the stored one's, else (a token the
+    /// store does not hold) the first configured account that knows it, else `default` (whose
+    /// answer then says the token is unknown). At most one fetch per configured account.
+    async fn subscription_account<'a>(
+        &self,
+        p: &'a dyn Provider,
+        token: &str,
+        stored: Option<&SubscriptionRecord>,
+    ) -> Result<&'a dyn Provider> {
+        if let Some(rec) = stored {
+            return self.account(p, &rec.merchant);
+        }
+        let merchants = p.merchants();
+        if merchants.len() > 1 {
+            for merchant in &merchants {
+                let account = self.account(p, merchant)?;
+                let found = self
+                    .call(
+                        account,
+                        Operation::SubscriptionStatus,
+                        account.fetch_subscription(token),
+                    )
+                    .await;
+                match found {
+                    Err(ProviderError::NotFound(_)) => continue,
+                    Err(ProviderError::InvalidRequest { field, .. })
+                        if field == "subscriptionToken" =>
+                    {
+                        continue
+                    }
+                    Ok(_) => return Ok(account),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(p)
     }
 }
 
@@ -546,6 +621,7 @@ fn instalment_refusal(rec: &SubscriptionRecord) -> Option<String> {
 fn new_record(p: &dyn Provider, token: &str, terms: Terms<'_>) -> SubscriptionRecord {
     SubscriptionRecord {
         provider: p.name().to_string(),
+        merchant: terms.merchant.clone(),
         token: token.to_string(),
         kind: terms.kind,
         shop_transaction_id: terms.shop_transaction_id.to_string(),

@@ -269,6 +269,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
                                 provider = tracing::field::Empty,
                                 operation = tracing::field::Empty,
                                 payment_id = tracing::field::Empty,
+                                merchant = tracing::field::Empty,
                             )
                         }),
                 )

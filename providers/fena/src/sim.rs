@@ -25,7 +25,8 @@
 //!   `POST /open/payments/single/{id}/refund`, `POST /open/payments/recurring/create-and-process`,
 //!   `GET /open/payments/recurring/{id}`, `POST /open/payments/recurring/{id}/edit` (while a
 //!   draft or overdue), `POST /open/payments/recurring/{id}/delete`. Each checks the
-//!   `terminal-id` and `terminal-secret` headers (401 `{"message":"Unauthorized"}`).
+//!   `terminal-id` and `terminal-secret` headers (401 `{"message":"Unauthorized"}`). Each key
+//!   ([`Simulator::with_keys`]) is a company of its own: another key's payment is 404.
 //! - Payer pages: `GET /pay/{id}` (Pay / Reject / Cancel), `GET /refund/{id}` (the merchant
 //!   approves or rejects a started refund), `GET /recurring/{id}` (Set up standing order /
 //!   Reject). Each button sends the webhook before answering.
@@ -73,11 +74,26 @@ use payrouter_provider::sim::{deliver, Faults};
 pub const DEMO_TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
 pub const DEMO_TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
 
+/// The offline mode's two further merchant accounts (`shop-a`, `shop-b`): each key is a
+/// company of its own at the simulator, as at Fena.
+pub const DEMO_MERCHANTS: [(&str, &str, &str); 2] = [
+    (
+        "shop-a",
+        "7a0c4e1b9d2f3a5c6e8b0d1f",
+        "0b6f2c1e-5a4d-4c3b-9e8f-7a6d5c4b3a21",
+    ),
+    (
+        "shop-b",
+        "8b1d5f2c0e3a4b6d7f9c1e2a",
+        "c4d3e2f1-0a9b-4c8d-8e7f-6a5b4c3d2e1f",
+    ),
+];
+
 /// The offline mode's hooks (`ProviderFactory::SIMULATED`): a simulator with the demo
 /// credentials, sending webhooks to payrouter's `/v3/fena/callback`.
 pub const SIMULATED: payrouter_provider::sim::Simulated = payrouter_provider::sim::Simulated {
     router: |base, router_base| {
-        Simulator::new(SimConfig {
+        let config = SimConfig {
             terminal_id: DEMO_TERMINAL_ID.into(),
             terminal_secret: DEMO_TERMINAL_SECRET.into(),
             public_base_url: base.into(),
@@ -86,14 +102,26 @@ pub const SIMULATED: payrouter_provider::sim::Simulated = payrouter_provider::si
                 router_base.trim_end_matches('/'),
                 crate::NAME
             ),
-        })
-        .router()
+        };
+        let more = DEMO_MERCHANTS.map(|(_, id, secret)| SimKey {
+            terminal_id: id.into(),
+            terminal_secret: secret.into(),
+        });
+        Simulator::with_keys(config, more).router()
     },
     settings: |base| {
+        let accounts: serde_json::Map<String, Value> = DEMO_MERCHANTS
+            .iter()
+            .map(|(name, id, secret)| {
+                let account = json!({"terminal_id": id, "terminal_secret": secret});
+                (name.to_string(), account)
+            })
+            .collect();
         let settings = json!({
             "base_url": base,
             "terminal_id": DEMO_TERMINAL_ID,
             "terminal_secret": DEMO_TERMINAL_SECRET,
+            "accounts": accounts,
         });
         settings.as_object().cloned().unwrap_or_default()
     },
@@ -114,6 +142,14 @@ pub struct SimConfig {
     pub webhook_url: String,
 }
 
+/// A further terminal key the simulator accepts: a company of its own, which sees only the
+/// payments made with it. (No `Debug`: it holds the secret.)
+#[derive(Clone)]
+pub struct SimKey {
+    pub terminal_id: String,
+    pub terminal_secret: String,
+}
+
 /// The simulator: shared state behind an `Arc`, cheap to clone.
 #[derive(Clone)]
 pub struct Simulator {
@@ -122,6 +158,9 @@ pub struct Simulator {
 
 struct Inner {
     config: SimConfig,
+    /// Every key accepted, `config`'s first; a payment belongs to the company of the key that
+    /// made it (named by its terminal id).
+    keys: Vec<SimKey>,
     http: reqwest::Client,
     store: Mutex<Store>,
     faults: Faults,
@@ -199,6 +238,8 @@ struct Payment {
     refunded: i64,
     /// The refund started and not yet approved or rejected.
     pending_refund: Option<i64>,
+    /// The company (terminal id) whose key made it; no other key can see it.
+    company: String,
 }
 
 /// A recurring payment (standing order).
@@ -217,6 +258,8 @@ struct Recurring {
     customer_email: Option<String>,
     created_at: DateTime<Utc>,
     transactions: Vec<Transaction>,
+    /// The company (terminal id) whose key made it; no other key can see it.
+    company: String,
 }
 
 #[derive(Debug, Clone)]
@@ -228,7 +271,17 @@ struct Transaction {
 }
 
 impl Simulator {
-    pub fn new(mut config: SimConfig) -> Self {
+    pub fn new(config: SimConfig) -> Self {
+        Self::with_keys(config, [])
+    }
+
+    /// A simulator that also accepts the keys `more`, each a company of its own.
+    pub fn with_keys(mut config: SimConfig, more: impl IntoIterator<Item = SimKey>) -> Self {
+        let first = SimKey {
+            terminal_id: config.terminal_id.clone(),
+            terminal_secret: config.terminal_secret.clone(),
+        };
+        let keys = std::iter::once(first).chain(more).collect();
         config.public_base_url = config.public_base_url.trim_end_matches('/').to_string();
         let http = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
@@ -237,6 +290,7 @@ impl Simulator {
         Simulator {
             inner: Arc::new(Inner {
                 config,
+                keys,
                 http,
                 store: Mutex::new(Store::default()),
                 faults: Faults::new(OPERATIONS),

@@ -4,7 +4,7 @@
 //! default, so older documents still read) but not renamed or removed. Amounts are held as
 //! [`Money`] and stored as today, as `"amount"` in minor units next to `"currency"`.
 
-use payrouter_provider::{Money, ProviderState, Redirect, SubscriptionStatus};
+use payrouter_provider::{Merchant, Money, ProviderState, Redirect, SubscriptionStatus};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -68,6 +68,10 @@ pub struct RefundEntry {
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRecord {
     pub provider: String,
+    /// The merchant account the provider was called with, and is called with again; absent
+    /// (and left out when written) for `default`, as in documents written before accounts.
+    #[serde(default, skip_serializing_if = "Merchant::is_default")]
+    pub merchant: Merchant,
     pub payment_id: String,
     pub shop_transaction_id: String,
     #[serde(flatten, with = "money_fields")]
@@ -119,6 +123,10 @@ pub enum SubscriptionKind {
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionRecord {
     pub provider: String,
+    /// The merchant account the provider was called with, and is called with again; absent
+    /// (and left out when written) for `default`, as in documents written before accounts.
+    #[serde(default, skip_serializing_if = "Merchant::is_default")]
+    pub merchant: Merchant,
     pub token: String,
     pub kind: SubscriptionKind,
     pub shop_transaction_id: String,

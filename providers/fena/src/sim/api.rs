@@ -30,17 +30,21 @@ fn bad_request(message: &str) -> Response {
 }
 
 /// Applies a fault rule for `operation`, then checks the terminal credentials as Fena does.
-async fn guard(sim: &Simulator, operation: &str, headers: &HeaderMap) -> Option<Response> {
+/// The answer is the company the key belongs to: it sees only its own payments.
+async fn guard(sim: &Simulator, operation: &str, headers: &HeaderMap) -> Result<String, Response> {
     if let Some(fault) = sim.inner.faults.take(operation) {
         if let Some(response) = fault.response().await {
-            return Some(response);
+            return Err(response);
         }
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let config = &sim.inner.config;
-    let authorised = header("terminal-id") == Some(config.terminal_id.as_str())
-        && header("terminal-secret") == Some(config.terminal_secret.as_str());
-    (!authorised).then(|| refusal(StatusCode::UNAUTHORIZED, "Unauthorized"))
+    let (id, secret) = (header("terminal-id"), header("terminal-secret"));
+    sim.inner
+        .keys
+        .iter()
+        .find(|k| Some(k.terminal_id.as_str()) == id && Some(k.terminal_secret.as_str()) == secret)
+        .map(|k| k.terminal_id.clone())
+        .ok_or_else(|| refusal(StatusCode::UNAUTHORIZED, "Unauthorized"))
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, String> {
@@ -144,6 +148,7 @@ fn single_request(body: &[u8]) -> Result<Payment, String> {
         completed_at: None,
         refunded: 0,
         pending_refund: None,
+        company: String::new(),
     })
 }
 
@@ -179,14 +184,16 @@ pub(super) async fn create_draft(
 async fn create(sim: Simulator, headers: HeaderMap, body: Bytes, status: &str) -> Response {
     // Both ways of creating a payment are the fault operation `create`.
     let operation = "create";
-    if let Some(refused) = guard(&sim, operation, &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, operation, &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let mut payment = match single_request(&body) {
         Ok(p) => p,
         Err(message) => return bad_request(&message),
     };
     payment.status = status.into();
+    payment.company = company;
     let result = payment.data(sim.base());
     sim.store().payments.push(payment);
     let created = (
@@ -202,12 +209,13 @@ pub(super) async fn process_draft(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "process", &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, "process", &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let result = {
         let mut store = sim.store();
-        let Some(p) = store.payments.get_mut(&id) else {
+        let Some(p) = store.payments.get_mut(&id).filter(|p| p.company == company) else {
             return refusal(StatusCode::NOT_FOUND, "Payment not found");
         };
         if p.status != "draft" {
@@ -228,11 +236,12 @@ pub(super) async fn get_single(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "get", &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, "get", &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let store = sim.store();
-    match store.payments.get(&id) {
+    match store.payments.get(&id).filter(|p| p.company == company) {
         Some(p) => Json(json!({"data": p.data(sim.base())})).into_response(),
         None => refusal(StatusCode::NOT_FOUND, "Payment not found"),
     }
@@ -244,16 +253,17 @@ pub(super) async fn refund(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "refund", &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, "refund", &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let amount = match refund_amount(&body) {
         Ok(amount) => amount,
         Err(message) => return bad_request(&message),
     };
     let webhook = {
         let mut store = sim.store();
-        let Some(p) = store.payments.get_mut(&id) else {
+        let Some(p) = store.payments.get_mut(&id).filter(|p| p.company == company) else {
             return refusal(StatusCode::NOT_FOUND, "Payment not found");
         };
         if !matches!(p.status.as_str(), "paid" | "partial_refund") {
@@ -331,6 +341,7 @@ fn recurring_request(body: &[u8]) -> Result<Recurring, String> {
         customer_email: email(&body, "customerEmail")?,
         created_at: Utc::now(),
         transactions: Vec::new(),
+        company: String::new(),
     })
 }
 
@@ -339,11 +350,12 @@ pub(super) async fn create_recurring(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "recurring_create", &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, "recurring_create", &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let recurring = match recurring_request(&body) {
-        Ok(r) => r,
+        Ok(r) => Recurring { company, ..r },
         Err(message) => return bad_request(&message),
     };
     let result = recurring.data(sim.base());
@@ -360,11 +372,16 @@ pub(super) async fn get_recurring(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "recurring_get", &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, "recurring_get", &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let store = sim.store();
-    match store.recurring.iter().find(|r| r.id == id) {
+    match store
+        .recurring
+        .iter()
+        .find(|r| r.id == id && r.company == company)
+    {
         Some(r) => Json(json!({"data": r.data(sim.base())})).into_response(),
         None => refusal(StatusCode::NOT_FOUND, "Recurring payment not found"),
     }
@@ -376,15 +393,20 @@ pub(super) async fn edit_recurring(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "recurring_edit", &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, "recurring_edit", &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let edited = match recurring_request(&body) {
         Ok(r) => r,
         Err(message) => return bad_request(&message),
     };
     let mut store = sim.store();
-    let Some(r) = store.recurring.iter_mut().find(|r| r.id == id) else {
+    let Some(r) = store
+        .recurring
+        .iter_mut()
+        .find(|r| r.id == id && r.company == company)
+    else {
         return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
     };
     if !EDITABLE.contains(&r.status.as_str()) {
@@ -399,6 +421,7 @@ pub(super) async fn edit_recurring(
         status: r.status.clone(),
         created_at: r.created_at,
         transactions: std::mem::take(&mut r.transactions),
+        company: r.company.clone(),
         ..edited
     };
     Json(json!({"saved": true, "result": r.data(sim.base())})).into_response()
@@ -409,12 +432,17 @@ pub(super) async fn delete_recurring(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = guard(&sim, "recurring_delete", &headers).await {
-        return refused;
-    }
+    let company = match guard(&sim, "recurring_delete", &headers).await {
+        Ok(company) => company,
+        Err(refused) => return refused,
+    };
     let webhook = {
         let mut store = sim.store();
-        let Some(r) = store.recurring.iter_mut().find(|r| r.id == id) else {
+        let Some(r) = store
+            .recurring
+            .iter_mut()
+            .find(|r| r.id == id && r.company == company)
+        else {
             return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
         };
         if !CANCELLABLE.contains(&r.status.as_str()) {
