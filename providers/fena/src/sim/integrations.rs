@@ -243,9 +243,9 @@ impl Simulator {
         self.inner.companies.set_partner(key);
     }
 
-    /// The terminal headers the partner's calls for `company` are carried out with: the
-    /// simulator keeps one book of payments, and the partner side records which company
-    /// each of its payments belongs to.
+    /// The terminal headers the partner's calls for `company` are carried out with (the
+    /// simulator's first key): the partner side records which company each of its payments
+    /// belongs to, and lets a partner call reach only its company's.
     pub(super) fn company_headers(&self, _company: &str) -> HeaderMap {
         let config = &self.inner.config;
         let mut headers = HeaderMap::new();
@@ -260,13 +260,16 @@ impl Simulator {
         headers
     }
 
-    /// The company of the terminal key in `headers`: each key is its own company.
+    /// The company of the terminal key in `headers`: each key is its own company, named by
+    /// its terminal id.
     fn terminal_company(&self, headers: &HeaderMap) -> Option<String> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let config = &self.inner.config;
-        let authorised = header("terminal-id") == Some(config.terminal_id.as_str())
-            && header("terminal-secret") == Some(config.terminal_secret.as_str());
-        authorised.then(|| config.terminal_id.clone())
+        let (id, secret) = (header("terminal-id")?, header("terminal-secret")?);
+        self.inner
+            .keys
+            .iter()
+            .find(|k| k.terminal_id == id && k.terminal_secret == secret)
+            .map(|k| k.terminal_id.clone())
     }
 }
 
