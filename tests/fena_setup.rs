@@ -1,12 +1,16 @@
 //! `payrouter fena setup` and `payrouter fena bank-accounts`, run as the real binary against
 //! the Fena simulator: a partner company's integration is created, then left alone, then
 //! repaired after it drifted; `--dry-run` changes nothing; a terminal key is verified by its
-//! bank accounts, and a bad one makes the command exit 1 naming its merchant. No store is
-//! involved: the commands talk to Fena only.
+//! bank accounts, and a bad one makes the command exit 1 naming its merchant. The commands
+//! talk to Fena only; the last scenario then pays through a router for the company set up, on
+//! both stores: the payment carries the integration, whose webhook (partner spelling) comes
+//! back to the router.
 
 mod common;
 
 use common::binary::payrouter;
+use common::stores::on_both_stores;
+use common::{config, Receiver, StoreKind, TestRouter};
 use payrouter_fena::sim::{default_bank_account, PartnerKey, SimConfig, Simulator};
 use serde_json::{json, Value};
 
@@ -41,12 +45,17 @@ async fn simulator() -> (Simulator, String) {
 /// Runs the binary with the two merchants configured against the simulator at `base`, the
 /// terminal secret being `secret`; its exit code and stdout.
 async fn run(base: &str, secret: &str, args: &[&str]) -> (i32, String) {
+    run_for(PUBLIC_BASE, base, secret, args).await
+}
+
+/// `run`, with payrouter's public URL `public`.
+async fn run_for(public: &str, base: &str, secret: &str, args: &[&str]) -> (i32, String) {
     let mut cmd = payrouter(args);
     cmd.envs([
         ("ENABLED_PROVIDERS", "fena"),
         ("STORE", "memory"),
         ("PAYMENT_CALLBACK_URL", "https://pgm.example/cb"),
-        ("PUBLIC_BASE_URL", PUBLIC_BASE),
+        ("PUBLIC_BASE_URL", public),
         ("FENA_BASE_URL", base),
         ("FENA_PARTNER_TERMINAL_ID", PARTNER_ID),
         ("FENA_PARTNER_TERMINAL_SECRET", PARTNER_SECRET),
@@ -258,4 +267,63 @@ async fn bank_accounts_lists_each_merchants_accounts() {
         "{out}"
     );
     assert!(!out.contains("shop-a"), "{out}");
+}
+
+on_both_stores!(a_set_up_company_pays_through_the_router_and_its_webhook_comes_back);
+
+async fn a_set_up_company_pays_through_the_router_and_its_webhook_comes_back(kind: StoreKind) {
+    let receiver = Receiver::start().await;
+    let redis = kind.start_redis().await;
+    let router_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let router_url = format!("http://{}", router_listener.local_addr().unwrap());
+    let (_sim, base) = simulator().await;
+
+    let (code, out) = run_for(&router_url, &base, TERMINAL_SECRET, &["fena", "setup"]).await;
+    assert_eq!(code, 0, "{out}");
+    let integration = company(&base, COMPANY_A).await["integrations"][0].clone();
+    assert_eq!(
+        integration["webhookUrl"],
+        format!("{router_url}/v3/fena/callback")
+    );
+
+    let mut toml = config(
+        redis.as_ref(),
+        &base,
+        &receiver.url,
+        &format!("public_base_url = \"{router_url}\""),
+    );
+    toml.push_str(&format!(
+        "partner_terminal_id = \"{PARTNER_ID}\"\npartner_terminal_secret = \"{PARTNER_SECRET}\"\n\
+         [fena.accounts.shop-a]\ncompany_id = \"{COMPANY_A}\"\n"
+    ));
+    let router = TestRouter::start_on(&toml, router_listener).await;
+    let mut pay = common::fena_env::pay_body("order-p1", 1299);
+    pay["providerData"] = json!({"merchant": "shop-a"});
+    let (payment_id, _) = router.create_payment("fena", &pay).await;
+
+    let http = reqwest::Client::new();
+    let all: Vec<Value> = http
+        .get(format!("{base}/_sim/payments"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at_fena = all.iter().find(|p| p["id"] == payment_id.as_str()).unwrap();
+    assert_eq!(at_fena["companyId"], COMPANY_A);
+    assert_eq!(at_fena["integration"], integration["id"]);
+
+    // Paid at Fena: the integration's webhook reaches the router, which re-fetches the
+    // payment through the partner API and notifies the PGM.
+    let paid = http
+        .post(format!("{base}/_sim/payments/{payment_id}/state"))
+        .json(&json!({"status": "paid", "callback": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    receiver.notified(&payment_id, "ACCEPTED", "PAYMENT").await;
+    let status = router.status("fena", &payment_id).await;
+    assert_eq!(status["status"], "ACCEPTED", "{status}");
 }
