@@ -327,3 +327,72 @@ async fn a_set_up_company_pays_through_the_router_and_its_webhook_comes_back(kin
     let status = router.status("fena", &payment_id).await;
     assert_eq!(status["status"], "ACCEPTED", "{status}");
 }
+
+#[test]
+fn config_check_shows_the_partner_settings_one_a_line_secrets_redacted() {
+    let out = payrouter(&["config", "check"])
+        .envs([
+            ("ENABLED_PROVIDERS", "fena"),
+            ("STORE", "memory"),
+            ("PAYMENT_CALLBACK_URL", "https://pgm.example/cb"),
+            ("FENA_PARTNER_TERMINAL_ID", PARTNER_ID),
+            ("FENA_PARTNER_TERMINAL_SECRET", PARTNER_SECRET),
+            (
+                "FENA_PARTNER_PATH_REFUND",
+                "/open/partner/{companyId}/refund/{id}",
+            ),
+            ("FENA_ACCOUNTS", "shop-a"),
+            ("FENA_ACCOUNT_SHOP_A_COMPANY_ID", COMPANY_A),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key} in:\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        line("FENA_PARTNER_PATH_REFUND")
+            .contains("/open/partner/{companyId}/refund/{id}  (environment)"),
+        "{stdout}"
+    );
+    assert!(
+        line("FENA_PARTNER_PATH_PAYMENT_GET").contains("-  (default of fena)"),
+        "{stdout}"
+    );
+    assert!(
+        line("FENA_PARTNER_TERMINAL_SECRET").contains("(environment)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(PARTNER_SECRET), "{stdout}");
+
+    // A template without its placeholders stops the start, named by its variable.
+    let out = payrouter(&["config", "check"])
+        .envs([
+            ("ENABLED_PROVIDERS", "fena"),
+            ("STORE", "memory"),
+            ("PAYMENT_CALLBACK_URL", "https://pgm.example/cb"),
+            ("FENA_PARTNER_TERMINAL_ID", PARTNER_ID),
+            ("FENA_PARTNER_TERMINAL_SECRET", PARTNER_SECRET),
+            ("FENA_PARTNER_PATH_REFUND", "/open/partner/refund"),
+            ("FENA_ACCOUNTS", "shop-a"),
+            ("FENA_ACCOUNT_SHOP_A_COMPANY_ID", COMPANY_A),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("FENA_PARTNER_PATH_REFUND: '/open/partner/refund' is not a path"),
+        "{stderr}"
+    );
+}
