@@ -415,14 +415,26 @@ impl Resolved {
     fn setup_context(self, ctx: &ProviderContext) -> Result<setup::SetupContext, Vec<String>> {
         let mut accounts = Vec::new();
         for account in self.accounts.iter() {
-            let client = match &account.credentials {
+            let access = match &account.credentials {
                 Credentials::Terminal {
                     terminal_id,
                     terminal_secret,
-                } => Some(self.client(terminal_id, terminal_secret)?),
-                Credentials::Partner { .. } => None,
+                } => setup::Access::Terminal {
+                    client: self.client(terminal_id, terminal_secret)?,
+                    redactor: Redactor::new([
+                        terminal_secret.clone(),
+                        SecretString::from(terminal_id.clone()),
+                    ]),
+                },
+                Credentials::Partner { company_id } => setup::Access::Partner {
+                    company_id: company_id.clone(),
+                },
             };
-            accounts.push((account.clone(), client));
+            accounts.push(setup::SetupAccount {
+                merchant: account.merchant.clone(),
+                bank_account: account.bank_account.clone(),
+                access,
+            });
         }
         let webhook_url = ctx
             .public_base_url

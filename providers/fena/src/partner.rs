@@ -15,7 +15,7 @@ use payrouter_provider::{ProviderError, Redactor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::transform::{sort, Answer, PaymentRequest, RefundRequest};
+use crate::transform::{sort, Answer, PaymentRequest};
 
 pub mod api;
 
@@ -307,9 +307,6 @@ impl<'a> PartnerPaymentRequest<'a> {
         }
     }
 }
-
-/// A refund's body is the same for the partner (`amount`, `payeeAccountInfo`, seed 001).
-pub type PartnerRefundRequest = RefundRequest;
 
 /// A body with the company's integration added (recurring payments, seed 002), when it has one.
 pub fn with_integration<T: Serialize>(
@@ -697,7 +694,7 @@ mod tests {
         assert_eq!(plan_integration(&[], &wanted), IntegrationPlan::Create);
         let other = found("other", "https://elsewhere");
         assert_eq!(
-            plan_integration(&[other.clone()], &wanted),
+            plan_integration(std::slice::from_ref(&other), &wanted),
             IntegrationPlan::Create
         );
         let right = found("payrouter", &wanted.webhook_url);

@@ -13,19 +13,36 @@
 //! command itself is wrong. Secrets are never printed.
 
 use payrouter_provider::clap::{Arg, ArgAction, ArgMatches, Command};
-use payrouter_provider::{Merchant, ProviderError};
+use payrouter_provider::{Merchant, ProviderError, Redactor};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::accounts::{Account, Credentials};
 use crate::client::FenaClient;
 use crate::partner::api::{terminal_bank_accounts, PartnerApi};
 use crate::partner::{plan_integration, BankAccount, IntegrationPlan, IntegrationSpec};
 use crate::transform::Answer;
 
+/// One merchant account as the commands see it.
+pub struct SetupAccount {
+    pub merchant: Merchant,
+    pub bank_account: Option<String>,
+    pub access: Access,
+}
+
+/// How the commands reach an account at Fena.
+pub enum Access {
+    /// Its own terminal key (`redactor` hides it).
+    Terminal {
+        client: FenaClient,
+        redactor: Redactor,
+    },
+    /// The partner key, for this company.
+    Partner { company_id: String },
+}
+
 /// Everything the commands need, read from the `[fena]` settings.
 pub struct SetupContext {
-    pub accounts: Vec<(Account, Option<FenaClient>)>,
+    pub accounts: Vec<SetupAccount>,
     pub partner: Option<Arc<PartnerApi>>,
     /// `{PUBLIC_BASE_URL}/v3/fena/callback`; None when PUBLIC_BASE_URL is not set.
     pub webhook_url: Option<String>,
@@ -93,7 +110,7 @@ fn chosen(context: &SetupContext, merchant: Option<&String>) -> Result<Vec<usize
     let names: Vec<String> = context
         .accounts
         .iter()
-        .map(|(a, _)| a.merchant.to_string())
+        .map(|a| a.merchant.to_string())
         .collect();
     match names.iter().position(|n| n == wanted) {
         Some(i) => Ok(vec![i]),
@@ -116,28 +133,15 @@ struct Row {
 async fn setup(context: &SetupContext, chosen: &[usize], dry_run: bool) -> (String, bool) {
     let mut rows = Vec::new();
     for &i in chosen {
-        let (account, client) = &context.accounts[i];
-        let row = match (&account.credentials, client) {
-            (Credentials::Partner { company_id }, _) => {
-                partner_setup(context, &account.merchant, company_id, account, dry_run).await
+        let account = &context.accounts[i];
+        let row = match &account.access {
+            Access::Partner { company_id } => {
+                partner_setup(context, account, company_id, dry_run).await
             }
-            (
-                Credentials::Terminal {
-                    terminal_id,
-                    terminal_secret,
-                },
-                Some(client),
-            ) => {
-                let listed = terminal_bank_accounts(client, terminal_id, terminal_secret).await;
+            Access::Terminal { client, redactor } => {
+                let listed = terminal_bank_accounts(client, redactor).await;
                 terminal_setup(context, account, listed)
             }
-            (Credentials::Terminal { .. }, None) => Row {
-                merchant: account.merchant.to_string(),
-                access: "terminal key".into(),
-                found: "-".into(),
-                done: "no HTTP client for this key".into(),
-                ready: false,
-            },
         };
         rows.push(row);
     }
@@ -168,7 +172,7 @@ async fn setup(context: &SetupContext, chosen: &[usize], dry_run: bool) -> (Stri
 /// A terminal key: its bank accounts prove it; the configured one must be verified.
 fn terminal_setup(
     context: &SetupContext,
-    account: &Account,
+    account: &SetupAccount,
     listed: Result<Answer<Vec<BankAccount>>, ProviderError>,
 ) -> Row {
     let mut row = Row {
@@ -207,13 +211,12 @@ fn terminal_setup(
 /// A partner company: its bank account checked, its integration made right.
 async fn partner_setup(
     context: &SetupContext,
-    merchant: &Merchant,
+    account: &SetupAccount,
     company: &str,
-    account: &Account,
     dry_run: bool,
 ) -> Row {
     let mut row = Row {
-        merchant: merchant.to_string(),
+        merchant: account.merchant.to_string(),
         access: format!("partner, company {company}"),
         found: String::new(),
         done: "nothing".into(),
@@ -353,23 +356,17 @@ async fn list_bank_accounts(context: &SetupContext, chosen: &[usize]) -> (String
     ]];
     let mut ok = true;
     for &i in chosen {
-        let (account, client) = &context.accounts[i];
+        let account = &context.accounts[i];
         let merchant = account.merchant.to_string();
-        let listed = match (&account.credentials, client, &context.partner) {
-            (Credentials::Partner { company_id }, _, Some(api)) => {
-                api.bank_accounts(company_id).await
-            }
-            (
-                Credentials::Terminal {
-                    terminal_id,
-                    terminal_secret,
-                },
-                Some(client),
-                _,
-            ) => terminal_bank_accounts(client, terminal_id, terminal_secret).await,
-            _ => Err(ProviderError::Misconfigured(
-                "no Fena key for this account".into(),
+        let listed = match (&account.access, &context.partner) {
+            (Access::Partner { company_id }, Some(api)) => api.bank_accounts(company_id).await,
+            (Access::Partner { .. }, None) => Err(ProviderError::Misconfigured(
+                "a partner company needs FENA_PARTNER_TERMINAL_ID and FENA_PARTNER_TERMINAL_SECRET"
+                    .into(),
             )),
+            (Access::Terminal { client, redactor }, _) => {
+                terminal_bank_accounts(client, redactor).await
+            }
         };
         match listed {
             Ok(Answer::Done(banks)) if !banks.is_empty() => {

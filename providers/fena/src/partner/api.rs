@@ -49,14 +49,6 @@ impl PartnerApi {
         }
     }
 
-    pub fn client(&self) -> &FenaClient {
-        &self.client
-    }
-
-    pub fn redactor(&self) -> &Redactor {
-        &self.redactor
-    }
-
     pub fn integration_name(&self) -> &str {
         &self.integration_name
     }
@@ -180,16 +172,11 @@ impl std::fmt::Debug for PartnerApi {
 /// plugins call).
 pub const TERMINAL_BANK_ACCOUNTS: &str = "/open/company/bank-accounts/list";
 
-/// The bank accounts a terminal key sees.
+/// The bank accounts a terminal key's client sees; `redactor` hides that key.
 pub async fn terminal_bank_accounts(
     client: &FenaClient,
-    terminal_id: &str,
-    terminal_secret: &SecretString,
+    redactor: &Redactor,
 ) -> Result<Answer<Vec<BankAccount>>, ProviderError> {
-    let redactor = Redactor::new([
-        terminal_secret.clone(),
-        SecretString::from(terminal_id.to_string()),
-    ]);
     let reply = client.get(TERMINAL_BANK_ACCOUNTS).await?;
-    bank_accounts(&reply, &redactor)
+    bank_accounts(&reply, redactor)
 }

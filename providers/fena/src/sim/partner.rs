@@ -91,27 +91,25 @@ pub(super) fn routes() -> Router<Simulator> {
         )
 }
 
-/// The `integration` a create names, which must be one of the company's.
-fn integration(sim: &Simulator, company: &str, body: &[u8]) -> Result<Option<String>, Response> {
+/// The `integration` a create names, which must be one of the company's; else why not.
+fn integration(
+    sim: &Simulator,
+    company: &str,
+    body: &[u8],
+) -> Result<Option<String>, &'static str> {
     let named = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => match map.get("integration") {
             None | Some(Value::Null) => None,
             Some(Value::String(id)) => Some(id.clone()),
-            Some(_) => {
-                return Err(refusal(
-                    StatusCode::BAD_REQUEST,
-                    "integration must be a string",
-                ))
-            }
+            Some(_) => return Err("integration must be a string"),
         },
         // The terminal handler refuses a body that is not an object, in its own words.
         _ => None,
     };
     match named {
-        Some(id) if !sim.inner.companies.has_integration(company, &id) => Err(refusal(
-            StatusCode::BAD_REQUEST,
-            "Integration not found for this company",
-        )),
+        Some(id) if !sim.inner.companies.has_integration(company, &id) => {
+            Err("Integration not found for this company")
+        }
         named => Ok(named),
     }
 }
@@ -128,7 +126,7 @@ async fn create(
     }
     let integration = match integration(&sim, &company, &body) {
         Ok(i) => i,
-        Err(refused) => return refused,
+        Err(message) => return refusal(StatusCode::BAD_REQUEST, message),
     };
     let response = carry_out(&sim, &company, None, body, call).await;
     if !(call.creates() && response.status().is_success()) {
