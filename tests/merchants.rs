@@ -1,7 +1,8 @@
 //! Many merchants on one Fena adapter, over real HTTP against the Fena simulator, where each
 //! terminal key is a company of its own (another key's payment is 404). A payment is made
 //! with the key of the merchant `providerData.merchant` names, and every later call (status,
-//! refund, the re-fetch a webhook causes, the rebuild after a store loss) uses that key again.
+//! refund, the re-fetch a webhook causes, the rebuild after a store loss, a standing order's
+//! status and expiry) uses that key again.
 //! Every scenario runs on the embedded store and on a real Redis.
 
 mod common;
@@ -112,12 +113,15 @@ impl Env {
     /// The HTTP status of `GET /open/payments/single/{id}` at the simulator with `merchant`'s
     /// key, as the adapter would call it.
     async fn seen_by(&self, merchant: &str, payment_id: &str) -> u16 {
+        self.seen_at(merchant, &format!("single/{payment_id}"))
+            .await
+    }
+
+    /// The HTTP status of `GET /open/payments/{path}` at the simulator with `merchant`'s key.
+    async fn seen_at(&self, merchant: &str, path: &str) -> u16 {
         let (id, secret) = key_of(merchant);
         self.http
-            .get(format!(
-                "{}/fena/open/payments/single/{payment_id}",
-                self.sim_base
-            ))
+            .get(format!("{}/fena/open/payments/{path}", self.sim_base))
             .header("terminal-id", id)
             .header("terminal-secret", secret)
             .send()
@@ -337,6 +341,59 @@ async fn a_single_account_knows_only_default(kind: StoreKind) {
     assert!(message.contains("configured: default"), "{message}");
 }
 
+async fn a_subscription_stays_with_its_merchant(kind: StoreKind) {
+    let e = env(kind).await;
+    let schedule = |merchant: &str| {
+        json!({"amount": 999, "currency": "GBP", "shopTransactionId": "sub-1",
+               "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 12},
+               "providerData": {"merchant": merchant, "recurringPaymentDate": "2099-06-01"}})
+    };
+    let (s, b) = e
+        .router
+        .post("/v3/fena/subscription/schedule", &schedule("shop-b"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let token = b["subscriptionToken"].as_str().unwrap().to_string();
+    for (merchant, expected) in [("shop-b", 200), ("shop-a", 404), ("default", 404)] {
+        let seen = e.seen_at(merchant, &format!("recurring/{token}")).await;
+        assert_eq!(
+            seen, expected,
+            "standing order seen with the key of {merchant}"
+        );
+    }
+    // The same shopTransactionId for another merchant is another standing order.
+    let (s, other) = e
+        .router
+        .post("/v3/fena/subscription/schedule", &schedule("shop-a"))
+        .await;
+    assert_eq!(s, 200, "{other}");
+    assert_ne!(
+        other["subscriptionToken"], b["subscriptionToken"],
+        "{other}"
+    );
+    // Status and expire go to shop-b's company.
+    let (s, st) = e
+        .router
+        .get(&format!("/v3/fena/subscription/status/{token}"))
+        .await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["status"], "PENDING", "{st}");
+    let resp = e
+        .router
+        .http
+        .delete(
+            e.router
+                .url(&format!("/v3/fena/subscription/expire/{token}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = read(resp).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["result"], "OK", "{b}");
+    assert_eq!(e.at_sim(&token).await["status"], "cancelled");
+}
+
 on_both_stores!(
     each_merchant_pays_with_its_own_key,
     a_webhook_is_followed_with_its_merchants_key,
@@ -344,4 +401,5 @@ on_both_stores!(
     status_after_a_store_loss_rebuilds_under_the_right_merchant,
     an_unknown_merchant_is_refused_naming_the_configured_ones,
     a_single_account_knows_only_default,
+    a_subscription_stays_with_its_merchant,
 );

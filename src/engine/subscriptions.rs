@@ -557,8 +557,8 @@ impl Engine {
     }
 
     /// The account that runs the subscription `token`: the stored one's, else (a token the
-    /// store does not hold) the first configured account that knows it, else `default` (whose
-    /// answer then says the token is unknown). At most one fetch per configured account.
+    /// store does not hold) the first configured account that knows it, at most one fetch per
+    /// account. With a single account, that one (its own answer says whether it knows it).
     async fn subscription_account<'a>(
         &self,
         p: &'a dyn Provider,
@@ -569,29 +569,32 @@ impl Engine {
             return self.account(p, &rec.merchant);
         }
         let merchants = p.merchants();
-        if merchants.len() > 1 {
-            for merchant in &merchants {
-                let account = self.account(p, merchant)?;
-                let found = self
-                    .call(
-                        account,
-                        Operation::SubscriptionStatus,
-                        account.fetch_subscription(token),
-                    )
-                    .await;
-                match found {
-                    Err(ProviderError::NotFound(_)) => continue,
-                    Err(ProviderError::InvalidRequest { field, .. })
-                        if field == "subscriptionToken" =>
-                    {
-                        continue
-                    }
-                    Ok(_) => return Ok(account),
-                    Err(e) => return Err(e.into()),
+        if let [only] = merchants.as_slice() {
+            return self.account(p, only);
+        }
+        for merchant in &merchants {
+            let account = self.account(p, merchant)?;
+            let found = self
+                .call(
+                    account,
+                    Operation::SubscriptionStatus,
+                    account.fetch_subscription(token),
+                )
+                .await;
+            match found {
+                Err(ProviderError::NotFound(_)) => continue,
+                Err(ProviderError::InvalidRequest { field, .. })
+                    if field == "subscriptionToken" =>
+                {
+                    continue
                 }
+                Ok(_) => return Ok(account),
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(p)
+        Err(Error::NotFound(format!(
+            "unknown subscriptionToken '{token}'"
+        )))
     }
 }
 

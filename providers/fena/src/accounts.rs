@@ -127,11 +127,6 @@ impl Accounts {
     pub fn get(&self, merchant: &Merchant) -> Option<&Account> {
         self.0.iter().find(|a| &a.merchant == merchant)
     }
-
-    /// The configured names, in order.
-    pub fn names(&self) -> Vec<Merchant> {
-        self.0.iter().map(|a| a.merchant.clone()).collect()
-    }
 }
 
 /// One account from its settings; `prefix` (`ACCOUNT_SHOP_A_`, or empty for `default`) makes
@@ -225,7 +220,7 @@ mod tests {
             &[("shop-b", key("tb", "sb")), ("shop-a", key("ta", "sa"))],
         )
         .unwrap();
-        let names: Vec<String> = accounts.names().iter().map(|m| m.to_string()).collect();
+        let names: Vec<String> = accounts.iter().map(|a| a.merchant.to_string()).collect();
         assert_eq!(names, ["default", "shop-a", "shop-b"]);
         let shop_b = accounts.get(&Merchant::parse("shop-b").unwrap()).unwrap();
         assert!(matches!(

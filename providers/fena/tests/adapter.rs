@@ -40,6 +40,7 @@ fn fena_connecting(base: &str, connect_timeout_ms: u64, timeout_ms: u64) -> Arc<
         terminal_secret: Some(SecretString::from(SECRET)),
         bank_account: None,
         pay_mode: Default::default(),
+        accounts: Default::default(),
         connect_timeout_ms,
         timeout_ms,
         ..Settings::default()
@@ -441,6 +442,7 @@ fn missing_credentials_are_reported_by_key() {
         terminal_secret: None,
         bank_account: None,
         pay_mode: Default::default(),
+        accounts: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 1000,
         ..Settings::default()
@@ -452,4 +454,93 @@ fn missing_credentials_are_reported_by_key() {
     assert!(text.contains("FENA_TERMINAL_ID"), "{text}");
     assert!(text.contains("FENA_TERMINAL_SECRET"), "{text}");
     assert!(text.contains("FENA_BASE_URL"), "{text}");
+}
+
+/// Settings with the plain key as `default` (unless `plain` is false) and the account `shop-a`
+/// with its own key and bank account.
+fn with_shop_a(base: &str, plain: bool) -> Settings {
+    let shop_a = payrouter_fena::accounts::AccountSettings {
+        terminal_id: Some("shop-a-id".into()),
+        terminal_secret: Some(SecretString::from("shop-a-secret")),
+        bank_account: Some("bank-a".into()),
+        company_id: None,
+    };
+    Settings {
+        base_url: base.to_string(),
+        terminal_id: plain.then(|| ID.into()),
+        terminal_secret: plain.then(|| SecretString::from(SECRET)),
+        bank_account: None,
+        pay_mode: payrouter_fena::PayMode::OneStep,
+        accounts: [("shop-a".to_string(), shop_a)].into_iter().collect(),
+        connect_timeout_ms: 1000,
+        timeout_ms: 2000,
+    }
+}
+
+#[tokio::test]
+async fn each_merchant_account_calls_with_its_own_key_and_bank_account() {
+    let server = MockServer::start_async().await;
+    let fena = Fena::build(
+        with_shop_a(&server.base_url(), true),
+        &ProviderContext::default(),
+    )
+    .unwrap();
+    let names: Vec<String> = fena.merchants().iter().map(|m| m.to_string()).collect();
+    assert_eq!(names, ["default", "shop-a"]);
+    let shop_a = fena
+        .merchant(&payrouter_provider::Merchant::parse("shop-a").unwrap())
+        .expect("shop-a is configured");
+    assert!(fena
+        .merchant(&payrouter_provider::Merchant::parse("shop-z").unwrap())
+        .is_none());
+
+    let created = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/open/payments/single/create-and-process")
+                .header("terminal-id", "shop-a-id")
+                .header("terminal-secret", "shop-a-secret")
+                .json_body_includes(json!({"bankAccount": "bank-a"}).to_string());
+            then.status(201)
+                .json_body(json!({"created": true, "result": {
+                "id": "64b48c5b6ba2cd6a040b20b1", "reference": "order-1", "amount": "12.99",
+                "currency": "GBP", "status": "sent", "link": "https://fena.example/pay/b1"}}));
+        })
+        .await;
+    let paid = shop_a.pay(&order("order-1", 1299)).await.unwrap();
+    created.assert_async().await;
+    assert!(matches!(paid, PayOutcome::Created(_)), "{paid:?}");
+
+    let fetched = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/open/payments/single/64b48c5b6ba2cd6a040b20b1")
+                .header("terminal-id", "shop-a-id")
+                .header("terminal-secret", "shop-a-secret");
+            then.status(200)
+                .json_body(json!({"data": {"id": "64b48c5b6ba2cd6a040b20b1",
+                "status": "sent", "amount": "12.99", "currency": "GBP"}}));
+        })
+        .await;
+    shop_a.fetch("64b48c5b6ba2cd6a040b20b1").await.unwrap();
+    fetched.assert_async().await;
+}
+
+#[tokio::test]
+async fn without_a_default_account_an_unnamed_merchant_is_refused() {
+    let server = MockServer::start_async().await;
+    let fena = Fena::build(
+        with_shop_a(&server.base_url(), false),
+        &ProviderContext::default(),
+    )
+    .unwrap();
+    let names: Vec<String> = fena.merchants().iter().map(|m| m.to_string()).collect();
+    assert_eq!(names, ["shop-a"]);
+    match fena.pay(&order("order-1", 1299)).await {
+        Err(ProviderError::InvalidRequest { field, message }) => {
+            assert_eq!(field, "providerData.merchant");
+            assert!(message.contains("configured: shop-a"), "{message}");
+        }
+        other => panic!("expected a refusal naming providerData.merchant, got {other:?}"),
+    }
 }

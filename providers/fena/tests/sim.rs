@@ -70,6 +70,7 @@ fn adapter(base: &str, secret: &str) -> Arc<dyn Provider> {
         terminal_secret: Some(SecretString::from(secret)),
         bank_account: None,
         pay_mode: Default::default(),
+        accounts: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 500,
         ..Settings::default()
