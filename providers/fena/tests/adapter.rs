@@ -474,6 +474,7 @@ fn with_shop_a(base: &str, plain: bool) -> Settings {
         accounts: [("shop-a".to_string(), shop_a)].into_iter().collect(),
         connect_timeout_ms: 1000,
         timeout_ms: 2000,
+        ..Settings::default()
     }
 }
 
