@@ -27,6 +27,11 @@
 //!   draft or overdue), `POST /open/payments/recurring/{id}/delete`. Each checks the
 //!   `terminal-id` and `terminal-secret` headers (401 `{"message":"Unauthorized"}`). Each key
 //!   ([`Simulator::with_keys`]) is a company of its own: another key's payment is 404.
+//! - Partner API (`sim/partner.rs`, `sim/integrations.rs`): the same payment calls under
+//!   `/open/partner/companies/{companyId}/payments/…` for the key given to
+//!   [`Simulator::set_partner`] and its companies only, a company's integrations and bank
+//!   accounts, and `GET /open/company/bank-accounts/list` for a terminal key. A payment naming
+//!   an integration has its webhooks sent to the integration's URL, partner-spelled.
 //! - Payer pages: `GET /pay/{id}` (Pay / Reject / Cancel), `GET /refund/{id}` (the merchant
 //!   approves or rejects a started refund), `GET /recurring/{id}` (Set up standing order /
 //!   Reject). Each button sends the webhook before answering.
@@ -41,7 +46,7 @@
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
 //! "probability", "after"}`; `operation` is one of `create` (create-and-process or a draft),
 //! `process`, `get`, `refund`, `recurring_create`, `recurring_get`, `recurring_edit`,
-//! `recurring_delete` (API calls) or `webhook`. On an API call, `latencyMs` waits first
+//! `recurring_delete`, `integrations`, `bank_accounts` (API calls) or `webhook`. On an API call, `latencyMs` waits first
 //! (alone, the call then goes on normally); `status` answers that HTTP status with
 //! `{"message":"simulated fault"}`; `hang` never answers (an hour, then as `drop`); `drop`
 //! aborts the connection before a complete answer (reqwest reports a connection error). On
