@@ -149,7 +149,6 @@ impl Engine {
                 ))
             }
         };
-        note_merchant(&merchant);
         if p.merchant(&merchant).is_none() {
             return Err(Error::invalid(
                 FIELD,
@@ -479,6 +478,7 @@ impl Engine {
 }
 
 /// Names the merchant in the request's span, so its log lines carry it (a no-op outside one).
+/// Recorded where an account is about to be called, as a JSON log keeps one value per field.
 fn note_merchant(merchant: &Merchant) {
     tracing::Span::current().record("merchant", merchant.as_str());
 }

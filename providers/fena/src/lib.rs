@@ -4,7 +4,9 @@
 //! `Provider` impl, and each operation is "build the request (pure) → send it (`client`, thin)
 //! → read the answer (pure)". `transform` holds the pure mapping of single payments (paths,
 //! bodies, answers, statuses, callbacks) and `recurring` the same for standing orders, so both
-//! are tested without I/O.
+//! are tested without I/O. `accounts` reads the merchant accounts: [`Fena`] holds one
+//! [`FenaAccount`] (key, bank account, payment tags) per merchant, reached through
+//! `Provider::merchant`.
 
 pub mod accounts;
 mod client;

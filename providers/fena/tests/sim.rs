@@ -544,3 +544,62 @@ async fn a_draft_has_no_link_until_processed_and_resuming_answers_the_same_payme
     let (_, payments) = env.call(Method::GET, "_sim/payments", Value::Null).await;
     assert_eq!(payments.as_array().unwrap().len(), 1, "{payments}");
 }
+
+/// Each key is a company of its own: the adapter of one merchant account cannot see, refund
+/// or process another's payment (404, as Fena answers for an id it does not know).
+#[tokio::test]
+async fn a_key_sees_only_its_own_companys_payments() {
+    use payrouter_fena::sim::SimKey;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fena", listener.local_addr().unwrap());
+    let sim = Simulator::with_keys(
+        SimConfig {
+            terminal_id: TERMINAL_ID.into(),
+            terminal_secret: SECRET.into(),
+            public_base_url: base.clone(),
+            webhook_url: "http://127.0.0.1:9/v3/fena/callback".into(),
+        },
+        [SimKey {
+            terminal_id: "other-terminal".into(),
+            terminal_secret: "other-secret".into(),
+        }],
+    );
+    let app = Router::new().nest("/fena", sim.router());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let other = Fena::build(
+        Settings {
+            base_url: base.clone(),
+            terminal_id: Some("other-terminal".into()),
+            terminal_secret: Some(SecretString::from("other-secret")),
+            bank_account: None,
+            pay_mode: Default::default(),
+            accounts: Default::default(),
+            connect_timeout_ms: 1000,
+            timeout_ms: 500,
+        },
+        &ProviderContext::default(),
+    )
+    .unwrap();
+    let ours = adapter(&base, SECRET);
+
+    let PayOutcome::Created(created) = ours.pay(&order("order-1", 1299, None)).await.unwrap()
+    else {
+        panic!("not created");
+    };
+    let id = created.payment_id;
+    assert_eq!(ours.fetch(&id).await.unwrap().payment_id, id);
+    assert_matches!(other.fetch(&id).await, Err(ProviderError::NotFound(_)));
+    let refund = RefundOrder {
+        payment_id: id.clone(),
+        amount: gbp(1299),
+        provider_data: Map::new(),
+    };
+    assert_matches!(
+        other.refund(&refund).await,
+        Ok(RefundOutcome::Declined { message }) if message.contains("Payment not found")
+    );
+    assert_eq!(ours.fetch(&id).await.unwrap().state.status, Pending);
+    // A key the simulator does not know is refused as Fena refuses it.
+    let stranger = adapter(&base, "not-a-secret");
+    assert!(stranger.fetch(&id).await.is_err());
+}
