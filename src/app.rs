@@ -47,6 +47,15 @@ pub async fn start(fig: &Figment, listener: TcpListener) -> Result<Running, Vec<
     start_with(config::from_figment(fig)?, listener).await
 }
 
+/// What every adapter is given of the gateway's configuration.
+pub fn provider_context(config: &Config) -> ProviderContext {
+    ProviderContext {
+        public_base_url: config.public_base(),
+        route_timeout: Some(Duration::from_millis(config.route_timeout_ms)),
+        payment_tag_secret: config.payment_tag_secret.clone(),
+    }
+}
+
 /// Starts the router on `listener` with a configuration read and checked by `config::load`.
 pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running, Vec<String>> {
     let addr = listener
@@ -73,11 +82,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     } else {
         (loaded.figment().clone(), None)
     };
-    let ctx = ProviderContext {
-        public_base_url: config.public_base(),
-        route_timeout: Some(Duration::from_millis(config.route_timeout_ms)),
-        payment_tag_secret: config.payment_tag_secret.clone(),
-    };
+    let ctx = provider_context(&config);
     let providers = registry::build_enabled(&fig, &config.enabled_providers, &ctx)?;
     // Every store key starts with REDIS_KEY_PREFIX, so environments can share one Redis; on
     // Redis the keys are spread over REDIS_PARTITIONS hash tags (the embedded store keeps the

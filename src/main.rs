@@ -1,9 +1,10 @@
 //! The `payrouter` binary: `payrouter` (or `payrouter serve`) serves until SIGTERM or SIGINT,
 //! then drains; `payrouter simulate` runs only the provider simulators; `payrouter config
-//! check` validates the configuration and prints it with each value's source.
+//! check` validates the configuration and prints it with each value's source; `payrouter
+//! <provider> …` runs a provider's own subcommand (see `registry::commands`).
 
-use clap::{Args, Parser, Subcommand};
-use payrouter::{app, config, simulate, telemetry};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use payrouter::{app, config, registry, simulate, telemetry};
 use payrouter_provider::ExposeSecret;
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -76,7 +77,17 @@ fn parse_http_url(text: &str) -> Result<String, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match Cli::parse().command.unwrap_or(Command::Serve) {
+    let matches = registry::commands()
+        .into_iter()
+        .fold(Cli::command(), |cli, provider| cli.subcommand(provider))
+        .get_matches();
+    if let Some((name, sub)) = matches.subcommand() {
+        if registry::commands().iter().any(|c| c.get_name() == name) {
+            return provider_command(name, sub.clone()).await;
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Simulate(args) => simulate_only(args).await,
         Command::Config(ConfigCommand::Check) => check(),
@@ -150,6 +161,21 @@ fn check() -> ExitCode {
         println!("{:width$}  {}  ({})", s.key, s.value, s.source);
     }
     ExitCode::SUCCESS
+}
+
+/// A provider's own subcommand, with the configuration as `serve` reads it (exit 2 when it is
+/// not valid).
+async fn provider_command(name: &str, matches: clap::ArgMatches) -> ExitCode {
+    let loaded = match config::load(&config::Sources::from_env()) {
+        Ok(l) => l,
+        Err(problems) => return refuse(&problems),
+    };
+    let ctx = app::provider_context(&loaded.config);
+    match registry::run_command(name, loaded.figment(), ctx, matches) {
+        Some(Ok(run)) => ExitCode::from(run.await),
+        Some(Err(problems)) => refuse(&problems),
+        None => refuse(&[format!("{name}: no such command")]),
+    }
 }
 
 /// The simulators alone, for running payrouter (or anything else) against them.

@@ -4,7 +4,7 @@
 
 use figment::Figment;
 use payrouter_provider::sim::Simulated;
-use payrouter_provider::{Provider, ProviderContext, ProviderFactory};
+use payrouter_provider::{CommandRun, Provider, ProviderContext, ProviderFactory, SettingsTable};
 use std::sync::Arc;
 
 use crate::config::extract_all;
@@ -13,6 +13,8 @@ use crate::engine::Providers;
 type Build = fn(&Figment, &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>>;
 /// The keys of a provider's settings section, read from its `Settings` type.
 type Keys = fn() -> &'static [&'static str];
+/// Runs a provider's subcommand with its settings read from the configuration.
+type Run = fn(&Figment, ProviderContext, clap::ArgMatches) -> Result<CommandRun, Vec<String>>;
 
 /// What the gateway knows of one provider crate.
 struct Entry {
@@ -22,6 +24,9 @@ struct Entry {
     /// The keys of one named merchant account (empty: the provider has one account).
     account_keys: Keys,
     simulated: Option<Simulated>,
+    tables: fn() -> Vec<SettingsTable>,
+    command: fn() -> Option<clap::Command>,
+    run: Run,
 }
 
 fn registered() -> [Entry; 2] {
@@ -38,6 +43,22 @@ fn entry<F: ProviderFactory>() -> Entry {
         keys: serde_aux::serde_introspection::serde_introspect::<F::Settings>,
         account_keys: F::account_keys,
         simulated: F::SIMULATED,
+        tables: F::settings_tables,
+        command: F::command,
+        run: run::<F>,
+    }
+}
+
+fn run<F: ProviderFactory>(
+    fig: &Figment,
+    ctx: ProviderContext,
+    matches: clap::ArgMatches,
+) -> Result<CommandRun, Vec<String>> {
+    match extract_all::<F::Settings>(fig, F::NAME) {
+        (Some(settings), problems) if problems.is_empty() => {
+            Ok(F::run_command(settings, ctx, matches))
+        }
+        (_, problems) => Err(problems),
     }
 }
 
@@ -69,6 +90,14 @@ pub fn settings_keys() -> Vec<(&'static str, &'static [&'static str])> {
         .collect()
 }
 
+/// Each provider's name and its tables of settings (`[fena.partner_paths]`).
+pub fn settings_tables() -> Vec<(&'static str, Vec<SettingsTable>)> {
+    registered()
+        .into_iter()
+        .map(|e| (e.name, (e.tables)()))
+        .collect()
+}
+
 /// Each provider's name and the keys of one of its named merchant accounts (empty when it
 /// has a single account).
 pub fn account_keys() -> Vec<(&'static str, &'static [&'static str])> {
@@ -84,6 +113,28 @@ pub fn simulated() -> Vec<(&'static str, Simulated)> {
         .into_iter()
         .filter_map(|e| Some((e.name, e.simulated?)))
         .collect()
+}
+
+/// The providers' own subcommands (`payrouter fena setup`), named after their provider.
+pub fn commands() -> Vec<clap::Command> {
+    registered()
+        .into_iter()
+        .filter_map(|e| (e.command)().map(|c| c.name(e.name)))
+        .collect()
+}
+
+/// Runs the subcommand of the provider `name` with `matches`; None when no provider by that
+/// name has one. Its settings come from `fig`, as configured (never pointed at a simulator).
+pub fn run_command(
+    name: &str,
+    fig: &Figment,
+    ctx: ProviderContext,
+    matches: clap::ArgMatches,
+) -> Option<Result<CommandRun, Vec<String>>> {
+    let entry = registered()
+        .into_iter()
+        .find(|e| e.name == name && (e.command)().is_some())?;
+    Some((entry.run)(fig, ctx, matches))
 }
 
 /// Builds the enabled providers; all problems of all providers are reported together.

@@ -31,8 +31,31 @@ pub fn settings(loaded: &Loaded) -> Vec<Setting> {
     }
     let merged = loaded.figment().extract::<Dict>().unwrap_or_default();
     let account_keys = registry::account_keys();
+    let tables = registry::settings_tables();
     for (provider, keys) in registry::settings_keys() {
+        let own_tables = tables
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or(&[][..], |(_, t)| t.as_slice());
         for key in keys {
+            // A table's keys are shown one a line, as their variables are named.
+            if let Some(table) = own_tables.iter().find(|t| t.table == *key) {
+                for inner in table.keys {
+                    let name =
+                        format!("{provider}_{}_{inner}", table.env_stem).to_ascii_uppercase();
+                    let path = [provider, key, inner];
+                    let value = match lookup(&merged, &path) {
+                        Some(v) => shown(&serde_json::to_value(v).unwrap_or_default()),
+                        None => "-".to_string(),
+                    };
+                    out.push(Setting {
+                        key: name,
+                        value,
+                        source: source(loaded, &path),
+                    });
+                }
+                continue;
+            }
             let name = format!("{provider}_{key}").to_ascii_uppercase();
             let value = match lookup(&merged, &[provider, key]) {
                 // The accounts hold secrets: their names here, each setting on its own line.

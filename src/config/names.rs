@@ -59,6 +59,16 @@ fn known_env() -> Vec<String> {
                 .map(|k| format!("{provider}_{k}").to_ascii_uppercase()),
         );
     }
+    for (provider, tables) in registry::settings_tables() {
+        for table in tables {
+            names.extend(
+                table
+                    .keys
+                    .iter()
+                    .map(|k| format!("{provider}_{}_{k}", table.env_stem).to_ascii_uppercase()),
+            );
+        }
+    }
     names.extend(OTHER_KNOWN.iter().map(|n| n.to_string()));
     names
 }

@@ -5,6 +5,7 @@
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
+use payrouter_provider::SettingsTable;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -123,6 +124,7 @@ impl Layer {
     pub fn env(vars: &[(String, String)], accounts: &[AccountNames]) -> Layer {
         let gateway = names::gateway_keys();
         let providers = registry::settings_keys();
+        let tables = registry::settings_tables();
         let mut dict = Dict::new();
         // Provider → merchant → that account's keys.
         let mut named: BTreeMap<&str, BTreeMap<String, Dict>> = BTreeMap::new();
@@ -153,6 +155,20 @@ impl Layer {
                     }
                     // Refused by `names::unknown_env`.
                     AccountVar::Unknown(_) => {}
+                }
+                continue;
+            }
+            if let Some((provider, table, key)) = table_key(&tables, &lower) {
+                let section = dict
+                    .entry(provider.to_string())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                if let Value::Dict(_, section) = section {
+                    let table = section
+                        .entry(table.to_string())
+                        .or_insert_with(|| Value::from(Dict::new()));
+                    if let Value::Dict(_, table) = table {
+                        table.insert(key.to_string(), value);
+                    }
                 }
                 continue;
             }
@@ -201,6 +217,21 @@ impl Layer {
     }
 }
 
+/// The provider, table and key a variable (lower case) sets in a provider's settings table
+/// (`fena_partner_path_refund` → `fena`, `partner_paths`, `refund`).
+fn table_key<'a>(
+    tables: &[(&'static str, Vec<SettingsTable>)],
+    lower: &'a str,
+) -> Option<(&'static str, &'static str, &'a str)> {
+    tables.iter().find_map(|(provider, tables)| {
+        let rest = lower.strip_prefix(provider)?.strip_prefix('_')?;
+        tables.iter().find_map(|t| {
+            let key = rest.strip_prefix(t.env_stem)?.strip_prefix('_')?;
+            t.keys.contains(&key).then_some((*provider, t.table, key))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +262,38 @@ mod tests {
             Some(5)
         );
         assert_eq!(dict.len(), 2);
+    }
+
+    #[test]
+    fn table_variables_nest_under_their_table() {
+        let layer = Layer::env(
+            &[
+                (
+                    "FENA_PARTNER_PATH_REFUND".into(),
+                    "/p/{companyId}/r/{id}".into(),
+                ),
+                ("FENA_PARTNER_PATH_NOPE".into(), "/x".into()),
+            ],
+            &[],
+        );
+        let dict = layer.dict().unwrap();
+        let fena = dict["fena"].as_dict().unwrap();
+        let paths = fena["partner_paths"].as_dict().unwrap();
+        assert_eq!(paths["refund"].as_str(), Some("/p/{companyId}/r/{id}"));
+        assert_eq!(paths.len(), 1);
+        assert_eq!(fena.len(), 1);
+        let unknown = names::unknown_env(
+            &[
+                ("FENA_PARTNER_PATH_REFUND".into(), "x".into()),
+                ("FENA_PARTNER_PATH_NOPE".into(), "x".into()),
+            ],
+            &[],
+        );
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert!(
+            unknown[0].starts_with("FENA_PARTNER_PATH_NOPE:"),
+            "{unknown:?}"
+        );
     }
 
     #[test]

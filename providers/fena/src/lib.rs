@@ -10,7 +10,9 @@
 
 pub mod accounts;
 mod client;
+pub mod partner;
 pub mod recurring;
+mod setup;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod transform;
@@ -30,7 +32,9 @@ use std::time::Duration;
 
 use accounts::{AccountSettings, Accounts, Credentials};
 use client::FenaClient;
-use transform::{paths, Answer, Progress};
+use partner::api::PartnerApi;
+use partner::{PartnerCall, PartnerPathSettings, PartnerPaths, PartnerPaymentRequest};
+use transform::{Answer, Progress};
 
 pub const NAME: &str = "fena";
 /// The provider's name for people.
@@ -60,6 +64,54 @@ pub struct Settings {
     /// `[fena.accounts.<name>]`, or `FENA_ACCOUNTS` and `FENA_ACCOUNT_<NAME>_*`.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountSettings>,
+    /// The partner key that acts for the accounts naming a `company_id` (partner mode).
+    #[serde(default, deserialize_with = "config::opt_string")]
+    pub partner_terminal_id: Option<String>,
+    #[serde(default, deserialize_with = "config::opt_secret")]
+    pub partner_terminal_secret: Option<SecretString>,
+    /// Replacements of the partner API's path templates (`[fena.partner_paths]`).
+    #[serde(default)]
+    pub partner_paths: PartnerPathSettings,
+    /// The name of the integration `fena setup` keeps in each partner company, whose id the
+    /// company's payments carry.
+    #[serde(default = "default_integration_name")]
+    pub integration_name: String,
+    /// The integration's `redirectUrl` (default: PUBLIC_BASE_URL).
+    #[serde(default, deserialize_with = "config::opt_string")]
+    pub integration_redirect_url: Option<String>,
+    /// The integration's `fenaPaymentPageRedirectEnabled`.
+    #[serde(default = "default_true")]
+    pub integration_payment_page_redirect: bool,
+}
+
+impl Default for Settings {
+    /// Every setting at its default: no key, no account.
+    fn default() -> Self {
+        Settings {
+            base_url: default_base_url(),
+            terminal_id: None,
+            terminal_secret: None,
+            bank_account: None,
+            connect_timeout_ms: config::default_connect_timeout_ms(),
+            timeout_ms: config::default_timeout_ms(),
+            pay_mode: PayMode::default(),
+            accounts: BTreeMap::new(),
+            partner_terminal_id: None,
+            partner_terminal_secret: None,
+            partner_paths: PartnerPathSettings::default(),
+            integration_name: default_integration_name(),
+            integration_redirect_url: None,
+            integration_payment_page_redirect: true,
+        }
+    }
+}
+
+fn default_integration_name() -> String {
+    "payrouter".into()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `FENA_PAY_MODE`.
@@ -112,7 +164,9 @@ pub struct Fena {
 /// Fena as one merchant account sees it: that account's key, bank account and tags.
 pub struct FenaAccount {
     merchant: Merchant,
+    /// The account's own key, or the partner key for a partner company.
     client: FenaClient,
+    route: Route,
     redactor: Redactor,
     capabilities: Capabilities,
     bank_account: Option<String>,
@@ -132,32 +186,7 @@ impl ProviderFactory for Fena {
     }
 
     fn build(settings: Settings, ctx: &ProviderContext) -> Result<Arc<dyn Provider>, Vec<String>> {
-        let mut checks = Checks::new(NAME);
-        let plain = AccountSettings {
-            terminal_id: settings.terminal_id,
-            terminal_secret: settings.terminal_secret,
-            bank_account: settings.bank_account,
-            company_id: None,
-        };
-        let accounts = Accounts::read(plain, settings.accounts, &mut checks);
-        let base_url = checks.base_url("BASE_URL", &settings.base_url);
-        let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
-        let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
-        checks.within_route(ctx, connect_timeout, timeout);
-        if let Some(accounts) = &accounts {
-            for account in accounts.iter() {
-                if let Credentials::Partner { .. } = account.credentials {
-                    let key = format!("ACCOUNT_{}_COMPANY_ID", account.merchant.env_name());
-                    checks.problem(
-                        &key,
-                        "partner accounts are not supported by this build; give the account \
-                         its own terminal_id and terminal_secret",
-                    );
-                }
-            }
-        }
-        let checked = (|| Some((accounts?, base_url?)))();
-        let (accounts, base_url) = checks.finish(checked)?;
+        let resolved = Resolved::read(settings, ctx)?;
         let capabilities = Capabilities {
             operations: OPERATIONS,
             currencies: Currencies::Only(&["GBP"]),
@@ -171,39 +200,46 @@ impl ProviderFactory for Fena {
                 "Fena JSON webhook (unsigned: only the payment id is used, the state is re-fetched)",
             pay_provider_data: PAY_PROVIDER_DATA,
         };
-        let mut built = Vec::with_capacity(accounts.len());
-        for account in accounts.iter() {
-            let Credentials::Terminal {
-                terminal_id,
-                terminal_secret,
-            } = &account.credentials
-            else {
-                continue;
+        let mut built = Vec::with_capacity(resolved.accounts.len());
+        for account in resolved.accounts.iter() {
+            let (route, client, secret, hidden) = match &account.credentials {
+                Credentials::Terminal {
+                    terminal_id,
+                    terminal_secret,
+                } => (
+                    Route::Terminal,
+                    resolved.client(terminal_id, terminal_secret)?,
+                    terminal_secret,
+                    terminal_id,
+                ),
+                Credentials::Partner { company_id } => {
+                    // `Resolved::read` refuses a partner account without the partner key.
+                    let Some((api, (id, secret))) =
+                        resolved.partner.as_ref().zip(resolved.partner_key.as_ref())
+                    else {
+                        continue;
+                    };
+                    let route = Route::Partner {
+                        company_id: company_id.clone(),
+                        api: api.clone(),
+                    };
+                    (route, resolved.client(id, secret)?, secret, id)
+                }
             };
             // Fena may echo what it was sent; no credential may reach a caller or a log.
-            let redactor = Redactor::new([
-                terminal_secret.clone(),
-                SecretString::from(terminal_id.clone()),
-            ]);
+            let redactor = Redactor::new([secret.clone(), SecretString::from(hidden.clone())]);
             let tags = match &ctx.payment_tag_secret {
                 Some(key) => PaymentTag::new(key.clone()),
-                None => PaymentTag::derived(NAME, terminal_secret),
+                None => PaymentTag::derived(NAME, secret),
             };
-            let client = FenaClient::new(
-                base_url.clone(),
-                terminal_id.clone(),
-                terminal_secret.clone(),
-                connect_timeout,
-                timeout,
-            )
-            .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])?;
             built.push(FenaAccount {
                 merchant: account.merchant.clone(),
                 client,
+                route,
                 redactor,
                 capabilities: capabilities.clone(),
                 bank_account: account.bank_account.clone(),
-                pay_mode: settings.pay_mode,
+                pay_mode: resolved.pay_mode,
                 tags,
             });
         }
@@ -211,6 +247,210 @@ impl ProviderFactory for Fena {
             accounts: built,
             capabilities,
         }))
+    }
+
+    fn settings_tables() -> Vec<payrouter_provider::SettingsTable> {
+        vec![payrouter_provider::SettingsTable {
+            table: "partner_paths",
+            env_stem: "partner_path",
+            keys: partner::path_keys(),
+        }]
+    }
+
+    fn command() -> Option<payrouter_provider::clap::Command> {
+        Some(setup::command())
+    }
+
+    fn run_command(
+        settings: Settings,
+        ctx: ProviderContext,
+        matches: payrouter_provider::clap::ArgMatches,
+    ) -> payrouter_provider::CommandRun {
+        Box::pin(async move {
+            let resolved = match Resolved::read(settings, &ctx) {
+                Ok(r) => r,
+                Err(problems) => {
+                    eprintln!(
+                        "payrouter fena: {} configuration problem(s)",
+                        problems.len()
+                    );
+                    for p in problems {
+                        eprintln!("  {p}");
+                    }
+                    return 2;
+                }
+            };
+            match resolved.setup_context(&ctx) {
+                Ok(context) => setup::run(context, &matches).await,
+                Err(problems) => {
+                    for p in problems {
+                        eprintln!("  {p}");
+                    }
+                    2
+                }
+            }
+        })
+    }
+}
+
+/// Where an account's calls go.
+enum Route {
+    /// Its own key's terminal API.
+    Terminal,
+    /// The partner API, for its company.
+    Partner {
+        company_id: String,
+        api: Arc<PartnerApi>,
+    },
+}
+
+/// The `[fena]` settings, checked: every problem reported at once.
+struct Resolved {
+    accounts: Accounts,
+    base_url: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    pay_mode: PayMode,
+    partner: Option<Arc<PartnerApi>>,
+    partner_key: Option<(String, SecretString)>,
+    integration_redirect_url: Option<String>,
+    integration_payment_page_redirect: bool,
+}
+
+impl Resolved {
+    fn read(settings: Settings, ctx: &ProviderContext) -> Result<Resolved, Vec<String>> {
+        let mut checks = Checks::new(NAME);
+        let plain = AccountSettings {
+            terminal_id: settings.terminal_id,
+            terminal_secret: settings.terminal_secret,
+            bank_account: settings.bank_account,
+            company_id: None,
+        };
+        let accounts = Accounts::read(plain, settings.accounts, &mut checks);
+        let base_url = checks.base_url("BASE_URL", &settings.base_url);
+        let connect_timeout = checks.timeout("CONNECT_TIMEOUT_MS", settings.connect_timeout_ms);
+        let timeout = checks.timeout("TIMEOUT_MS", settings.timeout_ms);
+        checks.within_route(ctx, connect_timeout, timeout);
+        let partner_key = match (
+            settings.partner_terminal_id,
+            settings.partner_terminal_secret,
+        ) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            (None, None) => None,
+            (id, _) => {
+                let missing = if id.is_none() {
+                    "PARTNER_TERMINAL_ID"
+                } else {
+                    "PARTNER_TERMINAL_SECRET"
+                };
+                checks.problem(
+                    missing,
+                    "required with the other half of the partner key (FENA_PARTNER_TERMINAL_ID and FENA_PARTNER_TERMINAL_SECRET)",
+                );
+                None
+            }
+        };
+        if let Some(accounts) = &accounts {
+            for account in accounts.iter() {
+                if let Credentials::Partner { company_id } = &account.credentials {
+                    let key = format!("ACCOUNT_{}_COMPANY_ID", account.merchant.env_name());
+                    if let Err(why) = partner::check_company_id(company_id) {
+                        checks.problem(&key, why);
+                    }
+                    if partner_key.is_none() {
+                        checks.problem(
+                            &key,
+                            "a partner company needs the partner key: set FENA_PARTNER_TERMINAL_ID and FENA_PARTNER_TERMINAL_SECRET",
+                        );
+                    }
+                }
+            }
+        }
+        let paths = match PartnerPaths::new(&settings.partner_paths) {
+            Ok(paths) => Some(paths),
+            Err(problems) => {
+                for (key, why) in problems {
+                    checks.problem(&format!("PARTNER_PATH_{}", key.to_ascii_uppercase()), why);
+                }
+                None
+            }
+        };
+        let name = settings.integration_name.trim().to_string();
+        if name.is_empty() {
+            checks.problem("INTEGRATION_NAME", "must not be blank");
+        }
+        if let Some(url) = &settings.integration_redirect_url {
+            checks.base_url("INTEGRATION_REDIRECT_URL", url);
+        }
+        let checked = (|| Some((accounts?, base_url?, paths?)))();
+        let (accounts, base_url, paths) = checks.finish(checked)?;
+        let mut resolved = Resolved {
+            accounts,
+            base_url,
+            connect_timeout,
+            timeout,
+            pay_mode: settings.pay_mode,
+            partner: None,
+            partner_key,
+            integration_redirect_url: settings.integration_redirect_url,
+            integration_payment_page_redirect: settings.integration_payment_page_redirect,
+        };
+        if let Some((id, secret)) = &resolved.partner_key {
+            let client = resolved.client(id, secret)?;
+            resolved.partner = Some(Arc::new(PartnerApi::new(client, paths, id, secret, name)));
+        }
+        Ok(resolved)
+    }
+
+    fn client(&self, terminal_id: &str, secret: &SecretString) -> Result<FenaClient, Vec<String>> {
+        FenaClient::new(
+            self.base_url.clone(),
+            terminal_id.to_string(),
+            secret.clone(),
+            self.connect_timeout,
+            self.timeout,
+        )
+        .map_err(|e| vec![format!("fena: cannot build the HTTP client: {e}")])
+    }
+
+    /// What `fena setup` and `fena bank-accounts` need.
+    fn setup_context(self, ctx: &ProviderContext) -> Result<setup::SetupContext, Vec<String>> {
+        let mut accounts = Vec::new();
+        for account in self.accounts.iter() {
+            let access = match &account.credentials {
+                Credentials::Terminal {
+                    terminal_id,
+                    terminal_secret,
+                } => setup::Access::Terminal {
+                    client: self.client(terminal_id, terminal_secret)?,
+                    redactor: Redactor::new([
+                        terminal_secret.clone(),
+                        SecretString::from(terminal_id.clone()),
+                    ]),
+                },
+                Credentials::Partner { company_id } => setup::Access::Partner {
+                    company_id: company_id.clone(),
+                },
+            };
+            accounts.push(setup::SetupAccount {
+                merchant: account.merchant.clone(),
+                bank_account: account.bank_account.clone(),
+                access,
+            });
+        }
+        let webhook_url = ctx
+            .public_base_url
+            .as_ref()
+            .map(|base| format!("{}/v3/{NAME}/callback", base.trim_end_matches('/')));
+        Ok(setup::SetupContext {
+            accounts,
+            partner: self.partner,
+            redirect_url: self
+                .integration_redirect_url
+                .or_else(|| ctx.public_base_url.clone()),
+            webhook_url,
+            payment_page_redirect: self.integration_payment_page_redirect,
+        })
     }
 }
 
@@ -356,8 +596,9 @@ impl Provider for FenaAccount {
     }
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
-        let body = transform::pay_request(order, self.bank_account.as_deref(), &self.tags)?;
-        let reply = self.client.post(paths::CREATE_AND_PROCESS, &body).await?;
+        let reply = self
+            .create(order, PartnerCall::PaymentCreateAndProcess)
+            .await?;
         transform::pay_outcome(&reply, &self.redactor)
     }
 
@@ -365,8 +606,7 @@ impl Provider for FenaAccount {
         if self.pay_mode == PayMode::OneStep {
             return Ok(PreparedPay::Direct);
         }
-        let body = transform::pay_request(order, self.bank_account.as_deref(), &self.tags)?;
-        let reply = self.client.post(paths::CREATE_DRAFT, &body).await?;
+        let reply = self.create(order, PartnerCall::PaymentCreate).await?;
         transform::draft_outcome(&reply, &self.redactor)
     }
 
@@ -383,7 +623,11 @@ impl Provider for FenaAccount {
         }
         let reply = self
             .client
-            .send::<()>(reqwest::Method::POST, &paths::process(draft), None)
+            .send::<()>(
+                reqwest::Method::POST,
+                &self.path(PartnerCall::PaymentProcess, draft)?,
+                None,
+            )
             .await?;
         match transform::pay_outcome(&reply, &self.redactor)? {
             // Refused because something else processed it meanwhile: that is the payment.
@@ -396,7 +640,10 @@ impl Provider for FenaAccount {
     }
 
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
-        let reply = self.client.get(&paths::single(payment_id)).await?;
+        let reply = self
+            .client
+            .get(&self.path(PartnerCall::PaymentGet, payment_id)?)
+            .await?;
         transform::fetch_outcome(&reply, payment_id, &self.redactor, &self.tags)
     }
 
@@ -404,7 +651,7 @@ impl Provider for FenaAccount {
         let body = transform::refund_request(order)?;
         let reply = self
             .client
-            .post(&paths::refund(&order.payment_id), &body)
+            .post(&self.path(PartnerCall::Refund, &order.payment_id)?, &body)
             .await?;
         transform::refund_outcome(&reply, &self.redactor)
     }
@@ -422,9 +669,13 @@ impl Provider for FenaAccount {
     ) -> Result<SubscriptionOutcome, ProviderError> {
         let today = chrono::Utc::now().date_naive();
         let body = recurring::recurring_request(order, self.bank_account.as_deref(), today)?;
+        let body = partner::with_integration(&body, self.integration().await.as_deref())?;
         let reply = self
             .client
-            .post(paths::RECURRING_CREATE_AND_PROCESS, &body)
+            .post(
+                &self.path(PartnerCall::RecurringCreateAndProcess, "")?,
+                &body,
+            )
             .await?;
         match recurring::created_outcome(&reply, &self.redactor)? {
             Answer::Done(r) => recurring::scheduled(r),
@@ -446,9 +697,10 @@ impl Provider for FenaAccount {
         }
         let today = chrono::Utc::now().date_naive();
         let body = recurring::recurring_request(order, self.bank_account.as_deref(), today)?;
+        let body = partner::with_integration(&body, self.integration().await.as_deref())?;
         let reply = self
             .client
-            .post(&paths::recurring_edit(token), &body)
+            .post(&self.path(PartnerCall::RecurringEdit, token)?, &body)
             .await?;
         Ok(match recurring::changed(&reply, token, &self.redactor)? {
             Answer::Done(()) => done("standing order updated", token),
@@ -475,7 +727,11 @@ impl Provider for FenaAccount {
         }
         let reply = self
             .client
-            .send::<()>(reqwest::Method::POST, &paths::recurring_delete(token), None)
+            .send::<()>(
+                reqwest::Method::POST,
+                &self.path(PartnerCall::RecurringCancel, token)?,
+                None,
+            )
             .await?;
         Ok(match recurring::changed(&reply, token, &self.redactor)? {
             Answer::Done(()) => done("standing order cancelled", token),
@@ -485,9 +741,55 @@ impl Provider for FenaAccount {
 }
 
 impl FenaAccount {
+    /// The path of `call` about `id` for this account: the terminal API's, or the partner
+    /// template filled with its company.
+    fn path(&self, call: PartnerCall, id: &str) -> Result<String, ProviderError> {
+        match &self.route {
+            Route::Terminal => call.terminal_path(id).ok_or_else(|| {
+                ProviderError::Misconfigured(format!(
+                    "Fena's terminal API has no '{}' call",
+                    call.key()
+                ))
+            }),
+            Route::Partner { company_id, api } => {
+                Ok(api.path(call, company_id, Some(id).filter(|i| !i.is_empty())))
+            }
+        }
+    }
+
+    /// The integration a partner company's payments carry (none for a terminal key).
+    async fn integration(&self) -> Option<String> {
+        match &self.route {
+            Route::Terminal => None,
+            Route::Partner { company_id, api } => api.integration_id(company_id).await,
+        }
+    }
+
+    /// Creates a single payment (`call`: a draft, or create-and-process), through the
+    /// partner API with its reference spelling and integration for a partner company.
+    async fn create(
+        &self,
+        order: &PayOrder,
+        call: PartnerCall,
+    ) -> Result<payrouter_provider::transport::Reply, ProviderError> {
+        let body = transform::pay_request(order, self.bank_account.as_deref(), &self.tags)?;
+        let path = self.path(call, "")?;
+        match &self.route {
+            Route::Terminal => self.client.post(&path, &body).await,
+            Route::Partner { .. } => {
+                let integration = self.integration().await;
+                let body = PartnerPaymentRequest::new(&body, integration.as_deref());
+                self.client.post(&path, &body).await
+            }
+        }
+    }
+
     /// Where the payment `id` being created stands at Fena.
     async fn progress(&self, id: &str) -> Result<Progress, ProviderError> {
-        let reply = self.client.get(&paths::single(id)).await?;
+        let reply = self
+            .client
+            .get(&self.path(PartnerCall::PaymentGet, id)?)
+            .await?;
         transform::progress(&reply, id, &self.redactor)
     }
 
@@ -496,7 +798,10 @@ impl FenaAccount {
         transform::check_payment_id(token).map_err(|_| {
             ProviderError::invalid("subscriptionToken", "must be a Fena recurring payment id")
         })?;
-        let reply = self.client.get(&paths::recurring(token)).await?;
+        let reply = self
+            .client
+            .get(&self.path(PartnerCall::RecurringGet, token)?)
+            .await?;
         recurring::fetched(&reply, token, &self.redactor)
     }
 }

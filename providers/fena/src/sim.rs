@@ -27,6 +27,11 @@
 //!   draft or overdue), `POST /open/payments/recurring/{id}/delete`. Each checks the
 //!   `terminal-id` and `terminal-secret` headers (401 `{"message":"Unauthorized"}`). Each key
 //!   ([`Simulator::with_keys`]) is a company of its own: another key's payment is 404.
+//! - Partner API (`sim/partner.rs`, `sim/integrations.rs`): the same payment calls under
+//!   `/open/partner/companies/{companyId}/payments/…` for the key given to
+//!   [`Simulator::set_partner`] and its companies only, a company's integrations and bank
+//!   accounts, and `GET /open/company/bank-accounts/list` for a terminal key. A payment naming
+//!   an integration has its webhooks sent to the integration's URL, partner-spelled.
 //! - Payer pages: `GET /pay/{id}` (Pay / Reject / Cancel), `GET /refund/{id}` (the merchant
 //!   approves or rejects a started refund), `GET /recurring/{id}` (Set up standing order /
 //!   Reject). Each button sends the webhook before answering.
@@ -41,7 +46,7 @@
 //! A fault rule is `{"operation", "status", "latencyMs", "hang", "drop", "count",
 //! "probability", "after"}`; `operation` is one of `create` (create-and-process or a draft),
 //! `process`, `get`, `refund`, `recurring_create`, `recurring_get`, `recurring_edit`,
-//! `recurring_delete` (API calls) or `webhook`. On an API call, `latencyMs` waits first
+//! `recurring_delete`, `integrations`, `bank_accounts` (API calls) or `webhook`. On an API call, `latencyMs` waits first
 //! (alone, the call then goes on normally); `status` answers that HTTP status with
 //! `{"message":"simulated fault"}`; `hang` never answers (an hour, then as `drop`); `drop`
 //! aborts the connection before a complete answer (reqwest reports a connection error). On
@@ -53,7 +58,11 @@
 
 mod api;
 mod control;
+mod integrations;
 mod pages;
+mod partner;
+
+pub use integrations::{default_bank_account, PartnerKey};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -160,6 +169,8 @@ struct Inner {
     http: reqwest::Client,
     store: Mutex<Store>,
     faults: Faults,
+    /// Companies' integrations and bank accounts, and the partner key.
+    companies: integrations::Companies,
 }
 
 /// Operations a fault rule can name.
@@ -172,6 +183,8 @@ const OPERATIONS: &[&str] = &[
     "recurring_get",
     "recurring_edit",
     "recurring_delete",
+    "integrations",
+    "bank_accounts",
     "webhook",
 ];
 
@@ -286,6 +299,7 @@ impl Simulator {
                 http,
                 store: Mutex::new(Store::default()),
                 faults: Faults::new(OPERATIONS),
+                companies: integrations::Companies::default(),
             }),
         }
     }
@@ -323,6 +337,8 @@ impl Simulator {
             .route("/refund/{id}/{action}", post(pages::refund_action))
             .route("/recurring/{id}", get(pages::recurring_page))
             .route("/recurring/{id}/{action}", post(pages::recurring_action))
+            .merge(integrations::routes())
+            .merge(partner::routes())
             .merge(payrouter_provider::sim::control::routes::<Simulator>())
             .with_state(self.clone())
     }
@@ -340,6 +356,21 @@ impl Simulator {
     /// POSTs a webhook to `webhook_url` unless a `webhook` fault drops it. Its outcome is only
     /// logged, as Fena does not retry by default; true when the receiver answered 2xx.
     async fn send_webhook(&self, body: Value) -> bool {
+        let config = &self.inner.config;
+        if let Some((url, retry, body)) = self
+            .inner
+            .companies
+            .partner_delivery(&body, &config.webhook_url)
+        {
+            return integrations::deliver_retried(
+                &self.inner.http,
+                &self.inner.faults,
+                &url,
+                &body,
+                retry,
+            )
+            .await;
+        }
         let what = format!("fena webhook of {}", body["id"]);
         let request = self
             .inner

@@ -455,9 +455,11 @@ pub fn refund_outcome(reply: &Reply, redactor: &Redactor) -> Result<RefundOutcom
 pub fn callback_subject(body: &[u8]) -> Result<CallbackSubject, CallbackError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| CallbackError::Malformed("body is not JSON".into()))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| CallbackError::Malformed("body is not a JSON object".into()))?;
+    let Value::Object(obj) = v else {
+        return Err(CallbackError::Malformed("body is not a JSON object".into()));
+    };
+    // The partner API spells the event `scope`/`event_name`.
+    let obj = crate::partner::terminal_webhook(obj);
     let id = obj
         .get("id")
         .and_then(Value::as_str)
@@ -466,7 +468,6 @@ pub fn callback_subject(body: &[u8]) -> Result<CallbackSubject, CallbackError> {
         .map_err(|_| CallbackError::Malformed("field 'id' is not a Fena id".into()))?;
     let scope = obj
         .get("eventScope")
-        .or_else(|| obj.get("scope"))
         .and_then(Value::as_str)
         .unwrap_or("single-payments");
     match scope {

@@ -43,6 +43,7 @@ fn fena_connecting(base: &str, connect_timeout_ms: u64, timeout_ms: u64) -> Arc<
         accounts: Default::default(),
         connect_timeout_ms,
         timeout_ms,
+        ..Settings::default()
     };
     Fena::build(settings, &ProviderContext::default()).unwrap()
 }
@@ -444,6 +445,7 @@ fn missing_credentials_are_reported_by_key() {
         accounts: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 1000,
+        ..Settings::default()
     };
     let problems = Fena::build(settings, &ProviderContext::default())
         .err()
@@ -472,6 +474,7 @@ fn with_shop_a(base: &str, plain: bool) -> Settings {
         accounts: [("shop-a".to_string(), shop_a)].into_iter().collect(),
         connect_timeout_ms: 1000,
         timeout_ms: 2000,
+        ..Settings::default()
     }
 }
 

@@ -73,6 +73,7 @@ fn adapter(base: &str, secret: &str) -> Arc<dyn Provider> {
         accounts: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 500,
+        ..Settings::default()
     };
     Fena::build(settings, &ProviderContext::default()).unwrap()
 }
@@ -575,6 +576,7 @@ async fn a_key_sees_only_its_own_companys_payments() {
             accounts: Default::default(),
             connect_timeout_ms: 1000,
             timeout_ms: 500,
+            ..Settings::default()
         },
         &ProviderContext::default(),
     )

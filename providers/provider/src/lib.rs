@@ -27,6 +27,8 @@ mod types;
 
 pub use callback::{CallbackAck, CallbackError, CallbackRequest, CallbackSubject};
 pub use capabilities::{Capabilities, Currencies, Operation};
+/// The command-line parser of a provider's own subcommand (`ProviderFactory::command`).
+pub use clap;
 pub use error::ProviderError;
 pub use fields::{email_field, string_field};
 pub use merchant::{Merchant, MERCHANT_MAX};
@@ -76,12 +78,47 @@ pub trait ProviderFactory {
     fn account_keys() -> &'static [&'static str] {
         &[]
     }
+    /// Tables of settings inside the provider's section, each also read from variables
+    /// (see [`SettingsTable`]).
+    fn settings_tables() -> Vec<SettingsTable> {
+        Vec::new()
+    }
     /// Validates the settings (one message per problem, naming the key) and builds the adapter.
     fn build(
         settings: Self::Settings,
         ctx: &ProviderContext,
     ) -> Result<std::sync::Arc<dyn Provider>, Vec<String>>;
+    /// The provider's own subcommand, `payrouter <NAME> …` (its name must be `NAME`); None
+    /// when it has none.
+    fn command() -> Option<clap::Command> {
+        None
+    }
+    /// Runs the provider's subcommand as parsed into `matches`, with the configured settings;
+    /// resolves to the process's exit code.
+    fn run_command(
+        _settings: Self::Settings,
+        _ctx: ProviderContext,
+        _matches: clap::ArgMatches,
+    ) -> CommandRun {
+        Box::pin(async { 2 })
+    }
 }
+
+/// A table of settings inside a provider's section: `[name.<table>]` in TOML, and one
+/// `NAME_<ENV_STEM>_<KEY>` variable per key (`[fena.partner_paths]` and
+/// `FENA_PARTNER_PATH_REFUND`).
+#[derive(Debug, Clone, Copy)]
+pub struct SettingsTable {
+    /// The table's key in the section (`partner_paths`).
+    pub table: &'static str,
+    /// What its variables' names start with after `NAME_`, lower case (`partner_path`).
+    pub env_stem: &'static str,
+    /// Its keys (`refund`, …).
+    pub keys: &'static [&'static str],
+}
+
+/// A provider subcommand running: resolves to the process's exit code.
+pub type CommandRun = std::pin::Pin<Box<dyn std::future::Future<Output = u8> + Send>>;
 
 /// A provider as a trait object, for the default [`Provider::merchant`].
 pub trait AsProvider {

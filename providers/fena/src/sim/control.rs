@@ -83,7 +83,11 @@ impl Control for Simulator {
         let base = self.base();
         let singles = store.payments.iter().map(|p| single_view(p, base));
         let recurring = store.recurring.iter().map(|r| recurring_view(r, base));
-        singles.chain(recurring).collect()
+        let mut all: Vec<Value> = singles.chain(recurring).collect();
+        for view in &mut all {
+            self.inner.companies.annotate(view);
+        }
+        all
     }
 
     fn change(&self, id: &str, change: Change) -> ControlOutcome<Value> {
@@ -113,5 +117,6 @@ impl Control for Simulator {
 
     fn forget(&self) {
         *self.store() = Store::default();
+        self.inner.companies.forget();
     }
 }
