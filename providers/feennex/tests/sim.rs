@@ -12,7 +12,7 @@ use payrouter_feennex::{sign, transform, Feennex, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome,
-    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, QuoteOrder,
+    PaymentTag, Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, QuoteOrder,
     QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect, SecretString,
 };
 use reqwest::Method;
@@ -72,7 +72,14 @@ struct Env {
     http: reqwest::Client,
 }
 
-fn adapter(base: &str, receiver: &str, shop_id: &str, secret: &str) -> Arc<dyn Provider> {
+/// The adapter of shop `shop_id`; with `tag_secret` (`PAYMENT_TAG_SECRET`) it tags invoices.
+fn adapter(
+    base: &str,
+    receiver: &str,
+    shop_id: &str,
+    secret: &str,
+    tag_secret: Option<&str>,
+) -> Arc<dyn Provider> {
     let settings = json!({
         "base_url": base, "shop_id": shop_id, "secret_key": secret, "payway": "card_usd",
         "connect_timeout_ms": 1000, "timeout_ms": 500,
@@ -84,7 +91,7 @@ fn adapter(base: &str, receiver: &str, shop_id: &str, secret: &str) -> Arc<dyn P
         &ProviderContext {
             public_base_url,
             route_timeout: None,
-            payment_tag_secret: None,
+            payment_tag_secret: tag_secret.map(SecretString::from),
         },
     )
     .unwrap()
@@ -110,7 +117,7 @@ async fn start() -> Env {
     });
     let app = Router::new().nest("/feennex", sim.router());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let feennex = adapter(&base, &receiver, "5", SECRET);
+    let feennex = adapter(&base, &receiver, "5", SECRET, None);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     let http = http.build().unwrap();
     Env {
@@ -249,6 +256,46 @@ async fn payer_pays_and_the_signed_callback_verifies() {
     assert_eq!(again.status(), 409, "a final invoice stays final");
 }
 
+/// With `PAYMENT_TAG_SECRET`, the description carries the payment tag; the simulator gives it
+/// back in invoice/check and in the signed callback, and only tagged invoices are the router's.
+#[tokio::test]
+async fn only_invoices_carrying_the_payment_tag_are_the_routers() {
+    const TAG_SECRET: &str = "tag-secret";
+    let env = start().await;
+    let tagged = adapter(&env.base, &env.receiver, "5", SECRET, Some(TAG_SECRET));
+    let own = order("own-1", 1234, "card_usd");
+    let PayOutcome::Created(created) = tagged.pay(&own).await.unwrap() else {
+        panic!("the invoice was not created");
+    };
+    let tags = PaymentTag::new(SecretString::from(TAG_SECRET));
+    let description = format!("Order <7> [pr:{}]", tags.tag("own-1"));
+    let resp = env.press(format!("{}/pay", url_of(created.redirect))).await;
+    assert_eq!(resp.status(), 303);
+    let callback = &env.inbox.take()[0];
+    assert_eq!(fields(callback)["description"], description);
+    let subject = tagged.authenticate_callback(callback);
+    assert!(subject.is_ok(), "the description is signed with the rest: {subject:?}");
+    let fetched = tagged.fetch(&created.payment_id).await.unwrap();
+    assert_eq!(fetched.shop_transaction_id.as_deref(), Some("own-1"));
+    let (_, listed) = env.call(Method::GET, "_sim/payments", Value::Null).await;
+    assert_eq!(listed[0]["description"], description, "{listed}");
+
+    // An invoice of the same shop made without the tag (another system's) is not the router's.
+    let (foreign, _) = env.pay("other-1", 1234, "card_usd").await;
+    let fetched = tagged.fetch(&foreign).await.unwrap();
+    assert_eq!(fetched.shop_transaction_id, None);
+    let untagged = env.feennex.fetch(&foreign).await.unwrap();
+    let untagged = untagged.shop_transaction_id;
+    assert_eq!(untagged.as_deref(), Some("other-1"), "without tags any is");
+    // A retry does not answer it as the router's payment: invoice/create refuses the id.
+    let other = order("other-1", 1234, "card_usd");
+    let retried = tagged.resume_pay(&other, "other-1", false).await.unwrap();
+    assert_matches!(retried, PayOutcome::Declined { message } if message.contains("not unique"));
+    let retried = tagged.resume_pay(&own, "own-1", false).await.unwrap();
+    let own_id = &created.payment_id;
+    assert_matches!(retried, PayOutcome::Existing(f) if f.payment_id == *own_id);
+}
+
 #[tokio::test]
 async fn payer_rejects_and_amounts_are_written_as_feennex_writes_them() {
     let env = start().await;
@@ -270,8 +317,8 @@ async fn payer_rejects_and_amounts_are_written_as_feennex_writes_them() {
 #[tokio::test]
 async fn error_codes_reach_the_adapter_as_feennex_sends_them() {
     let env = start().await;
-    let wrong_key = adapter(&env.base, &env.receiver, "5", "NotTheKey");
-    let wrong_shop = adapter(&env.base, &env.receiver, "6", SECRET);
+    let wrong_key = adapter(&env.base, &env.receiver, "5", "NotTheKey", None);
+    let wrong_shop = adapter(&env.base, &env.receiver, "6", SECRET, None);
     for wrong in [&wrong_key, &wrong_shop] {
         let refused = wrong.pay(&order("o-1", 500, "card_usd")).await;
         assert_matches!(refused, Err(ProviderError::Misconfigured(_)));

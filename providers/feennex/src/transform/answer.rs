@@ -4,7 +4,7 @@
 use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     Action, CreatedPayment, Currency, FetchedPayment, Money, PayOutcome, PaymentStatusKind,
-    ProviderError, ProviderState, Redirect,
+    PaymentTag, ProviderError, ProviderState, Redirect,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -15,6 +15,7 @@ use super::raw_json::{
     currency_of, integer_of, money_of, optional_integer, scalar, text_of, unusable, RawEntries,
     Scalar,
 };
+use super::tag::carries_tag;
 use super::{payment_id_for, Shop};
 
 /// Every Feennex answer, success or not (errors come with HTTP 200 and `result: false`).
@@ -138,6 +139,9 @@ pub struct CheckData {
     ps_currency: Option<Box<RawValue>>,
     #[serde(default)]
     is_unique: Option<bool>,
+    /// What invoice/create was given, so it carries the payment tag when one was sent.
+    #[serde(default)]
+    description: Option<Box<RawValue>>,
 }
 
 /// Maps the answer to invoice/create. `shop_order_id` is the one that was sent.
@@ -241,13 +245,30 @@ impl CheckData {
     pub fn several_invoices(&self) -> bool {
         self.is_unique == Some(false)
     }
+
+    /// Whether this router created the invoice: without `tags` any invoice of the shop is
+    /// taken as its own; with them, only one whose description carries the tag. A description
+    /// that is not a string carries none.
+    fn is_ours(&self, shop_order_id: &str, tags: Option<&PaymentTag>) -> bool {
+        let Some(tags) = tags else {
+            return true;
+        };
+        let description = match self.description.as_deref().map(scalar) {
+            Some(Scalar::Text(text)) => Some(text),
+            _ => None,
+        };
+        carries_tag(description.as_deref(), shop_order_id, tags)
+    }
 }
 
-/// The payment `payment_id` (= `shop_order_id` encoded) as invoice/check describes it.
+/// The payment `payment_id` (= `shop_order_id` encoded) as invoice/check describes it. With
+/// `tags`, it names its shopTransactionId (the shop_order_id) only when its description carries
+/// the tag of that shop_order_id: an invoice this router did not create is not its payment.
 pub fn fetched_payment(
     d: CheckData,
     payment_id: &str,
     shop_order_id: &str,
+    tags: Option<&PaymentTag>,
 ) -> Result<FetchedPayment, ProviderError> {
     let code = integer_of(&d.status, "status")?;
     let currency = optional_integer(d.shop_currency.as_deref(), "shop_currency")?
@@ -268,7 +289,9 @@ pub fn fetched_payment(
         state: map_status(code, recalculation),
         amount: requested,
         reference: None,
-        shop_transaction_id: Some(shop_order_id.to_string()),
+        shop_transaction_id: d
+            .is_ours(shop_order_id, tags)
+            .then(|| shop_order_id.to_string()),
     })
 }
 
@@ -484,7 +507,7 @@ mod tests {
 
     fn fetched(data: &str) -> FetchedPayment {
         let data = check_data(check_answer(data), "4126", &shop()).unwrap();
-        fetched_payment(data, "NDEyNg", "4126").unwrap()
+        fetched_payment(data, "NDEyNg", "4126", None).unwrap()
     }
 
     #[test]
@@ -521,6 +544,37 @@ mod tests {
     }
 
     #[test]
+    fn with_tags_only_an_invoice_carrying_its_tag_names_a_shop_transaction_id() {
+        let tags = PaymentTag::new(payrouter_provider::SecretString::from("tag-key"));
+        let own = format!("Order #7 [pr:{}]", tags.tag("4126"));
+        let other = format!("Order #7 [pr:{}]", tags.tag("4127"));
+        let fetched_with = |description: Value| {
+            let data = json!({"status": 4, "shop_amount": 12.34, "shop_currency": 840,
+                              "shop_order_id": "4126", "description": description});
+            let data = check_data(check_answer(&data.to_string()), "4126", &shop()).unwrap();
+            fetched_payment(data, "NDEyNg", "4126", Some(&tags)).unwrap()
+        };
+        let p = fetched_with(json!(own));
+        assert_eq!(p.shop_transaction_id.as_deref(), Some("4126"));
+        assert_eq!(p.amount, Some(Money::new(1234, cur("USD"))));
+        for foreign in [
+            json!(other),
+            json!("4126"),
+            json!("Order #7 [pr:0123456789abcdef]"),
+            json!(null),
+            json!(42),
+            json!({"text": own}),
+        ] {
+            let p = fetched_with(foreign.clone());
+            assert_eq!(p.shop_transaction_id, None, "{foreign}");
+            assert_eq!(p.state.status, PaymentStatusKind::Accepted, "{foreign}");
+        }
+        let data = check_data(check_answer(r#"{"status":4}"#), "4126", &shop()).unwrap();
+        let p = fetched_payment(data, "NDEyNg", "4126", Some(&tags)).unwrap();
+        assert_eq!(p.shop_transaction_id, None, "no description, no tag");
+    }
+
+    #[test]
     fn unusable_check_answers_are_unavailable() {
         for data in [
             r#"{"shop_amount":10.0,"shop_currency":840}"#,
@@ -533,7 +587,7 @@ mod tests {
             r#"null"#,
         ] {
             let r = check_data(check_answer(data), "4126", &shop())
-                .and_then(|d| fetched_payment(d, "NDEyNg", "4126"));
+                .and_then(|d| fetched_payment(d, "NDEyNg", "4126", None));
             assert!(
                 matches!(r, Err(ProviderError::Unavailable(_))),
                 "{data}: {r:?}"

@@ -2,15 +2,17 @@
 //! endpoint's required keys are signed exactly as they are sent.
 
 use chrono::{DateTime, Utc};
-use payrouter_provider::{string_field, Money, PayOrder, ProviderError, QuoteOrder};
+use payrouter_provider::{string_field, Money, PayOrder, PaymentTag, ProviderError, QuoteOrder};
 use serde::Serialize;
 use serde_json::Map;
 use serde_json::Value;
 
+use super::tag::tagged_description;
 use super::{Shop, SHOP_ORDER_ID_MAX};
 use crate::sign;
 
-const DESCRIPTION_MAX: usize = 255;
+/// Feennex's limit for `description`, in characters.
+pub(super) const DESCRIPTION_MAX: usize = 255;
 
 /// Body of `POST /invoice/create`.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -23,6 +25,7 @@ pub struct CreateRequest {
     pub sign: String,
     /// Required by Feennex but not signed.
     pub email: String,
+    /// The PGM's description, and the payment tag when `tags` are given (`tag`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,7 +62,13 @@ fn invalid(field: &str, message: impl Into<String>) -> ProviderError {
     ProviderError::invalid(field, message)
 }
 
-pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, ProviderError> {
+/// The invoice/create of `order`; with `tags`, its description carries the payment tag of the
+/// shop_order_id.
+pub fn create_request(
+    order: &PayOrder,
+    shop: &Shop,
+    tags: Option<&PaymentTag>,
+) -> Result<CreateRequest, ProviderError> {
     let shop_order_id = order
         .provider_order_id
         .clone()
@@ -94,6 +103,14 @@ pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, Pr
             "must be at most 255 characters",
         ));
     }
+    let description = match tags {
+        Some(tags) => Some(tagged_description(
+            description.as_deref(),
+            &shop_order_id,
+            tags,
+        )),
+        None => description,
+    };
     let sign = invoice_sign(&amount, currency, &payway, &shop_order_id, shop);
     Ok(CreateRequest {
         amount,
@@ -213,7 +230,7 @@ mod tests {
     #[test]
     fn create_request_signs_exactly_the_sent_values() {
         let o = order(1234, "USD", json!({"email": "payer@example.com"}));
-        let body = create_request(&o, &shop()).unwrap();
+        let body = create_request(&o, &shop(), None).unwrap();
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({
@@ -241,7 +258,7 @@ mod tests {
         o.failure_redirect_url = Some("https://shop.example/ko".into());
         let mut s = shop();
         s.callback_url = None;
-        let body = create_request(&o, &s).unwrap();
+        let body = create_request(&o, &s, None).unwrap();
         assert_eq!(body.amount, "1299.00");
         assert_eq!(body.currency, 392);
         assert_eq!(body.payway, "card_jpy");
@@ -268,7 +285,7 @@ mod tests {
     #[test]
     fn create_request_refuses_what_feennex_cannot_take() {
         let email = json!({"email": "p@x.io"});
-        let e = create_request(&order(1234, "KWD", email.clone()), &shop()).unwrap_err();
+        let e = create_request(&order(1234, "KWD", email.clone()), &shop(), None).unwrap_err();
         assert_eq!(field_of(&e), "amount");
 
         for data in [
@@ -277,23 +294,24 @@ mod tests {
             json!({"email": ""}),
             json!({"email": null}),
         ] {
-            let e = create_request(&order(100, "USD", data), &shop()).unwrap_err();
+            let e = create_request(&order(100, "USD", data), &shop(), None).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 "providerData.email: required by Feennex: the payer's e-mail"
             );
         }
         let e =
-            create_request(&order(100, "USD", json!({"email": "nobody"})), &shop()).unwrap_err();
+            create_request(&order(100, "USD", json!({"email": "nobody"})), &shop(), None).unwrap_err();
         assert_eq!(field_of(&e), "providerData.email");
 
         let mut s = shop();
         s.default_payway = None;
-        let e = create_request(&order(100, "USD", email.clone()), &s).unwrap_err();
+        let e = create_request(&order(100, "USD", email.clone()), &s, None).unwrap_err();
         assert_eq!(field_of(&e), "providerData.payway");
         let e = create_request(
             &order(100, "USD", json!({"email": "p@x.io", "payway": 3})),
             &shop(),
+            None,
         )
         .unwrap_err();
         assert_eq!(field_of(&e), "providerData.payway");
@@ -302,19 +320,21 @@ mod tests {
         let e = create_request(
             &order(100, "USD", json!({"email": "p@x.io", "description": long})),
             &shop(),
+            None,
         )
         .unwrap_err();
         assert_eq!(field_of(&e), "providerData.description");
         let ok = "é".repeat(255);
         assert!(create_request(
             &order(100, "USD", json!({"email": "p@x.io", "description": ok})),
-            &shop()
+            &shop(),
+            None,
         )
         .is_ok());
 
         let mut o = order(100, "USD", email);
         o.shop_transaction_id = "é".repeat(128);
-        let e = create_request(&o, &shop()).unwrap_err();
+        let e = create_request(&o, &shop(), None).unwrap_err();
         assert_eq!(field_of(&e), "shopTransactionId");
     }
 
@@ -322,12 +342,33 @@ mod tests {
     fn an_order_id_chosen_by_the_router_is_the_shop_order_id() {
         let mut o = order(100, "USD", json!({"email": "p@x.io"}));
         o.provider_order_id = Some("sub_0a1b-2".into());
-        let body = create_request(&o, &shop()).unwrap();
+        let body = create_request(&o, &shop(), None).unwrap();
         assert_eq!(body.shop_order_id, "sub_0a1b-2");
         let plain =
-            create_request(&order(100, "USD", json!({"email": "p@x.io"})), &shop()).unwrap();
+            create_request(&order(100, "USD", json!({"email": "p@x.io"})), &shop(), None).unwrap();
         assert_eq!(plain.shop_order_id, "4126");
         assert_ne!(body.sign, plain.sign, "the chosen id is signed");
+    }
+
+    #[test]
+    fn with_tags_the_description_carries_the_tag_of_the_shop_order_id() {
+        let tags = PaymentTag::new(payrouter_provider::SecretString::from("tag-key"));
+        let mut o = order(100, "USD", json!({"email": "p@x.io", "description": "Order #7"}));
+        let body = create_request(&o, &shop(), Some(&tags)).unwrap();
+        assert_eq!(
+            body.description,
+            Some(format!("Order #7 [pr:{}]", tags.tag("4126")))
+        );
+        o.provider_data.remove("description");
+        o.provider_order_id = Some("sub_0a1b-2".into());
+        let body = create_request(&o, &shop(), Some(&tags)).unwrap();
+        assert_eq!(
+            body.description,
+            Some(format!("[pr:{}]", tags.tag("sub_0a1b-2"))),
+            "the tag is of the shop_order_id sent"
+        );
+        let untagged = create_request(&o, &shop(), None).unwrap();
+        assert_eq!(untagged.sign, body.sign, "the description is not signed");
     }
 
     #[test]
