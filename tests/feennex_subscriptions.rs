@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::feennex_sim::{SIM_SECRET_KEY, SIM_SHOP_ID};
 use common::stores::on_both_stores;
 use common::*;
 use serde_json::{json, Value};
@@ -19,33 +18,16 @@ struct Env {
     _redis: Option<RedisServer>,
 }
 
-/// A router whose PUBLIC_BASE_URL is its own address, so the simulator's callbacks reach it.
 async fn env(kind: StoreKind) -> Env {
     let sim = FeennexSim::start().await;
     let receiver = Receiver::start().await;
     let redis = kind.start_redis().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let public = format!("http://{}", listener.local_addr().unwrap());
-    let store = redis
-        .as_ref()
-        .map_or(String::new(), RedisServer::config_line);
     let toml = format!(
-        r#"{store}enabled_providers = "feennex"
-public_base_url = "{public}"
-payment_callback_url = "{receiver}"
-log_level = "warn"
-
-[feennex]
-base_url = "{sim}"
-shop_id = {SIM_SHOP_ID}
-secret_key = "{SIM_SECRET_KEY}"
-payway = "card_usd"
-timeout_ms = 1500
-"#,
-        receiver = receiver.url,
-        sim = sim.base,
+        "enabled_providers = \"feennex\"\npayment_callback_url = \"{}\"\nlog_level = \"warn\"\n{}",
+        receiver.url,
+        sim.section("")
     );
-    let router = TestRouter::start_on(&toml, listener).await;
+    let router = sim.router(redis.as_ref(), &toml).await;
     Env {
         sim,
         router,
@@ -67,18 +49,7 @@ impl Env {
     /// The simulated payer completes (4) or Feennex rejects (6) the invoice of `shop_order_id`,
     /// and Feennex sends its signed callback.
     async fn settle(&self, shop_order_id: &str, status: i64) {
-        let resp = self
-            .router
-            .http
-            .post(format!(
-                "{}/_sim/payments/{shop_order_id}/state",
-                self.sim.base
-            ))
-            .json(&json!({"status": status, "callback": true}))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        self.sim.set_status(shop_order_id, status, true).await;
     }
 
     async fn payment_status(&self, payment_id: &str) -> Value {

@@ -172,6 +172,15 @@ pub fn assert_error_response(status: u16, body: &Value, code: u16) {
     );
 }
 
+/// An ErrorResponse with `code` whose message contains `text` (the field or setting it names).
+pub fn assert_error_mentions(status: u16, body: &Value, code: u16, text: &str) {
+    assert_error_response(status, body, code);
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains(text)),
+        "the message should mention {text:?}: {body}"
+    );
+}
+
 /// Polls `f` until it returns Some, or panics after `secs`.
 pub async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> T
 where
