@@ -95,7 +95,7 @@ const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
     ),
     (
         "description",
-        "payment description shown by Feennex, at most 255 characters",
+        "payment description shown by Feennex, at most 255 characters; with PAYMENT_TAG_SECRET set, the payment tag follows it and it is cut to 233",
     ),
 ];
 
