@@ -99,14 +99,19 @@ async fn a_paid_invoice_the_router_never_created_is_not_adopted(kind: StoreKind)
     let tags = PaymentTag::new(SecretString::from(TAG_SECRET));
     let invoices = e.sim.invoices().await;
     let expected = format!("Order 7 [pr:{}]", tags.tag("own-1"));
-    assert_eq!(invoices[0]["description"], expected.as_str(), "{invoices:?}");
+    assert_eq!(
+        invoices[0]["description"],
+        expected.as_str(),
+        "{invoices:?}"
+    );
     e.lose_store().await;
 
     // Paid invoices of the same shop, signed callbacks and all: no tag, a made-up tag, and the
     // router's own tag copied from another order.
     let foreign = [
         e.foreign_invoice("other-1", "other-1").await,
-        e.foreign_invoice("other-2", "Order [pr:0123456789abcdef]").await,
+        e.foreign_invoice("other-2", "Order [pr:0123456789abcdef]")
+            .await,
         e.foreign_invoice("other-3", &expected).await,
     ];
     for (n, payment_id) in foreign.iter().enumerate() {
@@ -142,7 +147,9 @@ async fn a_paid_invoice_the_router_never_created_is_not_adopted(kind: StoreKind)
     let metrics = metrics.as_str().unwrap();
     let rejected = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("payrouter_foreign_payments_rejected_total{provider=\"feennex\"} "))
+        .find_map(|l| {
+            l.strip_prefix("payrouter_foreign_payments_rejected_total{provider=\"feennex\"} ")
+        })
         .and_then(|n| n.parse::<u64>().ok());
     assert!(
         rejected.is_some_and(|n| n >= 6),

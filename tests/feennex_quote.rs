@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 /// which has no quote).
 async fn router_as(sim: &FeennexSim, shop_id: u64, secret_key: &str) -> TestRouter {
     let feennex = sim.section_as(shop_id, secret_key, "");
-    let toml = format!("enabled_providers = \"fena,feennex\"\nlog_level = \"warn\"\n{IDLE_FENA}{feennex}");
+    let toml =
+        format!("enabled_providers = \"fena,feennex\"\nlog_level = \"warn\"\n{IDLE_FENA}{feennex}");
     TestRouter::start(&toml).await
 }
 

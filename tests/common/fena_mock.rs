@@ -106,6 +106,18 @@ impl FenaMock {
         }
     }
 
+    /// Answers refunds of payment `id` with HTTP `status` (`saved` when it is a success).
+    pub async fn on_refund(&self, id: &str, status: u16) -> Mock<'_> {
+        self.server
+            .mock_async(move |when, then| {
+                when.method(POST)
+                    .path(format!("/open/payments/single/{id}/refund"));
+                then.status(status)
+                    .json_body(json!({"saved": status < 300}));
+            })
+            .await
+    }
+
     /// Hits on the current GET mock of payment `id`.
     pub async fn gets(&self, id: &str) -> usize {
         let mock_id = self.gets.lock().unwrap()[id];

@@ -123,6 +123,19 @@ impl TestRouter {
         b
     }
 
+    /// `GET /v3/{provider}/check` of a payment, which must answer 200: its Payment Status.
+    pub async fn check(&self, provider: &str, payment_id: &str) -> Value {
+        let (s, b) = self
+            .get(&format!("/v3/{provider}/check?paymentId={payment_id}"))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        read(self.http.delete(self.url(path)).send().await.unwrap()).await
+    }
+
     pub async fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;

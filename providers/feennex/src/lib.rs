@@ -18,10 +18,9 @@ use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
     FetchedPayment, Operation, PayOrder, PayOutcome, PaymentTag, PreparedPay, Provider,
-    ProviderContext,
-    ProviderError, ProviderFactory, QuoteOrder, QuoteOutcome, Receipt, ReceiptFile, ReceiptOutcome,
-    ReceiptReview, ReceiptTarget, RefundOrder, RefundOutcome, SecretString, SubscriptionOutcome,
-    SubscriptionState,
+    ProviderContext, ProviderError, ProviderFactory, QuoteOrder, QuoteOutcome, Receipt,
+    ReceiptFile, ReceiptOutcome, ReceiptReview, ReceiptTarget, RefundOrder, RefundOutcome,
+    SecretString, SubscriptionOutcome, SubscriptionState,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -12,8 +12,8 @@ use payrouter_feennex::{sign, transform, Feennex, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome,
-    PaymentTag, Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, QuoteOrder,
-    QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect, SecretString,
+    PaymentTag, Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState,
+    QuoteOrder, QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect, SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -274,7 +274,10 @@ async fn only_invoices_carrying_the_payment_tag_are_the_routers() {
     let callback = &env.inbox.take()[0];
     assert_eq!(fields(callback)["description"], description);
     let subject = tagged.authenticate_callback(callback);
-    assert!(subject.is_ok(), "the description is signed with the rest: {subject:?}");
+    assert!(
+        subject.is_ok(),
+        "the description is signed with the rest: {subject:?}"
+    );
     let fetched = tagged.fetch(&created.payment_id).await.unwrap();
     assert_eq!(fetched.shop_transaction_id.as_deref(), Some("own-1"));
     let (_, listed) = env.call(Method::GET, "_sim/payments", Value::Null).await;

@@ -300,8 +300,12 @@ mod tests {
                 "providerData.email: required by Feennex: the payer's e-mail"
             );
         }
-        let e =
-            create_request(&order(100, "USD", json!({"email": "nobody"})), &shop(), None).unwrap_err();
+        let e = create_request(
+            &order(100, "USD", json!({"email": "nobody"})),
+            &shop(),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(field_of(&e), "providerData.email");
 
         let mut s = shop();
@@ -344,8 +348,12 @@ mod tests {
         o.provider_order_id = Some("sub_0a1b-2".into());
         let body = create_request(&o, &shop(), None).unwrap();
         assert_eq!(body.shop_order_id, "sub_0a1b-2");
-        let plain =
-            create_request(&order(100, "USD", json!({"email": "p@x.io"})), &shop(), None).unwrap();
+        let plain = create_request(
+            &order(100, "USD", json!({"email": "p@x.io"})),
+            &shop(),
+            None,
+        )
+        .unwrap();
         assert_eq!(plain.shop_order_id, "4126");
         assert_ne!(body.sign, plain.sign, "the chosen id is signed");
     }
@@ -353,7 +361,11 @@ mod tests {
     #[test]
     fn with_tags_the_description_carries_the_tag_of_the_shop_order_id() {
         let tags = PaymentTag::new(payrouter_provider::SecretString::from("tag-key"));
-        let mut o = order(100, "USD", json!({"email": "p@x.io", "description": "Order #7"}));
+        let mut o = order(
+            100,
+            "USD",
+            json!({"email": "p@x.io", "description": "Order #7"}),
+        );
         let body = create_request(&o, &shop(), Some(&tags)).unwrap();
         assert_eq!(
             body.description,
