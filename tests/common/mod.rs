@@ -100,11 +100,18 @@ impl TestRouter {
         read(self.http.get(self.url(path)).send().await.unwrap()).await
     }
 
-    /// Creates a payment with `POST /v3/{provider}/pay`; returns its id and the payer's link.
-    pub async fn create_payment(&self, provider: &str, body: &Value) -> (String, String) {
-        let (s, b) = self.post(&format!("/v3/{provider}/pay"), body).await;
+    /// `POST path` answered 200 with `REDIRECT_TO_URL` (a pay or a subscription's first
+    /// payment): the answer.
+    pub async fn redirected(&self, path: &str, body: &Value) -> Value {
+        let (s, b) = self.post(path, body).await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
+        b
+    }
+
+    /// Creates a payment with `POST /v3/{provider}/pay`; returns its id and the payer's link.
+    pub async fn create_payment(&self, provider: &str, body: &Value) -> (String, String) {
+        let b = self.redirected(&format!("/v3/{provider}/pay"), body).await;
         (
             b["paymentId"].as_str().expect("paymentId").to_string(),
             b["redirectToUrl"]
@@ -127,6 +134,16 @@ impl TestRouter {
     pub async fn check(&self, provider: &str, payment_id: &str) -> Value {
         let (s, b) = self
             .get(&format!("/v3/{provider}/check?paymentId={payment_id}"))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    /// A subscription's status (`GET /v3/{provider}/subscription/status/{token}`), which must
+    /// answer 200.
+    pub async fn subscription_status(&self, provider: &str, token: &str) -> Value {
+        let (s, b) = self
+            .get(&format!("/v3/{provider}/subscription/status/{token}"))
             .await;
         assert_eq!(s, 200, "{b}");
         b
