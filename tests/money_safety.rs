@@ -8,6 +8,7 @@ mod common;
 use common::fena_env::{env, pay_body, Env};
 use common::*;
 use serde_json::json;
+use std::time::Duration;
 
 const PID: &str = "64b48c5b6ba2cd6a040b20a8";
 
@@ -201,16 +202,7 @@ async fn a_stale_answer_does_not_move_the_state_back(kind: StoreKind) {
 /// second), the rest are told to come back later (429), and the metric counts both.
 async fn unsigned_callbacks_do_not_amplify(kind: StoreKind) {
     let e = env(kind, "").await;
-    let lookups = e
-        .fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::GET)
-                .path_includes("/open/payments/single/");
-            then.status(404)
-                .json_body(json!({"message": "Payment not found"}));
-        })
-        .await;
+    let lookups = e.fena.on_unknown(None, Duration::ZERO).await;
     let started = std::time::Instant::now();
     let calls = (0..100u32).map(|i| {
         let hook = json!({"eventScope": "single-payments", "eventName": "status-update",
@@ -257,14 +249,7 @@ async fn one_callback_fetch_per_payment_at_a_time(kind: StoreKind) {
     let e = env(kind, "").await;
     let lookup = e
         .fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::GET)
-                .path(format!("/open/payments/single/{PID}"));
-            then.status(404)
-                .delay(std::time::Duration::from_millis(300))
-                .json_body(json!({"message": "Payment not found"}));
-        })
+        .on_unknown(Some(PID), Duration::from_millis(300))
         .await;
     let hook = json!({"eventScope": "single-payments", "eventName": "status-update", "id": PID});
     let answers =

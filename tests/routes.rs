@@ -320,21 +320,11 @@ async fn hostile_webhooks_change_nothing(kind: StoreKind) {
         assert_eq!(s, 400, "{bad}: {b}");
     }
     // An id Fena does not know.
-    e.fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::GET)
-                .path("/open/payments/single/64b48c5b6ba2cd6a040b0000");
-            then.status(404)
-                .json_body(json!({"message": "Payment not found"}));
-        })
-        .await;
+    let unknown = "64b48c5b6ba2cd6a040b0000";
+    e.fena.on_unknown(Some(unknown), Duration::ZERO).await;
     let (s, _) = e
         .router
-        .post(
-            "/v3/fena/callback",
-            &webhook("64b48c5b6ba2cd6a040b0000", "paid"),
-        )
+        .post("/v3/fena/callback", &webhook(unknown, "paid"))
         .await;
     assert_eq!(s, 404);
     // A body claiming "paid" while Fena says "sent": acknowledged, nothing changes.
@@ -673,39 +663,39 @@ async fn every_response_carries_a_request_id() {
     assert!(!resp.headers()["x-request-id"].is_empty());
 }
 
+/// A router on the embedded store paying through `fena` and notifying `url` (`extra`: more
+/// settings), which has created payment PID for `shop_tx`, reported by Fena as `state`.
+async fn paid_through(
+    fena: &FenaMock,
+    url: &str,
+    extra: &str,
+    shop_tx: &str,
+    state: &str,
+) -> TestRouter {
+    let router = TestRouter::start(&config(None, &fena.base(), url, extra)).await;
+    fena.on_create(PID, shop_tx, "12.99").await;
+    fena.set_state(PID, state, "12.99", shop_tx, shop_tx).await;
+    let (id, _) = router
+        .create_payment("fena", &pay_body(shop_tx, 1299))
+        .await;
+    assert_eq!(id, PID);
+    router
+}
+
 #[tokio::test]
 async fn a_hanging_receiver_does_not_hold_up_the_routes() {
     let fena = FenaMock::start().await;
     // Accepts connections into its backlog and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/notify", silent.local_addr().unwrap());
-    let router = TestRouter::start(&config(
-        None,
-        &fena.base(),
-        &url,
-        "notify_timeout_ms = 20000\nroute_timeout_ms = 3000",
-    ))
-    .await;
-    fena.on_create(PID, "order-9", "12.99").await;
-    fena.set_state(PID, "paid", "12.99", "order-9", "order-9")
-        .await;
-    assert_eq!(
-        router
-            .post("/v3/fena/pay", &pay_body("order-9", 1299))
-            .await
-            .0,
-        200
-    );
+    let extra = "notify_timeout_ms = 20000\nroute_timeout_ms = 3000";
+    let router = paid_through(&fena, &url, extra, "order-9", "paid").await;
     // Each of these enqueues a notification the receiver will never take; a route that waited
     // for delivery would run into its 3 s budget and answer 504.
     for _ in 0..5 {
-        let (s, b) = router.get(&format!("/v3/fena/check?paymentId={PID}")).await;
-        assert_eq!(s, 200, "{b}");
+        router.check("fena", PID).await;
     }
-    let (s, b) = router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
-    assert_eq!((s, b["status"].clone()), (200, json!("ACCEPTED")));
+    assert_eq!(router.status("fena", PID).await["status"], "ACCEPTED");
     drop(silent);
 }
 
@@ -717,23 +707,8 @@ async fn get_notifications_ping_a_url_built_from_placeholders() {
         "{}?provider={{provider}}&paymentId={{paymentId}}",
         receiver.url
     );
-    let router = TestRouter::start(&config(
-        None,
-        &fena.base(),
-        &url,
-        "payment_callback_method = \"GET\"",
-    ))
-    .await;
-    fena.on_create(PID, "order-13", "12.99").await;
-    fena.set_state(PID, "sent", "12.99", "order-13", "order-13")
-        .await;
-    assert_eq!(
-        router
-            .post("/v3/fena/pay", &pay_body("order-13", 1299))
-            .await
-            .0,
-        200
-    );
+    let extra = "payment_callback_method = \"GET\"";
+    let router = paid_through(&fena, &url, extra, "order-13", "sent").await;
     router.check("fena", PID).await;
     let ping = eventually(5, || async { receiver.delivered().into_iter().next() }).await;
     assert_eq!(ping.method, "GET");
