@@ -134,13 +134,8 @@ fn pay_body(shop_tx: &str, amount: i64, currency: &str) -> Value {
 /// paymentId.
 async fn create(e: &Env, shop_tx: &str, amount: i64) -> String {
     e.feennex.on_create(shop_tx).await;
-    let (s, b) = e
-        .router
-        .post("/v3/feennex/pay", &pay_body(shop_tx, amount, "USD"))
-        .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-    let id = b["paymentId"].as_str().unwrap().to_string();
+    let body = pay_body(shop_tx, amount, "USD");
+    let (id, _) = e.router.create_payment("feennex", &body).await;
     assert_eq!(id, payment_id_of(shop_tx));
     id
 }
@@ -703,8 +698,8 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
         1,
         "confirmed with invoice/check"
     );
-    let (s, st) = e.router.get(&status_path(&form_id)).await;
-    assert_eq!((s, &st), (200, &n), "final: answered from the store");
+    let st = e.router.status("feennex", &form_id).await;
+    assert_eq!(st, n, "final: answered from the store");
     assert_eq!(e.feennex.checks(form_tx).await, 1);
 
     // JSON, number tokens signed as received.
@@ -776,8 +771,7 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
     let mut no_sign = signed(notification(kept_tx, "success", "12.34"));
     no_sign.pop();
     assert_refused(&post_form(&e, &no_sign).await, 401, "missing sign");
-    let (s, st) = e.router.get(&status_path(&kept_id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = e.router.status("feennex", &kept_id).await;
     assert_eq!(st["status"], "PENDING", "{st}");
     assert_eq!(st["metadata"]["providerStatus"], "1", "{st}");
 
@@ -835,8 +829,7 @@ async fn duplicate_and_late_callbacks_notify_once(kind: StoreKind) {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(e.feennex.checks(tx).await, 2, "one invoice/check per 10 s");
-    let (s, st) = e.router.get(&status_path(&id)).await;
-    assert_eq!(s, 200);
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     assert_eq!(st["metadata"]["providerStatus"], "4", "{st}");
     let notified = e.notified(&id);
@@ -855,16 +848,14 @@ async fn status_respects_the_poll_window(kind: StoreKind) {
     let tx = "fx-poll";
     let id = create(&e, tx, 1234).await;
     e.feennex.set_check(tx, 1, "12.34", 840).await;
-    let (s, st) = e.router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "PENDING");
     assert_eq!(st["shopTransactionId"], tx);
     assert_eq!(e.feennex.checks(tx).await, 1);
 
     // Feennex has moved on, but the window is closed: the store answers.
     e.feennex.set_check(tx, 2, "12.34", 840).await;
-    let (s, st) = e.router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["metadata"]["providerStatus"], "1", "{st}");
     let (s, st) = e
         .router
@@ -882,8 +873,7 @@ async fn status_respects_the_poll_window(kind: StoreKind) {
     let other_tx = "fx-poll-other";
     let other_id = create(&e, other_tx, 500).await;
     e.feennex.set_check(other_tx, 1, "5.00", 840).await;
-    let (s, _) = e.router.get(&status_path(&other_id)).await;
-    assert_eq!(s, 200);
+    e.router.status("feennex", &other_id).await;
     assert_eq!(e.feennex.checks(other_tx).await, 1);
 
     // check inside the window: answered from the store, and still notified.
@@ -911,7 +901,7 @@ async fn status_respects_the_poll_window(kind: StoreKind) {
     let n = e.notification(15, &id, "ACCEPTED").await;
     assert_eq!(n["metadata"]["providerStatus"], "4", "{n}");
     assert_eq!(e.feennex.checks(tx).await, 2);
-    let (_, st) = e.router.get(&status_path(&id)).await;
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     assert_eq!(e.notified(&id).len(), 2, "check's PENDING, then ACCEPTED");
 }
@@ -961,8 +951,7 @@ async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
     e.feennex.set_check(tx, 4, "12.34", 840).await;
     let second = e.lose_store(kind).await;
     let router = second.as_ref().unwrap_or(&e.router);
-    let (s, st) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = router.status("feennex", &id).await;
     assert_eq!(
         st,
         json!({"status": "ACCEPTED", "paymentId": id, "shopTransactionId": tx,
@@ -971,8 +960,7 @@ async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
                             "refundedAmount": 0}})
     );
     assert_eq!(e.feennex.checks(tx).await, 1);
-    let (s, again) = router.get(&status_path(&id)).await;
-    assert_eq!((s, &again), (200, &st));
+    assert_eq!(router.status("feennex", &id).await, st);
     assert_eq!(e.feennex.checks(tx).await, 1, "final: kept once rebuilt");
 
     // A paymentId Feennex does not know, and one this router could not have issued.
@@ -999,13 +987,11 @@ async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
     e.feennex.set_check(tx, 2, "12.34", 840).await;
     let second = e.lose_store(kind).await;
     let router = second.as_ref().unwrap_or(&e.router);
-    let (s, st) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = router.status("feennex", &id).await;
     assert_eq!(st["status"], "PENDING", "{st}");
     assert_eq!(st["shopTransactionId"], tx, "{st}");
     assert_eq!(st["metadata"]["providerStatus"], "2", "{st}");
-    let (s, _) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200);
+    router.status("feennex", &id).await;
     assert_eq!(
         e.feennex.checks(tx).await,
         1,
@@ -1027,8 +1013,7 @@ async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
     )
     .await;
     assert_eq!(answer, ack());
-    let (s, st) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = router.status("feennex", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     let n = e.notification(5, &id, "ACCEPTED").await;
     assert_eq!(n, st, "the PGM learns that the payment was paid");
