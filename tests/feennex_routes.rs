@@ -140,6 +140,13 @@ async fn create(e: &Env, shop_tx: &str, amount: i64) -> String {
     id
 }
 
+/// `create`s a payment of 12.34 USD, which invoice/check then reports in `status`.
+async fn invoice(e: &Env, shop_tx: &str, status: i64) -> String {
+    let id = create(e, shop_tx, 1234).await;
+    e.feennex.set_check(shop_tx, status, "12.34", 840).await;
+    id
+}
+
 fn status_path(payment_id: &str) -> String {
     format!("/v3/feennex/status?paymentId={payment_id}")
 }
@@ -810,8 +817,7 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
 async fn duplicate_and_late_callbacks_notify_once(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-dup";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
+    let id = invoice(&e, tx, 4).await;
     let success = signed(notification(tx, "success", "12.34"));
     assert_eq!(post_form(&e, &success).await, ack());
     e.notification(5, &id, "ACCEPTED").await;
@@ -846,8 +852,7 @@ async fn duplicate_and_late_callbacks_notify_once(kind: StoreKind) {
 async fn status_respects_the_poll_window(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-poll";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 1, "12.34", 840).await;
+    let id = invoice(&e, tx, 1).await;
     let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "PENDING");
     assert_eq!(st["shopTransactionId"], tx);
@@ -947,8 +952,7 @@ async fn recalculated_invoices_compare_the_amounts(kind: StoreKind) {
 async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-lost";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
+    let id = invoice(&e, tx, 4).await;
     let second = e.lose_store(kind).await;
     let router = second.as_ref().unwrap_or(&e.router);
     let st = router.status("feennex", &id).await;
@@ -983,8 +987,7 @@ async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
 async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-lost-pending";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 2, "12.34", 840).await;
+    let id = invoice(&e, tx, 2).await;
     let second = e.lose_store(kind).await;
     let router = second.as_ref().unwrap_or(&e.router);
     let st = router.status("feennex", &id).await;
@@ -1002,8 +1005,7 @@ async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
 async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-lost-callback";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
+    let id = invoice(&e, tx, 4).await;
     let second = e.lose_store(kind).await;
     let router = second.as_ref().unwrap_or(&e.router);
     let answer = post_callback_to(
@@ -1025,8 +1027,7 @@ async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
 async fn refunds_and_automatic_subscriptions_are_not_offered(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-refund";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
+    let id = invoice(&e, tx, 4).await;
     for id in [id.clone(), payment_id_of("fx-refund-never")] {
         let (s, b) = e
             .router

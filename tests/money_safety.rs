@@ -17,9 +17,7 @@ async fn check_asks_the_provider_inside_the_poll_window(kind: StoreKind) {
     let e = env(kind, "").await;
     e.created(PID, "chk-1").await;
     assert_eq!(e.router.status("fena", PID).await["status"], "PENDING");
-    e.fena
-        .set_state(PID, "paid", "12.99", "chk-1", "chk-1")
-        .await;
+    e.fena_reports(PID, "paid", "chk-1").await;
     let b = e.router.check("fena", PID).await;
     assert_eq!(b["status"], "ACCEPTED", "{b}");
     assert_eq!(e.fena.gets(PID).await, 1, "the check asked Fena");
@@ -121,7 +119,7 @@ async fn concurrent_instalments_stay_within_expires_after(kind: StoreKind) {
 async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
     let e = env(kind, "").await;
     e.created(PID, "rf-1").await;
-    e.fena.set_state(PID, "paid", "12.99", "rf-1", "rf-1").await;
+    e.fena_reports(PID, "paid", "rf-1").await;
     assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
     let failing = e.fena.on_refund(PID, 500).await;
     let (s, b) = e.refund(PID, 400).await;
@@ -130,9 +128,7 @@ async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
     e.fena.on_refund(PID, 200).await;
     let (s, b) = e.refund(PID, 400).await;
     assert_eq!((s, b["result"].clone()), (200, json!("PENDING")), "{b}");
-    e.fena
-        .set_state(PID, "partial_refund", "12.99", "rf-1", "rf-1")
-        .await;
+    e.fena_reports(PID, "partial_refund", "rf-1").await;
     let st = e.router.check("fena", PID).await;
     assert_eq!(st["action"], "REFUND", "{st}");
     assert_eq!(st["metadata"]["refundedAmount"], 400, "{st}");
@@ -174,9 +170,7 @@ async fn a_stale_answer_does_not_move_the_state_back(kind: StoreKind) {
         })
         .await;
         slow.delete_async().await;
-        e.fena
-            .set_state(PID, "rejected", "12.99", "st-8", "st-8")
-            .await;
+        e.fena_reports(PID, "rejected", "st-8").await;
         e.router.get(&check).await
     });
     assert_eq!(

@@ -458,9 +458,7 @@ async fn notifications_are_retried_with_a_stable_id(kind: StoreKind) {
 async fn provider_substeps_are_recorded_but_not_notified(kind: StoreKind) {
     let e = env(kind, "").await;
     e.created(PID, "order-8").await;
-    e.fena
-        .set_state(PID, "overdue", "12.99", "order-8", "order-8")
-        .await;
+    e.fena_reports(PID, "overdue", "order-8").await;
     let st = e.router.status("fena", PID).await;
     assert_eq!(st["status"], "PENDING");
     assert_eq!(st["metadata"]["providerStatus"], "overdue", "recorded");
@@ -520,9 +518,7 @@ async fn a_missed_callback_is_caught_by_a_recheck(kind: StoreKind) {
     let e = env(kind, "recheck_initial_ms = 300").await;
     e.created(PID, "order-11").await;
     // Fena moves on and its webhook never arrives; nobody asks for the status either.
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-11", "order-11")
-        .await;
+    e.fena_reports(PID, "paid", "order-11").await;
     let n = eventually(10, || async { e.receiver.delivered().into_iter().next() }).await;
     assert_eq!(n.json()["status"], "ACCEPTED");
     assert_eq!(n.json()["paymentId"], PID);
@@ -531,9 +527,7 @@ async fn a_missed_callback_is_caught_by_a_recheck(kind: StoreKind) {
 async fn refund_outcomes_are_neither_lost_nor_doubled(kind: StoreKind) {
     let e = env(kind, "").await;
     e.created(PID, "order-12").await;
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-12", "order-12")
-        .await;
+    e.fena_reports(PID, "paid", "order-12").await;
     assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
     let ok = e.fena.on_refund(PID, 200).await;
     assert_eq!(e.refund(PID, 500).await.1["result"], "PENDING");

@@ -33,9 +33,7 @@ impl Env {
     /// its payer link.
     pub async fn created(&self, id: &str, shop_tx: &str) -> String {
         self.fena.on_create(id, shop_tx, "12.99").await;
-        self.fena
-            .set_state(id, "sent", "12.99", shop_tx, shop_tx)
-            .await;
+        self.fena_reports(id, "sent", shop_tx).await;
         let (paid, link) = self
             .router
             .create_payment("fena", &pay_body(shop_tx, 1299))
@@ -44,13 +42,18 @@ impl Env {
         link
     }
 
-    /// From now on Fena reports payment `id` (12.99 GBP for `shop_tx`) as `state`, and its poll
-    /// window (1 s) has passed, so the router's next look asks Fena.
+    /// `fena_reports`, then Fena's poll window (1 s) passes, so the router's next look asks
+    /// Fena.
     pub async fn fena_moves(&self, id: &str, state: &str, shop_tx: &str) {
+        self.fena_reports(id, state, shop_tx).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    /// From now on Fena reports payment `id` (12.99 GBP for `shop_tx`) as `state`.
+    pub async fn fena_reports(&self, id: &str, state: &str, shop_tx: &str) {
         self.fena
             .set_state(id, state, "12.99", shop_tx, shop_tx)
             .await;
-        tokio::time::sleep(Duration::from_millis(1100)).await;
     }
 
     /// `POST /v3/fena/refund` of `amount` pence of payment `id`.
