@@ -321,8 +321,8 @@ async fn fena_standing_order(kind: StoreKind) {
         .router
         .redirected("/v3/fena/subscription/schedule", &schedule)
         .await;
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
-    let link = b["redirectToUrl"].as_str().unwrap().to_string();
+    let token = text(&b, "subscriptionToken");
+    let link = text(&b, "redirectToUrl");
     assert_eq!(link, e.sim.url(&format!("/fena/recurring/{token}")));
     let st = e.router.subscription_status("fena", &token).await;
     assert_eq!(st["status"], "PENDING", "{st}");
@@ -378,8 +378,8 @@ async fn fena_manual_subscription(kind: StoreKind) {
         .router
         .redirected("/v3/fena/subscription/start", &start)
         .await;
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
-    let first = b["paymentId"].as_str().unwrap().to_string();
+    let token = text(&b, "subscriptionToken");
+    let first = text(&b, "paymentId");
     assert_eq!(b["redirectToUrl"], e.sim.url(&format!("/fena/pay/{first}")));
     assert_eq!(
         e.router.subscription_status("fena", &token).await["status"],
@@ -409,9 +409,9 @@ async fn fena_manual_subscription(kind: StoreKind) {
         )
         .await;
     assert_eq!(b["subscriptionToken"], token.as_str());
-    let second = b["paymentId"].as_str().unwrap().to_string();
+    let second = text(&b, "paymentId");
     assert_ne!(second, first);
-    let link = b["redirectToUrl"].as_str().unwrap().to_string();
+    let link = text(&b, "redirectToUrl");
     assert_eq!(link, e.sim.url(&format!("/fena/pay/{second}")));
     assert!(e.sim.page(&link).await.contains("15.00 GBP"));
     assert_eq!(e.sim.press(&link, "Pay").await.status(), 200);

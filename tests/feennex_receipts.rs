@@ -79,7 +79,7 @@ impl Env {
             .await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-        b["paymentId"].as_str().unwrap().to_string()
+        text(&b, "paymentId")
     }
 
     async fn upload(

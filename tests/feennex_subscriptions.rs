@@ -64,8 +64,8 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
         .router
         .redirected("/v3/feennex/subscription/start", &start)
         .await;
-    let first = b["paymentId"].as_str().unwrap().to_string();
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
+    let first = text(&b, "paymentId");
+    let token = text(&b, "subscriptionToken");
     assert!(
         b["redirectToUrl"]
             .as_str()
@@ -112,7 +112,7 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
         )
         .await;
     assert_eq!(b["subscriptionToken"], token.as_str());
-    let second = b["paymentId"].as_str().unwrap().to_string();
+    let second = text(&b, "paymentId");
     assert_ne!(second, first, "each instalment is a new invoice");
     let invoices = e.sim.invoices().await;
     assert_eq!(invoices.len(), 2);
@@ -168,7 +168,7 @@ async fn a_new_subscription_is_pending_and_ends_on_expire(kind: StoreKind) {
         .post("/v3/feennex/subscription/start", &start)
         .await;
     assert_eq!(s, 200, "{b}");
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
+    let token = text(&b, "subscriptionToken");
     assert_eq!(
         e.router.subscription_status("feennex", &token).await["status"],
         "PENDING"

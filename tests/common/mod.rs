@@ -188,6 +188,14 @@ timeout_ms = 1500
     )
 }
 
+/// The string member `key` of an answer (a paymentId, a token, a link).
+pub fn text(body: &Value, key: &str) -> String {
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key}: {body}"))
+        .to_string()
+}
+
 /// An ErrorResponse with `code`.
 pub fn assert_error_response(status: u16, body: &Value, code: u16) {
     assert_eq!(status, code, "{body}");
