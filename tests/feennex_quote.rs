@@ -81,27 +81,25 @@ async fn refusals_are_ko_and_configuration_errors_are_502_naming_the_setting() {
     let sim = FeennexSim::start().await;
     let router = router(&sim).await;
     let quote = |amount: i64, payway: &str| json!({"amount": amount, "currency": "USD", "providerData": {"payway": payway}});
-    let (status, small) = router
-        .post("/v3/feennex/quote", &quote(99, "card_usd"))
-        .await;
-    assert_eq!(status, 200);
-    assert_ko(&small, "Feennex: Payer price amount is too small, min: 1.0");
-    let (status, large) = router
-        .post("/v3/feennex/quote", &quote(10_000_001, "card_usd"))
-        .await;
-    assert_eq!(status, 200);
-    assert_ko(
-        &large,
-        "Feennex: Payer price amount is too large, max: 100000.0",
-    );
-    let (status, payway) = router
-        .post("/v3/feennex/quote", &quote(1000, "card_xyz"))
-        .await;
-    assert_eq!(status, 200);
-    assert_ko(
-        &payway,
-        "Feennex: Payway (alias = card_xyz) is not available for shop",
-    );
+    for (amount, payway, refusal) in [
+        (99, "card_usd", "Payer price amount is too small, min: 1.0"),
+        (
+            10_000_001,
+            "card_usd",
+            "Payer price amount is too large, max: 100000.0",
+        ),
+        (
+            1000,
+            "card_xyz",
+            "Payway (alias = card_xyz) is not available for shop",
+        ),
+    ] {
+        let (status, answer) = router
+            .post("/v3/feennex/quote", &quote(amount, payway))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_ko(&answer, &format!("Feennex: {refusal}"));
+    }
 
     let wrong_secret = router_as(&sim, SIM_SHOP_ID, "NotTheSecret").await;
     let (status, body) = wrong_secret

@@ -93,14 +93,16 @@ impl Env {
             .file_name(name.to_string())
             .mime_str("image/png")
             .unwrap();
-        let req = self
+        self.send(provider, payment_id, Form::new().part("file", part))
+            .await
+    }
+
+    /// `POST /v3/{provider}/receipt/{payment_id}` with the multipart `form`, authorized.
+    async fn send(&self, provider: &str, payment_id: &str, form: Form) -> (u16, Value) {
+        let url = self
             .router
-            .http
-            .post(
-                self.router
-                    .url(&format!("/v3/{provider}/receipt/{payment_id}")),
-            )
-            .multipart(Form::new().part("file", part));
+            .url(&format!("/v3/{provider}/receipt/{payment_id}"));
+        let req = self.router.http.post(url).multipart(form);
         read(self.authed(req).send().await.unwrap()).await
     }
 }
@@ -195,20 +197,10 @@ async fn bad_files_never_reach_feennex(kind: StoreKind) {
     let two = Form::new()
         .part("file", Part::bytes(file(PNG, 100)).file_name("a.png"))
         .part("file", Part::bytes(file(PNG, 100)).file_name("b.png"));
-    let req = e
-        .router
-        .http
-        .post(e.router.url(&format!("/v3/feennex/receipt/{id}")))
-        .multipart(two);
-    let (s, b) = read(e.authed(req).send().await.unwrap()).await;
+    let (s, b) = e.send("feennex", &id, two).await;
     assert_error_mentions(s, &b, 400, "one file");
     let other = Form::new().text("note", "hello");
-    let req = e
-        .router
-        .http
-        .post(e.router.url(&format!("/v3/feennex/receipt/{id}")))
-        .multipart(other);
-    let (s, b) = read(e.authed(req).send().await.unwrap()).await;
+    let (s, b) = e.send("feennex", &id, other).await;
     assert_error_response(s, &b, 400);
     assert!(b["message"].as_str().unwrap().starts_with("note:"), "{b}");
     let (s, b) = e
