@@ -11,9 +11,10 @@ use payrouter_feennex::sim::{SimConfig, Simulator};
 use payrouter_feennex::{sign, transform, Feennex, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
-    CallbackError, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome,
-    PaymentTag, Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState,
-    QuoteOrder, QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect, SecretString,
+    CallbackError, CallbackRequest, CallbackSubject, CreatedPayment, Currency, Money, PayOrder,
+    PayOutcome, PaymentTag, Provider, ProviderContext, ProviderError, ProviderFactory,
+    ProviderState, QuoteOrder, QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect,
+    SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -144,11 +145,13 @@ fn order(shop_order_id: &str, minor: i64, payway: &str) -> PayOrder {
 impl Env {
     /// Pays through the adapter: (payment id, redirect).
     async fn pay(&self, shop_order_id: &str, minor: i64, payway: &str) -> (String, Redirect) {
-        let outcome = self.feennex.pay(&order(shop_order_id, minor, payway)).await;
-        let PayOutcome::Created(created) = outcome.unwrap() else {
-            panic!("the invoice was not created");
-        };
+        let created = self.created(shop_order_id, minor, payway).await;
         (created.payment_id, created.redirect)
+    }
+
+    /// Pays through the adapter: the invoice it created.
+    async fn created(&self, shop_order_id: &str, minor: i64, payway: &str) -> CreatedPayment {
+        created_by(&*self.feennex, &order(shop_order_id, minor, payway)).await
     }
 
     async fn declined(&self, order: PayOrder) -> String {
@@ -186,6 +189,15 @@ impl Env {
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(Method::POST, path, body).await
     }
+}
+
+/// The invoice `feennex` created for `order`.
+async fn created_by(feennex: &dyn Provider, order: &PayOrder) -> CreatedPayment {
+    let outcome = feennex.pay(order).await;
+    let PayOutcome::Created(created) = outcome.unwrap() else {
+        panic!("the invoice was not created");
+    };
+    created
 }
 
 fn url_of(redirect: Redirect) -> String {
@@ -264,9 +276,7 @@ async fn only_invoices_carrying_the_payment_tag_are_the_routers() {
     let env = start().await;
     let tagged = adapter(&env.base, &env.receiver, "5", SECRET, Some(TAG_SECRET));
     let own = order("own-1", 1234, "card_usd");
-    let PayOutcome::Created(created) = tagged.pay(&own).await.unwrap() else {
-        panic!("the invoice was not created");
-    };
+    let created = created_by(&*tagged, &own).await;
     let tags = PaymentTag::new(SecretString::from(TAG_SECRET));
     let description = format!("Order <7> [pr:{}]", tags.tag("own-1"));
     let resp = env.press(format!("{}/pay", url_of(created.redirect))).await;
@@ -554,14 +564,7 @@ async fn try_and_receipts_work_end_to_end_through_the_adapter() {
     assert_eq!(q.payer_fee.minor, 38);
     assert_eq!(q.required_fields, vec!["email", "phone"]);
 
-    let outcome = env
-        .feennex
-        .pay(&order("r-1", 1000, "bank_usd"))
-        .await
-        .unwrap();
-    let PayOutcome::Created(created) = outcome else {
-        panic!("not created")
-    };
+    let created = env.created("r-1", 1000, "bank_usd").await;
     let target = env
         .feennex
         .receipt_target(&created.payment_id, &created.extras)
@@ -592,13 +595,6 @@ async fn try_and_receipts_work_end_to_end_through_the_adapter() {
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0].status, ReceiptReview::Pending);
 
-    let card = env
-        .feennex
-        .pay(&order("r-2", 1000, "card_usd"))
-        .await
-        .unwrap();
-    let PayOutcome::Created(card) = card else {
-        panic!("not created")
-    };
+    let card = env.created("r-2", 1000, "card_usd").await;
     assert!(card.extras.is_empty());
 }
