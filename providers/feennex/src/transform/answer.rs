@@ -30,6 +30,19 @@ pub struct Envelope {
     pub data: Option<Box<RawValue>>,
 }
 
+impl Envelope {
+    /// The `data` of a successful answer to `endpoint`, read as `T`.
+    pub(super) fn data_as<T: serde::de::DeserializeOwned>(
+        self,
+        endpoint: &str,
+    ) -> Result<T, ProviderError> {
+        let data = self
+            .data
+            .ok_or_else(|| unusable(format_args!("{endpoint} succeeded without data")))?;
+        serde_json::from_str(data.get()).map_err(|e| unusable(format_args!("{endpoint}: {e}")))
+    }
+}
+
 /// Reads Feennex's envelope from an answer to `path`. Feennex answers refusals with HTTP 200,
 /// so the envelope may still be one.
 pub fn envelope(reply: &Reply, path: &str) -> Result<Envelope, ProviderError> {
@@ -153,11 +166,7 @@ pub fn pay_outcome(
     if !env.result {
         return pay_error(&env, shop);
     }
-    let data = env
-        .data
-        .ok_or_else(|| unusable("invoice/create succeeded without data"))?;
-    let created: CreateData = serde_json::from_str(data.get())
-        .map_err(|e| unusable(format_args!("invoice/create: {e}")))?;
+    let created: CreateData = env.data_as("invoice/create")?;
     let receipt = ReceiptFields {
         receipt_url: created.receipt_url,
         receipt_status_url: created.receipt_status_url,
@@ -225,11 +234,7 @@ pub fn check_data(
     if !env.result {
         return Err(check_error(&env, shop_order_id, shop));
     }
-    let data = env
-        .data
-        .ok_or_else(|| unusable("invoice/check succeeded without data"))?;
-    let d: CheckData = serde_json::from_str(data.get())
-        .map_err(|e| unusable(format_args!("invoice/check: {e}")))?;
+    let d: CheckData = env.data_as("invoice/check")?;
     if let Some(raw) = &d.shop_order_id {
         if text_of(raw, "shop_order_id")?.is_some_and(|got| got != shop_order_id) {
             return Err(unusable(
@@ -659,37 +664,39 @@ mod tests {
 
     #[test]
     fn recalculated_answers() {
-        // Paid less than asked, same currency: client_price against shop_original_amount.
-        let p = fetched(
-            r#"{"status":12,"shop_amount":8.0,"shop_original_amount":10.0,"client_price":8.0,
-                "shop_currency":840,"ps_currency":840}"#,
-        );
-        assert_eq!(p.state.status, PaymentStatusKind::Failed);
-        assert_eq!(
-            Value::Object(p.state.metadata),
-            json!({"requestedAmount": 1000, "paidAmount": 800})
-        );
-        assert_eq!(p.amount, Some(Money::new(1000, cur("USD"))));
-
-        // Paid more, no shop_original_amount: shop_amount is what was asked.
-        let p =
-            fetched(r#"{"status":12,"shop_amount":10.0,"client_price":10.5,"shop_currency":840}"#);
-        assert_eq!(p.state.status, PaymentStatusKind::Accepted);
-        assert_eq!(
-            Value::Object(p.state.metadata),
-            json!({"requestedAmount": 1000, "paidAmount": 1050})
-        );
-
-        // The payer paid in another currency: compare in the shop's currency.
-        let p = fetched(
-            r#"{"status":12,"shop_amount":10.0,"shop_original_amount":10.0,"client_price":950.0,
-                "shop_currency":840,"ps_currency":643}"#,
-        );
-        assert_eq!(p.state.status, PaymentStatusKind::Accepted);
-        assert_eq!(
-            Value::Object(p.state.metadata),
-            json!({"requestedAmount": 1000, "paidAmount": 1000})
-        );
+        // (answer, status, paidAmount): requestedAmount is 1000 each time.
+        let cases = [
+            // Paid less than asked, same currency: client_price against shop_original_amount.
+            (
+                r#"{"status":12,"shop_amount":8.0,"shop_original_amount":10.0,"client_price":8.0,
+                    "shop_currency":840,"ps_currency":840}"#,
+                PaymentStatusKind::Failed,
+                800,
+            ),
+            // Paid more, no shop_original_amount: shop_amount is what was asked.
+            (
+                r#"{"status":12,"shop_amount":10.0,"client_price":10.5,"shop_currency":840}"#,
+                PaymentStatusKind::Accepted,
+                1050,
+            ),
+            // The payer paid in another currency: compare in the shop's currency.
+            (
+                r#"{"status":12,"shop_amount":10.0,"shop_original_amount":10.0,"client_price":950.0,
+                    "shop_currency":840,"ps_currency":643}"#,
+                PaymentStatusKind::Accepted,
+                1000,
+            ),
+        ];
+        for (answer, status, paid) in cases {
+            let p = fetched(answer);
+            assert_eq!(p.state.status, status, "{answer}");
+            assert_eq!(
+                Value::Object(p.state.metadata),
+                json!({"requestedAmount": 1000, "paidAmount": paid}),
+                "{answer}"
+            );
+            assert_eq!(p.amount, Some(Money::new(1000, cur("USD"))), "{answer}");
+        }
 
         // Nothing comparable: never guessed.
         let p = fetched(
