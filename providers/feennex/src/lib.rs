@@ -213,14 +213,14 @@ impl Provider for Feennex {
         let body = transform::create_request(order, &self.shop, self.tags.as_ref())?;
         let reply = self.client.post(transform::CREATE_PATH, &body).await?;
         let envelope = envelope(&reply, transform::CREATE_PATH)?;
-        transform::pay_outcome(envelope, &body.shop_order_id, &self.shop)
+        transform::pay_outcome(envelope, &body.invoice.shop_order_id, &self.shop)
     }
 
     /// The handle is the shop_order_id: Feennex knows an invoice by it, so nothing needs to
     /// be made before the reservation keeps it.
     async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
         let body = transform::create_request(order, &self.shop, self.tags.as_ref())?;
-        Ok(PreparedPay::Handle(body.shop_order_id))
+        Ok(PreparedPay::Handle(body.invoice.shop_order_id))
     }
 
     /// Feennex refuses a second invoice with one shop_order_id ("not unique"), so a retry asks

@@ -14,15 +14,11 @@ use crate::sign;
 /// Feennex's limit for `description`, in characters.
 pub(super) const DESCRIPTION_MAX: usize = 255;
 
-/// Body of `POST /invoice/create`.
+/// Body of `POST /invoice/create`: the signed keys of an invoice, then the unsigned fields.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct CreateRequest {
-    pub amount: String,
-    pub currency: u16,
-    pub payway: String,
-    pub shop_id: u64,
-    pub shop_order_id: String,
-    pub sign: String,
+    #[serde(flatten)]
+    pub invoice: TryRequest,
     /// Required by Feennex but not signed.
     pub email: String,
     /// The PGM's description, and the payment tag when `tags` are given (`tag`).
@@ -38,10 +34,13 @@ pub struct CreateRequest {
     pub callback_rejected_url: Option<String>,
 }
 
-/// Body of `POST /invoice/try`: the signed keys of invoice/create and nothing else.
+/// Body of `POST /invoice/try`, and the signed part of invoice/create: the five keys both
+/// sign, and the sign over them as sent.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct TryRequest {
+    /// Two decimals, sent as a string so that it is signed as sent.
     pub amount: String,
+    /// ISO 4217 numeric.
     pub currency: u16,
     pub payway: String,
     pub shop_id: u64,
@@ -80,7 +79,7 @@ pub fn create_request(
         ));
     }
     let data = &order.provider_data;
-    let (amount, currency, payway) = invoice_terms(order.amount, data, shop)?;
+    let invoice = signed_invoice(order.amount, data, shop_order_id, shop)?;
     let email = match data.get("email") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         _ => {
@@ -106,19 +105,13 @@ pub fn create_request(
     let description = match tags {
         Some(tags) => Some(tagged_description(
             description.as_deref(),
-            &shop_order_id,
+            &invoice.shop_order_id,
             tags,
         )),
         None => description,
     };
-    let sign = invoice_sign(&amount, currency, &payway, &shop_order_id, shop);
     Ok(CreateRequest {
-        amount,
-        currency,
-        payway,
-        shop_id: shop.shop_id,
-        shop_order_id,
-        sign,
+        invoice,
         email,
         description,
         success_url: order.success_redirect_url.clone(),
@@ -135,24 +128,22 @@ pub fn try_request(
     shop_order_id: &str,
     shop: &Shop,
 ) -> Result<TryRequest, ProviderError> {
-    let (amount, currency, payway) = invoice_terms(order.amount, &order.provider_data, shop)?;
-    let sign = invoice_sign(&amount, currency, &payway, shop_order_id, shop);
-    Ok(TryRequest {
-        amount,
-        currency,
-        payway,
-        shop_id: shop.shop_id,
-        shop_order_id: shop_order_id.to_string(),
-        sign,
-    })
+    signed_invoice(
+        order.amount,
+        &order.provider_data,
+        shop_order_id.to_string(),
+        shop,
+    )
 }
 
-/// The amount as sent (two decimals), the ISO numeric currency, and the payway of an invoice.
-fn invoice_terms(
+/// The signed keys of an invoice of `amount` (sent with two decimals) by the payway `data` names
+/// (else `FEENNEX_PAYWAY`), and their sign.
+fn signed_invoice(
     amount: Money,
     data: &Map<String, Value>,
+    shop_order_id: String,
     shop: &Shop,
-) -> Result<(String, u16, String), ProviderError> {
+) -> Result<TryRequest, ProviderError> {
     let text = amount
         .to_decimal_string(2)
         .map_err(|e| invalid("amount", e.to_string()))?;
@@ -164,29 +155,27 @@ fn invoice_terms(
                 "required: no FEENNEX_PAYWAY default is set; pass the Feennex payway, e.g. card_usd",
             )
         })?;
-    Ok((text, amount.currency.numeric(), payway))
-}
-
-/// The signature of invoice/create and invoice/try, over the same five keys.
-fn invoice_sign(
-    amount: &str,
-    currency: u16,
-    payway: &str,
-    shop_order_id: &str,
-    shop: &Shop,
-) -> String {
+    let currency = amount.currency.numeric();
     let currency_text = currency.to_string();
     let shop_id_text = shop.shop_id.to_string();
-    sign::sign(
+    let sign = sign::sign(
         &[
-            ("amount", amount),
+            ("amount", text.as_str()),
             ("currency", currency_text.as_str()),
-            ("payway", payway),
+            ("payway", payway.as_str()),
             ("shop_id", shop_id_text.as_str()),
-            ("shop_order_id", shop_order_id),
+            ("shop_order_id", shop_order_id.as_str()),
         ],
         &shop.secret_key,
-    )
+    );
+    Ok(TryRequest {
+        amount: text,
+        currency,
+        payway,
+        shop_id: shop.shop_id,
+        shop_order_id,
+        sign,
+    })
 }
 
 pub fn check_request(shop_order_id: &str, shop: &Shop, now: DateTime<Utc>) -> CheckRequest {
@@ -259,9 +248,9 @@ mod tests {
         let mut s = shop();
         s.callback_url = None;
         let body = create_request(&o, &s, None).unwrap();
-        assert_eq!(body.amount, "1299.00");
-        assert_eq!(body.currency, 392);
-        assert_eq!(body.payway, "card_jpy");
+        assert_eq!(body.invoice.amount, "1299.00");
+        assert_eq!(body.invoice.currency, 392);
+        assert_eq!(body.invoice.payway, "card_jpy");
         assert_eq!(body.description.as_deref(), Some("Order #7"));
         assert_eq!(body.success_url.as_deref(), Some("https://shop.example/ok"));
         assert_eq!(body.failed_url.as_deref(), Some("https://shop.example/ko"));
@@ -277,7 +266,7 @@ mod tests {
             ],
             &s.secret_key,
         );
-        assert_eq!(body.sign, expected);
+        assert_eq!(body.invoice.sign, expected);
         let v = serde_json::to_value(&body).unwrap();
         assert!(v.get("callback_url").is_none() && v.get("other").is_none());
     }
@@ -347,15 +336,18 @@ mod tests {
         let mut o = order(100, "USD", json!({"email": "p@x.io"}));
         o.provider_order_id = Some("sub_0a1b-2".into());
         let body = create_request(&o, &shop(), None).unwrap();
-        assert_eq!(body.shop_order_id, "sub_0a1b-2");
+        assert_eq!(body.invoice.shop_order_id, "sub_0a1b-2");
         let plain = create_request(
             &order(100, "USD", json!({"email": "p@x.io"})),
             &shop(),
             None,
         )
         .unwrap();
-        assert_eq!(plain.shop_order_id, "4126");
-        assert_ne!(body.sign, plain.sign, "the chosen id is signed");
+        assert_eq!(plain.invoice.shop_order_id, "4126");
+        assert_ne!(
+            body.invoice.sign, plain.invoice.sign,
+            "the chosen id is signed"
+        );
     }
 
     #[test]
@@ -380,7 +372,10 @@ mod tests {
             "the tag is of the shop_order_id sent"
         );
         let untagged = create_request(&o, &shop(), None).unwrap();
-        assert_eq!(untagged.sign, body.sign, "the description is not signed");
+        assert_eq!(
+            untagged.invoice.sign, body.invoice.sign,
+            "the description is not signed"
+        );
     }
 
     #[test]
