@@ -138,22 +138,14 @@ pub const RECEIPT_STATUS_URL: &str = "receiptStatusUrl";
 #[derive(Debug, Deserialize)]
 pub struct CheckData {
     status: Box<RawValue>,
-    #[serde(default)]
     shop_order_id: Option<Box<RawValue>>,
-    #[serde(default)]
     shop_amount: Option<Box<RawValue>>,
-    #[serde(default)]
     shop_currency: Option<Box<RawValue>>,
-    #[serde(default)]
     shop_original_amount: Option<Box<RawValue>>,
-    #[serde(default)]
     client_price: Option<Box<RawValue>>,
-    #[serde(default)]
     ps_currency: Option<Box<RawValue>>,
-    #[serde(default)]
     is_unique: Option<bool>,
     /// What invoice/create was given, so it carries the payment tag when one was sent.
-    #[serde(default)]
     description: Option<Box<RawValue>>,
 }
 

@@ -14,14 +14,10 @@ use super::Shop;
 #[derive(Debug, Deserialize)]
 struct TryData {
     payer_price: Box<RawValue>,
-    #[serde(default)]
     payer_fee: Option<Box<RawValue>>,
-    #[serde(default)]
     exch_fee: Option<Box<RawValue>>,
     ps_currency: Box<RawValue>,
-    #[serde(default)]
     paymethod_name: Option<String>,
-    #[serde(default)]
     add_ons_config: Option<Box<RawValue>>,
 }
 
