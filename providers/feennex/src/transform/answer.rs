@@ -378,7 +378,7 @@ fn recalculated_state(raw: String, recalculation: Option<Recalculation>) -> Prov
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{cur, shop};
+    use super::super::fixtures::{cur, pairs, shop};
     use super::*;
     use serde_json::json;
 
@@ -459,7 +459,7 @@ mod tests {
             panic!("not a POST redirect")
         };
         assert_eq!(url, "https://payeer.example/merchant/");
-        let expected: Vec<(String, String)> = [
+        let expected = pairs(&[
             ("m_shop", "123"),
             ("m_orderid", "4126"),
             ("m_amount", "12.30"),
@@ -468,10 +468,7 @@ mod tests {
             ("m_none", "null"),
             ("m_obj", r#"{"a":1}"#),
             ("m_desc", "café \"x\""),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         assert_eq!(fields, expected);
     }
 

@@ -105,7 +105,7 @@ pub fn callback_subject(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{shop, SECRET};
+    use super::super::fixtures::{pairs, shop, SECRET};
     use super::*;
     use crate::sign::vectors;
     use payrouter_provider::SecretString;
@@ -219,32 +219,26 @@ mod tests {
             br#"{"a": "x\"y", "b": 1.50, "c": true, "d": false, "e": null, "f": "", "g": {"h": [1, 2.0]}}"#,
         )
         .unwrap();
-        let expected: Vec<(String, String)> = [
+        let expected = pairs(&[
             ("a", "x\"y"),
             ("b", "1.50"),
             ("c", "True"),
             ("d", "False"),
             ("f", ""),
             ("g", r#"{"h": [1, 2.0]}"#),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         assert_eq!(fields, expected);
     }
 
     #[test]
     fn form_callback_values_are_url_decoded_only() {
         let fields = callback_fields(FORM, b"a=1.0&b=x+y%2Bz&c=&d=%7B%22k%22%3A+1%7D").unwrap();
-        let expected: Vec<(String, String)> = [
+        let expected = pairs(&[
             ("a", "1.0"),
             ("b", "x y+z"),
             ("c", ""),
             ("d", r#"{"k": 1}"#),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         assert_eq!(fields, expected);
     }
 

@@ -103,6 +103,13 @@ mod fixtures {
         Currency::from_code(code).unwrap()
     }
 
+    /// Owned (name, value) pairs, as fields are read.
+    pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     pub fn field_of(e: &ProviderError) -> &str {
         match e {
             ProviderError::InvalidRequest { field, .. } => field,
