@@ -11,8 +11,7 @@ mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::feennex_mock::{
-    created_get, created_post, feennex_sign, pay_url, payment_id_of, refused, PAYWAY, SECRET_KEY,
-    SHOP_ID,
+    created_post, feennex_sign, pay_url, payment_id_of, refused, PAYWAY, SECRET_KEY, SHOP_ID,
 };
 use common::pages::unescape;
 use common::receiver::Received;
@@ -275,17 +274,7 @@ async fn pay_sends_the_exact_signed_invoice(kind: StoreKind) {
         PAYWAY,
         json!({"email": EMAIL, "description": "Order 4126"}),
     );
-    let create = e
-        .feennex
-        .server
-        .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/create")
-                .header("content-type", "application/json")
-                .json_body(expected.clone());
-            then.status(200).json_body(created_get(&pay_url(tx)));
-        })
-        .await;
+    let create = e.feennex.on_exact_create(tx, expected).await;
     let mut body = pay_body(tx, 1234, "USD");
     body["providerData"]["description"] = json!("Order 4126");
     let (s, b) = e.router.post("/v3/feennex/pay", &body).await;
@@ -333,16 +322,7 @@ async fn pay_sends_the_exact_signed_invoice(kind: StoreKind) {
         ("fx-pay-gbp", 1, "GBP", 826, "0.01", PAYWAY),
     ] {
         let expected = expected_create(tx, decimal, numeric, payway, json!({"email": EMAIL}));
-        let mock = e
-            .feennex
-            .server
-            .mock_async(|when, then| {
-                when.method(POST)
-                    .path("/invoice/create")
-                    .json_body(expected.clone());
-                then.status(200).json_body(created_get(&pay_url(tx)));
-            })
-            .await;
+        let mock = e.feennex.on_exact_create(tx, expected).await;
         let mut body = pay_body(tx, amount, currency);
         if payway != PAYWAY {
             body["providerData"]["payway"] = json!(payway);
