@@ -84,24 +84,17 @@ fn client_error(status: u16, path: &str) -> ProviderError {
 struct CreateData {
     method: String,
     url: String,
-    #[serde(default)]
     data: Option<Box<RawValue>>,
-    #[serde(default)]
     receipt_url: Option<String>,
-    #[serde(default)]
     receipt_status_url: Option<String>,
-    #[serde(default)]
     receipt_web: Option<String>,
 }
 
 /// The receipt endpoints Feennex gives for bank-transfer payment methods.
 #[derive(Debug, Default, Deserialize)]
 struct ReceiptFields {
-    #[serde(default)]
     receipt_url: Option<String>,
-    #[serde(default)]
     receipt_status_url: Option<String>,
-    #[serde(default)]
     receipt_web: Option<String>,
 }
 
