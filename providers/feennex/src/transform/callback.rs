@@ -168,43 +168,32 @@ mod tests {
             "shop_amount": 1.0, "shop_currency": 840, "shop_id": 5, "shop_order_id": "4126",
             "shop_refund": 0.90, "status": "success", "sign": "SIGN"}"#;
         let text = String::from_utf8_lossy(body);
-        let verbatim = sign::sign(
-            &[
-                ("client_price", "1.0"),
-                ("created", "2024-12-03 14:39:02"),
-                ("email", "a@b.c"),
-                ("payment_id", "123"),
-                ("ps_data", r#"{"k": "v"}"#),
-                ("shop_amount", "1.0"),
-                ("shop_currency", "840"),
-                ("shop_id", "5"),
-                ("shop_order_id", "4126"),
-                ("shop_refund", "0.90"),
-                ("status", "success"),
-            ],
-            &SecretString::from(SECRET),
-        );
+        // The sign over the fields with their amounts written as `price` and `refund`.
+        let signed_as = |price: &str, refund: &str| {
+            sign::sign(
+                &[
+                    ("client_price", price),
+                    ("created", "2024-12-03 14:39:02"),
+                    ("email", "a@b.c"),
+                    ("payment_id", "123"),
+                    ("ps_data", r#"{"k": "v"}"#),
+                    ("shop_amount", price),
+                    ("shop_currency", "840"),
+                    ("shop_id", "5"),
+                    ("shop_order_id", "4126"),
+                    ("shop_refund", refund),
+                    ("status", "success"),
+                ],
+                &SecretString::from(SECRET),
+            )
+        };
+        let verbatim = signed_as("1.0", "0.90");
         let good = text.replace("SIGN", &verbatim);
         assert_eq!(subject(JSON, good.as_bytes()), payment("NDEyNg"));
         assert_eq!(subject(None, good.as_bytes()), payment("NDEyNg"));
 
         // A signer that had re-formatted 1.0 as 1 does not match.
-        let reformatted = sign::sign(
-            &[
-                ("client_price", "1"),
-                ("created", "2024-12-03 14:39:02"),
-                ("email", "a@b.c"),
-                ("payment_id", "123"),
-                ("ps_data", r#"{"k": "v"}"#),
-                ("shop_amount", "1"),
-                ("shop_currency", "840"),
-                ("shop_id", "5"),
-                ("shop_order_id", "4126"),
-                ("shop_refund", "0.9"),
-                ("status", "success"),
-            ],
-            &SecretString::from(SECRET),
-        );
+        let reformatted = signed_as("1", "0.9");
         let bad = text.replace("SIGN", &reformatted);
         assert_eq!(
             subject(JSON, bad.as_bytes()),
