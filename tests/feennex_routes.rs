@@ -257,6 +257,13 @@ fn assert_signed(r: &Received) {
     );
 }
 
+/// `resp` answered `status` with a body of media type `media` (parameters aside).
+fn assert_answered(resp: &reqwest::Response, status: u16, media: &str) {
+    assert_eq!(resp.status(), status);
+    let content_type = resp.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with(media), "{content_type}");
+}
+
 fn message(b: &Value) -> &str {
     b["message"].as_str().unwrap_or_else(|| panic!("{b}"))
 }
@@ -511,9 +518,7 @@ async fn post_redirect_is_served_as_a_form(kind: StoreKind) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
-    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert_answered(&resp, 200, "text/html");
     let html = resp.text().await.unwrap();
     assert!(!html.contains("<script>"), "unescaped field value: {html}");
     assert!(!html.contains("alert(1)</script>"), "{html}");
@@ -660,9 +665,7 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
-    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_answered(&resp, 200, "text/plain");
     assert_eq!(resp.text().await.unwrap(), "OK");
     let n = e.notification(5, &form_id, "ACCEPTED").await;
     assert_eq!(
