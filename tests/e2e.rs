@@ -317,11 +317,7 @@ async fn fena_standing_order(kind: StoreKind) {
     let e = Env::start(kind, "").await;
     let schedule = json!({"amount": 999, "currency": "GBP", "shopTransactionId": "e2e-so-1",
         "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 12}});
-    let b = e
-        .router
-        .redirected("/v3/fena/subscription/schedule", &schedule)
-        .await;
-    let token = text(&b, "subscriptionToken");
+    let (token, b) = e.router.subscribe("fena", "schedule", &schedule).await;
     let link = text(&b, "redirectToUrl");
     assert_eq!(link, e.sim.url(&format!("/fena/recurring/{token}")));
     let st = e.router.subscription_status("fena", &token).await;
@@ -374,11 +370,7 @@ async fn fena_manual_subscription(kind: StoreKind) {
     let e = Env::start(kind, "").await;
     let start = json!({"amount": 1500, "currency": "GBP", "shopTransactionId": "e2e-ms-1",
         "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 3}});
-    let b = e
-        .router
-        .redirected("/v3/fena/subscription/start", &start)
-        .await;
-    let token = text(&b, "subscriptionToken");
+    let (token, b) = e.router.subscribe("fena", "start", &start).await;
     let first = text(&b, "paymentId");
     assert_eq!(b["redirectToUrl"], e.sim.url(&format!("/fena/pay/{first}")));
     assert_eq!(

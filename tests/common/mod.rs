@@ -109,6 +109,14 @@ impl TestRouter {
         b
     }
 
+    /// Starts a subscription with `POST /v3/{provider}/subscription/{route}` (`start` or
+    /// `schedule`), answered with a link for the payer; returns its token and the answer.
+    pub async fn subscribe(&self, provider: &str, route: &str, body: &Value) -> (String, Value) {
+        let path = format!("/v3/{provider}/subscription/{route}");
+        let b = self.redirected(&path, body).await;
+        (text(&b, "subscriptionToken"), b)
+    }
+
     /// Creates a payment with `POST /v3/{provider}/pay`; returns its id and the payer's link.
     pub async fn create_payment(&self, provider: &str, body: &Value) -> (String, String) {
         let b = self.redirected(&format!("/v3/{provider}/pay"), body).await;
