@@ -207,34 +207,34 @@ mod tests {
         // dropped. Forms: URL-decoded only.
         let json: &[u8] = br#"{"a": "x\"y", "b": 1.50, "c": true, "d": false, "e": null, "f": "", "g": {"h": [1, 2.0]}}"#;
         let form: &[u8] = b"a=1.0&b=x+y%2Bz&c=&d=%7B%22k%22%3A+1%7D";
-        let cases: [(Option<&str>, &[u8], &[(&str, &str)]); 2] = [
+        let cases = [
             (
                 JSON,
                 json,
-                &[
+                pairs(&[
                     ("a", "x\"y"),
                     ("b", "1.50"),
                     ("c", "True"),
                     ("d", "False"),
                     ("f", ""),
                     ("g", r#"{"h": [1, 2.0]}"#),
-                ],
+                ]),
             ),
             (
                 FORM,
                 form,
-                &[
+                pairs(&[
                     ("a", "1.0"),
                     ("b", "x y+z"),
                     ("c", ""),
                     ("d", r#"{"k": 1}"#),
-                ],
+                ]),
             ),
         ];
         for (content_type, body, expected) in cases {
             assert_eq!(
                 callback_fields(content_type, body).unwrap(),
-                pairs(expected),
+                expected,
                 "{content_type:?}"
             );
         }
