@@ -58,6 +58,14 @@ log_level = "warn"
     }
 }
 
+impl Env {
+    /// A Fena payment of 12.99 GBP for `shop_tx`: its id and the payer's link.
+    async fn pay_fena(&self, shop_tx: &str) -> (String, String) {
+        let body = fena_pay(shop_tx, 1299);
+        self.router.create_payment("fena", &body).await
+    }
+}
+
 fn fena_pay(shop_tx: &str, amount: i64) -> Value {
     json!({"amount": amount, "currency": "GBP", "shopTransactionId": shop_tx,
            "successRedirectUrl": OK_URL, "failureRedirectUrl": KO_URL})
@@ -84,10 +92,7 @@ fn fena_view(id: &str, shop_tx: &str, status: &str, provider_status: &str) -> Va
 
 async fn fena_pay_button_accepts(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e
-        .router
-        .create_payment("fena", &fena_pay("e2e-pay-1", 1299))
-        .await;
+    let (id, link) = e.pay_fena("e2e-pay-1").await;
     assert_eq!(link, e.sim.url(&format!("/fena/pay/{id}")));
     assert_eq!(
         e.router.status("fena", &id).await,
@@ -117,10 +122,7 @@ async fn fena_pay_button_accepts(kind: StoreKind) {
 
 async fn fena_reject_then_pay(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e
-        .router
-        .create_payment("fena", &fena_pay("e2e-rej-1", 1299))
-        .await;
+    let (id, link) = e.pay_fena("e2e-rej-1").await;
     let resp = e.sim.press(&link, "Reject").await;
     assert_eq!(resp.status(), 303);
     assert!(location(&resp).ends_with("status=rejected"), "{resp:?}");
@@ -148,10 +150,7 @@ async fn fena_reject_then_pay(kind: StoreKind) {
 
 async fn fena_cancel_is_final(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e
-        .router
-        .create_payment("fena", &fena_pay("e2e-can-1", 1299))
-        .await;
+    let (id, link) = e.pay_fena("e2e-can-1").await;
     let pay_form = form_with(&e.sim.page(&link).await, "Pay");
     let resp = e.sim.press(&link, "Cancel").await;
     assert_eq!(resp.status(), 303);
@@ -271,10 +270,7 @@ async fn feennex_post_redirect(kind: StoreKind) {
 
 async fn fena_partial_refund(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e
-        .router
-        .create_payment("fena", &fena_pay("e2e-ref-1", 1299))
-        .await;
+    let (id, link) = e.pay_fena("e2e-ref-1").await;
     assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
     e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
 
@@ -294,13 +290,7 @@ async fn fena_partial_refund(kind: StoreKind) {
     );
 
     // The merchant approves the refund on Fena's page.
-    let payment = e
-        .sim
-        .payments("fena")
-        .await
-        .into_iter()
-        .find(|p| p["id"] == id)
-        .unwrap();
+    let payment = e.sim.payment("fena", &id).await;
     let refund_link = payment["refundLink"].as_str().expect("refundLink");
     assert_eq!(refund_link, e.sim.url(&format!("/fena/refund/{id}")));
     let html = e.sim.page(refund_link).await;
@@ -317,13 +307,7 @@ async fn fena_partial_refund(kind: StoreKind) {
     assert_eq!(st["metadata"]["refundedAmount"], 500, "{st}");
     assert_eq!(st["metadata"]["amount"], 1299, "{st}");
     assert!(st["metadata"].get("refundPendingAmount").is_none(), "{st}");
-    let payment = e
-        .sim
-        .payments("fena")
-        .await
-        .into_iter()
-        .find(|p| p["id"] == id)
-        .unwrap();
+    let payment = e.sim.payment("fena", &id).await;
     assert_eq!(payment["refundedAmount"], "5.00");
 }
 
@@ -331,22 +315,12 @@ async fn fena_partial_refund(kind: StoreKind) {
 
 async fn fena_standing_order(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (s, b) = e
-        .router
-        .post(
-            "/v3/fena/subscription/schedule",
-            &json!({"amount": 999, "currency": "GBP", "shopTransactionId": "e2e-so-1",
-                    "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 12}}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
-    let link = b["redirectToUrl"].as_str().unwrap().to_string();
+    let schedule = json!({"amount": 999, "currency": "GBP", "shopTransactionId": "e2e-so-1",
+        "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 12}});
+    let (token, b) = e.router.subscribe("fena", "schedule", &schedule).await;
+    let link = text(&b, "redirectToUrl");
     assert_eq!(link, e.sim.url(&format!("/fena/recurring/{token}")));
-    let status_path = format!("/v3/fena/subscription/status/{token}");
-    let (s, st) = e.router.get(&status_path).await;
-    assert_eq!(s, 200, "{st}");
+    let st = e.router.subscription_status("fena", &token).await;
     assert_eq!(st["status"], "PENDING", "{st}");
 
     let html = e.sim.page(&link).await;
@@ -355,13 +329,7 @@ async fn fena_standing_order(kind: StoreKind) {
     assert_eq!(resp.status(), 200);
 
     // The bank's first instalment is notified, tied to the subscription.
-    let transaction = e
-        .sim
-        .payments("fena")
-        .await
-        .into_iter()
-        .find(|p| p["id"] == token)
-        .unwrap()["transactions"][0]["id"]
+    let transaction = e.sim.payment("fena", &token).await["transactions"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -374,29 +342,22 @@ async fn fena_standing_order(kind: StoreKind) {
     assert_eq!(n["shopTransactionId"], "e2e-so-1");
     assert_eq!(n["providerName"], "fena");
 
-    let (_, st) = e.router.get(&status_path).await;
+    let st = e.router.subscription_status("fena", &token).await;
     assert_eq!(st["status"], "ACTIVE", "{st}");
     assert_eq!(st["metadata"]["completedPayments"], 1, "{st}");
 
     // Set up at the payer's bank: Fena can no longer cancel it.
-    let resp = e
+    let (s, b) = e
         .router
-        .http
-        .delete(
-            e.router
-                .url(&format!("/v3/fena/subscription/expire/{token}")),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (s, b) = read(resp).await;
+        .delete(&format!("/v3/fena/subscription/expire/{token}"))
+        .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["result"], "KO", "{b}");
     assert!(
         b["resultDescription"].as_str().unwrap().contains("bank"),
         "{b}"
     );
-    let (_, st) = e.router.get(&status_path).await;
+    let st = e.router.subscription_status("fena", &token).await;
     assert_eq!(st["status"], "ACTIVE", "{st}");
     assert_eq!(
         e.receiver.delivered().len(),
@@ -407,21 +368,15 @@ async fn fena_standing_order(kind: StoreKind) {
 
 async fn fena_manual_subscription(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (s, b) = e
-        .router
-        .post(
-            "/v3/fena/subscription/start",
-            &json!({"amount": 1500, "currency": "GBP", "shopTransactionId": "e2e-ms-1",
-                    "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 3}}),
-        )
-        .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
-    let first = b["paymentId"].as_str().unwrap().to_string();
+    let start = json!({"amount": 1500, "currency": "GBP", "shopTransactionId": "e2e-ms-1",
+        "subscriptionInfo": {"interval": "MONTH", "intervalCount": 1, "expiresAfter": 3}});
+    let (token, b) = e.router.subscribe("fena", "start", &start).await;
+    let first = text(&b, "paymentId");
     assert_eq!(b["redirectToUrl"], e.sim.url(&format!("/fena/pay/{first}")));
-    let status_path = format!("/v3/fena/subscription/status/{token}");
-    assert_eq!(e.router.get(&status_path).await.1["status"], "PENDING");
+    assert_eq!(
+        e.router.subscription_status("fena", &token).await["status"],
+        "PENDING"
+    );
 
     assert_eq!(
         e.sim
@@ -432,32 +387,30 @@ async fn fena_manual_subscription(kind: StoreKind) {
     );
     let n = e.receiver.notified(&first, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["metadata"]["subscriptionToken"], token.as_str());
-    let (_, st) = e.router.get(&status_path).await;
+    let st = e.router.subscription_status("fena", &token).await;
     assert_eq!(st["status"], "ACTIVE", "{st}");
     assert_eq!(st["metadata"]["payments"], 1, "{st}");
 
     // The next instalment: a new payment and a new link for the payer.
-    let (s, b) = e
+    let b = e
         .router
-        .post(
+        .redirected(
             "/v3/fena/subscription/pay",
             &json!({"amount": 1500, "currency": "GBP", "shopTransactionId": "e2e-ms-2",
                     "subscriptionInfo": {"token": token}}),
         )
         .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
     assert_eq!(b["subscriptionToken"], token.as_str());
-    let second = b["paymentId"].as_str().unwrap().to_string();
+    let second = text(&b, "paymentId");
     assert_ne!(second, first);
-    let link = b["redirectToUrl"].as_str().unwrap().to_string();
+    let link = text(&b, "redirectToUrl");
     assert_eq!(link, e.sim.url(&format!("/fena/pay/{second}")));
     assert!(e.sim.page(&link).await.contains("15.00 GBP"));
     assert_eq!(e.sim.press(&link, "Pay").await.status(), 200);
     let n = e.receiver.notified(&second, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["metadata"]["subscriptionToken"], token.as_str());
     assert_eq!(n["shopTransactionId"], "e2e-ms-2");
-    let (_, st) = e.router.get(&status_path).await;
+    let st = e.router.subscription_status("fena", &token).await;
     assert_eq!(st["status"], "ACTIVE", "{st}");
     assert_eq!(st["metadata"]["payments"], 2, "{st}");
     assert_eq!(st["metadata"]["lastPaymentId"], second.as_str(), "{st}");
@@ -489,10 +442,7 @@ async fn fena_create_5xx_then_retry(kind: StoreKind) {
 
 async fn fena_hanging_get_is_504(kind: StoreKind) {
     let e = Env::start(kind, "[fena]\ntimeout_ms = 1000\n").await;
-    let (id, _) = e
-        .router
-        .create_payment("fena", &fena_pay("e2e-hang-1", 1299))
-        .await;
+    let (id, _) = e.pay_fena("e2e-hang-1").await;
     e.sim
         .fault("fena", json!({"operation": "get", "hang": true}))
         .await;
@@ -539,10 +489,7 @@ async fn fena_dropped_create_is_502(kind: StoreKind) {
 
 async fn fena_lost_webhook_recovered_by_check(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e
-        .router
-        .create_payment("fena", &fena_pay("e2e-lost-1", 1299))
-        .await;
+    let (id, link) = e.pay_fena("e2e-lost-1").await;
     // This status opens Fena's poll window: until it closes the router answers from its store.
     let window = Instant::now();
     let pending = fena_view(&id, "e2e-lost-1", "PENDING", "sent");
@@ -564,11 +511,7 @@ async fn fena_lost_webhook_recovered_by_check(kind: StoreKind) {
     assert!(e.receiver.notifications(&id).is_empty());
 
     tokio::time::sleep(Duration::from_millis(1100).saturating_sub(window.elapsed())).await;
-    let (s, b) = e
-        .router
-        .get(&format!("/v3/fena/check?paymentId={id}"))
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let b = e.router.check("fena", &id).await;
     let accepted = fena_view(&id, "e2e-lost-1", "ACCEPTED", "paid");
     assert_eq!(b, accepted);
     assert_eq!(
@@ -597,11 +540,7 @@ async fn feennex_faults(kind: StoreKind) {
     assert_eq!(e.sim.press(&link, "Pay").await.status(), 303);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(e.receiver.notifications(&id).is_empty());
-    let (s, b) = e
-        .router
-        .get(&format!("/v3/feennex/check?paymentId={id}"))
-        .await;
-    assert_eq!(s, 200, "{b}");
+    let b = e.router.check("feennex", &id).await;
     assert_eq!(b["status"], "ACCEPTED", "{b}");
     let n = e.receiver.notified(&id, "ACCEPTED", "PAYMENT").await;
     assert_eq!(n["shopTransactionId"], "e2e-fx-5xx");

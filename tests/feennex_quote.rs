@@ -5,33 +5,21 @@
 
 mod common;
 
-use common::feennex_sim::{SIM_SECRET_KEY, SIM_SHOP_ID};
+use common::feennex_sim::{IDLE_FENA, SIM_SECRET_KEY, SIM_SHOP_ID};
 use common::*;
 use serde_json::{json, Value};
 
-/// A router with Feennex at `sim_base` (and Fena beside it, which has no quote).
-fn quote_config(sim_base: &str, shop_id: u64, secret_key: &str) -> String {
-    format!(
-        r#"enabled_providers = "fena,feennex"
-log_level = "warn"
-
-[fena]
-base_url = "http://127.0.0.1:1"
-terminal_id = "62b48adf6ba2cd6a040b1eec"
-terminal_secret = "3858f642-e92f-431c-9d38-46d15efb7fba"
-
-[feennex]
-base_url = "{sim_base}"
-shop_id = {shop_id}
-secret_key = "{secret_key}"
-payway = "card_usd"
-timeout_ms = 1500
-"#
-    )
+/// A router with Feennex at `sim`, as shop `shop_id` with `secret_key` (and Fena beside it,
+/// which has no quote).
+async fn router_as(sim: &FeennexSim, shop_id: u64, secret_key: &str) -> TestRouter {
+    let feennex = sim.section_as(shop_id, secret_key, "");
+    let toml =
+        format!("enabled_providers = \"fena,feennex\"\nlog_level = \"warn\"\n{IDLE_FENA}{feennex}");
+    TestRouter::start(&toml).await
 }
 
 async fn router(sim: &FeennexSim) -> TestRouter {
-    TestRouter::start(&quote_config(&sim.base, SIM_SHOP_ID, SIM_SECRET_KEY)).await
+    router_as(sim, SIM_SHOP_ID, SIM_SECRET_KEY).await
 }
 
 #[tokio::test]
@@ -93,53 +81,36 @@ async fn refusals_are_ko_and_configuration_errors_are_502_naming_the_setting() {
     let sim = FeennexSim::start().await;
     let router = router(&sim).await;
     let quote = |amount: i64, payway: &str| json!({"amount": amount, "currency": "USD", "providerData": {"payway": payway}});
-    let (status, small) = router
-        .post("/v3/feennex/quote", &quote(99, "card_usd"))
-        .await;
-    assert_eq!(status, 200);
-    assert_ko(&small, "Feennex: Payer price amount is too small, min: 1.0");
-    let (status, large) = router
-        .post("/v3/feennex/quote", &quote(10_000_001, "card_usd"))
-        .await;
-    assert_eq!(status, 200);
-    assert_ko(
-        &large,
-        "Feennex: Payer price amount is too large, max: 100000.0",
-    );
-    let (status, payway) = router
-        .post("/v3/feennex/quote", &quote(1000, "card_xyz"))
-        .await;
-    assert_eq!(status, 200);
-    assert_ko(
-        &payway,
-        "Feennex: Payway (alias = card_xyz) is not available for shop",
-    );
+    for (amount, payway, refusal) in [
+        (99, "card_usd", "Payer price amount is too small, min: 1.0"),
+        (
+            10_000_001,
+            "card_usd",
+            "Payer price amount is too large, max: 100000.0",
+        ),
+        (
+            1000,
+            "card_xyz",
+            "Payway (alias = card_xyz) is not available for shop",
+        ),
+    ] {
+        let (status, answer) = router
+            .post("/v3/feennex/quote", &quote(amount, payway))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_ko(&answer, &format!("Feennex: {refusal}"));
+    }
 
-    let wrong_secret =
-        TestRouter::start(&quote_config(&sim.base, SIM_SHOP_ID, "NotTheSecret")).await;
+    let wrong_secret = router_as(&sim, SIM_SHOP_ID, "NotTheSecret").await;
     let (status, body) = wrong_secret
         .post("/v3/feennex/quote", &quote(1000, "card_usd"))
         .await;
-    assert_error_response(status, &body, 502);
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("FEENNEX_SECRET_KEY"),
-        "{body}"
-    );
-    let wrong_shop = TestRouter::start(&quote_config(&sim.base, 77, SIM_SECRET_KEY)).await;
+    assert_error_mentions(status, &body, 502, "FEENNEX_SECRET_KEY");
+    let wrong_shop = router_as(&sim, 77, SIM_SECRET_KEY).await;
     let (status, body) = wrong_shop
         .post("/v3/feennex/quote", &quote(1000, "card_usd"))
         .await;
-    assert_error_response(status, &body, 502);
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("FEENNEX_SHOP_ID"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 502, "FEENNEX_SHOP_ID");
     assert!(sim.invoices().await.is_empty());
 }
 
@@ -150,34 +121,19 @@ async fn bad_input_is_400_and_other_providers_501() {
     let (status, body) = router
         .post("/v3/feennex/quote", &json!({"amount": 1000}))
         .await;
-    assert_error_response(status, &body, 400);
-    assert!(
-        body["message"].as_str().unwrap().contains("currency"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 400, "currency");
     let (status, body) = router
         .post(
             "/v3/feennex/quote",
             &json!({"amount": 1000, "currency": "USD", "providerData": {"payway": 7}}),
         )
         .await;
-    assert_error_response(status, &body, 400);
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("providerData.payway"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 400, "providerData.payway");
     let (status, body) = router
         .post(
             "/v3/fena/quote",
             &json!({"amount": 1000, "currency": "GBP"}),
         )
         .await;
-    assert_error_response(status, &body, 501);
-    assert!(
-        body["message"].as_str().unwrap().contains("quote"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 501, "quote");
 }

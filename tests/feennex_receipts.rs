@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::feennex_sim::{SIM_SECRET_KEY, SIM_SHOP_ID};
+use common::feennex_sim::IDLE_FENA;
 use common::stores::on_both_stores;
 use common::*;
 use reqwest::multipart::{Form, Part};
@@ -26,33 +26,11 @@ struct Env {
 async fn env(kind: StoreKind) -> Env {
     let sim = FeennexSim::start().await;
     let redis = kind.start_redis().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let public = format!("http://{}", listener.local_addr().unwrap());
-    let store = redis
-        .as_ref()
-        .map_or(String::new(), RedisServer::config_line);
     let toml = format!(
-        r#"{store}enabled_providers = "fena,feennex"
-public_base_url = "{public}"
-inbound_api_token = "{TOKEN}"
-log_level = "warn"
-
-[fena]
-base_url = "http://127.0.0.1:1"
-terminal_id = "62b48adf6ba2cd6a040b1eec"
-terminal_secret = "3858f642-e92f-431c-9d38-46d15efb7fba"
-
-[feennex]
-base_url = "{sim}"
-shop_id = {SIM_SHOP_ID}
-secret_key = "{SIM_SECRET_KEY}"
-payway = "card_usd"
-receipt_max_bytes = {RECEIPT_MAX}
-timeout_ms = 1500
-"#,
-        sim = sim.base,
+        "enabled_providers = \"fena,feennex\"\ninbound_api_token = \"{TOKEN}\"\nlog_level = \"warn\"\n{IDLE_FENA}{}",
+        sim.section(&format!("receipt_max_bytes = {RECEIPT_MAX}\n"))
     );
-    let router = TestRouter::start_on(&toml, listener).await;
+    let router = sim.router(redis.as_ref(), &toml).await;
     Env {
         sim,
         router,
@@ -101,7 +79,7 @@ impl Env {
             .await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-        b["paymentId"].as_str().unwrap().to_string()
+        text(&b, "paymentId")
     }
 
     async fn upload(
@@ -115,14 +93,16 @@ impl Env {
             .file_name(name.to_string())
             .mime_str("image/png")
             .unwrap();
-        let req = self
+        self.send(provider, payment_id, Form::new().part("file", part))
+            .await
+    }
+
+    /// `POST /v3/{provider}/receipt/{payment_id}` with the multipart `form`, authorized.
+    async fn send(&self, provider: &str, payment_id: &str, form: Form) -> (u16, Value) {
+        let url = self
             .router
-            .http
-            .post(
-                self.router
-                    .url(&format!("/v3/{provider}/receipt/{payment_id}")),
-            )
-            .multipart(Form::new().part("file", part));
+            .url(&format!("/v3/{provider}/receipt/{payment_id}"));
+        let req = self.router.http.post(url).multipart(form);
         read(self.authed(req).send().await.unwrap()).await
     }
 }
@@ -217,21 +197,10 @@ async fn bad_files_never_reach_feennex(kind: StoreKind) {
     let two = Form::new()
         .part("file", Part::bytes(file(PNG, 100)).file_name("a.png"))
         .part("file", Part::bytes(file(PNG, 100)).file_name("b.png"));
-    let req = e
-        .router
-        .http
-        .post(e.router.url(&format!("/v3/feennex/receipt/{id}")))
-        .multipart(two);
-    let (s, b) = read(e.authed(req).send().await.unwrap()).await;
-    assert_error_response(s, &b, 400);
-    assert!(b["message"].as_str().unwrap().contains("one file"), "{b}");
+    let (s, b) = e.send("feennex", &id, two).await;
+    assert_error_mentions(s, &b, 400, "one file");
     let other = Form::new().text("note", "hello");
-    let req = e
-        .router
-        .http
-        .post(e.router.url(&format!("/v3/feennex/receipt/{id}")))
-        .multipart(other);
-    let (s, b) = read(e.authed(req).send().await.unwrap()).await;
+    let (s, b) = e.send("feennex", &id, other).await;
     assert_error_response(s, &b, 400);
     assert!(b["message"].as_str().unwrap().starts_with("note:"), "{b}");
     let (s, b) = e
@@ -247,11 +216,7 @@ async fn only_open_bank_transfers_take_receipts(kind: StoreKind) {
     let (s, b) = e
         .upload("feennex", &card, "receipt.png", file(PNG, 100))
         .await;
-    assert_error_response(s, &b, 409);
-    assert!(
-        b["message"].as_str().unwrap().contains("bank-transfer"),
-        "{b}"
-    );
+    assert_error_mentions(s, &b, 409, "bank-transfer");
     let (s, b) = e.get(&format!("/v3/feennex/receipt/{card}")).await;
     assert_error_response(s, &b, 409);
     let (_, st) = e.get(&format!("/v3/feennex/status?paymentId={card}")).await;
@@ -277,8 +242,7 @@ async fn only_open_bank_transfers_take_receipts(kind: StoreKind) {
     let (s, b) = e
         .upload("feennex", &paid, "receipt.png", file(PNG, 100))
         .await;
-    assert_error_response(s, &b, 409);
-    assert!(b["message"].as_str().unwrap().contains("final"), "{b}");
+    assert_error_mentions(s, &b, 409, "final");
     let (s, b) = e.get(&format!("/v3/feennex/receipt/{paid}")).await;
     assert_eq!(s, 200, "the review can still be read: {b}");
 

@@ -11,8 +11,7 @@ mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::feennex_mock::{
-    created_get, created_post, feennex_sign, pay_url, payment_id_of, refused, PAYWAY, SECRET_KEY,
-    SHOP_ID,
+    created_post, feennex_sign, pay_url, payment_id_of, refused, PAYWAY, SECRET_KEY, SHOP_ID,
 };
 use common::pages::unescape;
 use common::receiver::Received;
@@ -78,22 +77,15 @@ async fn env(kind: StoreKind) -> Env {
 }
 
 impl Env {
-    /// Loses the router's state: FLUSHALL on Redis; on memory, a second router with a fresh
-    /// store against the same Feennex and receiver. Returns the router to ask from now on.
-    async fn lose_store(&self, kind: StoreKind) -> Option<TestRouter> {
-        match kind {
-            StoreKind::Redis | StoreKind::Cluster => {
-                self.redis.as_ref().unwrap().flushall().await;
-                None
+    /// Loses the router's state: FLUSHALL on Redis; on memory, a new router with a fresh store
+    /// against the same Feennex and receiver takes the place of the first.
+    async fn lose_store(&mut self) {
+        match &self.redis {
+            Some(redis) => redis.flushall().await,
+            None => {
+                let toml = feennex_config(None, &self.feennex.base(), &self.receiver.url);
+                self.router = TestRouter::start(&toml).await;
             }
-            StoreKind::Memory => Some(
-                TestRouter::start(&feennex_config(
-                    None,
-                    &self.feennex.base(),
-                    &self.receiver.url,
-                ))
-                .await,
-            ),
         }
     }
 
@@ -134,14 +126,16 @@ fn pay_body(shop_tx: &str, amount: i64, currency: &str) -> Value {
 /// paymentId.
 async fn create(e: &Env, shop_tx: &str, amount: i64) -> String {
     e.feennex.on_create(shop_tx).await;
-    let (s, b) = e
-        .router
-        .post("/v3/feennex/pay", &pay_body(shop_tx, amount, "USD"))
-        .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-    let id = b["paymentId"].as_str().unwrap().to_string();
+    let body = pay_body(shop_tx, amount, "USD");
+    let (id, _) = e.router.create_payment("feennex", &body).await;
     assert_eq!(id, payment_id_of(shop_tx));
+    id
+}
+
+/// `create`s a payment of 12.34 USD, which invoice/check then reports in `status`.
+async fn invoice(e: &Env, shop_tx: &str, status: i64) -> String {
+    let id = create(e, shop_tx, 1234).await;
+    e.feennex.set_check(shop_tx, status, "12.34", 840).await;
     id
 }
 
@@ -263,6 +257,13 @@ fn assert_signed(r: &Received) {
     );
 }
 
+/// `resp` answered `status` with a body of media type `media` (parameters aside).
+fn assert_answered(resp: &reqwest::Response, status: u16, media: &str) {
+    assert_eq!(resp.status(), status);
+    let content_type = resp.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with(media), "{content_type}");
+}
+
 fn message(b: &Value) -> &str {
     b["message"].as_str().unwrap_or_else(|| panic!("{b}"))
 }
@@ -280,17 +281,7 @@ async fn pay_sends_the_exact_signed_invoice(kind: StoreKind) {
         PAYWAY,
         json!({"email": EMAIL, "description": "Order 4126"}),
     );
-    let create = e
-        .feennex
-        .server
-        .mock_async(|when, then| {
-            when.method(POST)
-                .path("/invoice/create")
-                .header("content-type", "application/json")
-                .json_body(expected.clone());
-            then.status(200).json_body(created_get(&pay_url(tx)));
-        })
-        .await;
+    let create = e.feennex.on_exact_create(tx, expected).await;
     let mut body = pay_body(tx, 1234, "USD");
     body["providerData"]["description"] = json!("Order 4126");
     let (s, b) = e.router.post("/v3/feennex/pay", &body).await;
@@ -338,16 +329,7 @@ async fn pay_sends_the_exact_signed_invoice(kind: StoreKind) {
         ("fx-pay-gbp", 1, "GBP", 826, "0.01", PAYWAY),
     ] {
         let expected = expected_create(tx, decimal, numeric, payway, json!({"email": EMAIL}));
-        let mock = e
-            .feennex
-            .server
-            .mock_async(|when, then| {
-                when.method(POST)
-                    .path("/invoice/create")
-                    .json_body(expected.clone());
-                then.status(200).json_body(created_get(&pay_url(tx)));
-            })
-            .await;
+        let mock = e.feennex.on_exact_create(tx, expected).await;
         let mut body = pay_body(tx, amount, currency);
         if payway != PAYWAY {
             body["providerData"]["payway"] = json!(payway);
@@ -536,9 +518,7 @@ async fn post_redirect_is_served_as_a_form(kind: StoreKind) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
-    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert_answered(&resp, 200, "text/html");
     let html = resp.text().await.unwrap();
     assert!(!html.contains("<script>"), "unescaped field value: {html}");
     assert!(!html.contains("alert(1)</script>"), "{html}");
@@ -685,9 +665,7 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 200);
-    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_answered(&resp, 200, "text/plain");
     assert_eq!(resp.text().await.unwrap(), "OK");
     let n = e.notification(5, &form_id, "ACCEPTED").await;
     assert_eq!(
@@ -703,8 +681,8 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
         1,
         "confirmed with invoice/check"
     );
-    let (s, st) = e.router.get(&status_path(&form_id)).await;
-    assert_eq!((s, &st), (200, &n), "final: answered from the store");
+    let st = e.router.status("feennex", &form_id).await;
+    assert_eq!(st, n, "final: answered from the store");
     assert_eq!(e.feennex.checks(form_tx).await, 1);
 
     // JSON, number tokens signed as received.
@@ -776,8 +754,7 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
     let mut no_sign = signed(notification(kept_tx, "success", "12.34"));
     no_sign.pop();
     assert_refused(&post_form(&e, &no_sign).await, 401, "missing sign");
-    let (s, st) = e.router.get(&status_path(&kept_id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = e.router.status("feennex", &kept_id).await;
     assert_eq!(st["status"], "PENDING", "{st}");
     assert_eq!(st["metadata"]["providerStatus"], "1", "{st}");
 
@@ -816,8 +793,7 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
 async fn duplicate_and_late_callbacks_notify_once(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-dup";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
+    let id = invoice(&e, tx, 4).await;
     let success = signed(notification(tx, "success", "12.34"));
     assert_eq!(post_form(&e, &success).await, ack());
     e.notification(5, &id, "ACCEPTED").await;
@@ -835,8 +811,7 @@ async fn duplicate_and_late_callbacks_notify_once(kind: StoreKind) {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(e.feennex.checks(tx).await, 2, "one invoice/check per 10 s");
-    let (s, st) = e.router.get(&status_path(&id)).await;
-    assert_eq!(s, 200);
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     assert_eq!(st["metadata"]["providerStatus"], "4", "{st}");
     let notified = e.notified(&id);
@@ -853,18 +828,15 @@ async fn duplicate_and_late_callbacks_notify_once(kind: StoreKind) {
 async fn status_respects_the_poll_window(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-poll";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 1, "12.34", 840).await;
-    let (s, st) = e.router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let id = invoice(&e, tx, 1).await;
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "PENDING");
     assert_eq!(st["shopTransactionId"], tx);
     assert_eq!(e.feennex.checks(tx).await, 1);
 
     // Feennex has moved on, but the window is closed: the store answers.
     e.feennex.set_check(tx, 2, "12.34", 840).await;
-    let (s, st) = e.router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["metadata"]["providerStatus"], "1", "{st}");
     let (s, st) = e
         .router
@@ -882,8 +854,7 @@ async fn status_respects_the_poll_window(kind: StoreKind) {
     let other_tx = "fx-poll-other";
     let other_id = create(&e, other_tx, 500).await;
     e.feennex.set_check(other_tx, 1, "5.00", 840).await;
-    let (s, _) = e.router.get(&status_path(&other_id)).await;
-    assert_eq!(s, 200);
+    e.router.status("feennex", &other_id).await;
     assert_eq!(e.feennex.checks(other_tx).await, 1);
 
     // check inside the window: answered from the store, and still notified.
@@ -911,7 +882,7 @@ async fn status_respects_the_poll_window(kind: StoreKind) {
     let n = e.notification(15, &id, "ACCEPTED").await;
     assert_eq!(n["metadata"]["providerStatus"], "4", "{n}");
     assert_eq!(e.feennex.checks(tx).await, 2);
-    let (_, st) = e.router.get(&status_path(&id)).await;
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     assert_eq!(e.notified(&id).len(), 2, "check's PENDING, then ACCEPTED");
 }
@@ -955,14 +926,11 @@ async fn recalculated_invoices_compare_the_amounts(kind: StoreKind) {
 // 7. The store lost
 
 async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
-    let e = env(kind).await;
+    let mut e = env(kind).await;
     let tx = "fx-lost";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
-    let second = e.lose_store(kind).await;
-    let router = second.as_ref().unwrap_or(&e.router);
-    let (s, st) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let id = invoice(&e, tx, 4).await;
+    e.lose_store().await;
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(
         st,
         json!({"status": "ACCEPTED", "paymentId": id, "shopTransactionId": tx,
@@ -971,8 +939,7 @@ async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
                             "refundedAmount": 0}})
     );
     assert_eq!(e.feennex.checks(tx).await, 1);
-    let (s, again) = router.get(&status_path(&id)).await;
-    assert_eq!((s, &again), (200, &st));
+    assert_eq!(e.router.status("feennex", &id).await, st);
     assert_eq!(e.feennex.checks(tx).await, 1, "final: kept once rebuilt");
 
     // A paymentId Feennex does not know, and one this router could not have issued.
@@ -984,28 +951,24 @@ async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
             "Invoice (shop_order_id=fx-lost-never) wasn't found",
         )
         .await;
-    let (s, b) = router.get(&status_path(&payment_id_of(never))).await;
+    let (s, b) = e.router.get(&status_path(&payment_id_of(never))).await;
     assert_eq!(s, 404, "{b}");
     assert_eq!(b["statusCode"], 404, "{b}");
-    let (s, b) = router.get(&status_path("not*base64")).await;
+    let (s, b) = e.router.get(&status_path("not*base64")).await;
     assert_eq!(s, 400, "{b}");
     assert!(message(&b).contains("paymentId"), "{b}");
 }
 
 async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
-    let e = env(kind).await;
+    let mut e = env(kind).await;
     let tx = "fx-lost-pending";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 2, "12.34", 840).await;
-    let second = e.lose_store(kind).await;
-    let router = second.as_ref().unwrap_or(&e.router);
-    let (s, st) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let id = invoice(&e, tx, 2).await;
+    e.lose_store().await;
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "PENDING", "{st}");
     assert_eq!(st["shopTransactionId"], tx, "{st}");
     assert_eq!(st["metadata"]["providerStatus"], "2", "{st}");
-    let (s, _) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200);
+    e.router.status("feennex", &id).await;
     assert_eq!(
         e.feennex.checks(tx).await,
         1,
@@ -1014,21 +977,13 @@ async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
 }
 
 async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
-    let e = env(kind).await;
+    let mut e = env(kind).await;
     let tx = "fx-lost-callback";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
-    let second = e.lose_store(kind).await;
-    let router = second.as_ref().unwrap_or(&e.router);
-    let answer = post_callback_to(
-        router,
-        "application/x-www-form-urlencoded",
-        form(&signed(notification(tx, "success", "12.34"))),
-    )
-    .await;
+    let id = invoice(&e, tx, 4).await;
+    e.lose_store().await;
+    let answer = post_form(&e, &signed(notification(tx, "success", "12.34"))).await;
     assert_eq!(answer, ack());
-    let (s, st) = router.get(&status_path(&id)).await;
-    assert_eq!(s, 200, "{st}");
+    let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "ACCEPTED", "{st}");
     let n = e.notification(5, &id, "ACCEPTED").await;
     assert_eq!(n, st, "the PGM learns that the payment was paid");
@@ -1040,8 +995,7 @@ async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
 async fn refunds_and_automatic_subscriptions_are_not_offered(kind: StoreKind) {
     let e = env(kind).await;
     let tx = "fx-refund";
-    let id = create(&e, tx, 1234).await;
-    e.feennex.set_check(tx, 4, "12.34", 840).await;
+    let id = invoice(&e, tx, 4).await;
     for id in [id.clone(), payment_id_of("fx-refund-never")] {
         let (s, b) = e
             .router

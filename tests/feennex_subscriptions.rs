@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::feennex_sim::{SIM_SECRET_KEY, SIM_SHOP_ID};
 use common::stores::on_both_stores;
 use common::*;
 use serde_json::{json, Value};
@@ -19,33 +18,16 @@ struct Env {
     _redis: Option<RedisServer>,
 }
 
-/// A router whose PUBLIC_BASE_URL is its own address, so the simulator's callbacks reach it.
 async fn env(kind: StoreKind) -> Env {
     let sim = FeennexSim::start().await;
     let receiver = Receiver::start().await;
     let redis = kind.start_redis().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let public = format!("http://{}", listener.local_addr().unwrap());
-    let store = redis
-        .as_ref()
-        .map_or(String::new(), RedisServer::config_line);
     let toml = format!(
-        r#"{store}enabled_providers = "feennex"
-public_base_url = "{public}"
-payment_callback_url = "{receiver}"
-log_level = "warn"
-
-[feennex]
-base_url = "{sim}"
-shop_id = {SIM_SHOP_ID}
-secret_key = "{SIM_SECRET_KEY}"
-payway = "card_usd"
-timeout_ms = 1500
-"#,
-        receiver = receiver.url,
-        sim = sim.base,
+        "enabled_providers = \"feennex\"\npayment_callback_url = \"{}\"\nlog_level = \"warn\"\n{}",
+        receiver.url,
+        sim.section("")
     );
-    let router = TestRouter::start_on(&toml, listener).await;
+    let router = sim.router(redis.as_ref(), &toml).await;
     Env {
         sim,
         router,
@@ -55,30 +37,10 @@ timeout_ms = 1500
 }
 
 impl Env {
-    async fn sub_status(&self, token: &str) -> Value {
-        let (s, b) = self
-            .router
-            .get(&format!("/v3/feennex/subscription/status/{token}"))
-            .await;
-        assert_eq!(s, 200, "{b}");
-        b
-    }
-
     /// The simulated payer completes (4) or Feennex rejects (6) the invoice of `shop_order_id`,
     /// and Feennex sends its signed callback.
     async fn settle(&self, shop_order_id: &str, status: i64) {
-        let resp = self
-            .router
-            .http
-            .post(format!(
-                "{}/_sim/payments/{shop_order_id}/state",
-                self.sim.base
-            ))
-            .json(&json!({"status": status, "callback": true}))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        self.sim.set_status(shop_order_id, status, true).await;
     }
 
     async fn payment_status(&self, payment_id: &str) -> Value {
@@ -98,14 +60,8 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
     let e = env(kind).await;
     let start = json!({"amount": 500, "currency": "USD", "shopTransactionId": "fx-m-1",
         "subscriptionInfo": {"expiresAfter": 2}, "providerData": {"email": EMAIL}});
-    let (s, b) = e
-        .router
-        .post("/v3/feennex/subscription/start", &start)
-        .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
-    let first = b["paymentId"].as_str().unwrap().to_string();
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
+    let (token, b) = e.router.subscribe("feennex", "start", &start).await;
+    let first = text(&b, "paymentId");
     assert!(
         b["redirectToUrl"]
             .as_str()
@@ -133,7 +89,7 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
 
     e.settle(&first_order, 4).await;
     let st = eventually(10, || async {
-        let st = e.sub_status(&token).await;
+        let st = e.router.subscription_status("feennex", &token).await;
         (st["status"] == "ACTIVE").then_some(st)
     })
     .await;
@@ -144,17 +100,15 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
     assert_eq!(payment["status"], "ACCEPTED", "{payment}");
     assert_eq!(payment["metadata"]["subscriptionToken"], token.as_str());
 
-    let (s, b) = e
+    let b = e
         .router
-        .post(
+        .redirected(
             "/v3/feennex/subscription/pay",
             &instalment("fx-m-2", &token),
         )
         .await;
-    assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
     assert_eq!(b["subscriptionToken"], token.as_str());
-    let second = b["paymentId"].as_str().unwrap().to_string();
+    let second = text(&b, "paymentId");
     assert_ne!(second, first, "each instalment is a new invoice");
     let invoices = e.sim.invoices().await;
     assert_eq!(invoices.len(), 2);
@@ -167,7 +121,8 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
     );
     e.settle(&second_order, 6).await;
     eventually(10, || async {
-        (e.sub_status(&token).await["status"] == "PAST_DUE").then_some(())
+        (e.router.subscription_status("feennex", &token).await["status"] == "PAST_DUE")
+            .then_some(())
     })
     .await;
 
@@ -194,27 +149,30 @@ async fn manual_subscription_start_pay_status_expire(kind: StoreKind) {
         )
         .await;
     assert_eq!((s, b["result"].clone()), (200, json!("OK")), "{b}");
-    assert_eq!(e.sub_status(&token).await["status"], "CANCELED");
+    assert_eq!(
+        e.router.subscription_status("feennex", &token).await["status"],
+        "CANCELED"
+    );
 }
 
 async fn a_new_subscription_is_pending_and_ends_on_expire(kind: StoreKind) {
     let e = env(kind).await;
     let start = json!({"amount": 1299, "currency": "EUR", "shopTransactionId": "fx-m-10",
         "subscriptionInfo": {}, "providerData": {"email": EMAIL, "payway": "card_eur"}});
+    let (token, _) = e.router.subscribe("feennex", "start", &start).await;
+    assert_eq!(
+        e.router.subscription_status("feennex", &token).await["status"],
+        "PENDING"
+    );
     let (s, b) = e
         .router
-        .post("/v3/feennex/subscription/start", &start)
+        .delete(&format!("/v3/feennex/subscription/expire/{token}"))
         .await;
-    assert_eq!(s, 200, "{b}");
-    let token = b["subscriptionToken"].as_str().unwrap().to_string();
-    assert_eq!(e.sub_status(&token).await["status"], "PENDING");
-    let expire = e.router.http.delete(
-        e.router
-            .url(&format!("/v3/feennex/subscription/expire/{token}")),
-    );
-    let (s, b) = read(expire.send().await.unwrap()).await;
     assert_eq!((s, b["result"].clone()), (200, json!("OK")), "{b}");
-    assert_eq!(e.sub_status(&token).await["status"], "CANCELED");
+    assert_eq!(
+        e.router.subscription_status("feennex", &token).await["status"],
+        "CANCELED"
+    );
     let mut next = instalment("fx-m-11", &token);
     next["currency"] = json!("EUR");
     let (s, b) = e.router.post("/v3/feennex/subscription/pay", &next).await;

@@ -8,35 +8,17 @@ mod common;
 use common::fena_env::{env, pay_body, Env};
 use common::*;
 use serde_json::json;
+use std::time::Duration;
 
 const PID: &str = "64b48c5b6ba2cd6a040b20a8";
-
-/// Creates payment PID for `shop_tx` (12.99 GBP), reported by Fena as `sent`.
-async fn created(e: &Env, shop_tx: &str) {
-    e.fena.on_create(PID, shop_tx, "12.99").await;
-    e.fena
-        .set_state(PID, "sent", "12.99", shop_tx, shop_tx)
-        .await;
-    let (id, _) = e
-        .router
-        .create_payment("fena", &pay_body(shop_tx, 1299))
-        .await;
-    assert_eq!(id, PID);
-}
 
 /// 10.10: inside Fena's poll window, which spaces `/status` fetches, `/check` still asks Fena.
 async fn check_asks_the_provider_inside_the_poll_window(kind: StoreKind) {
     let e = env(kind, "").await;
-    created(&e, "chk-1").await;
+    e.created(PID, "chk-1").await;
     assert_eq!(e.router.status("fena", PID).await["status"], "PENDING");
-    e.fena
-        .set_state(PID, "paid", "12.99", "chk-1", "chk-1")
-        .await;
-    let (s, b) = e
-        .router
-        .get(&format!("/v3/fena/check?paymentId={PID}"))
-        .await;
-    assert_eq!(s, 200, "{b}");
+    e.fena_reports(PID, "paid", "chk-1").await;
+    let b = e.router.check("fena", PID).await;
     assert_eq!(b["status"], "ACCEPTED", "{b}");
     assert_eq!(e.fena.gets(PID).await, 1, "the check asked Fena");
     let n = e.receiver.notified(PID, "ACCEPTED", "PAYMENT").await;
@@ -136,37 +118,22 @@ async fn concurrent_instalments_stay_within_expires_after(kind: StoreKind) {
 /// later refund settles, and its reservation is released.
 async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
     let e = env(kind, "").await;
-    created(&e, "rf-1").await;
-    e.fena.set_state(PID, "paid", "12.99", "rf-1", "rf-1").await;
+    e.created(PID, "rf-1").await;
+    e.fena_reports(PID, "paid", "rf-1").await;
     assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
-    let refund_mock = |status: u16| {
-        e.fena.server.mock_async(move |when, then| {
-            when.method(httpmock::Method::POST)
-                .path(format!("/open/payments/single/{PID}/refund"));
-            then.status(status)
-                .json_body(json!({"saved": status < 300}));
-        })
-    };
-    let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": PID});
-    let failing = refund_mock(500).await;
-    let (s, b) = e.router.post("/v3/fena/refund", &refund(400)).await;
+    let failing = e.fena.on_refund(PID, 500).await;
+    let (s, b) = e.refund(PID, 400).await;
     assert_error_response(s, &b, 502);
     failing.delete_async().await;
-    refund_mock(200).await;
-    let (s, b) = e.router.post("/v3/fena/refund", &refund(400)).await;
+    e.fena.on_refund(PID, 200).await;
+    let (s, b) = e.refund(PID, 400).await;
     assert_eq!((s, b["result"].clone()), (200, json!("PENDING")), "{b}");
-    e.fena
-        .set_state(PID, "partial_refund", "12.99", "rf-1", "rf-1")
-        .await;
-    let (s, st) = e
-        .router
-        .get(&format!("/v3/fena/check?paymentId={PID}"))
-        .await;
-    assert_eq!(s, 200, "{st}");
+    e.fena_reports(PID, "partial_refund", "rf-1").await;
+    let st = e.router.check("fena", PID).await;
     assert_eq!(st["action"], "REFUND", "{st}");
     assert_eq!(st["metadata"]["refundedAmount"], 400, "{st}");
     assert!(st["metadata"].get("refundPendingAmount").is_none(), "{st}");
-    let (s, b) = e.router.post("/v3/fena/refund", &refund(899)).await;
+    let (s, b) = e.refund(PID, 899).await;
     assert_eq!(
         (s, b["result"].clone()),
         (200, json!("PENDING")),
@@ -203,9 +170,7 @@ async fn a_stale_answer_does_not_move_the_state_back(kind: StoreKind) {
         })
         .await;
         slow.delete_async().await;
-        e.fena
-            .set_state(PID, "rejected", "12.99", "st-8", "st-8")
-            .await;
+        e.fena_reports(PID, "rejected", "st-8").await;
         e.router.get(&check).await
     });
     assert_eq!(
@@ -231,16 +196,7 @@ async fn a_stale_answer_does_not_move_the_state_back(kind: StoreKind) {
 /// second), the rest are told to come back later (429), and the metric counts both.
 async fn unsigned_callbacks_do_not_amplify(kind: StoreKind) {
     let e = env(kind, "").await;
-    let lookups = e
-        .fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::GET)
-                .path_includes("/open/payments/single/");
-            then.status(404)
-                .json_body(json!({"message": "Payment not found"}));
-        })
-        .await;
+    let lookups = e.fena.on_unknown(None, Duration::ZERO).await;
     let started = std::time::Instant::now();
     let calls = (0..100u32).map(|i| {
         let hook = json!({"eventScope": "single-payments", "eventName": "status-update",
@@ -287,14 +243,7 @@ async fn one_callback_fetch_per_payment_at_a_time(kind: StoreKind) {
     let e = env(kind, "").await;
     let lookup = e
         .fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::GET)
-                .path(format!("/open/payments/single/{PID}"));
-            then.status(404)
-                .delay(std::time::Duration::from_millis(300))
-                .json_body(json!({"message": "Payment not found"}));
-        })
+        .on_unknown(Some(PID), Duration::from_millis(300))
         .await;
     let hook = json!({"eventScope": "single-payments", "eventName": "status-update", "id": PID});
     let answers =

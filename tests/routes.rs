@@ -5,6 +5,7 @@
 mod common;
 
 use common::fena_env::{env, pay_body, Env};
+use common::stores::on_both_stores;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -17,18 +18,13 @@ fn webhook(id: &str, claimed_status: &str) -> Value {
            "status": claimed_status, "amount": "999999.00", "reference": "forged"})
 }
 
-/// Creates payment PID for `shop_tx` (12.99 GBP), reported by Fena as `sent`.
-async fn paid_flow_start(e: &Env, shop_tx: &str) -> Value {
-    e.fena.on_create(PID, shop_tx, "12.99").await;
-    e.fena
-        .set_state(PID, "sent", "12.99", shop_tx, shop_tx)
-        .await;
-    let (status, body) = e
+/// The router takes a Fena webhook about PID claiming `claimed` (200).
+async fn webhook_taken(e: &Env, claimed: &str) {
+    let (s, b) = e
         .router
-        .post("/v3/fena/pay", &pay_body(shop_tx, 1299))
+        .post("/v3/fena/callback", &webhook(PID, claimed))
         .await;
-    assert_eq!(status, 200, "{body}");
-    body
+    assert_eq!(s, 200, "{b}");
 }
 
 fn assert_signed(r: &common::receiver::Received) {
@@ -43,26 +39,15 @@ fn assert_signed(r: &common::receiver::Received) {
 
 async fn pay_webhook_status_notification(kind: StoreKind) {
     let e = env(kind, "").await;
-    let body = paid_flow_start(&e, "order-1").await;
-    assert_eq!(body["result"], "REDIRECT_TO_URL");
-    assert_eq!(body["paymentId"], PID);
-    assert_eq!(
-        body["redirectToUrl"],
-        format!("https://payment.fena.co/pay/?p=h{PID}")
-    );
+    // Answered REDIRECT_TO_URL with PID (`created` checks both) and Fena's link.
+    let link = e.created(PID, "order-1").await;
+    assert_eq!(link, format!("https://payment.fena.co/pay/?p=h{PID}"));
 
-    let (s, st) = e
-        .router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
-    assert_eq!(s, 200);
+    let st = e.router.status("fena", PID).await;
     assert_eq!(st["status"], "PENDING");
     assert_eq!(st["metadata"]["providerStatus"], "sent");
 
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-1", "order-1")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await; // Fena's poll window
+    e.fena_moves(PID, "paid", "order-1").await;
     let (s, ack) = e
         .router
         .post("/v3/fena/callback", &webhook(PID, "paid"))
@@ -78,11 +63,7 @@ async fn pay_webhook_status_notification(kind: StoreKind) {
     assert_eq!(sent["action"], "PAYMENT");
     assert_signed(&n);
 
-    let (s, st) = e
-        .router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
-    assert_eq!(s, 200);
+    let st = e.router.status("fena", PID).await;
     assert_eq!(
         st,
         json!({"status": "ACCEPTED", "paymentId": PID, "shopTransactionId": "order-1",
@@ -328,7 +309,7 @@ async fn bad_inputs_are_4xx_error_responses(kind: StoreKind) {
 
 async fn hostile_webhooks_change_nothing(kind: StoreKind) {
     let e = env(kind, "").await;
-    paid_flow_start(&e, "order-5").await;
+    e.created(PID, "order-5").await;
     // Malformed or anonymous bodies.
     for bad in [
         json!("x"),
@@ -339,21 +320,11 @@ async fn hostile_webhooks_change_nothing(kind: StoreKind) {
         assert_eq!(s, 400, "{bad}: {b}");
     }
     // An id Fena does not know.
-    e.fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::GET)
-                .path("/open/payments/single/64b48c5b6ba2cd6a040b0000");
-            then.status(404)
-                .json_body(json!({"message": "Payment not found"}));
-        })
-        .await;
+    let unknown = "64b48c5b6ba2cd6a040b0000";
+    e.fena.on_unknown(Some(unknown), Duration::ZERO).await;
     let (s, _) = e
         .router
-        .post(
-            "/v3/fena/callback",
-            &webhook("64b48c5b6ba2cd6a040b0000", "paid"),
-        )
+        .post("/v3/fena/callback", &webhook(unknown, "paid"))
         .await;
     assert_eq!(s, 404);
     // A body claiming "paid" while Fena says "sent": acknowledged, nothing changes.
@@ -363,10 +334,7 @@ async fn hostile_webhooks_change_nothing(kind: StoreKind) {
         .await;
     assert_eq!(s, 200);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let (_, st) = e
-        .router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
+    let st = e.router.status("fena", PID).await;
     assert_eq!(st["status"], "PENDING");
     assert!(
         e.receiver.all().is_empty(),
@@ -374,35 +342,17 @@ async fn hostile_webhooks_change_nothing(kind: StoreKind) {
     );
 
     // Duplicates: one change, one notification.
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-5", "order-5")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    e.fena_moves(PID, "paid", "order-5").await;
     for _ in 0..3 {
-        assert_eq!(
-            e.router
-                .post("/v3/fena/callback", &webhook(PID, "paid"))
-                .await
-                .0,
-            200
-        );
+        webhook_taken(&e, "paid").await;
     }
     eventually(5, || async {
         (e.receiver.delivered().len() == 1).then_some(())
     })
     .await;
     // Out of order: Fena (stale) says "sent" again; the paid payment stays paid.
-    e.fena
-        .set_state(PID, "sent", "12.99", "order-5", "order-5")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        e.router
-            .post("/v3/fena/callback", &webhook(PID, "sent"))
-            .await
-            .0,
-        200
-    );
+    e.fena_moves(PID, "sent", "order-5").await;
+    webhook_taken(&e, "sent").await;
     assert_eq!(
         e.router
             .get(&format!("/v3/fena/callback?paymentId={PID}"))
@@ -411,10 +361,7 @@ async fn hostile_webhooks_change_nothing(kind: StoreKind) {
         200
     );
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let (_, st) = e
-        .router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
+    let st = e.router.status("fena", PID).await;
     assert_eq!(st["status"], "ACCEPTED");
     assert_eq!(
         e.receiver.all().len(),
@@ -431,20 +378,13 @@ async fn hostile_webhooks_change_nothing(kind: StoreKind) {
         .post("/v3/fena/callback", &webhook(PID, "refunded"))
         .await;
     assert_eq!(s, 400, "{b}");
-    assert_eq!(
-        e.router
-            .get(&format!("/v3/fena/status?paymentId={PID}"))
-            .await
-            .1["status"],
-        "ACCEPTED"
-    );
+    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
 }
 
 async fn refunds_follow_the_ledger(kind: StoreKind) {
     let e = env(kind, "").await;
-    paid_flow_start(&e, "order-6").await;
-    let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": PID});
-    let (s, b) = e.router.post("/v3/fena/refund", &refund(100)).await;
+    e.created(PID, "order-6").await;
+    let (s, b) = e.refund(PID, 100).await;
     assert_eq!(s, 200);
     assert_eq!(b["result"], "KO");
     assert!(
@@ -455,37 +395,20 @@ async fn refunds_follow_the_ledger(kind: StoreKind) {
         "{b}"
     );
 
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-6", "order-6")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        e.router
-            .get(&format!("/v3/fena/status?paymentId={PID}"))
-            .await
-            .1["status"],
-        "ACCEPTED"
-    );
-    let fena_refund = e
-        .fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path(format!("/open/payments/single/{PID}/refund"));
-            then.status(200).json_body(json!({"saved": true}));
-        })
-        .await;
-    let (_, b) = e.router.post("/v3/fena/refund", &refund(500)).await;
+    e.fena_moves(PID, "paid", "order-6").await;
+    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
+    let fena_refund = e.fena.on_refund(PID, 200).await;
+    let (_, b) = e.refund(PID, 500).await;
     assert_eq!(b["result"], "PENDING", "{b}");
-    let (_, b) = e.router.post("/v3/fena/refund", &refund(1000)).await;
+    let (_, b) = e.refund(PID, 1000).await;
     assert_eq!(b["result"], "KO");
     assert!(
         b["resultDescription"].as_str().unwrap().contains("799"),
         "remainder named: {b}"
     );
-    let (_, b) = e.router.post("/v3/fena/refund", &refund(799)).await;
+    let (_, b) = e.refund(PID, 799).await;
     assert_eq!(b["result"], "PENDING");
-    let (_, b) = e.router.post("/v3/fena/refund", &refund(1)).await;
+    let (_, b) = e.refund(PID, 1).await;
     assert_eq!(b["result"], "KO");
     assert_eq!(fena_refund.calls_async().await, 2);
     let (s, b) = e
@@ -497,17 +420,8 @@ async fn refunds_follow_the_ledger(kind: StoreKind) {
         .await;
     assert_eq!(s, 400, "{b}");
 
-    e.fena
-        .set_state(PID, "refunded", "12.99", "order-6", "order-6")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        e.router
-            .post("/v3/fena/callback", &webhook(PID, "refunded"))
-            .await
-            .0,
-        200
-    );
+    e.fena_moves(PID, "refunded", "order-6").await;
+    webhook_taken(&e, "refunded").await;
     let n = eventually(5, || async {
         e.receiver
             .delivered()
@@ -516,10 +430,7 @@ async fn refunds_follow_the_ledger(kind: StoreKind) {
     })
     .await;
     assert_eq!(n.json()["status"], "ACCEPTED");
-    let (_, st) = e
-        .router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
+    let st = e.router.status("fena", PID).await;
     assert_eq!(st["action"], "REFUND");
     assert_eq!(st["metadata"]["refundedAmount"], 1299);
 }
@@ -527,12 +438,8 @@ async fn refunds_follow_the_ledger(kind: StoreKind) {
 async fn notifications_are_retried_with_a_stable_id(kind: StoreKind) {
     let e = env(kind, "").await;
     e.receiver.fail_next(3);
-    paid_flow_start(&e, "order-7").await;
-    let (s, _) = e
-        .router
-        .get(&format!("/v3/fena/check?paymentId={PID}"))
-        .await;
-    assert_eq!(s, 200);
+    e.created(PID, "order-7").await;
+    e.router.check("fena", PID).await;
     let delivered = eventually(10, || async { e.receiver.delivered().into_iter().next() }).await;
     let all = e.receiver.all();
     assert_eq!(all.len(), 4, "3 failures then a success");
@@ -550,41 +457,18 @@ async fn notifications_are_retried_with_a_stable_id(kind: StoreKind) {
 
 async fn provider_substeps_are_recorded_but_not_notified(kind: StoreKind) {
     let e = env(kind, "").await;
-    paid_flow_start(&e, "order-8").await;
-    e.fena
-        .set_state(PID, "overdue", "12.99", "order-8", "order-8")
-        .await;
-    let (_, st) = e
-        .router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
+    e.created(PID, "order-8").await;
+    e.fena_reports(PID, "overdue", "order-8").await;
+    let st = e.router.status("fena", PID).await;
     assert_eq!(st["status"], "PENDING");
     assert_eq!(st["metadata"]["providerStatus"], "overdue", "recorded");
     // A check still notifies, even when the step it saw was not a visible change.
-    e.fena
-        .set_state(PID, "sent", "12.99", "order-8", "order-8")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        e.router
-            .get(&format!("/v3/fena/check?paymentId={PID}"))
-            .await
-            .0,
-        200
-    );
+    e.fena_moves(PID, "sent", "order-8").await;
+    e.router.check("fena", PID).await;
     let checked = eventually(5, || async { e.receiver.delivered().into_iter().next() }).await;
     assert_eq!(checked.json()["metadata"]["providerStatus"], "sent");
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-8", "order-8")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        e.router
-            .get(&format!("/v3/fena/status?paymentId={PID}"))
-            .await
-            .1["status"],
-        "ACCEPTED"
-    );
+    e.fena_moves(PID, "paid", "order-8").await;
+    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
     let n = eventually(5, || async { e.receiver.delivered().into_iter().nth(1) }).await;
     assert_eq!(n.json()["status"], "ACCEPTED");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -598,14 +482,8 @@ async fn provider_substeps_are_recorded_but_not_notified(kind: StoreKind) {
 async fn undeliverable_notifications_end_as_counted_dead_letters(kind: StoreKind) {
     let e = env(kind, "notify_max_attempts = 3").await;
     e.receiver.fail_next(1000);
-    paid_flow_start(&e, "order-10").await;
-    assert_eq!(
-        e.router
-            .get(&format!("/v3/fena/check?paymentId={PID}"))
-            .await
-            .0,
-        200
-    );
+    e.created(PID, "order-10").await;
+    e.router.check("fena", PID).await;
     let metric = |text: &str, name: &str| -> Option<f64> {
         text.lines()
             .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
@@ -638,11 +516,9 @@ async fn undeliverable_notifications_end_as_counted_dead_letters(kind: StoreKind
 
 async fn a_missed_callback_is_caught_by_a_recheck(kind: StoreKind) {
     let e = env(kind, "recheck_initial_ms = 300").await;
-    paid_flow_start(&e, "order-11").await;
+    e.created(PID, "order-11").await;
     // Fena moves on and its webhook never arrives; nobody asks for the status either.
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-11", "order-11")
-        .await;
+    e.fena_reports(PID, "paid", "order-11").await;
     let n = eventually(10, || async { e.receiver.delivered().into_iter().next() }).await;
     assert_eq!(n.json()["status"], "ACCEPTED");
     assert_eq!(n.json()["paymentId"], PID);
@@ -650,42 +526,13 @@ async fn a_missed_callback_is_caught_by_a_recheck(kind: StoreKind) {
 
 async fn refund_outcomes_are_neither_lost_nor_doubled(kind: StoreKind) {
     let e = env(kind, "").await;
-    paid_flow_start(&e, "order-12").await;
-    e.fena
-        .set_state(PID, "paid", "12.99", "order-12", "order-12")
-        .await;
-    assert_eq!(
-        e.router
-            .get(&format!("/v3/fena/status?paymentId={PID}"))
-            .await
-            .1["status"],
-        "ACCEPTED"
-    );
-    let refund_mock = |status: u16| {
-        e.fena.server.mock_async(move |when, then| {
-            when.method(httpmock::Method::POST)
-                .path(format!("/open/payments/single/{PID}/refund"));
-            then.status(status)
-                .json_body(json!({"saved": status < 300}));
-        })
-    };
-    let refund = |amount: i64| json!({"amount": amount, "currency": "GBP", "paymentId": PID});
-    let ok = refund_mock(200).await;
-    assert_eq!(
-        e.router.post("/v3/fena/refund", &refund(500)).await.1["result"],
-        "PENDING"
-    );
-    e.fena
-        .set_state(PID, "partial_refund", "12.99", "order-12", "order-12")
-        .await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        e.router
-            .post("/v3/fena/callback", &webhook(PID, "partial_refund"))
-            .await
-            .0,
-        200
-    );
+    e.created(PID, "order-12").await;
+    e.fena_reports(PID, "paid", "order-12").await;
+    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
+    let ok = e.fena.on_refund(PID, 200).await;
+    assert_eq!(e.refund(PID, 500).await.1["result"], "PENDING");
+    e.fena_moves(PID, "partial_refund", "order-12").await;
+    webhook_taken(&e, "partial_refund").await;
     let refunds = || {
         e.receiver
             .delivered()
@@ -698,18 +545,9 @@ async fn refund_outcomes_are_neither_lost_nor_doubled(kind: StoreKind) {
 
     // A second partial refund whose "refund started" step the router never saw: Fena reports
     // "partial refund" again, and that settles the second refund.
-    assert_eq!(
-        e.router.post("/v3/fena/refund", &refund(300)).await.1["result"],
-        "PENDING"
-    );
+    assert_eq!(e.refund(PID, 300).await.1["result"], "PENDING");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        e.router
-            .post("/v3/fena/callback", &webhook(PID, "partial_refund"))
-            .await
-            .0,
-        200
-    );
+    webhook_taken(&e, "partial_refund").await;
     let second = eventually(5, || async { refunds().into_iter().nth(1) }).await;
     assert_eq!(second.json()["metadata"]["refundedAmount"], 800);
     assert!(second.json()["metadata"]
@@ -719,10 +557,10 @@ async fn refund_outcomes_are_neither_lost_nor_doubled(kind: StoreKind) {
     // Fena fails after the request may have reached it: the amount stays reserved, so a retry
     // cannot refund it twice.
     ok.delete_async().await;
-    refund_mock(503).await;
-    let (s, _) = e.router.post("/v3/fena/refund", &refund(499)).await;
+    e.fena.on_refund(PID, 503).await;
+    let (s, _) = e.refund(PID, 499).await;
     assert_eq!(s, 502);
-    let (s, b) = e.router.post("/v3/fena/refund", &refund(499)).await;
+    let (s, b) = e.refund(PID, 499).await;
     assert_eq!((s, b["result"].clone()), (200, json!("KO")), "{b}");
     assert!(
         b["resultDescription"]
@@ -731,17 +569,6 @@ async fn refund_outcomes_are_neither_lost_nor_doubled(kind: StoreKind) {
             .contains("awaiting"),
         "{b}"
     );
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-    };
 }
 
 /// A representative subset on a Redis Cluster of three primaries.
@@ -781,24 +608,15 @@ async fn bearer_token_guards_pgm_routes_only() {
     let (s, b) = e.router.post("/v3/fena/pay", &pay_body("a", 1)).await;
     assert_eq!(s, 401, "{b}");
     assert_eq!(b["statusCode"], 401);
-    let resp = e
-        .router
-        .http
-        .get(e.router.url("/v3/fena/status?paymentId=x"))
-        .bearer_auth("wrong")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let resp = e
-        .router
-        .http
-        .get(e.router.url("/v3/fena/status?paymentId=a/b"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400, "past auth, into validation");
+    // A wrong token stops a request; the right one lets it through, into validation.
+    for (path, token, want) in [
+        ("/v3/fena/status?paymentId=x", "wrong", 401),
+        ("/v3/fena/status?paymentId=a/b", "t0ken", 400),
+    ] {
+        let req = e.router.http.get(e.router.url(path)).bearer_auth(token);
+        let (s, b) = read(req.send().await.unwrap()).await;
+        assert_error_response(s, &b, want);
+    }
     assert_eq!(
         e.router.post("/v3/fena/callback", &json!({})).await.0,
         400,
@@ -830,39 +648,39 @@ async fn every_response_carries_a_request_id() {
     assert!(!resp.headers()["x-request-id"].is_empty());
 }
 
+/// A router on the embedded store paying through `fena` and notifying `url` (`extra`: more
+/// settings), which has created payment PID for `shop_tx`, reported by Fena as `state`.
+async fn paid_through(
+    fena: &FenaMock,
+    url: &str,
+    extra: &str,
+    shop_tx: &str,
+    state: &str,
+) -> TestRouter {
+    let router = TestRouter::start(&config(None, &fena.base(), url, extra)).await;
+    fena.on_create(PID, shop_tx, "12.99").await;
+    fena.set_state(PID, state, "12.99", shop_tx, shop_tx).await;
+    let (id, _) = router
+        .create_payment("fena", &pay_body(shop_tx, 1299))
+        .await;
+    assert_eq!(id, PID);
+    router
+}
+
 #[tokio::test]
 async fn a_hanging_receiver_does_not_hold_up_the_routes() {
     let fena = FenaMock::start().await;
     // Accepts connections into its backlog and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/notify", silent.local_addr().unwrap());
-    let router = TestRouter::start(&config(
-        None,
-        &fena.base(),
-        &url,
-        "notify_timeout_ms = 20000\nroute_timeout_ms = 3000",
-    ))
-    .await;
-    fena.on_create(PID, "order-9", "12.99").await;
-    fena.set_state(PID, "paid", "12.99", "order-9", "order-9")
-        .await;
-    assert_eq!(
-        router
-            .post("/v3/fena/pay", &pay_body("order-9", 1299))
-            .await
-            .0,
-        200
-    );
+    let extra = "notify_timeout_ms = 20000\nroute_timeout_ms = 3000";
+    let router = paid_through(&fena, &url, extra, "order-9", "paid").await;
     // Each of these enqueues a notification the receiver will never take; a route that waited
     // for delivery would run into its 3 s budget and answer 504.
     for _ in 0..5 {
-        let (s, b) = router.get(&format!("/v3/fena/check?paymentId={PID}")).await;
-        assert_eq!(s, 200, "{b}");
+        router.check("fena", PID).await;
     }
-    let (s, b) = router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
-    assert_eq!((s, b["status"].clone()), (200, json!("ACCEPTED")));
+    assert_eq!(router.status("fena", PID).await["status"], "ACCEPTED");
     drop(silent);
 }
 
@@ -874,30 +692,9 @@ async fn get_notifications_ping_a_url_built_from_placeholders() {
         "{}?provider={{provider}}&paymentId={{paymentId}}",
         receiver.url
     );
-    let router = TestRouter::start(&config(
-        None,
-        &fena.base(),
-        &url,
-        "payment_callback_method = \"GET\"",
-    ))
-    .await;
-    fena.on_create(PID, "order-13", "12.99").await;
-    fena.set_state(PID, "sent", "12.99", "order-13", "order-13")
-        .await;
-    assert_eq!(
-        router
-            .post("/v3/fena/pay", &pay_body("order-13", 1299))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        router
-            .get(&format!("/v3/fena/check?paymentId={PID}"))
-            .await
-            .0,
-        200
-    );
+    let extra = "payment_callback_method = \"GET\"";
+    let router = paid_through(&fena, &url, extra, "order-13", "sent").await;
+    router.check("fena", PID).await;
     let ping = eventually(5, || async { receiver.delivered().into_iter().next() }).await;
     assert_eq!(ping.method, "GET");
     assert_eq!(ping.uri, format!("/notify?provider=fena&paymentId={PID}"));

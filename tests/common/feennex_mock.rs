@@ -122,6 +122,21 @@ impl FeennexMock {
             .await
     }
 
+    /// Answers invoice/create only when its JSON body is exactly `body`, with a GET redirect to
+    /// the `pay_url` of `shop_order_id`.
+    pub async fn on_exact_create(&self, shop_order_id: &str, body: Value) -> Mock<'_> {
+        let answer = created_get(&pay_url(shop_order_id));
+        self.server
+            .mock_async(move |when, then| {
+                when.method(POST)
+                    .path("/invoice/create")
+                    .header("content-type", "application/json")
+                    .json_body(body);
+                then.status(200).json_body(answer);
+            })
+            .await
+    }
+
     /// Answers invoice/create for `shop_order_id` with a GET redirect to `pay_url`.
     pub async fn on_create(&self, shop_order_id: &str) -> Mock<'_> {
         self.on_create_answer(shop_order_id, created_get(&pay_url(shop_order_id)))

@@ -2,6 +2,7 @@
 //! scenario names: the environment of the Fena route and money-safety tests.
 
 use serde_json::{json, Value};
+use std::time::Duration;
 
 use super::{config, FenaMock, Receiver, RedisServer, StoreKind, TestRouter};
 
@@ -24,6 +25,41 @@ pub async fn env(kind: StoreKind, extra: &str) -> Env {
         receiver,
         router,
         _redis: redis,
+    }
+}
+
+impl Env {
+    /// Creates payment `id` for `shop_tx` (12.99 GBP), which Fena reports as `sent`; answers
+    /// its payer link.
+    pub async fn created(&self, id: &str, shop_tx: &str) -> String {
+        self.fena.on_create(id, shop_tx, "12.99").await;
+        self.fena_reports(id, "sent", shop_tx).await;
+        let (paid, link) = self
+            .router
+            .create_payment("fena", &pay_body(shop_tx, 1299))
+            .await;
+        assert_eq!(paid, id);
+        link
+    }
+
+    /// `fena_reports`, then Fena's poll window (1 s) passes, so the router's next look asks
+    /// Fena.
+    pub async fn fena_moves(&self, id: &str, state: &str, shop_tx: &str) {
+        self.fena_reports(id, state, shop_tx).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    /// From now on Fena reports payment `id` (12.99 GBP for `shop_tx`) as `state`.
+    pub async fn fena_reports(&self, id: &str, state: &str, shop_tx: &str) {
+        self.fena
+            .set_state(id, state, "12.99", shop_tx, shop_tx)
+            .await;
+    }
+
+    /// `POST /v3/fena/refund` of `amount` pence of payment `id`.
+    pub async fn refund(&self, id: &str, amount: i64) -> (u16, Value) {
+        let body = json!({"amount": amount, "currency": "GBP", "paymentId": id});
+        self.router.post("/v3/fena/refund", &body).await
     }
 }
 

@@ -7,6 +7,7 @@ use payrouter_provider::{PaymentTag, SecretString};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 pub const TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
 pub const TERMINAL_SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
@@ -104,6 +105,35 @@ impl FenaMock {
         if let Some(old) = previous {
             Mock::new(old, &self.server).delete_async().await;
         }
+    }
+
+    /// Answers refunds of payment `id` with HTTP `status` (`saved` when it is a success).
+    pub async fn on_refund(&self, id: &str, status: u16) -> Mock<'_> {
+        self.server
+            .mock_async(move |when, then| {
+                when.method(POST)
+                    .path(format!("/open/payments/single/{id}/refund"));
+                then.status(status)
+                    .json_body(json!({"saved": status < 300}));
+            })
+            .await
+    }
+
+    /// Answers GET of payment `id` (None: of any payment) with Fena's 404 after `delay`; the
+    /// mock counts the lookups.
+    pub async fn on_unknown(&self, id: Option<&str>, delay: Duration) -> Mock<'_> {
+        self.server
+            .mock_async(|when, then| {
+                let when = when.method(GET);
+                match id {
+                    Some(id) => when.path(format!("/open/payments/single/{id}")),
+                    None => when.path_includes("/open/payments/single/"),
+                };
+                then.status(404)
+                    .delay(delay)
+                    .json_body(json!({"message": "Payment not found"}));
+            })
+            .await
     }
 
     /// Hits on the current GET mock of payment `id`.

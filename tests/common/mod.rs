@@ -100,11 +100,26 @@ impl TestRouter {
         read(self.http.get(self.url(path)).send().await.unwrap()).await
     }
 
-    /// Creates a payment with `POST /v3/{provider}/pay`; returns its id and the payer's link.
-    pub async fn create_payment(&self, provider: &str, body: &Value) -> (String, String) {
-        let (s, b) = self.post(&format!("/v3/{provider}/pay"), body).await;
+    /// `POST path` answered 200 with `REDIRECT_TO_URL` (a pay or a subscription's first
+    /// payment): the answer.
+    pub async fn redirected(&self, path: &str, body: &Value) -> Value {
+        let (s, b) = self.post(path, body).await;
         assert_eq!(s, 200, "{b}");
         assert_eq!(b["result"], "REDIRECT_TO_URL", "{b}");
+        b
+    }
+
+    /// Starts a subscription with `POST /v3/{provider}/subscription/{route}` (`start` or
+    /// `schedule`), answered with a link for the payer; returns its token and the answer.
+    pub async fn subscribe(&self, provider: &str, route: &str, body: &Value) -> (String, Value) {
+        let path = format!("/v3/{provider}/subscription/{route}");
+        let b = self.redirected(&path, body).await;
+        (text(&b, "subscriptionToken"), b)
+    }
+
+    /// Creates a payment with `POST /v3/{provider}/pay`; returns its id and the payer's link.
+    pub async fn create_payment(&self, provider: &str, body: &Value) -> (String, String) {
+        let b = self.redirected(&format!("/v3/{provider}/pay"), body).await;
         (
             b["paymentId"].as_str().expect("paymentId").to_string(),
             b["redirectToUrl"]
@@ -121,6 +136,29 @@ impl TestRouter {
             .await;
         assert_eq!(s, 200, "{b}");
         b
+    }
+
+    /// `GET /v3/{provider}/check` of a payment, which must answer 200: its Payment Status.
+    pub async fn check(&self, provider: &str, payment_id: &str) -> Value {
+        let (s, b) = self
+            .get(&format!("/v3/{provider}/check?paymentId={payment_id}"))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    /// A subscription's status (`GET /v3/{provider}/subscription/status/{token}`), which must
+    /// answer 200.
+    pub async fn subscription_status(&self, provider: &str, token: &str) -> Value {
+        let (s, b) = self
+            .get(&format!("/v3/{provider}/subscription/status/{token}"))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        read(self.http.delete(self.url(path)).send().await.unwrap()).await
     }
 
     pub async fn stop(&mut self) {
@@ -158,6 +196,14 @@ timeout_ms = 1500
     )
 }
 
+/// The string member `key` of an answer (a paymentId, a token, a link).
+pub fn text(body: &Value, key: &str) -> String {
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key}: {body}"))
+        .to_string()
+}
+
 /// An ErrorResponse with `code`.
 pub fn assert_error_response(status: u16, body: &Value, code: u16) {
     assert_eq!(status, code, "{body}");
@@ -169,6 +215,15 @@ pub fn assert_error_response(status: u16, body: &Value, code: u16) {
     assert!(
         body["message"].as_str().is_some_and(|m| !m.is_empty()),
         "{body}"
+    );
+}
+
+/// An ErrorResponse with `code` whose message contains `text` (the field or setting it names).
+pub fn assert_error_mentions(status: u16, body: &Value, code: u16, text: &str) {
+    assert_error_response(status, body, code);
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains(text)),
+        "the message should mention {text:?}: {body}"
     );
 }
 

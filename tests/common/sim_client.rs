@@ -65,6 +65,15 @@ impl SimClient {
         serde_json::from_value(b).unwrap()
     }
 
+    /// The payment whose `id` is `id`, as a simulator holds it.
+    pub async fn payment(&self, provider: &str, id: &str) -> Value {
+        let payments = self.payments(provider).await;
+        payments
+            .into_iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("{provider} holds no payment {id}"))
+    }
+
     /// An HTML page, as a browser gets it.
     pub async fn page(&self, url: &str) -> String {
         let resp = self.web.get(url).send().await.unwrap();

@@ -17,10 +17,10 @@ use payrouter_provider::config::{self, Checks};
 use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     CallbackAck, CallbackError, CallbackRequest, CallbackSubject, Capabilities, Currencies,
-    FetchedPayment, Operation, PayOrder, PayOutcome, PreparedPay, Provider, ProviderContext,
-    ProviderError, ProviderFactory, QuoteOrder, QuoteOutcome, Receipt, ReceiptFile, ReceiptOutcome,
-    ReceiptReview, ReceiptTarget, RefundOrder, RefundOutcome, SecretString, SubscriptionOutcome,
-    SubscriptionState,
+    FetchedPayment, Operation, PayOrder, PayOutcome, PaymentTag, PreparedPay, Provider,
+    ProviderContext, ProviderError, ProviderFactory, QuoteOrder, QuoteOutcome, Receipt,
+    ReceiptFile, ReceiptOutcome, ReceiptReview, ReceiptTarget, RefundOrder, RefundOutcome,
+    SecretString, SubscriptionOutcome, SubscriptionState,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -94,7 +94,7 @@ const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
     ),
     (
         "description",
-        "payment description shown by Feennex, at most 255 characters",
+        "payment description shown by Feennex, at most 255 characters; with PAYMENT_TAG_SECRET set, the payment tag follows it and it is cut to 233",
     ),
 ];
 
@@ -104,6 +104,9 @@ pub struct Feennex {
     client: FeennexClient,
     receipt_max_bytes: usize,
     shop: Shop,
+    /// With `PAYMENT_TAG_SECRET` set, the invoice descriptions carry the payment tag and only
+    /// tagged invoices are rebuilt from Feennex; without it, every invoice of the shop is.
+    tags: Option<PaymentTag>,
     capabilities: Capabilities,
 }
 
@@ -172,6 +175,7 @@ impl ProviderFactory for Feennex {
                     .filter(|p| !p.is_empty()),
                 callback_url,
             },
+            tags: ctx.payment_tag_secret.clone().map(PaymentTag::new),
             capabilities: Capabilities {
                 operations: OPERATIONS,
                 currencies: Currencies::Any,
@@ -206,21 +210,22 @@ impl Provider for Feennex {
     }
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
-        let body = transform::create_request(order, &self.shop)?;
+        let body = transform::create_request(order, &self.shop, self.tags.as_ref())?;
         let reply = self.client.post(transform::CREATE_PATH, &body).await?;
         let envelope = envelope(&reply, transform::CREATE_PATH)?;
-        transform::pay_outcome(envelope, &body.shop_order_id, &self.shop)
+        transform::pay_outcome(envelope, &body.invoice.shop_order_id, &self.shop)
     }
 
     /// The handle is the shop_order_id: Feennex knows an invoice by it, so nothing needs to
     /// be made before the reservation keeps it.
     async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
-        let body = transform::create_request(order, &self.shop)?;
-        Ok(PreparedPay::Handle(body.shop_order_id))
+        let body = transform::create_request(order, &self.shop, self.tags.as_ref())?;
+        Ok(PreparedPay::Handle(body.invoice.shop_order_id))
     }
 
     /// Feennex refuses a second invoice with one shop_order_id ("not unique"), so a retry asks
-    /// invoice/check first and answers the invoice that exists.
+    /// invoice/check first and answers the invoice that exists, when this router created it
+    /// (an invoice without its tag is another's: invoice/create then says "not unique").
     async fn resume_pay(
         &self,
         order: &PayOrder,
@@ -229,8 +234,10 @@ impl Provider for Feennex {
     ) -> Result<PayOutcome, ProviderError> {
         if !fresh {
             match self.fetch(&transform::payment_id_for(shop_order_id)).await {
-                Ok(existing) => return Ok(PayOutcome::Existing(existing)),
-                Err(ProviderError::NotFound(_)) => {}
+                Ok(existing) if existing.shop_transaction_id.is_some() => {
+                    return Ok(PayOutcome::Existing(existing))
+                }
+                Ok(_) | Err(ProviderError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -252,7 +259,7 @@ impl Provider for Feennex {
                 "Feennex has several invoices with this shop_order_id"
             );
         }
-        transform::fetched_payment(data, payment_id, &shop_order_id)
+        transform::fetched_payment(data, payment_id, &shop_order_id, self.tags.as_ref())
     }
 
     async fn quote(&self, order: &QuoteOrder) -> Result<QuoteOutcome, ProviderError> {

@@ -11,9 +11,10 @@ use payrouter_feennex::sim::{SimConfig, Simulator};
 use payrouter_feennex::{sign, transform, Feennex, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
-    CallbackError, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome,
-    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, QuoteOrder,
-    QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect, SecretString,
+    CallbackError, CallbackRequest, CallbackSubject, CreatedPayment, Currency, Money, PayOrder,
+    PayOutcome, PaymentTag, Provider, ProviderContext, ProviderError, ProviderFactory,
+    ProviderState, QuoteOrder, QuoteOutcome, ReceiptFile, ReceiptOutcome, ReceiptReview, Redirect,
+    SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -72,7 +73,14 @@ struct Env {
     http: reqwest::Client,
 }
 
-fn adapter(base: &str, receiver: &str, shop_id: &str, secret: &str) -> Arc<dyn Provider> {
+/// The adapter of shop `shop_id`; with `tag_secret` (`PAYMENT_TAG_SECRET`) it tags invoices.
+fn adapter(
+    base: &str,
+    receiver: &str,
+    shop_id: &str,
+    secret: &str,
+    tag_secret: Option<&str>,
+) -> Arc<dyn Provider> {
     let settings = json!({
         "base_url": base, "shop_id": shop_id, "secret_key": secret, "payway": "card_usd",
         "connect_timeout_ms": 1000, "timeout_ms": 500,
@@ -84,7 +92,7 @@ fn adapter(base: &str, receiver: &str, shop_id: &str, secret: &str) -> Arc<dyn P
         &ProviderContext {
             public_base_url,
             route_timeout: None,
-            payment_tag_secret: None,
+            payment_tag_secret: tag_secret.map(SecretString::from),
         },
     )
     .unwrap()
@@ -110,7 +118,7 @@ async fn start() -> Env {
     });
     let app = Router::new().nest("/feennex", sim.router());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let feennex = adapter(&base, &receiver, "5", SECRET);
+    let feennex = adapter(&base, &receiver, "5", SECRET, None);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     let http = http.build().unwrap();
     Env {
@@ -137,11 +145,13 @@ fn order(shop_order_id: &str, minor: i64, payway: &str) -> PayOrder {
 impl Env {
     /// Pays through the adapter: (payment id, redirect).
     async fn pay(&self, shop_order_id: &str, minor: i64, payway: &str) -> (String, Redirect) {
-        let outcome = self.feennex.pay(&order(shop_order_id, minor, payway)).await;
-        let PayOutcome::Created(created) = outcome.unwrap() else {
-            panic!("the invoice was not created");
-        };
+        let created = self.created(shop_order_id, minor, payway).await;
         (created.payment_id, created.redirect)
+    }
+
+    /// Pays through the adapter: the invoice it created.
+    async fn created(&self, shop_order_id: &str, minor: i64, payway: &str) -> CreatedPayment {
+        created_by(&*self.feennex, &order(shop_order_id, minor, payway)).await
     }
 
     async fn declined(&self, order: PayOrder) -> String {
@@ -179,6 +189,15 @@ impl Env {
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(Method::POST, path, body).await
     }
+}
+
+/// The invoice `feennex` created for `order`.
+async fn created_by(feennex: &dyn Provider, order: &PayOrder) -> CreatedPayment {
+    let outcome = feennex.pay(order).await;
+    let PayOutcome::Created(created) = outcome.unwrap() else {
+        panic!("the invoice was not created");
+    };
+    created
 }
 
 fn url_of(redirect: Redirect) -> String {
@@ -249,6 +268,47 @@ async fn payer_pays_and_the_signed_callback_verifies() {
     assert_eq!(again.status(), 409, "a final invoice stays final");
 }
 
+/// With `PAYMENT_TAG_SECRET`, the description carries the payment tag; the simulator gives it
+/// back in invoice/check and in the signed callback, and only tagged invoices are the router's.
+#[tokio::test]
+async fn only_invoices_carrying_the_payment_tag_are_the_routers() {
+    const TAG_SECRET: &str = "tag-secret";
+    let env = start().await;
+    let tagged = adapter(&env.base, &env.receiver, "5", SECRET, Some(TAG_SECRET));
+    let own = order("own-1", 1234, "card_usd");
+    let created = created_by(&*tagged, &own).await;
+    let tags = PaymentTag::new(SecretString::from(TAG_SECRET));
+    let description = format!("Order <7> [pr:{}]", tags.tag("own-1"));
+    let resp = env.press(format!("{}/pay", url_of(created.redirect))).await;
+    assert_eq!(resp.status(), 303);
+    let callback = &env.inbox.take()[0];
+    assert_eq!(fields(callback)["description"], description);
+    let subject = tagged.authenticate_callback(callback);
+    assert!(
+        subject.is_ok(),
+        "the description is signed with the rest: {subject:?}"
+    );
+    let fetched = tagged.fetch(&created.payment_id).await.unwrap();
+    assert_eq!(fetched.shop_transaction_id.as_deref(), Some("own-1"));
+    let (_, listed) = env.call(Method::GET, "_sim/payments", Value::Null).await;
+    assert_eq!(listed[0]["description"], description, "{listed}");
+
+    // An invoice of the same shop made without the tag (another system's) is not the router's.
+    let (foreign, _) = env.pay("other-1", 1234, "card_usd").await;
+    let fetched = tagged.fetch(&foreign).await.unwrap();
+    assert_eq!(fetched.shop_transaction_id, None);
+    let untagged = env.feennex.fetch(&foreign).await.unwrap();
+    let untagged = untagged.shop_transaction_id;
+    assert_eq!(untagged.as_deref(), Some("other-1"), "without tags any is");
+    // A retry does not answer it as the router's payment: invoice/create refuses the id.
+    let other = order("other-1", 1234, "card_usd");
+    let retried = tagged.resume_pay(&other, "other-1", false).await.unwrap();
+    assert_matches!(retried, PayOutcome::Declined { message } if message.contains("not unique"));
+    let retried = tagged.resume_pay(&own, "own-1", false).await.unwrap();
+    let own_id = &created.payment_id;
+    assert_matches!(retried, PayOutcome::Existing(f) if f.payment_id == *own_id);
+}
+
 #[tokio::test]
 async fn payer_rejects_and_amounts_are_written_as_feennex_writes_them() {
     let env = start().await;
@@ -270,8 +330,8 @@ async fn payer_rejects_and_amounts_are_written_as_feennex_writes_them() {
 #[tokio::test]
 async fn error_codes_reach_the_adapter_as_feennex_sends_them() {
     let env = start().await;
-    let wrong_key = adapter(&env.base, &env.receiver, "5", "NotTheKey");
-    let wrong_shop = adapter(&env.base, &env.receiver, "6", SECRET);
+    let wrong_key = adapter(&env.base, &env.receiver, "5", "NotTheKey", None);
+    let wrong_shop = adapter(&env.base, &env.receiver, "6", SECRET, None);
     for wrong in [&wrong_key, &wrong_shop] {
         let refused = wrong.pay(&order("o-1", 500, "card_usd")).await;
         assert_matches!(refused, Err(ProviderError::Misconfigured(_)));
@@ -504,14 +564,7 @@ async fn try_and_receipts_work_end_to_end_through_the_adapter() {
     assert_eq!(q.payer_fee.minor, 38);
     assert_eq!(q.required_fields, vec!["email", "phone"]);
 
-    let outcome = env
-        .feennex
-        .pay(&order("r-1", 1000, "bank_usd"))
-        .await
-        .unwrap();
-    let PayOutcome::Created(created) = outcome else {
-        panic!("not created")
-    };
+    let created = env.created("r-1", 1000, "bank_usd").await;
     let target = env
         .feennex
         .receipt_target(&created.payment_id, &created.extras)
@@ -542,13 +595,6 @@ async fn try_and_receipts_work_end_to_end_through_the_adapter() {
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0].status, ReceiptReview::Pending);
 
-    let card = env
-        .feennex
-        .pay(&order("r-2", 1000, "card_usd"))
-        .await
-        .unwrap();
-    let PayOutcome::Created(card) = card else {
-        panic!("not created")
-    };
+    let card = env.created("r-2", 1000, "card_usd").await;
     assert!(card.extras.is_empty());
 }

@@ -169,6 +169,22 @@ async fn intercept(sim: &Simulator, operation: &str) -> Option<Response> {
     sim.inner.faults.take(operation)?.response().await
 }
 
+/// Answers a call of `operation` that changes nothing: a fault rule's answer, if one applies,
+/// else `handle`'s data or refusal.
+async fn serve<T: Serialize>(
+    sim: &Simulator,
+    operation: &str,
+    handle: impl FnOnce() -> Result<T, Refusal>,
+) -> Response {
+    if let Some(faulted) = intercept(sim, operation).await {
+        return faulted;
+    }
+    match handle() {
+        Ok(data) => ok(data),
+        Err(refused) => refused.into_response(),
+    }
+}
+
 pub(super) async fn create(State(sim): State<Simulator>, body: Bytes) -> Response {
     if let Some(faulted) = intercept(&sim, "create").await {
         return faulted;
@@ -286,13 +302,7 @@ fn create_invoice(sim: &Simulator, body: &[u8]) -> Result<Created, Refusal> {
 }
 
 pub(super) async fn try_invoice(State(sim): State<Simulator>, body: Bytes) -> Response {
-    if let Some(faulted) = intercept(&sim, "try").await {
-        return faulted;
-    }
-    match precalculate(&sim, &body) {
-        Ok(data) => ok(data),
-        Err(refused) => refused.into_response(),
-    }
+    serve(&sim, "try", || precalculate(&sim, &body)).await
 }
 
 /// `data` of `invoice/try`; amounts are number tokens written as Feennex writes them.
@@ -351,13 +361,7 @@ fn payer_fee(minor: i64) -> i64 {
 }
 
 pub(super) async fn check(State(sim): State<Simulator>, body: Bytes) -> Response {
-    if let Some(faulted) = intercept(&sim, "check").await {
-        return faulted;
-    }
-    match check_invoice(&sim, &body) {
-        Ok(data) => ok(data),
-        Err(refused) => refused.into_response(),
-    }
+    serve(&sim, "check", || check_invoice(&sim, &body)).await
 }
 
 fn check_invoice(sim: &Simulator, body: &[u8]) -> Result<CheckData, Refusal> {

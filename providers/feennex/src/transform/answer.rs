@@ -4,7 +4,7 @@
 use payrouter_provider::transport::Reply;
 use payrouter_provider::{
     Action, CreatedPayment, Currency, FetchedPayment, Money, PayOutcome, PaymentStatusKind,
-    ProviderError, ProviderState, Redirect,
+    PaymentTag, ProviderError, ProviderState, Redirect,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -15,6 +15,7 @@ use super::raw_json::{
     currency_of, integer_of, money_of, optional_integer, scalar, text_of, unusable, RawEntries,
     Scalar,
 };
+use super::tag::carries_tag;
 use super::{payment_id_for, Shop};
 
 /// Every Feennex answer, success or not (errors come with HTTP 200 and `result: false`).
@@ -27,6 +28,19 @@ pub struct Envelope {
     pub message: Option<Value>,
     #[serde(default)]
     pub data: Option<Box<RawValue>>,
+}
+
+impl Envelope {
+    /// The `data` of a successful answer to `endpoint`, read as `T`.
+    pub(super) fn data_as<T: serde::de::DeserializeOwned>(
+        self,
+        endpoint: &str,
+    ) -> Result<T, ProviderError> {
+        let data = self
+            .data
+            .ok_or_else(|| unusable(format_args!("{endpoint} succeeded without data")))?;
+        serde_json::from_str(data.get()).map_err(|e| unusable(format_args!("{endpoint}: {e}")))
+    }
 }
 
 /// Reads Feennex's envelope from an answer to `path`. Feennex answers refusals with HTTP 200,
@@ -70,24 +84,17 @@ fn client_error(status: u16, path: &str) -> ProviderError {
 struct CreateData {
     method: String,
     url: String,
-    #[serde(default)]
     data: Option<Box<RawValue>>,
-    #[serde(default)]
     receipt_url: Option<String>,
-    #[serde(default)]
     receipt_status_url: Option<String>,
-    #[serde(default)]
     receipt_web: Option<String>,
 }
 
 /// The receipt endpoints Feennex gives for bank-transfer payment methods.
 #[derive(Debug, Default, Deserialize)]
 struct ReceiptFields {
-    #[serde(default)]
     receipt_url: Option<String>,
-    #[serde(default)]
     receipt_status_url: Option<String>,
-    #[serde(default)]
     receipt_web: Option<String>,
 }
 
@@ -124,20 +131,15 @@ pub const RECEIPT_STATUS_URL: &str = "receiptStatusUrl";
 #[derive(Debug, Deserialize)]
 pub struct CheckData {
     status: Box<RawValue>,
-    #[serde(default)]
     shop_order_id: Option<Box<RawValue>>,
-    #[serde(default)]
     shop_amount: Option<Box<RawValue>>,
-    #[serde(default)]
     shop_currency: Option<Box<RawValue>>,
-    #[serde(default)]
     shop_original_amount: Option<Box<RawValue>>,
-    #[serde(default)]
     client_price: Option<Box<RawValue>>,
-    #[serde(default)]
     ps_currency: Option<Box<RawValue>>,
-    #[serde(default)]
     is_unique: Option<bool>,
+    /// What invoice/create was given, so it carries the payment tag when one was sent.
+    description: Option<Box<RawValue>>,
 }
 
 /// Maps the answer to invoice/create. `shop_order_id` is the one that was sent.
@@ -149,11 +151,7 @@ pub fn pay_outcome(
     if !env.result {
         return pay_error(&env, shop);
     }
-    let data = env
-        .data
-        .ok_or_else(|| unusable("invoice/create succeeded without data"))?;
-    let created: CreateData = serde_json::from_str(data.get())
-        .map_err(|e| unusable(format_args!("invoice/create: {e}")))?;
+    let created: CreateData = env.data_as("invoice/create")?;
     let receipt = ReceiptFields {
         receipt_url: created.receipt_url,
         receipt_status_url: created.receipt_status_url,
@@ -221,11 +219,7 @@ pub fn check_data(
     if !env.result {
         return Err(check_error(&env, shop_order_id, shop));
     }
-    let data = env
-        .data
-        .ok_or_else(|| unusable("invoice/check succeeded without data"))?;
-    let d: CheckData = serde_json::from_str(data.get())
-        .map_err(|e| unusable(format_args!("invoice/check: {e}")))?;
+    let d: CheckData = env.data_as("invoice/check")?;
     if let Some(raw) = &d.shop_order_id {
         if text_of(raw, "shop_order_id")?.is_some_and(|got| got != shop_order_id) {
             return Err(unusable(
@@ -241,13 +235,30 @@ impl CheckData {
     pub fn several_invoices(&self) -> bool {
         self.is_unique == Some(false)
     }
+
+    /// Whether this router created the invoice: without `tags` any invoice of the shop is
+    /// taken as its own; with them, only one whose description carries the tag. A description
+    /// that is not a string carries none.
+    fn is_ours(&self, shop_order_id: &str, tags: Option<&PaymentTag>) -> bool {
+        let Some(tags) = tags else {
+            return true;
+        };
+        let description = match self.description.as_deref().map(scalar) {
+            Some(Scalar::Text(text)) => Some(text),
+            _ => None,
+        };
+        carries_tag(description.as_deref(), shop_order_id, tags)
+    }
 }
 
-/// The payment `payment_id` (= `shop_order_id` encoded) as invoice/check describes it.
+/// The payment `payment_id` (= `shop_order_id` encoded) as invoice/check describes it. With
+/// `tags`, it names its shopTransactionId (the shop_order_id) only when its description carries
+/// the tag of that shop_order_id: an invoice this router did not create is not its payment.
 pub fn fetched_payment(
     d: CheckData,
     payment_id: &str,
     shop_order_id: &str,
+    tags: Option<&PaymentTag>,
 ) -> Result<FetchedPayment, ProviderError> {
     let code = integer_of(&d.status, "status")?;
     let currency = optional_integer(d.shop_currency.as_deref(), "shop_currency")?
@@ -268,7 +279,9 @@ pub fn fetched_payment(
         state: map_status(code, recalculation),
         amount: requested,
         reference: None,
-        shop_transaction_id: Some(shop_order_id.to_string()),
+        shop_transaction_id: d
+            .is_ours(shop_order_id, tags)
+            .then(|| shop_order_id.to_string()),
     })
 }
 
@@ -358,7 +371,7 @@ fn recalculated_state(raw: String, recalculation: Option<Recalculation>) -> Prov
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{cur, shop};
+    use super::super::fixtures::{cur, pairs, shop};
     use super::*;
     use serde_json::json;
 
@@ -439,7 +452,7 @@ mod tests {
             panic!("not a POST redirect")
         };
         assert_eq!(url, "https://payeer.example/merchant/");
-        let expected: Vec<(String, String)> = [
+        let expected = pairs(&[
             ("m_shop", "123"),
             ("m_orderid", "4126"),
             ("m_amount", "12.30"),
@@ -448,10 +461,7 @@ mod tests {
             ("m_none", "null"),
             ("m_obj", r#"{"a":1}"#),
             ("m_desc", "café \"x\""),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         assert_eq!(fields, expected);
     }
 
@@ -484,7 +494,7 @@ mod tests {
 
     fn fetched(data: &str) -> FetchedPayment {
         let data = check_data(check_answer(data), "4126", &shop()).unwrap();
-        fetched_payment(data, "NDEyNg", "4126").unwrap()
+        fetched_payment(data, "NDEyNg", "4126", None).unwrap()
     }
 
     #[test]
@@ -521,6 +531,37 @@ mod tests {
     }
 
     #[test]
+    fn with_tags_only_an_invoice_carrying_its_tag_names_a_shop_transaction_id() {
+        let tags = PaymentTag::new(payrouter_provider::SecretString::from("tag-key"));
+        let own = format!("Order #7 [pr:{}]", tags.tag("4126"));
+        let other = format!("Order #7 [pr:{}]", tags.tag("4127"));
+        let fetched_with = |description: Value| {
+            let data = json!({"status": 4, "shop_amount": 12.34, "shop_currency": 840,
+                              "shop_order_id": "4126", "description": description});
+            let data = check_data(check_answer(&data.to_string()), "4126", &shop()).unwrap();
+            fetched_payment(data, "NDEyNg", "4126", Some(&tags)).unwrap()
+        };
+        let p = fetched_with(json!(own));
+        assert_eq!(p.shop_transaction_id.as_deref(), Some("4126"));
+        assert_eq!(p.amount, Some(Money::new(1234, cur("USD"))));
+        for foreign in [
+            json!(other),
+            json!("4126"),
+            json!("Order #7 [pr:0123456789abcdef]"),
+            json!(null),
+            json!(42),
+            json!({"text": own}),
+        ] {
+            let p = fetched_with(foreign.clone());
+            assert_eq!(p.shop_transaction_id, None, "{foreign}");
+            assert_eq!(p.state.status, PaymentStatusKind::Accepted, "{foreign}");
+        }
+        let data = check_data(check_answer(r#"{"status":4}"#), "4126", &shop()).unwrap();
+        let p = fetched_payment(data, "NDEyNg", "4126", Some(&tags)).unwrap();
+        assert_eq!(p.shop_transaction_id, None, "no description, no tag");
+    }
+
+    #[test]
     fn unusable_check_answers_are_unavailable() {
         for data in [
             r#"{"shop_amount":10.0,"shop_currency":840}"#,
@@ -533,7 +574,7 @@ mod tests {
             r#"null"#,
         ] {
             let r = check_data(check_answer(data), "4126", &shop())
-                .and_then(|d| fetched_payment(d, "NDEyNg", "4126"));
+                .and_then(|d| fetched_payment(d, "NDEyNg", "4126", None));
             assert!(
                 matches!(r, Err(ProviderError::Unavailable(_))),
                 "{data}: {r:?}"
@@ -605,37 +646,39 @@ mod tests {
 
     #[test]
     fn recalculated_answers() {
-        // Paid less than asked, same currency: client_price against shop_original_amount.
-        let p = fetched(
-            r#"{"status":12,"shop_amount":8.0,"shop_original_amount":10.0,"client_price":8.0,
-                "shop_currency":840,"ps_currency":840}"#,
-        );
-        assert_eq!(p.state.status, PaymentStatusKind::Failed);
-        assert_eq!(
-            Value::Object(p.state.metadata),
-            json!({"requestedAmount": 1000, "paidAmount": 800})
-        );
-        assert_eq!(p.amount, Some(Money::new(1000, cur("USD"))));
-
-        // Paid more, no shop_original_amount: shop_amount is what was asked.
-        let p =
-            fetched(r#"{"status":12,"shop_amount":10.0,"client_price":10.5,"shop_currency":840}"#);
-        assert_eq!(p.state.status, PaymentStatusKind::Accepted);
-        assert_eq!(
-            Value::Object(p.state.metadata),
-            json!({"requestedAmount": 1000, "paidAmount": 1050})
-        );
-
-        // The payer paid in another currency: compare in the shop's currency.
-        let p = fetched(
-            r#"{"status":12,"shop_amount":10.0,"shop_original_amount":10.0,"client_price":950.0,
-                "shop_currency":840,"ps_currency":643}"#,
-        );
-        assert_eq!(p.state.status, PaymentStatusKind::Accepted);
-        assert_eq!(
-            Value::Object(p.state.metadata),
-            json!({"requestedAmount": 1000, "paidAmount": 1000})
-        );
+        // (answer, status, paidAmount): requestedAmount is 1000 each time.
+        let cases = [
+            // Paid less than asked, same currency: client_price against shop_original_amount.
+            (
+                r#"{"status":12,"shop_amount":8.0,"shop_original_amount":10.0,"client_price":8.0,
+                    "shop_currency":840,"ps_currency":840}"#,
+                PaymentStatusKind::Failed,
+                800,
+            ),
+            // Paid more, no shop_original_amount: shop_amount is what was asked.
+            (
+                r#"{"status":12,"shop_amount":10.0,"client_price":10.5,"shop_currency":840}"#,
+                PaymentStatusKind::Accepted,
+                1050,
+            ),
+            // The payer paid in another currency: compare in the shop's currency.
+            (
+                r#"{"status":12,"shop_amount":10.0,"shop_original_amount":10.0,"client_price":950.0,
+                    "shop_currency":840,"ps_currency":643}"#,
+                PaymentStatusKind::Accepted,
+                1000,
+            ),
+        ];
+        for (answer, status, paid) in cases {
+            let p = fetched(answer);
+            assert_eq!(p.state.status, status, "{answer}");
+            assert_eq!(
+                Value::Object(p.state.metadata),
+                json!({"requestedAmount": 1000, "paidAmount": paid}),
+                "{answer}"
+            );
+            assert_eq!(p.amount, Some(Money::new(1000, cur("USD"))), "{answer}");
+        }
 
         // Nothing comparable: never guessed.
         let p = fetched(

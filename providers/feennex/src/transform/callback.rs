@@ -105,7 +105,7 @@ pub fn callback_subject(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{shop, SECRET};
+    use super::super::fixtures::{pairs, shop, SECRET};
     use super::*;
     use crate::sign::vectors;
     use payrouter_provider::SecretString;
@@ -168,43 +168,32 @@ mod tests {
             "shop_amount": 1.0, "shop_currency": 840, "shop_id": 5, "shop_order_id": "4126",
             "shop_refund": 0.90, "status": "success", "sign": "SIGN"}"#;
         let text = String::from_utf8_lossy(body);
-        let verbatim = sign::sign(
-            &[
-                ("client_price", "1.0"),
-                ("created", "2024-12-03 14:39:02"),
-                ("email", "a@b.c"),
-                ("payment_id", "123"),
-                ("ps_data", r#"{"k": "v"}"#),
-                ("shop_amount", "1.0"),
-                ("shop_currency", "840"),
-                ("shop_id", "5"),
-                ("shop_order_id", "4126"),
-                ("shop_refund", "0.90"),
-                ("status", "success"),
-            ],
-            &SecretString::from(SECRET),
-        );
+        // The sign over the fields with their amounts written as `price` and `refund`.
+        let signed_as = |price: &str, refund: &str| {
+            sign::sign(
+                &[
+                    ("client_price", price),
+                    ("created", "2024-12-03 14:39:02"),
+                    ("email", "a@b.c"),
+                    ("payment_id", "123"),
+                    ("ps_data", r#"{"k": "v"}"#),
+                    ("shop_amount", price),
+                    ("shop_currency", "840"),
+                    ("shop_id", "5"),
+                    ("shop_order_id", "4126"),
+                    ("shop_refund", refund),
+                    ("status", "success"),
+                ],
+                &SecretString::from(SECRET),
+            )
+        };
+        let verbatim = signed_as("1.0", "0.90");
         let good = text.replace("SIGN", &verbatim);
         assert_eq!(subject(JSON, good.as_bytes()), payment("NDEyNg"));
         assert_eq!(subject(None, good.as_bytes()), payment("NDEyNg"));
 
         // A signer that had re-formatted 1.0 as 1 does not match.
-        let reformatted = sign::sign(
-            &[
-                ("client_price", "1"),
-                ("created", "2024-12-03 14:39:02"),
-                ("email", "a@b.c"),
-                ("payment_id", "123"),
-                ("ps_data", r#"{"k": "v"}"#),
-                ("shop_amount", "1"),
-                ("shop_currency", "840"),
-                ("shop_id", "5"),
-                ("shop_order_id", "4126"),
-                ("shop_refund", "0.9"),
-                ("status", "success"),
-            ],
-            &SecretString::from(SECRET),
-        );
+        let reformatted = signed_as("1", "0.9");
         let bad = text.replace("SIGN", &reformatted);
         assert_eq!(
             subject(JSON, bad.as_bytes()),
@@ -213,39 +202,42 @@ mod tests {
     }
 
     #[test]
-    fn json_callback_values() {
-        let fields = callback_fields(
-            JSON,
-            br#"{"a": "x\"y", "b": 1.50, "c": true, "d": false, "e": null, "f": "", "g": {"h": [1, 2.0]}}"#,
-        )
-        .unwrap();
-        let expected: Vec<(String, String)> = [
-            ("a", "x\"y"),
-            ("b", "1.50"),
-            ("c", "True"),
-            ("d", "False"),
-            ("f", ""),
-            ("g", r#"{"h": [1, 2.0]}"#),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(fields, expected);
-    }
-
-    #[test]
-    fn form_callback_values_are_url_decoded_only() {
-        let fields = callback_fields(FORM, b"a=1.0&b=x+y%2Bz&c=&d=%7B%22k%22%3A+1%7D").unwrap();
-        let expected: Vec<(String, String)> = [
-            ("a", "1.0"),
-            ("b", "x y+z"),
-            ("c", ""),
-            ("d", r#"{"k": 1}"#),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(fields, expected);
+    fn field_values_are_read_as_sent() {
+        // JSON: strings unescaped, numbers verbatim, booleans as Python writes them, nulls
+        // dropped. Forms: URL-decoded only.
+        let json: &[u8] = br#"{"a": "x\"y", "b": 1.50, "c": true, "d": false, "e": null, "f": "", "g": {"h": [1, 2.0]}}"#;
+        let form: &[u8] = b"a=1.0&b=x+y%2Bz&c=&d=%7B%22k%22%3A+1%7D";
+        let cases = [
+            (
+                JSON,
+                json,
+                pairs(&[
+                    ("a", "x\"y"),
+                    ("b", "1.50"),
+                    ("c", "True"),
+                    ("d", "False"),
+                    ("f", ""),
+                    ("g", r#"{"h": [1, 2.0]}"#),
+                ]),
+            ),
+            (
+                FORM,
+                form,
+                pairs(&[
+                    ("a", "1.0"),
+                    ("b", "x y+z"),
+                    ("c", ""),
+                    ("d", r#"{"k": 1}"#),
+                ]),
+            ),
+        ];
+        for (content_type, body, expected) in cases {
+            assert_eq!(
+                callback_fields(content_type, body).unwrap(),
+                expected,
+                "{content_type:?}"
+            );
+        }
     }
 
     #[test]

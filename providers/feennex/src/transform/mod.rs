@@ -1,7 +1,8 @@
 //! Pure translation between the contract and Feennex's API, one module per concern: `request`
 //! builds the signed bodies, `answer` reads Feennex's envelope and maps invoice statuses,
 //! `quote` reads the figures of invoice/try, `receipt` the bank-transfer receipt endpoints,
-//! `error_code` says what each `error_code` means, `callback` authenticates callbacks, and
+//! `error_code` says what each `error_code` means, `callback` authenticates callbacks, `tag`
+//! carries the payment tag in an invoice's description, and
 //! `raw_json` reads JSON values exactly as sent (amounts and signatures depend on the number
 //! tokens). No I/O and no logging here: the adapter in `lib.rs` logs what it needs to.
 
@@ -16,6 +17,7 @@ mod quote;
 mod raw_json;
 mod receipt;
 mod request;
+mod tag;
 
 pub use answer::{
     check_data, envelope, fetched_payment, map_status, pay_outcome, CheckData, Envelope,
@@ -28,6 +30,7 @@ pub use receipt::{receipt_target, receipts, upload_outcome};
 pub use request::{
     check_request, create_request, try_request, CheckRequest, CreateRequest, TryRequest,
 };
+pub use tag::{carries_tag, tagged_description};
 
 pub const CREATE_PATH: &str = "/invoice/create";
 pub const CHECK_PATH: &str = "/invoice/check";
@@ -98,6 +101,13 @@ mod fixtures {
 
     pub fn cur(code: &str) -> Currency {
         Currency::from_code(code).unwrap()
+    }
+
+    /// Owned (name, value) pairs, as fields are read.
+    pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     pub fn field_of(e: &ProviderError) -> &str {

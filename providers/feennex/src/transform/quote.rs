@@ -14,14 +14,10 @@ use super::Shop;
 #[derive(Debug, Deserialize)]
 struct TryData {
     payer_price: Box<RawValue>,
-    #[serde(default)]
     payer_fee: Option<Box<RawValue>>,
-    #[serde(default)]
     exch_fee: Option<Box<RawValue>>,
     ps_currency: Box<RawValue>,
-    #[serde(default)]
     paymethod_name: Option<String>,
-    #[serde(default)]
     add_ons_config: Option<Box<RawValue>>,
 }
 
@@ -34,11 +30,7 @@ pub fn quote_outcome(
     if !env.result {
         return quote_error(&env, shop);
     }
-    let data = env
-        .data
-        .ok_or_else(|| unusable("invoice/try succeeded without data"))?;
-    let d: TryData =
-        serde_json::from_str(data.get()).map_err(|e| unusable(format_args!("invoice/try: {e}")))?;
+    let d: TryData = env.data_as("invoice/try")?;
     let numeric = integer_of(&d.ps_currency, "ps_currency")?;
     let currency = currency_of(numeric).ok_or_else(|| {
         unusable(format_args!(

@@ -2,27 +2,26 @@
 //! endpoint's required keys are signed exactly as they are sent.
 
 use chrono::{DateTime, Utc};
-use payrouter_provider::{string_field, Money, PayOrder, ProviderError, QuoteOrder};
+use payrouter_provider::{string_field, Money, PayOrder, PaymentTag, ProviderError, QuoteOrder};
 use serde::Serialize;
 use serde_json::Map;
 use serde_json::Value;
 
+use super::tag::tagged_description;
 use super::{Shop, SHOP_ORDER_ID_MAX};
 use crate::sign;
 
-const DESCRIPTION_MAX: usize = 255;
+/// Feennex's limit for `description`, in characters.
+pub(super) const DESCRIPTION_MAX: usize = 255;
 
-/// Body of `POST /invoice/create`.
+/// Body of `POST /invoice/create`: the signed keys of an invoice, then the unsigned fields.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct CreateRequest {
-    pub amount: String,
-    pub currency: u16,
-    pub payway: String,
-    pub shop_id: u64,
-    pub shop_order_id: String,
-    pub sign: String,
+    #[serde(flatten)]
+    pub invoice: TryRequest,
     /// Required by Feennex but not signed.
     pub email: String,
+    /// The PGM's description, and the payment tag when `tags` are given (`tag`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,10 +34,13 @@ pub struct CreateRequest {
     pub callback_rejected_url: Option<String>,
 }
 
-/// Body of `POST /invoice/try`: the signed keys of invoice/create and nothing else.
+/// Body of `POST /invoice/try`, and the signed part of invoice/create: the five keys both
+/// sign, and the sign over them as sent.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct TryRequest {
+    /// Two decimals, sent as a string so that it is signed as sent.
     pub amount: String,
+    /// ISO 4217 numeric.
     pub currency: u16,
     pub payway: String,
     pub shop_id: u64,
@@ -59,7 +61,13 @@ fn invalid(field: &str, message: impl Into<String>) -> ProviderError {
     ProviderError::invalid(field, message)
 }
 
-pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, ProviderError> {
+/// The invoice/create of `order`; with `tags`, its description carries the payment tag of the
+/// shop_order_id.
+pub fn create_request(
+    order: &PayOrder,
+    shop: &Shop,
+    tags: Option<&PaymentTag>,
+) -> Result<CreateRequest, ProviderError> {
     let shop_order_id = order
         .provider_order_id
         .clone()
@@ -71,7 +79,7 @@ pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, Pr
         ));
     }
     let data = &order.provider_data;
-    let (amount, currency, payway) = invoice_terms(order.amount, data, shop)?;
+    let invoice = signed_invoice(order.amount, data, shop_order_id, shop)?;
     let email = match data.get("email") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         _ => {
@@ -94,14 +102,16 @@ pub fn create_request(order: &PayOrder, shop: &Shop) -> Result<CreateRequest, Pr
             "must be at most 255 characters",
         ));
     }
-    let sign = invoice_sign(&amount, currency, &payway, &shop_order_id, shop);
+    let description = match tags {
+        Some(tags) => Some(tagged_description(
+            description.as_deref(),
+            &invoice.shop_order_id,
+            tags,
+        )),
+        None => description,
+    };
     Ok(CreateRequest {
-        amount,
-        currency,
-        payway,
-        shop_id: shop.shop_id,
-        shop_order_id,
-        sign,
+        invoice,
         email,
         description,
         success_url: order.success_redirect_url.clone(),
@@ -118,24 +128,22 @@ pub fn try_request(
     shop_order_id: &str,
     shop: &Shop,
 ) -> Result<TryRequest, ProviderError> {
-    let (amount, currency, payway) = invoice_terms(order.amount, &order.provider_data, shop)?;
-    let sign = invoice_sign(&amount, currency, &payway, shop_order_id, shop);
-    Ok(TryRequest {
-        amount,
-        currency,
-        payway,
-        shop_id: shop.shop_id,
-        shop_order_id: shop_order_id.to_string(),
-        sign,
-    })
+    signed_invoice(
+        order.amount,
+        &order.provider_data,
+        shop_order_id.to_string(),
+        shop,
+    )
 }
 
-/// The amount as sent (two decimals), the ISO numeric currency, and the payway of an invoice.
-fn invoice_terms(
+/// The signed keys of an invoice of `amount` (sent with two decimals) by the payway `data` names
+/// (else `FEENNEX_PAYWAY`), and their sign.
+fn signed_invoice(
     amount: Money,
     data: &Map<String, Value>,
+    shop_order_id: String,
     shop: &Shop,
-) -> Result<(String, u16, String), ProviderError> {
+) -> Result<TryRequest, ProviderError> {
     let text = amount
         .to_decimal_string(2)
         .map_err(|e| invalid("amount", e.to_string()))?;
@@ -147,29 +155,27 @@ fn invoice_terms(
                 "required: no FEENNEX_PAYWAY default is set; pass the Feennex payway, e.g. card_usd",
             )
         })?;
-    Ok((text, amount.currency.numeric(), payway))
-}
-
-/// The signature of invoice/create and invoice/try, over the same five keys.
-fn invoice_sign(
-    amount: &str,
-    currency: u16,
-    payway: &str,
-    shop_order_id: &str,
-    shop: &Shop,
-) -> String {
+    let currency = amount.currency.numeric();
     let currency_text = currency.to_string();
     let shop_id_text = shop.shop_id.to_string();
-    sign::sign(
+    let sign = sign::sign(
         &[
-            ("amount", amount),
+            ("amount", text.as_str()),
             ("currency", currency_text.as_str()),
-            ("payway", payway),
+            ("payway", payway.as_str()),
             ("shop_id", shop_id_text.as_str()),
-            ("shop_order_id", shop_order_id),
+            ("shop_order_id", shop_order_id.as_str()),
         ],
         &shop.secret_key,
-    )
+    );
+    Ok(TryRequest {
+        amount: text,
+        currency,
+        payway,
+        shop_id: shop.shop_id,
+        shop_order_id,
+        sign,
+    })
 }
 
 pub fn check_request(shop_order_id: &str, shop: &Shop, now: DateTime<Utc>) -> CheckRequest {
@@ -213,7 +219,7 @@ mod tests {
     #[test]
     fn create_request_signs_exactly_the_sent_values() {
         let o = order(1234, "USD", json!({"email": "payer@example.com"}));
-        let body = create_request(&o, &shop()).unwrap();
+        let body = create_request(&o, &shop(), None).unwrap();
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({
@@ -241,10 +247,10 @@ mod tests {
         o.failure_redirect_url = Some("https://shop.example/ko".into());
         let mut s = shop();
         s.callback_url = None;
-        let body = create_request(&o, &s).unwrap();
-        assert_eq!(body.amount, "1299.00");
-        assert_eq!(body.currency, 392);
-        assert_eq!(body.payway, "card_jpy");
+        let body = create_request(&o, &s, None).unwrap();
+        assert_eq!(body.invoice.amount, "1299.00");
+        assert_eq!(body.invoice.currency, 392);
+        assert_eq!(body.invoice.payway, "card_jpy");
         assert_eq!(body.description.as_deref(), Some("Order #7"));
         assert_eq!(body.success_url.as_deref(), Some("https://shop.example/ok"));
         assert_eq!(body.failed_url.as_deref(), Some("https://shop.example/ko"));
@@ -260,7 +266,7 @@ mod tests {
             ],
             &s.secret_key,
         );
-        assert_eq!(body.sign, expected);
+        assert_eq!(body.invoice.sign, expected);
         let v = serde_json::to_value(&body).unwrap();
         assert!(v.get("callback_url").is_none() && v.get("other").is_none());
     }
@@ -268,7 +274,7 @@ mod tests {
     #[test]
     fn create_request_refuses_what_feennex_cannot_take() {
         let email = json!({"email": "p@x.io"});
-        let e = create_request(&order(1234, "KWD", email.clone()), &shop()).unwrap_err();
+        let e = create_request(&order(1234, "KWD", email.clone()), &shop(), None).unwrap_err();
         assert_eq!(field_of(&e), "amount");
 
         for data in [
@@ -277,23 +283,28 @@ mod tests {
             json!({"email": ""}),
             json!({"email": null}),
         ] {
-            let e = create_request(&order(100, "USD", data), &shop()).unwrap_err();
+            let e = create_request(&order(100, "USD", data), &shop(), None).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 "providerData.email: required by Feennex: the payer's e-mail"
             );
         }
-        let e =
-            create_request(&order(100, "USD", json!({"email": "nobody"})), &shop()).unwrap_err();
+        let e = create_request(
+            &order(100, "USD", json!({"email": "nobody"})),
+            &shop(),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(field_of(&e), "providerData.email");
 
         let mut s = shop();
         s.default_payway = None;
-        let e = create_request(&order(100, "USD", email.clone()), &s).unwrap_err();
+        let e = create_request(&order(100, "USD", email.clone()), &s, None).unwrap_err();
         assert_eq!(field_of(&e), "providerData.payway");
         let e = create_request(
             &order(100, "USD", json!({"email": "p@x.io", "payway": 3})),
             &shop(),
+            None,
         )
         .unwrap_err();
         assert_eq!(field_of(&e), "providerData.payway");
@@ -302,19 +313,21 @@ mod tests {
         let e = create_request(
             &order(100, "USD", json!({"email": "p@x.io", "description": long})),
             &shop(),
+            None,
         )
         .unwrap_err();
         assert_eq!(field_of(&e), "providerData.description");
         let ok = "é".repeat(255);
         assert!(create_request(
             &order(100, "USD", json!({"email": "p@x.io", "description": ok})),
-            &shop()
+            &shop(),
+            None,
         )
         .is_ok());
 
         let mut o = order(100, "USD", email);
         o.shop_transaction_id = "é".repeat(128);
-        let e = create_request(&o, &shop()).unwrap_err();
+        let e = create_request(&o, &shop(), None).unwrap_err();
         assert_eq!(field_of(&e), "shopTransactionId");
     }
 
@@ -322,12 +335,47 @@ mod tests {
     fn an_order_id_chosen_by_the_router_is_the_shop_order_id() {
         let mut o = order(100, "USD", json!({"email": "p@x.io"}));
         o.provider_order_id = Some("sub_0a1b-2".into());
-        let body = create_request(&o, &shop()).unwrap();
-        assert_eq!(body.shop_order_id, "sub_0a1b-2");
-        let plain =
-            create_request(&order(100, "USD", json!({"email": "p@x.io"})), &shop()).unwrap();
-        assert_eq!(plain.shop_order_id, "4126");
-        assert_ne!(body.sign, plain.sign, "the chosen id is signed");
+        let body = create_request(&o, &shop(), None).unwrap();
+        assert_eq!(body.invoice.shop_order_id, "sub_0a1b-2");
+        let plain = create_request(
+            &order(100, "USD", json!({"email": "p@x.io"})),
+            &shop(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(plain.invoice.shop_order_id, "4126");
+        assert_ne!(
+            body.invoice.sign, plain.invoice.sign,
+            "the chosen id is signed"
+        );
+    }
+
+    #[test]
+    fn with_tags_the_description_carries_the_tag_of_the_shop_order_id() {
+        let tags = PaymentTag::new(payrouter_provider::SecretString::from("tag-key"));
+        let mut o = order(
+            100,
+            "USD",
+            json!({"email": "p@x.io", "description": "Order #7"}),
+        );
+        let body = create_request(&o, &shop(), Some(&tags)).unwrap();
+        assert_eq!(
+            body.description,
+            Some(format!("Order #7 [pr:{}]", tags.tag("4126")))
+        );
+        o.provider_data.remove("description");
+        o.provider_order_id = Some("sub_0a1b-2".into());
+        let body = create_request(&o, &shop(), Some(&tags)).unwrap();
+        assert_eq!(
+            body.description,
+            Some(format!("[pr:{}]", tags.tag("sub_0a1b-2"))),
+            "the tag is of the shop_order_id sent"
+        );
+        let untagged = create_request(&o, &shop(), None).unwrap();
+        assert_eq!(
+            untagged.invoice.sign, body.invoice.sign,
+            "the description is not signed"
+        );
     }
 
     #[test]
