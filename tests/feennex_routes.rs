@@ -11,7 +11,8 @@ mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::feennex_mock::{
-    created_post, feennex_sign, pay_url, payment_id_of, refused, PAYWAY, SECRET_KEY, SHOP_ID,
+    created_post, feennex_sign, pay_url, payment_id_of, refused, tag_mark, tagged, PAYWAY,
+    SECRET_KEY, SHOP_ID,
 };
 use common::pages::unescape;
 use common::receiver::Received;
@@ -279,7 +280,7 @@ async fn pay_sends_the_exact_signed_invoice(kind: StoreKind) {
         "12.34",
         840,
         PAYWAY,
-        json!({"email": EMAIL, "description": "Order 4126"}),
+        json!({"email": EMAIL, "description": tagged("Order 4126", tx)}),
     );
     let create = e.feennex.on_exact_create(tx, expected).await;
     let mut body = pay_body(tx, 1234, "USD");
@@ -328,7 +329,13 @@ async fn pay_sends_the_exact_signed_invoice(kind: StoreKind) {
         ("fx-pay-jpy", 500, "JPY", 392, "500.00", "card_jpy"),
         ("fx-pay-gbp", 1, "GBP", 826, "0.01", PAYWAY),
     ] {
-        let expected = expected_create(tx, decimal, numeric, payway, json!({"email": EMAIL}));
+        let expected = expected_create(
+            tx,
+            decimal,
+            numeric,
+            payway,
+            json!({"email": EMAIL, "description": tag_mark(tx)}),
+        );
         let mock = e.feennex.on_exact_create(tx, expected).await;
         let mut body = pay_body(tx, amount, currency);
         if payway != PAYWAY {

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use httpmock::prelude::*;
 use httpmock::Mock;
-use payrouter_provider::SecretString;
+use payrouter_provider::{PaymentTag, SecretString};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,6 +22,18 @@ pub const CHECK_KEYS: &[&str] = &["now", "shop_id", "shop_order_id"];
 
 pub fn secret() -> SecretString {
     SecretString::from(SECRET_KEY)
+}
+
+/// The mark payrouter puts in the description of invoice `shop_order_id` when no
+/// `PAYMENT_TAG_SECRET` is set: the payment tag, keyed from the shop's secret key.
+pub fn tag_mark(shop_order_id: &str) -> String {
+    let tag = PaymentTag::derived(payrouter_feennex::NAME, &secret()).tag(shop_order_id);
+    format!("[pr:{tag}]")
+}
+
+/// The description `text` as payrouter sends it for invoice `shop_order_id`.
+pub fn tagged(text: &str, shop_order_id: &str) -> String {
+    format!("{text} {}", tag_mark(shop_order_id))
 }
 
 /// Feennex's signature of `fields` with the test shop's secret key.
@@ -183,8 +195,10 @@ impl FeennexMock {
     /// token, e.g. `12.34`, as Feennex sends it) in the ISO 4217 numeric `currency`.
     pub async fn set_check(&self, shop_order_id: &str, status: i64, amount: &str, currency: u16) {
         let order = Value::from(shop_order_id);
+        // What payrouter put in the invoice's description: the invoice is its own.
+        let description = Value::from(tagged("test order", shop_order_id));
         let body = format!(
-            r#"{{"result": true, "error_code": 0, "message": "Ok", "data": {{"client_price": {amount}, "created": "2024-12-03T14:39:02", "description": "test order", "error_code": 0, "is_unique": true, "payment_id": 33733463, "payway": "{PAYWAY}", "processed": null, "ps_currency": {currency}, "ps_data": "{{\"ps_payer_account\": \"424242XXXXXX4242\"}}", "shop_amount": {amount}, "shop_currency": {currency}, "shop_id": {SHOP_ID}, "shop_order_id": {order}, "shop_refund": {amount}, "status": {status}, "updated": "2024-12-03T15:47:07"}}}}"#
+            r#"{{"result": true, "error_code": 0, "message": "Ok", "data": {{"client_price": {amount}, "created": "2024-12-03T14:39:02", "description": {description}, "error_code": 0, "is_unique": true, "payment_id": 33733463, "payway": "{PAYWAY}", "processed": null, "ps_currency": {currency}, "ps_data": "{{\"ps_payer_account\": \"424242XXXXXX4242\"}}", "shop_amount": {amount}, "shop_currency": {currency}, "shop_id": {SHOP_ID}, "shop_order_id": {order}, "shop_refund": {amount}, "status": {status}, "updated": "2024-12-03T15:47:07"}}}}"#
         );
         debug_assert!(serde_json::from_str::<Value>(&body).is_ok(), "{body}");
         self.replace_check(shop_order_id, body).await;

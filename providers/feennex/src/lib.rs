@@ -94,7 +94,7 @@ const PAY_PROVIDER_DATA: &[(&str, &str)] = &[
     ),
     (
         "description",
-        "payment description shown by Feennex, at most 255 characters; with PAYMENT_TAG_SECRET set, the payment tag follows it and it is cut to 233",
+        "payment description shown by Feennex, at most 233 characters kept, as the payment tag follows it within Feennex's 255",
     ),
 ];
 
@@ -104,9 +104,10 @@ pub struct Feennex {
     client: FeennexClient,
     receipt_max_bytes: usize,
     shop: Shop,
-    /// With `PAYMENT_TAG_SECRET` set, the invoice descriptions carry the payment tag and only
-    /// tagged invoices are rebuilt from Feennex; without it, every invoice of the shop is.
-    tags: Option<PaymentTag>,
+    /// The invoice descriptions carry the payment tag, and only tagged invoices are rebuilt
+    /// from Feennex. Keyed by `PAYMENT_TAG_SECRET`, or else by a key derived from the shop's
+    /// secret key (as Fena's are from its terminal secret).
+    tags: PaymentTag,
     capabilities: Capabilities,
 }
 
@@ -163,6 +164,10 @@ impl ProviderFactory for Feennex {
             .map(|base| base.trim_end_matches('/'))
             .filter(|base| !base.is_empty())
             .map(|base| format!("{base}/v3/{NAME}/callback"));
+        let tags = match &ctx.payment_tag_secret {
+            Some(secret) => PaymentTag::new(secret.clone()),
+            None => PaymentTag::derived(NAME, &secret_key),
+        };
         Ok(Arc::new(Feennex {
             client,
             receipt_max_bytes,
@@ -175,7 +180,7 @@ impl ProviderFactory for Feennex {
                     .filter(|p| !p.is_empty()),
                 callback_url,
             },
-            tags: ctx.payment_tag_secret.clone().map(PaymentTag::new),
+            tags,
             capabilities: Capabilities {
                 operations: OPERATIONS,
                 currencies: Currencies::Any,
@@ -210,7 +215,7 @@ impl Provider for Feennex {
     }
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
-        let body = transform::create_request(order, &self.shop, self.tags.as_ref())?;
+        let body = transform::create_request(order, &self.shop, Some(&self.tags))?;
         let reply = self.client.post(transform::CREATE_PATH, &body).await?;
         let envelope = envelope(&reply, transform::CREATE_PATH)?;
         transform::pay_outcome(envelope, &body.invoice.shop_order_id, &self.shop)
@@ -219,7 +224,7 @@ impl Provider for Feennex {
     /// The handle is the shop_order_id: Feennex knows an invoice by it, so nothing needs to
     /// be made before the reservation keeps it.
     async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
-        let body = transform::create_request(order, &self.shop, self.tags.as_ref())?;
+        let body = transform::create_request(order, &self.shop, Some(&self.tags))?;
         Ok(PreparedPay::Handle(body.invoice.shop_order_id))
     }
 
@@ -259,7 +264,7 @@ impl Provider for Feennex {
                 "Feennex has several invoices with this shop_order_id"
             );
         }
-        transform::fetched_payment(data, payment_id, &shop_order_id, self.tags.as_ref())
+        transform::fetched_payment(data, payment_id, &shop_order_id, Some(&self.tags))
     }
 
     async fn quote(&self, order: &QuoteOrder) -> Result<QuoteOutcome, ProviderError> {

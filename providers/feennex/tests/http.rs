@@ -6,8 +6,8 @@ use httpmock::When;
 use payrouter_feennex::{sign, Feennex, Settings, NAME};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, Currency, Money, Operation, PayOrder,
-    PayOutcome, PaymentStatusKind, Provider, ProviderContext, ProviderError, ProviderFactory,
-    Redirect, RefundOrder, SecretString,
+    PayOutcome, PaymentStatusKind, PaymentTag, Provider, ProviderContext, ProviderError,
+    ProviderFactory, Redirect, RefundOrder, SecretString,
 };
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -53,6 +53,12 @@ fn usd_order(provider_data: Value) -> PayOrder {
     }
 }
 
+/// The tag the adapter puts in the description of order 4126 when no `PAYMENT_TAG_SECRET` is
+/// set: keyed by a key derived from the shop's secret.
+fn tag_4126() -> String {
+    PaymentTag::derived(NAME, &SecretString::from(SECRET)).tag("4126")
+}
+
 fn expected_create_body() -> Value {
     json!({
         "amount": "12.34",
@@ -62,7 +68,7 @@ fn expected_create_body() -> Value {
         "shop_order_id": "4126",
         "sign": vectors::INVOICE_CREATE_SIGN,
         "email": "payer@example.com",
-        "description": "Order 4126",
+        "description": format!("Order 4126 [pr:{}]", tag_4126()),
         "success_url": "https://shop.example/ok",
         "failed_url": "https://shop.example/ko",
         "callback_url": "https://router.example/v3/feennex/callback",
@@ -435,13 +441,15 @@ async fn fetch_sends_a_signed_check_and_maps_the_answer() {
     let mock = server
         .mock_async(|when, then| {
             signed_check(when).header("content-type", "application/json");
-            then.status(200).body(
-                r#"{"data":{"client_price":12.34,"created":"2024-04-10 12:59:13","is_unique":true,
+            then.status(200).body(format!(
+                r#"{{"data":{{"client_price":12.34,"created":"2024-04-10 12:59:13","is_unique":true,
+                    "description":"Order 4126 [pr:{}]",
                     "payment_id":11639480,"payway":"card_usd","processed":"2024-04-10 13:00:00",
                     "ps_currency":840,"ps_data":null,"shop_amount":12.34,"shop_currency":840,
-                    "shop_id":5,"shop_order_id":"4126","shop_refund":11.9,"status":4,"updated":null},
-                    "error_code":0,"message":"Ok","result":true}"#,
-            );
+                    "shop_id":5,"shop_order_id":"4126","shop_refund":11.9,"status":4,"updated":null}},
+                    "error_code":0,"message":"Ok","result":true}}"#,
+                tag_4126()
+            ));
         })
         .await;
     let fetched = provider(&server).fetch(PAYMENT_ID).await.unwrap();

@@ -1,5 +1,5 @@
-//! The payment tag in an invoice's `description`, when `PAYMENT_TAG_SECRET` is set: the
-//! description the PGM sent, then ` [pr:<tag>]` (the tag of the shop_order_id), within
+//! The payment tag in an invoice's `description` (keyed by `PAYMENT_TAG_SECRET`, or from the
+//! shop's secret key): the description the PGM sent, then ` [pr:<tag>]` (the tag of the shop_order_id), within
 //! Feennex's 255 characters. invoice/check and callbacks give the description back, so an
 //! invoice rebuilt from Feennex alone (after the store was lost) is adopted only when it
 //! carries the tag of its own shop_order_id: another invoice of the same shop is not taken for
