@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::delivery::{notification, records, redis_store, start_backlog};
-use common::redis_server::PASSWORD;
+use common::delivery::{notification, records, redis_store, spawn_notifier, start_backlog};
+use common::redis_server::{free_port, PASSWORD};
 use common::*;
 use payrouter::store::records::{Notification, Work};
 use payrouter::store::{Queue, RedisTarget};
@@ -117,6 +117,54 @@ async fn every_notification_is_delivered_across_a_primary_failover() {
     cluster.wait_cluster_ok().await;
     let delivered = backlog.all_delivered().await;
     assert_eq!(delivered.len(), 200);
+}
+
+/// The drain of a backlog queued while the receiver was down (connection refused), spread
+/// over every partition, once the receiver comes back: every notification arrives, and each
+/// webhook id once (one worker, whose leases are kept while it delivers). The bound is one of
+/// correctness, generous on a shared machine; one node drains the same in about a second.
+#[tokio::test]
+async fn a_backlog_queued_while_the_receiver_was_down_drains_once_per_webhook_id() {
+    const BACKLOG: usize = 2_500;
+    let cluster = RedisServer::start_cluster(3, 0, true).await;
+    let store = redis_store(seeds(&cluster)).await;
+    let records = records(store.clone());
+    let port = free_port();
+    let (worker, stop) = spawn_notifier(
+        store.clone(),
+        &format!("http://127.0.0.1:{port}/notify"),
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(2),
+    );
+    let ids: Vec<String> = (0..BACKLOG).map(|i| format!("msg_drain_{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let payment = format!("64b48c5b6ba2cd6a{:08}", i % 100);
+        records.enqueue(&notification(id, &payment)).await.unwrap();
+    }
+    let receiver = Receiver::start_on(
+        tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let up = std::time::Instant::now();
+    let delivered = eventually(60, || async {
+        let delivered = receiver.delivered();
+        (delivered.len() >= BACKLOG).then_some(delivered)
+    })
+    .await;
+    println!("{BACKLOG} drained in {:?}", up.elapsed());
+    stop.cancel();
+    worker.await.unwrap();
+    let mut per_id = std::collections::HashMap::new();
+    for r in receiver.delivered() {
+        *per_id.entry(r.id).or_insert(0) += 1;
+    }
+    assert_eq!(delivered.len(), BACKLOG);
+    assert_eq!(per_id.len(), BACKLOG);
+    assert!(ids.iter().all(|id| per_id.get(id) == Some(&1)));
+    let left = store.outbox_stats(Queue::Notifications).await.unwrap();
+    assert_eq!((left.pending, left.dead), (0, 0));
 }
 
 #[tokio::test]
