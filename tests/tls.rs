@@ -108,7 +108,11 @@ async fn pays_and_notifies(redis: &RedisServer, pid: &str, shop_tx: &str) {
     assert_eq!(router.status("fena", pid).await["status"], "ACCEPTED");
     receiver.notified(pid, "ACCEPTED", "PAYMENT").await;
     let (s, ready) = router.get("/readyz").await;
-    assert_eq!((s, ready["status"].clone()), (200, json!("ready")), "{ready}");
+    assert_eq!(
+        (s, ready["status"].clone()),
+        (200, json!("ready")),
+        "{ready}"
+    );
 }
 
 #[tokio::test]

@@ -77,7 +77,9 @@ fn spawn(args: &[String]) -> Child {
 fn node_args(port: u16, dir: &Path, password: Option<&str>, tls: Option<&Tls>) -> Vec<String> {
     let listen = match tls {
         None => vec!["--port".to_string(), port.to_string()],
-        Some(_) => ["--port", "0", "--tls-port", &port.to_string()].map(String::from).to_vec(),
+        Some(_) => ["--port", "0", "--tls-port", &port.to_string()]
+            .map(String::from)
+            .to_vec(),
     };
     let mut args = listen;
     args.extend(
@@ -356,9 +358,7 @@ impl RedisServer {
                     Some(_) => self.url_of(sentinel),
                     None => format!("127.0.0.1:{sentinel}"),
                 };
-                format!(
-                    "redis_sentinels = \"{sentinel}\"\nredis_sentinel_master = \"mymaster\"\n"
-                )
+                format!("redis_sentinels = \"{sentinel}\"\nredis_sentinel_master = \"mymaster\"\n")
             }
         }
     }
