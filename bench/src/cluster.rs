@@ -104,6 +104,23 @@ fn spread(values: &[u64]) -> f64 {
 /// Payments (each paid) whose `/check`s make the backlog: spread over the partitions.
 const BACKLOG_PAYMENTS: u64 = 100;
 
+/// Paid payments whose statuses are read in turn: spread over the partitions, so that the
+/// commands per primary measure the layout, not the one primary of a single payment's slot.
+const STATUS_PAYMENTS: usize = 48;
+
+/// `GET /v3/fena/status` of `ids`, one after the other.
+fn statuses(ids: Vec<String>) -> load::MakeRequest {
+    std::sync::Arc::new(move |i| {
+        hyper::Request::get(format!(
+            "/v3/fena/status?paymentId={}",
+            ids[i as usize % ids.len()]
+        ))
+        .header("host", "bench")
+        .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+        .expect("static request")
+    })
+}
+
 pub async fn cluster(r: &mut Report, http: &reqwest::Client, sim: &Proc, node: &Proc) {
     println!("6. cluster: one Redis node vs a Redis Cluster of three primaries on this machine");
     let dir = std::env::temp_dir().join(format!("payrouter-bench-cluster-{}", std::process::id()));
@@ -126,20 +143,24 @@ pub async fn cluster(r: &mut Report, http: &reqwest::Client, sim: &Proc, node: &
     .await;
     let before = per_primary(&primaries);
 
-    let (node_id, _) = paid_payment(http, sim, node, "cluster-status-node").await;
-    let (cluster_id, _) = paid_payment(http, sim, &on_cluster, "cluster-status").await;
-    let status = |p: &Proc, id: &str| {
-        load::run(
-            p.addr(),
-            64,
-            SECS,
-            None,
-            None,
-            load::get(format!("/v3/fena/status?paymentId={id}")),
-        )
-    };
-    let s_node = status(node, &node_id).await;
-    let s_cluster = status(&on_cluster, &cluster_id).await;
+    let mut node_ids = Vec::new();
+    let mut cluster_ids = Vec::new();
+    for i in 0..STATUS_PAYMENTS {
+        node_ids.push(
+            paid_payment(http, sim, node, &format!("cl-status-node-{i}"))
+                .await
+                .0,
+        );
+        cluster_ids.push(
+            paid_payment(http, sim, &on_cluster, &format!("cl-status-{i}"))
+                .await
+                .0,
+        );
+    }
+    let status =
+        |p: &Proc, ids: Vec<String>| load::run(p.addr(), 64, SECS, None, None, statuses(ids));
+    let s_node = status(node, node_ids).await;
+    let s_cluster = status(&on_cluster, cluster_ids).await;
     let pay = |tag: &'static str| {
         load::post_json("/v3/fena/pay", vec![], move |i| {
             json!({"amount": 1299, "currency": "GBP", "shopTransactionId": format!("{tag}-{i}")})
