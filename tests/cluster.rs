@@ -5,9 +5,10 @@
 
 mod common;
 
-use common::delivery::{notification, records, redis_store, start_backlog};
+use common::delivery::{notification, records, redis_store, spawn_notifier, start_backlog};
 use common::redis_server::PASSWORD;
 use common::*;
+use futures::StreamExt;
 use payrouter::store::records::{Notification, Work};
 use payrouter::store::{Queue, RedisTarget};
 
@@ -120,6 +121,69 @@ async fn every_notification_is_delivered_across_a_primary_failover() {
     cluster.wait_cluster_ok().await;
     let delivered = backlog.all_delivered().await;
     assert_eq!(delivered.len(), 200);
+}
+
+/// The drain of a backlog queued while the receiver was down (answering 500), spread over
+/// every partition, once the receiver comes back: every notification arrives, and each
+/// webhook id once (two replicas' workers take turns on the queues; a claimed item stays
+/// leased to one of them while it delivers). The bound is one of correctness, generous on a
+/// shared machine; the drain takes a few seconds.
+#[tokio::test]
+async fn a_backlog_queued_while_the_receiver_was_down_drains_once_per_webhook_id() {
+    const BACKLOG: usize = 2_500;
+    let cluster = RedisServer::start_cluster(3, 0, true).await;
+    let store = redis_store(seeds(&cluster)).await;
+    let records = records(store.clone());
+    let receiver = Receiver::start().await;
+    receiver.fail_next(usize::MAX);
+    let workers: Vec<_> = [store.clone(), redis_store(seeds(&cluster)).await]
+        .into_iter()
+        .map(|replica| {
+            spawn_notifier(
+                replica,
+                &receiver.url,
+                std::time::Duration::from_secs(10),
+                std::time::Duration::from_secs(2),
+            )
+        })
+        .collect();
+    let ids: Vec<String> = (0..BACKLOG).map(|i| format!("msg_drain_{i}")).collect();
+    let records = &records;
+    futures::stream::iter(ids.iter().enumerate())
+        .for_each_concurrent(32, |(i, id)| async move {
+            let payment = format!("64b48c5b6ba2cd6a{:08}", i % 100);
+            records.enqueue(&notification(id, &payment)).await.unwrap();
+        })
+        .await;
+    // Every notification has failed at least once before the receiver comes back.
+    eventually(60, || async {
+        let tried: std::collections::HashSet<String> =
+            receiver.all().into_iter().map(|r| r.id).collect();
+        (tried.len() == BACKLOG).then_some(())
+    })
+    .await;
+    receiver.fail_next(0);
+    let up = std::time::Instant::now();
+    eventually(60, || async {
+        (receiver.delivered().len() >= BACKLOG).then_some(())
+    })
+    .await;
+    println!("{BACKLOG} drained in {:?}", up.elapsed());
+    for (worker, stop) in workers {
+        stop.cancel();
+        worker.await.unwrap();
+    }
+    let mut per_id = std::collections::HashMap::new();
+    for r in receiver.delivered() {
+        *per_id.entry(r.id).or_insert(0) += 1;
+    }
+    assert_eq!(per_id.len(), BACKLOG);
+    assert!(
+        ids.iter().all(|id| per_id.get(id) == Some(&1)),
+        "{per_id:?}"
+    );
+    let left = store.outbox_stats(Queue::Notifications).await.unwrap();
+    assert_eq!((left.pending, left.dead), (0, 0));
 }
 
 #[tokio::test]

@@ -25,7 +25,9 @@ fn main() {
         rt.block_on(procs::serve_ceiling(port, args[3].clone()));
         return;
     }
-    rt.block_on(bench());
+    // `cluster`: figure 6 alone (printed; results.json is left as the last full run wrote it).
+    let only_cluster = args.get(1).map(String::as_str) == Some("cluster");
+    rt.block_on(bench(only_cluster));
 }
 
 pub(crate) struct Report {
@@ -50,7 +52,7 @@ struct Rig {
     receiver: Receiver,
 }
 
-async fn bench() {
+async fn bench(only_cluster: bool) {
     let http = reqwest::Client::new();
     let mut r = Report {
         rows: Vec::new(),
@@ -78,12 +80,17 @@ async fn bench() {
         receiver,
     };
 
-    pay_overhead(&mut r, &rig).await;
-    status_capacity(&mut r, &rig).await;
-    callbacks(&mut r, &rig).await;
-    notifications(&mut r, &rig).await;
-    memory(&mut r, &rig).await;
+    if !only_cluster {
+        pay_overhead(&mut r, &rig).await;
+        status_capacity(&mut r, &rig).await;
+        callbacks(&mut r, &rig).await;
+        notifications(&mut r, &rig).await;
+        memory(&mut r, &rig).await;
+    }
     cluster::cluster(&mut r, &rig.http, &rig.sim, &rig.red).await;
+    if only_cluster {
+        return;
+    }
 
     let out = json!({"cores": cores, "results": r.json});
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json");

@@ -1,8 +1,9 @@
 //! Private Redis deployments on free loopback ports, stopped when dropped: one redis-server,
 //! a Redis Cluster (primaries, optionally a replica each, optionally with a password), or a
-//! primary with a replica watched by a sentinel.
+//! primary with a replica watched by a sentinel; each of them over TLS only when given the
+//! certificates to serve (see [`Tls`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -29,6 +30,18 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Where a TLS deployment's files are: `ca.pem` (the CA its clients trust, through
+/// `SSL_CERT_FILE`), `server.pem` and `server.key` (for 127.0.0.1; also the certificate each
+/// node shows to the others on the cluster bus and on replication links).
+#[derive(Clone)]
+pub struct Tls(pub PathBuf);
+
+impl Tls {
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
 enum Mode {
     Single,
     Cluster,
@@ -40,6 +53,7 @@ pub struct RedisServer {
     nodes: Vec<(u16, Option<Child>)>,
     mode: Mode,
     password: Option<&'static str>,
+    tls: Option<Tls>,
     dir: PathBuf,
 }
 
@@ -58,38 +72,62 @@ fn spawn(args: &[String]) -> Child {
         .expect("redis-server must be installed (make test installs it)")
 }
 
-fn node_args(port: u16, dir: &std::path::Path, password: Option<&str>) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+/// A node listening on `port`, over TLS only when `tls` is given: then its replication links
+/// and its cluster bus are TLS too.
+fn node_args(port: u16, dir: &Path, password: Option<&str>, tls: Option<&Tls>) -> Vec<String> {
+    let listen = match tls {
+        None => vec!["--port".to_string(), port.to_string()],
+        Some(_) => ["--port", "0", "--tls-port", &port.to_string()]
+            .map(String::from)
+            .to_vec(),
+    };
+    let mut args = listen;
+    args.extend(
+        [
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .map(String::from),
+    );
     if let Some(pw) = password {
         args.extend(["--requirepass", pw, "--masterauth", pw].map(String::from));
+    }
+    if let Some(tls) = tls {
+        args.extend([
+            "--tls-cert-file".into(),
+            tls.file("server.pem"),
+            "--tls-key-file".into(),
+            tls.file("server.key"),
+            "--tls-ca-cert-file".into(),
+            tls.file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+            "--tls-replication".into(),
+            "yes".into(),
+            "--tls-cluster".into(),
+            "yes".into(),
+        ]);
     }
     args
 }
 
-fn plain_url(port: u16, password: Option<&str>) -> String {
+fn node_url(port: u16, password: Option<&str>, tls: bool) -> String {
+    let scheme = if tls { "rediss" } else { "redis" };
     match password {
-        Some(pw) => format!("redis://default:{pw}@127.0.0.1:{port}/"),
-        None => format!("redis://127.0.0.1:{port}/"),
+        Some(pw) => format!("{scheme}://default:{pw}@127.0.0.1:{port}/"),
+        None => format!("{scheme}://127.0.0.1:{port}/"),
     }
 }
 
 /// A connection to one node (cluster mode or not), retried until it answers PING.
-async fn connect(port: u16, password: Option<&str>) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(plain_url(port, password)).unwrap();
+async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(url).unwrap();
     for _ in 0..400 {
         if let Ok(mut c) = client.get_multiplexed_async_connection().await {
             if redis::cmd("PING")
@@ -102,19 +140,35 @@ async fn connect(port: u16, password: Option<&str>) -> redis::aio::MultiplexedCo
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("redis-server did not come up on port {port}");
+    panic!("redis-server did not come up at {url}");
 }
 
 impl RedisServer {
     pub async fn start() -> RedisServer {
         let port = free_port();
         let dir = temp_dir("redis", port);
-        let child = spawn(&node_args(port, &dir, None));
-        connect(port, None).await;
+        let child = spawn(&node_args(port, &dir, None, None));
+        connect(&node_url(port, None, false)).await;
         RedisServer {
             nodes: vec![(port, Some(child))],
             mode: Mode::Single,
             password: None,
+            tls: None,
+            dir,
+        }
+    }
+
+    /// One node over TLS only, its clients authenticating as `default` with [`PASSWORD`].
+    pub async fn start_tls(tls: &Tls) -> RedisServer {
+        let port = free_port();
+        let dir = temp_dir("redis-tls", port);
+        let child = spawn(&node_args(port, &dir, Some(PASSWORD), Some(tls)));
+        connect(&node_url(port, Some(PASSWORD), true)).await;
+        RedisServer {
+            nodes: vec![(port, Some(child))],
+            mode: Mode::Single,
+            password: Some(PASSWORD),
+            tls: Some(tls.clone()),
             dir,
         }
     }
@@ -122,6 +176,25 @@ impl RedisServer {
     /// A Redis Cluster of `primaries` primaries with `replicas` replicas each, its clients
     /// authenticating as `default` with [`PASSWORD`] when `with_auth`.
     pub async fn start_cluster(primaries: usize, replicas: usize, with_auth: bool) -> RedisServer {
+        Self::cluster(primaries, replicas, with_auth, None).await
+    }
+
+    /// The same cluster over TLS only: clients, the cluster bus and replication.
+    pub async fn start_cluster_tls(
+        primaries: usize,
+        replicas: usize,
+        with_auth: bool,
+        tls: &Tls,
+    ) -> RedisServer {
+        Self::cluster(primaries, replicas, with_auth, Some(tls.clone())).await
+    }
+
+    async fn cluster(
+        primaries: usize,
+        replicas: usize,
+        with_auth: bool,
+        tls: Option<Tls>,
+    ) -> RedisServer {
         let password = with_auth.then_some(PASSWORD);
         let ports: Vec<u16> = (0..primaries * (1 + replicas))
             .map(|_| free_port())
@@ -129,7 +202,7 @@ impl RedisServer {
         let dir = temp_dir("cluster", ports[0]);
         let mut nodes = Vec::new();
         for &port in &ports {
-            let mut args = node_args(port, &dir, password);
+            let mut args = node_args(port, &dir, password, tls.as_ref());
             args.extend(
                 [
                     "--cluster-enabled",
@@ -147,11 +220,14 @@ impl RedisServer {
             nodes.push((port, Some(spawn(&args))));
         }
         for &port in &ports {
-            connect(port, password).await;
+            connect(&node_url(port, password, tls.is_some())).await;
         }
         let mut create = Command::new("redis-cli");
         if let Some(pw) = password {
             create.args(["-a", pw, "--no-auth-warning"]);
+        }
+        if let Some(tls) = &tls {
+            create.args(["--tls", "--cacert", &tls.file("ca.pem")]);
         }
         create.args(["--cluster", "create"]);
         create.args(ports.iter().map(|p| format!("127.0.0.1:{p}")));
@@ -168,6 +244,7 @@ impl RedisServer {
             nodes,
             mode: Mode::Cluster,
             password,
+            tls,
             dir,
         };
         server.wait_cluster_ok().await;
@@ -176,32 +253,53 @@ impl RedisServer {
 
     /// A primary and its replica, watched by one sentinel (quorum 1) as `mymaster`.
     pub async fn start_sentinel() -> RedisServer {
+        Self::sentinel(None).await
+    }
+
+    /// The same over TLS only: clients, the sentinel, and its and the replica's links to the
+    /// primary.
+    pub async fn start_sentinel_tls(tls: &Tls) -> RedisServer {
+        Self::sentinel(Some(tls.clone())).await
+    }
+
+    async fn sentinel(tls: Option<Tls>) -> RedisServer {
         let (primary, replica, sentinel) = (free_port(), free_port(), free_port());
         let dir = temp_dir("sentinel", primary);
-        let p = spawn(&node_args(primary, &dir, None));
-        let mut replica_args = node_args(replica, &dir, None);
+        let p = spawn(&node_args(primary, &dir, None, tls.as_ref()));
+        let mut replica_args = node_args(replica, &dir, None, tls.as_ref());
         replica_args.extend([
             "--replicaof".into(),
             "127.0.0.1".into(),
             primary.to_string(),
         ]);
         let r = spawn(&replica_args);
-        connect(primary, None).await;
-        connect(replica, None).await;
+        connect(&node_url(primary, None, tls.is_some())).await;
+        connect(&node_url(replica, None, tls.is_some())).await;
         let data = RedisServer {
             nodes: vec![(primary, Some(p)), (replica, Some(r))],
             mode: Mode::Single,
             password: None,
+            tls,
             dir: dir.clone(),
         };
         // The sentinel learns the replicas from the primary's INFO: start it once the replica
         // is attached, or it may only see it ten seconds later.
         data.wait_replicas_in_sync().await;
         let conf = dir.join("sentinel.conf");
+        let listen = match &data.tls {
+            None => format!("port {sentinel}\n"),
+            Some(tls) => format!(
+                "port 0\ntls-port {sentinel}\ntls-cert-file {}\ntls-key-file {}\n\
+                 tls-ca-cert-file {}\ntls-auth-clients no\ntls-replication yes\n",
+                tls.file("server.pem"),
+                tls.file("server.key"),
+                tls.file("ca.pem")
+            ),
+        };
         std::fs::write(
             &conf,
             format!(
-                "port {sentinel}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
+                "{listen}bind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary} 1\n\
                  sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
                 dir.display()
             ),
@@ -214,7 +312,7 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut c = connect(sentinel, None).await;
+        let mut c = connect(&data.url_of(sentinel)).await;
         let mut server = data;
         server.nodes.push((sentinel, Some(s)));
         server.mode = Mode::Sentinel { sentinel };
@@ -235,7 +333,12 @@ impl RedisServer {
 
     /// The URL of the (first) node.
     pub fn url(&self) -> String {
-        plain_url(self.nodes[0].0, self.password)
+        self.url_of(self.nodes[0].0)
+    }
+
+    /// The URL of the process on `port`.
+    fn url_of(&self, port: u16) -> String {
+        node_url(port, self.password, self.tls.is_some())
     }
 
     /// The configuration line that points a router at this deployment.
@@ -246,20 +349,24 @@ impl RedisServer {
                 "redis_cluster_nodes = \"{}\"\n",
                 self.nodes
                     .iter()
-                    .map(|(p, _)| plain_url(*p, self.password))
+                    .map(|(p, _)| self.url_of(*p))
                     .collect::<Vec<_>>()
                     .join(",")
             ),
-            Mode::Sentinel { sentinel } => format!(
-                "redis_sentinels = \"127.0.0.1:{sentinel}\"\nredis_sentinel_master = \"mymaster\"\n"
-            ),
+            Mode::Sentinel { sentinel } => {
+                let sentinel = match self.tls {
+                    Some(_) => self.url_of(sentinel),
+                    None => format!("127.0.0.1:{sentinel}"),
+                };
+                format!("redis_sentinels = \"{sentinel}\"\nredis_sentinel_master = \"mymaster\"\n")
+            }
         }
     }
 
     /// Empties every primary.
     pub async fn flushall(&self) {
         for port in self.primaries().await {
-            let mut c = connect(port, self.password).await;
+            let mut c = connect(&self.url_of(port)).await;
             redis::cmd("FLUSHALL")
                 .query_async::<()>(&mut c)
                 .await
@@ -280,7 +387,7 @@ impl RedisServer {
         match self.mode {
             Mode::Single => vec![self.nodes[0].0],
             Mode::Sentinel { sentinel } => {
-                let mut c = connect(sentinel, None).await;
+                let mut c = connect(&self.url_of(sentinel)).await;
                 let (_, port): (String, u16) = redis::cmd("SENTINEL")
                     .arg("get-master-addr-by-name")
                     .arg("mymaster")
@@ -319,7 +426,7 @@ impl RedisServer {
 
     async fn cluster_nodes(&self) -> Vec<ClusterNode> {
         let port = self.live_ports()[0];
-        let mut c = connect(port, self.password).await;
+        let mut c = connect(&self.url_of(port)).await;
         let text: String = redis::cmd("CLUSTER")
             .arg("NODES")
             .query_async(&mut c)
@@ -332,7 +439,7 @@ impl RedisServer {
     pub async fn keys_per_primary(&self) -> Vec<(u16, u64)> {
         let mut counts = Vec::new();
         for port in self.primaries().await {
-            let mut c = connect(port, self.password).await;
+            let mut c = connect(&self.url_of(port)).await;
             let n: u64 = redis::cmd("DBSIZE").query_async(&mut c).await.unwrap();
             counts.push((port, n));
         }
@@ -356,7 +463,7 @@ impl RedisServer {
         for _ in 0..600 {
             let mut ok = true;
             for port in self.live_ports() {
-                let mut c = connect(port, self.password).await;
+                let mut c = connect(&self.url_of(port)).await;
                 let info: String = redis::cmd("CLUSTER")
                     .arg("INFO")
                     .query_async(&mut c)
@@ -385,7 +492,7 @@ impl RedisServer {
         for _ in 0..600 {
             let mut synced = true;
             for &port in &data {
-                let mut c = connect(port, self.password).await;
+                let mut c = connect(&self.url_of(port)).await;
                 let info: String = redis::cmd("INFO")
                     .arg("replication")
                     .query_async(&mut c)
