@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use super::{signature, NotifyHandle};
+use super::{signature, Alert, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
-use crate::store::records::{Notification, Outbox, Rotation};
+use crate::store::records::{Notification, Outbox, Rotation, Work};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -34,6 +34,8 @@ pub struct Notifier {
     lease: Duration,
     /// How long a dead letter is kept (DEAD_LETTER_RETENTION_DAYS).
     dead_letter_retention: Duration,
+    /// Queue a `notification.dead` ops alert for each death (OPS_ALERT_URL is set).
+    alert_on_death: bool,
 }
 
 /// How many notifications one claim takes, and how many are in flight at once.
@@ -55,6 +57,18 @@ enum Delivery {
     Failed(String),
 }
 
+/// initial × 2^(attempt-1), capped at `max`, times a random factor in [0.8, 1.2) so that many
+/// deliveries failing together do not retry together.
+pub(super) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let initial = initial.as_millis() as u64;
+    let max = max.as_millis() as u64;
+    let base = initial
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(40))
+        .min(max);
+    let factor = rand::thread_rng().gen_range(0.8..1.2);
+    Duration::from_millis((base as f64 * factor) as u64)
+}
+
 impl Notifier {
     pub fn new(store: Arc<dyn Store>, settings: NotifierSettings, wake: NotifyHandle) -> Self {
         let http = reqwest::Client::builder()
@@ -70,6 +84,15 @@ impl Notifier {
             wake,
             lease: LEASE,
             dead_letter_retention: Duration::from_secs(30 * 86_400),
+            alert_on_death: false,
+        }
+    }
+
+    /// Queues a `notification.dead` ops alert whenever a notification dies.
+    pub fn with_dead_alerts(self) -> Self {
+        Notifier {
+            alert_on_death: true,
+            ..self
         }
     }
 
@@ -161,6 +184,7 @@ impl Notifier {
                 tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
                 n.dead_ms = now_ms();
                 n.last_error = Some(reason);
+                self.alert_death(&n).await;
                 self.outbox.dead(&n).await
             }
             Delivery::Failed(reason) => {
@@ -178,16 +202,24 @@ impl Notifier {
         }
     }
 
-    /// initial × 2^(attempt-1), capped, times a random factor in [0.8, 1.2) so that many
-    /// notifications failing together do not retry together.
+    /// Queues the ops alert of `n`'s death before the death is recorded: should recording it
+    /// fail, the notification is taken again and dies again under the same alert id.
+    async fn alert_death(&self, n: &Notification) {
+        if !self.alert_on_death {
+            return;
+        }
+        let alert = Work::Alert(Alert::notification_dead(n, n.dead_ms));
+        if let Err(e) = self.outbox.push(&alert, n.partition).await {
+            tracing::error!(id = %n.id, error = %e, "cannot queue the notification.dead ops alert");
+        }
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
-        let initial = self.settings.retry_initial.as_millis() as u64;
-        let max = self.settings.retry_max.as_millis() as u64;
-        let base = initial
-            .saturating_mul(1u64 << attempt.saturating_sub(1).min(40))
-            .min(max);
-        let factor = rand::thread_rng().gen_range(0.8..1.2);
-        Duration::from_millis((base as f64 * factor) as u64)
+        backoff(
+            self.settings.retry_initial,
+            self.settings.retry_max,
+            attempt,
+        )
     }
 
     async fn deliver(&self, n: &Notification) -> Delivery {

@@ -3,7 +3,7 @@
 //! The store knows nothing about payments. It offers the few atomic steps the engine needs so
 //! that several replicas on one Redis behave as one: compare-and-set on a version (which gives
 //! idempotency reservations, forward-only transitions and poll windows) and durable queues of
-//! timed work (notifications to deliver, payments to look at again) written in the same step
+//! timed work (notifications to deliver, payments to look at again, operator alerts) written in the same step
 //! as the state they follow from. The engine reaches it only through the typed layer in
 //! [`records`].
 
@@ -61,6 +61,8 @@ pub enum Queue {
     Notifications,
     /// Payments to ask the provider about again (missed callbacks, poll windows).
     Refreshes,
+    /// Operational alerts waiting for delivery to OPS_ALERT_URL.
+    Alerts,
 }
 
 impl Queue {
@@ -68,6 +70,7 @@ impl Queue {
         match self {
             Queue::Notifications => "notify",
             Queue::Refreshes => "refresh",
+            Queue::Alerts => "alert",
         }
     }
 }
