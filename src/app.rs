@@ -99,6 +99,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     let wake = NotifyHandle::default();
     let route_timeout = Duration::from_millis(config.route_timeout_ms);
     let records = Records::new(store.clone(), keys, config.retention(), wake.clone());
+    let timelines = records.timelines().clone();
     let mut engine = Engine::new(
         records,
         providers,
@@ -123,7 +124,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         },
         wake,
     )
-    .with_dead_letter_retention(config.dead_letter_retention());
+    .with_dead_letter_retention(config.dead_letter_retention())
+    .with_timelines(timelines);
     // Ops alerts: dead notifications and stuck payments, queued in the store and sent by any
     // replica's sender.
     let (notifier, alerts) = match &config.ops_alert_url {

@@ -4,6 +4,7 @@
 //! delivers notifications; providers live in their own crates and are named only in
 //! `registry`.
 
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod contract;

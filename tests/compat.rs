@@ -99,13 +99,16 @@ async fn seed_memory(store: &MemoryStore) {
         assert!(store.put_if(key, 0, &doc, None, None).await.unwrap());
     }
     store
-        .outbox_push(&OutboxItem {
-            queue: Queue::Notifications,
-            partition: Partition(0),
-            id: QUEUED_ID.into(),
-            doc: queued_notification(),
-            due_ms: 1795976260803,
-        })
+        .outbox_push(
+            &OutboxItem {
+                queue: Queue::Notifications,
+                partition: Partition(0),
+                id: QUEUED_ID.into(),
+                doc: queued_notification(),
+                due_ms: 1795976260803,
+            },
+            None,
+        )
         .await
         .unwrap();
 }

@@ -12,7 +12,8 @@ use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::NotifyHandle;
 use payrouter::store::records::{Keys, Records};
 use payrouter::store::{
-    Claimed, MemoryStore, OutboxItem, OutboxStats, Partition, Queue, Store, StoreError, Versioned,
+    Append, Beside, Claimed, MemoryStore, OutboxItem, OutboxStats, PageQuery, Partition, Queue,
+    Store, StoreError, Versioned,
 };
 use payrouter_provider::{Currency, Money, PayOrder};
 use serde_json::Map;
@@ -45,10 +46,10 @@ impl Store for Counting {
         expected: u64,
         doc: &str,
         ttl: Option<Duration>,
-        outbox: Option<&OutboxItem>,
+        beside: Option<&Beside<'_>>,
     ) -> Result<bool, StoreError> {
         self.count();
-        self.inner.put_if(key, expected, doc, ttl, outbox).await
+        self.inner.put_if(key, expected, doc, ttl, beside).await
     }
 
     async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError> {
@@ -56,9 +57,13 @@ impl Store for Counting {
         self.inner.delete_if(key, expected).await
     }
 
-    async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
+    async fn outbox_push(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
         self.count();
-        self.inner.outbox_push(item).await
+        self.inner.outbox_push(item, timeline).await
     }
 
     async fn outbox_claim(
@@ -94,19 +99,88 @@ impl Store for Counting {
         queue: Queue,
         partition: Partition,
         id: &str,
+        timeline: Option<&Append<'_>>,
     ) -> Result<(), StoreError> {
         self.count();
-        self.inner.outbox_done(queue, partition, id).await
+        self.inner.outbox_done(queue, partition, id, timeline).await
     }
 
-    async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
+    async fn outbox_retry(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
         self.count();
-        self.inner.outbox_retry(item).await
+        self.inner.outbox_retry(item, timeline).await
     }
 
-    async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
+    async fn outbox_dead(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
         self.count();
-        self.inner.outbox_dead(item).await
+        self.inner.outbox_dead(item, timeline).await
+    }
+
+    async fn outbox_revive(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<bool, StoreError> {
+        self.count();
+        self.inner.outbox_revive(item, timeline).await
+    }
+
+    async fn outbox_get(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<Option<OutboxItem>, StoreError> {
+        self.count();
+        self.inner.outbox_get(queue, partition, id).await
+    }
+
+    async fn outbox_dead_get(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.count();
+        self.inner.outbox_dead_get(queue, partition, id).await
+    }
+
+    async fn outbox_pending_page(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        query: &PageQuery,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.count();
+        self.inner
+            .outbox_pending_page(queue, partition, query)
+            .await
+    }
+
+    async fn timeline_append(&self, append: &Append<'_>) -> Result<(), StoreError> {
+        self.count();
+        self.inner.timeline_append(append).await
+    }
+
+    async fn timeline(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        self.count();
+        self.inner.timeline(key).await
+    }
+
+    async fn index_page(
+        &self,
+        key: &str,
+        query: &PageQuery,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        self.count();
+        self.inner.index_page(key, query).await
     }
 
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {

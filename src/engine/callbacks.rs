@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{now_ms, Engine, Error, Result};
+use crate::store::records::Source;
 
 /// The rate used when none is configured.
 const DEFAULT_RATE: NonZeroU32 = NonZeroU32::new(20).expect("20 is not zero");
@@ -115,7 +116,10 @@ impl Engine {
         }
         count(p, "fetched");
         if known {
-            Ok(self.fetch_and_apply(p, payment_id).await?.1)
+            Ok(self
+                .fetch_and_apply(p, payment_id, Source::Callback)
+                .await?
+                .1)
         } else {
             // Rebuilt from the provider if it knows the id (a store loss); 404 otherwise.
             self.load(p, payment_id).await?;

@@ -2,6 +2,7 @@
 //! the provider's poll window, forward-only state changes, the refund ledger, and a
 //! notification enqueued in the same store step as each real change.
 
+mod admin;
 mod callbacks;
 mod idempotency;
 mod operations;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::notify::StuckAlerts;
 use crate::store::records::{
-    Notification, PaymentRecord, PollWindow, Records, Snapshot, Step, Work,
+    Notification, PaymentRecord, PollWindow, Records, Snapshot, Source, Step, TimelineEvent, Work,
 };
 use crate::store::{Store, StoreError};
 
@@ -58,6 +59,7 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+pub use admin::Rechecked;
 pub use reconcile::RecheckSchedule;
 
 /// The enabled providers by name. The only place providers are named is `crate::registry`.
@@ -211,6 +213,11 @@ impl Engine {
                     None => Step::Write {
                         doc: rebuilt.clone(),
                         work: moved.then(|| self.notification(&rebuilt)),
+                        events: vec![TimelineEvent::state_seen(
+                            rebuilt.created_ms,
+                            &rebuilt.state,
+                            Source::Rebuild,
+                        )],
                         answer: (rebuilt.clone(), true),
                     },
                 })
@@ -316,13 +323,19 @@ impl Engine {
         Ok(self.records.hold(&key, &PollWindow { interval }).await?)
     }
 
-    /// Fetches the provider's state (when the poll window allows) and applies it. Returns the
-    /// record as it now stands and whether a notification of a change was enqueued.
-    async fn refresh(&self, p: &dyn Provider, rec: PaymentRecord) -> Result<(PaymentRecord, bool)> {
+    /// Fetches the provider's state (when the poll window allows) and applies it, on behalf
+    /// of `source`. Returns the record as it now stands and whether a notification of a change
+    /// was enqueued.
+    async fn refresh(
+        &self,
+        p: &dyn Provider,
+        rec: PaymentRecord,
+        source: Source,
+    ) -> Result<(PaymentRecord, bool)> {
         if !self.claim_poll(p, &rec.payment_id).await? {
             return Ok((rec, false));
         }
-        self.fetch_and_apply(p, &rec.payment_id).await
+        self.fetch_and_apply(p, &rec.payment_id, source).await
     }
 
     /// Fetches the provider's state now, whatever the poll window, and applies it. The fetch
@@ -331,20 +344,22 @@ impl Engine {
         &self,
         p: &dyn Provider,
         payment_id: &str,
+        source: Source,
     ) -> Result<(PaymentRecord, bool)> {
         let started_ms = now_ms();
         let fetched = self.call(p, Operation::Status, p.fetch(payment_id)).await?;
-        self.apply(p, fetched, started_ms).await
+        self.apply(p, fetched, started_ms, source).await
     }
 
     /// Applies a state fetched by a fetch that started at `started_ms`, forward-only and only
     /// if no later-started fetch was applied; a real change enqueues one notification in the
-    /// same atomic store step.
+    /// same atomic store step, and so does the state's event on the payment's timeline.
     async fn apply(
         &self,
         p: &dyn Provider,
         fetched: FetchedPayment,
         started_ms: i64,
+        source: Source,
     ) -> Result<(PaymentRecord, bool)> {
         if fetched.state.unknown {
             metrics::counter!("payrouter_provider_unknown_state_total", "provider" => p.name())
@@ -377,13 +392,15 @@ impl Engine {
                 // but only a change the PGM can see (status, action, finality, metadata) is
                 // notified.
                 let (seen, was_final) = (visible_part(&rec), rec.state.is_final);
-                rec.apply(fetched.state.clone(), now_ms());
+                let now = now_ms();
+                rec.apply(fetched.state.clone(), now);
                 let visible = seen != visible_part(&rec) || was_final != rec.state.is_final;
                 let work = visible.then(|| self.notification(&rec));
                 Ok(Step::Write {
                     answer: (rec.clone(), true, visible),
                     doc: rec,
                     work,
+                    events: vec![TimelineEvent::state_seen(now, &fetched.state, source)],
                 })
             })
             .await?;
@@ -399,19 +416,24 @@ impl Engine {
     }
 
     /// Applies `change` to the stored payment, re-running it on a concurrent write; `change`
-    /// answers whether it changed anything (nothing to write otherwise).
+    /// answers the events of what it changed (None: nothing changed, nothing to write).
     async fn update(
         &self,
         p: &dyn Provider,
         payment_id: &str,
-        mut change: impl FnMut(&mut PaymentRecord) -> bool,
+        mut change: impl FnMut(&mut PaymentRecord) -> Option<Vec<TimelineEvent>>,
     ) -> Result<PaymentRecord> {
         self.change_payment(p, payment_id, |mut rec| {
-            if !change(&mut rec) {
+            let Some(events) = change(&mut rec) else {
                 return Ok(Step::Keep(rec));
-            }
+            };
             rec.updated_ms = now_ms();
-            Ok(Step::write(rec.clone(), rec))
+            Ok(Step::Write {
+                doc: rec.clone(),
+                work: None,
+                events,
+                answer: rec,
+            })
         })
         .await
     }

@@ -7,7 +7,9 @@ use payrouter_provider::{
 
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::{PaymentStatus, RefundResponse};
-use crate::store::records::{PaymentRecord, RefundEntry, RefundState};
+use crate::store::records::{
+    Event, PaymentRecord, RefundEntry, RefundState, Source, TimelineEvent,
+};
 use std::sync::Arc;
 
 impl Engine {
@@ -19,7 +21,11 @@ impl Engine {
         if rec.is_settled() {
             return Ok(rec.view());
         }
-        Ok(self.refresh(p.as_ref(), rec).await?.0.view())
+        Ok(self
+            .refresh(p.as_ref(), rec, Source::Status)
+            .await?
+            .0
+            .view())
     }
 
     /// Like status, but always asks the provider (CONTRACT §2) and always sends a
@@ -34,7 +40,8 @@ impl Engine {
         let (rec, changed) = if self.claim_poll(p.as_ref(), payment_id).await?
             || !caps.hard_poll_limit
         {
-            self.fetch_and_apply(p.as_ref(), payment_id).await?
+            self.fetch_and_apply(p.as_ref(), payment_id, Source::Check)
+                .await?
         } else {
             tracing::info!(
                 provider = p.name(),
@@ -73,11 +80,13 @@ impl Engine {
         let rec = if rec.has_unconfirmed_refund() {
             // Whether an unanswered refund reached the provider shows in its state now: known
             // before another refund is asked, the ledger can later tell the two apart.
-            self.fetch_and_apply(p.as_ref(), payment_id).await?.0
+            self.fetch_and_apply(p.as_ref(), payment_id, Source::Refund)
+                .await?
+                .0
         } else if rec.is_settled() {
             rec
         } else {
-            self.refresh(p.as_ref(), rec).await?.0
+            self.refresh(p.as_ref(), rec, Source::Refund).await?.0
         };
         if rec.amount.currency != amount.currency {
             return Err(Error::invalid(
@@ -93,17 +102,24 @@ impl Engine {
         let mut refusal = None;
         self.update(p.as_ref(), payment_id, |r| {
             refusal = refund_refusal(r, amount.minor, partial);
-            if refusal.is_none() {
+            refusal.is_none().then(|| {
+                let at_ms = now_ms();
                 r.refunds.push(RefundEntry {
                     id: refund_id.clone(),
                     amount: amount.minor,
                     state: RefundState::Pending,
-                    at_ms: now_ms(),
+                    at_ms,
                     // Until the provider answers, nobody knows whether it saw the refund.
                     unconfirmed: true,
                 });
-            }
-            refusal.is_none()
+                vec![TimelineEvent::new(
+                    at_ms,
+                    Event::RefundRequested {
+                        refund_id: refund_id.clone(),
+                        amount: amount.minor,
+                    },
+                )]
+            })
         })
         .await?;
         if let Some(reason) = refusal {
@@ -118,6 +134,20 @@ impl Engine {
         let settle = |state: Option<RefundState>| {
             let id = refund_id.clone();
             move |r: &mut PaymentRecord| {
+                let named = match state {
+                    Some(RefundState::Pending) => "pending",
+                    Some(RefundState::Completed) => "completed",
+                    Some(RefundState::Rejected) => "rejected",
+                    None => "withdrawn",
+                };
+                let event = TimelineEvent::new(
+                    now_ms(),
+                    Event::RefundSettled {
+                        refund_id: id.clone(),
+                        amount: amount.minor,
+                        state: named.into(),
+                    },
+                );
                 match state {
                     // A provider state applied meanwhile may have settled it already.
                     Some(s) => r
@@ -130,7 +160,7 @@ impl Engine {
                         }),
                     None => r.refunds.retain(|e| e.id != id),
                 }
-                true
+                Some(vec![event])
             }
         };
         match outcome {
@@ -204,7 +234,9 @@ impl Engine {
         };
         let result = match subject {
             CallbackSubject::Payment { payment_id } => {
-                self.payment_callback(p.as_ref(), &payment_id).await
+                let result = self.payment_callback(p.as_ref(), &payment_id).await;
+                self.record_callback(p.as_ref(), &payment_id, &result).await;
+                result
             }
             CallbackSubject::Subscription { token } => {
                 self.subscription_callback(p.as_ref(), &token).await
@@ -231,10 +263,35 @@ impl Engine {
         Ok(p.callback_ack())
     }
 
+    /// Writes a callback about a payment to its timeline when nothing else did: a state it
+    /// made the router apply is there already (source `callback`). A callback about an id the
+    /// router does not hold (unknown, malformed, or over the fetch rate before it could be
+    /// looked up) is not: it has no timeline, and one must not be made for any id sent.
+    async fn record_callback(&self, p: &dyn Provider, payment_id: &str, result: &Result<bool>) {
+        let (accepted, reason) = match result {
+            Ok(true) => return,
+            Ok(false) => (
+                true,
+                "accepted; no change to notify (a look deferred by the poll window or the fetch rate is made by a recheck)"
+                    .to_string(),
+            ),
+            Err(Error::NotFound(_) | Error::Invalid { .. } | Error::RateLimited(_)) => return,
+            Err(e) => (false, e.to_string()),
+        };
+        let event = TimelineEvent::new(now_ms(), Event::CallbackReceived { accepted, reason });
+        if let Err(e) = self.records.record(p.name(), payment_id, &[event]).await {
+            tracing::warn!(provider = p.name(), payment_id, error = %e, "cannot write a callback to the payment's timeline");
+        }
+    }
+
     /// The contract's GET callback ping: refresh and notify on change.
     pub async fn ping(&self, p: &Arc<dyn Provider>, payment_id: &str) -> Result<PaymentStatus> {
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
-        Ok(self.refresh(p.as_ref(), rec).await?.0.view())
+        Ok(self
+            .refresh(p.as_ref(), rec, Source::Callback)
+            .await?
+            .0
+            .view())
     }
 
     /// The form of a POST redirect, for the page that submits it.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::idempotency::{Claim, Reserved};
 use super::{Engine, Error, Result};
 use crate::contract::PayResponse;
-use crate::store::records::PaymentRecord;
+use crate::store::records::{Event, PaymentRecord, TimelineEvent};
 
 /// What makes two creating requests "the same": amount, currency and providerData, plus
 /// whatever else the operation adds (a subscription's cadence).
@@ -178,7 +178,19 @@ impl Engine {
         };
         let key = self.records.keys().payment(p.name(), &rec.payment_id);
         let recheck = self.first_recheck(p.name(), &rec.payment_id);
-        if !self.records.create(&key, &rec, Some(recheck)).await? {
+        let created = TimelineEvent::new(
+            now,
+            Event::Created {
+                provider_status: rec.state.provider_status.clone(),
+                status: rec.state.status,
+                result: response.result,
+            },
+        );
+        if !self
+            .records
+            .create(&key, &rec, Some(recheck), &[created])
+            .await?
+        {
             tracing::warn!(payment_id = %rec.payment_id, "payment record already existed");
         }
         metrics::counter!("payrouter_payments_created_total", "provider" => p.name()).increment(1);

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use payrouter_provider::PaymentStatusKind;
 
 use super::{now_ms, Engine, Error, Result};
-use crate::store::records::{Recheck, Rotation, Work};
+use crate::store::records::{Recheck, Rotation, Source, Work};
 
 /// A payment still pending this long after its creation is worth a person's look.
 const STALE_PENDING_MS: i64 = 24 * 3600 * 1000;
@@ -116,7 +116,7 @@ impl Engine {
         metrics::counter!("payrouter_rechecks_total", "outcome" => outcome).increment(1);
         let result = match outcome {
             // A callback's look is done once made; the payment's own schedule goes on.
-            "pending" if r.after_callback => outbox.done(&r).await,
+            "pending" if r.after_callback => outbox.done(&r, &[]).await,
             "pending" | "error" => {
                 let attempt = r.attempt + 1;
                 let mut due = now_ms() + self.rechecks.delay_ms(attempt);
@@ -124,18 +124,21 @@ impl Engine {
                     due = due.min(stuck_at);
                 }
                 outbox
-                    .retry(&Recheck {
-                        attempt,
-                        due_ms: due,
-                        ..r
-                    })
+                    .retry(
+                        &Recheck {
+                            attempt,
+                            due_ms: due,
+                            ..r
+                        },
+                        &[],
+                    )
                     .await
             }
             _ => {
                 if outcome == "gave_up" {
                     tracing::warn!(provider = %r.provider, payment_id = %r.payment_id, "payment still pending after the last recheck");
                 }
-                outbox.done(&r).await
+                outbox.done(&r, &[]).await
             }
         };
         if let Err(e) = result {
@@ -155,7 +158,7 @@ impl Engine {
             });
         }
         let created_ms = rec.created_ms;
-        let rec = self.refresh(p.as_ref(), rec).await?.0;
+        let rec = self.refresh(p.as_ref(), rec, Source::Recheck).await?.0;
         let settled = rec.is_settled();
         // Counted for the "pending for over a day" alert (deploy/prometheus/alerts.yml).
         if !settled && now_ms() - created_ms > STALE_PENDING_MS {

@@ -69,7 +69,7 @@ impl Engine {
     ) -> Result<()> {
         let rec = new_record(p, token, terms);
         let key = self.records.keys().subscription(p.name(), token);
-        self.records.create(&key, &rec, None).await?;
+        self.records.create(&key, &rec, None, &[]).await?;
         Ok(())
     }
 
@@ -113,6 +113,7 @@ impl Engine {
                 Ok(Step::Write {
                     doc: rec,
                     work: notification.map(|n| Work::Notify(Notification::new(&n, now_ms()))),
+                    events: Vec::new(),
                     answer: (),
                 })
             })

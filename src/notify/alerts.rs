@@ -133,9 +133,9 @@ impl Alert {
         }
     }
 
-    /// `notification.dead` for `n`, which has just died. Its id follows from the notification
-    /// and its attempts, so queuing it twice for one death (a worker retrying the step) keeps
-    /// one alert, while a death after a redelivery is a new one.
+    /// `notification.dead` for `n`, which died at `now_ms`. Its id follows from the
+    /// notification and the time of its death, so a death after a redelivery (which resets
+    /// the attempts) is a new alert, not a repeat a receiver would drop as a duplicate.
     pub fn notification_dead(n: &Notification, now_ms: i64) -> Alert {
         let carried: Option<serde_json::Value> = serde_json::from_str(n.body()).ok();
         let field = |k: &str| {
@@ -157,7 +157,7 @@ impl Alert {
             dead_at: rfc3339(now_ms),
         };
         Alert::new(
-            format!("alert_dead_{}_{}", n.id, n.attempts),
+            format!("alert_dead_{}_{}", n.id, now_ms),
             "notification.dead",
             &n.provider,
             &n.payment_id,
@@ -215,6 +215,10 @@ impl Queued for Alert {
 
     fn in_partition(self, partition: Partition) -> Self {
         Alert { partition, ..self }
+    }
+
+    fn payment(&self) -> (&str, &str) {
+        (&self.provider, &self.payment_id)
     }
 }
 
@@ -319,7 +323,7 @@ impl AlertSender {
             Ok(()) => {
                 metrics::counter!("payrouter_ops_alerts_total", "outcome" => "delivered")
                     .increment(1);
-                self.outbox.done(&a).await
+                self.outbox.done(&a, &[]).await
             }
             // An alert about trouble must not become trouble itself: past its last attempt it
             // is logged (the same facts) and dropped, not kept as a dead letter of its own.
@@ -327,7 +331,7 @@ impl AlertSender {
                 metrics::counter!("payrouter_ops_alerts_total", "outcome" => "dropped")
                     .increment(1);
                 tracing::error!(id = %a.id, attempts = a.attempts, reason, body = a.body(), "ops alert dropped after its last attempt");
-                self.outbox.done(&a).await
+                self.outbox.done(&a, &[]).await
             }
             Err(reason) => {
                 metrics::counter!("payrouter_ops_alerts_total", "outcome" => "retry").increment(1);
@@ -339,7 +343,7 @@ impl AlertSender {
                 tracing::warn!(id = %a.id, attempts = a.attempts, retry_in_ms = delay.as_millis() as u64, reason, "ops alert failed; will retry");
                 a.due_ms = now_ms() + delay.as_millis() as i64;
                 a.last_error = Some(reason);
-                self.outbox.retry(&a).await
+                self.outbox.retry(&a, &[]).await
             }
         };
         if let Err(e) = result {
@@ -381,7 +385,7 @@ mod tests {
     fn a_dead_notification_alert_names_it_and_why_it_died() {
         let n: Notification = serde_json::from_str(STORED).unwrap();
         let a = Alert::notification_dead(&n, 5000);
-        assert_eq!(a.id, "alert_dead_msg_1_3");
+        assert_eq!(a.id, "alert_dead_msg_1_5000");
         let body: serde_json::Value = serde_json::from_str(a.body()).unwrap();
         assert_eq!(body["type"], "notification.dead");
         assert_eq!(body["timestamp"], "1970-01-01T00:00:05.000Z");

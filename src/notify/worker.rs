@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use super::{signature, Alert, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
-use crate::store::records::{Notification, Outbox, Rotation, Work};
+use crate::store::records::{
+    Event, Notification, Outbox, Rotation, TimelineEvent, Timelines, Work,
+};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -51,6 +53,14 @@ pub const LEASE: Duration = Duration::from_secs(10);
 /// How often old dead letters are looked for (more often when they are kept less than twice
 /// as long, as in tests).
 const DEAD_LETTER_SWEEP: Duration = Duration::from_secs(3600);
+
+/// How one attempt went: its outcome, the receiver's HTTP status when it answered, and how
+/// long it took.
+struct Attempt {
+    outcome: Delivery,
+    http_status: Option<u16>,
+    latency_ms: u64,
+}
 
 enum Delivery {
     Delivered,
@@ -100,6 +110,15 @@ impl Notifier {
     pub fn with_dead_letter_retention(self, retention: Duration) -> Self {
         Notifier {
             dead_letter_retention: retention,
+            ..self
+        }
+    }
+
+    /// The same worker, recording every attempt on the timeline of the notification's payment
+    /// (in the same store step as the attempt's outcome).
+    pub fn with_timelines(self, timelines: Timelines) -> Self {
+        Notifier {
+            outbox: self.outbox.clone().with_timelines(timelines),
             ..self
         }
     }
@@ -172,29 +191,57 @@ impl Notifier {
         let lag = (now_ms() - n.due_ms).max(0) as f64 / 1000.0;
         metrics::histogram!("payrouter_notification_lag_seconds").record(lag);
         n.attempts += 1;
-        let result = match self.deliver(&n).await {
+        let attempt = self.deliver(&n).await;
+        let at_ms = now_ms();
+        let result = match attempt.outcome {
             Delivery::Delivered => {
                 metrics::counter!("payrouter_notifications_total", "outcome" => "delivered")
                     .increment(1);
-                self.outbox.done(&n).await
-            }
-            Delivery::Failed(reason) if n.attempts >= self.settings.max_attempts => {
-                metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
-                    .increment(1);
-                tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
-                n.dead_ms = now_ms();
-                n.last_error = Some(reason);
-                self.alert_death(&n).await;
-                self.outbox.dead(&n).await
+                let delivered = Event::Delivered {
+                    notification_id: n.id.clone(),
+                    attempt: n.attempts,
+                    http_status: attempt.http_status,
+                    latency_ms: attempt.latency_ms,
+                };
+                self.outbox
+                    .done(&n, &[TimelineEvent::new(at_ms, delivered)])
+                    .await
             }
             Delivery::Failed(reason) => {
-                metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
-                    .increment(1);
-                let delay = self.backoff(n.attempts);
-                tracing::warn!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, retry_in_ms = delay.as_millis() as u64, reason, "notification failed; will retry");
-                n.due_ms = now_ms() + delay.as_millis() as i64;
-                n.last_error = Some(reason);
-                self.outbox.retry(&n).await
+                let failed = TimelineEvent::new(
+                    at_ms,
+                    Event::DeliveryFailed {
+                        notification_id: n.id.clone(),
+                        attempt: n.attempts,
+                        http_status: attempt.http_status,
+                        error: reason.clone(),
+                        latency_ms: attempt.latency_ms,
+                    },
+                );
+                if n.attempts >= self.settings.max_attempts {
+                    metrics::counter!("payrouter_notifications_total", "outcome" => "dead")
+                        .increment(1);
+                    tracing::error!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, reason, "notification is dead after its last attempt");
+                    let dead = Event::Dead {
+                        notification_id: n.id.clone(),
+                        attempts: n.attempts,
+                        reason: reason.clone(),
+                    };
+                    n.dead_ms = at_ms;
+                    n.last_error = Some(reason);
+                    self.alert_death(&n).await;
+                    self.outbox
+                        .dead(&n, &[failed, TimelineEvent::new(at_ms, dead)])
+                        .await
+                } else {
+                    metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
+                        .increment(1);
+                    let delay = self.backoff(n.attempts);
+                    tracing::warn!(id = %n.id, payment_id = %n.payment_id, attempts = n.attempts, retry_in_ms = delay.as_millis() as u64, reason, "notification failed; will retry");
+                    n.due_ms = at_ms + delay.as_millis() as i64;
+                    n.last_error = Some(reason);
+                    self.outbox.retry(&n, &[failed]).await
+                }
             }
         };
         if let Err(e) = result {
@@ -209,7 +256,7 @@ impl Notifier {
             return;
         }
         let alert = Work::Alert(Alert::notification_dead(n, n.dead_ms));
-        if let Err(e) = self.outbox.push(&alert, n.partition).await {
+        if let Err(e) = self.outbox.push(&alert, n.partition, &[]).await {
             tracing::error!(id = %n.id, error = %e, "cannot queue the notification.dead ops alert");
         }
     }
@@ -222,11 +269,15 @@ impl Notifier {
         )
     }
 
-    async fn deliver(&self, n: &Notification) -> Delivery {
+    async fn deliver(&self, n: &Notification) -> Attempt {
         let body = n.body();
         let Some(template) = &self.settings.url else {
             tracing::info!(target: "payrouter::notification", id = %n.id, body = %body, "PAYMENT_CALLBACK_URL is not set; notification logged");
-            return Delivery::Delivered;
+            return Attempt {
+                outcome: Delivery::Delivered,
+                http_status: None,
+                latency_ms: 0,
+            };
         };
         let url = template.replace("{provider}", &n.provider).replace(
             "{paymentId}",
@@ -254,13 +305,22 @@ impl Notifier {
                 signature(secret.expose_secret(), &n.id, ts, signed_body),
             );
         }
-        match req.send().await {
+        let started = std::time::Instant::now();
+        let sent = req.send().await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let http_status = sent.as_ref().ok().map(|r| r.status().as_u16());
+        let outcome = match sent {
             Ok(resp) if resp.status().is_success() => Delivery::Delivered,
             Ok(resp) => {
                 Delivery::Failed(format!("receiver answered HTTP {}", resp.status().as_u16()))
             }
             Err(e) if e.is_timeout() => Delivery::Failed("receiver timed out".into()),
             Err(_) => Delivery::Failed("receiver unreachable".into()),
+        };
+        Attempt {
+            outcome,
+            http_status,
+            latency_ms,
         }
     }
 }

@@ -9,7 +9,10 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Claimed, OutboxItem, OutboxStats, Partition, Queue, Store, StoreError, Versioned};
+use super::{
+    After, Append, Beside, Claimed, IndexEntry, OutboxItem, OutboxStats, PageQuery, Partition,
+    Queue, Store, StoreError, Versioned,
+};
 
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -23,6 +26,18 @@ struct Inner {
     created: VecDeque<(u64, String)>,
     next_seq: u64,
     queues: HashMap<Queue, QueueState>,
+    /// Bounded event lists (payment timelines), by key.
+    lists: HashMap<String, List>,
+    /// Lists in the order they were started, for dropping the oldest past the cap.
+    list_order: VecDeque<(u64, String)>,
+    /// Sorted indexes (the payment listing): (score, member) by key.
+    indexes: HashMap<String, BTreeSet<(i64, String)>>,
+}
+
+struct List {
+    seq: u64,
+    events: VecDeque<String>,
+    expires: Instant,
 }
 
 #[derive(Default)]
@@ -61,6 +76,58 @@ impl Entry {
 }
 
 impl Inner {
+    /// Appends to a list, keeping its newest `keep` events and at most `cap` lists (past it the
+    /// list started first goes, as documents do).
+    fn append(&mut self, a: &Append<'_>, now: Instant, cap: usize) {
+        if a.keep == 0 || a.events.is_empty() {
+            return;
+        }
+        let expires = now + a.ttl;
+        if !self.lists.get(a.key).is_some_and(|l| l.expires > now) {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.list_order.push_back((seq, a.key.to_string()));
+            self.lists.insert(
+                a.key.to_string(),
+                List {
+                    seq,
+                    events: VecDeque::new(),
+                    expires,
+                },
+            );
+            while self.lists.len() > cap {
+                let Some((seq, oldest)) = self.list_order.pop_front() else {
+                    break;
+                };
+                if self.lists.get(&oldest).is_some_and(|l| l.seq == seq) {
+                    self.lists.remove(&oldest);
+                }
+            }
+        }
+        let Some(list) = self.lists.get_mut(a.key) else {
+            return;
+        };
+        list.events.extend(a.events.iter().cloned());
+        while list.events.len() > a.keep {
+            list.events.pop_front();
+        }
+        list.expires = expires;
+    }
+
+    /// Adds an index entry, dropping entries scored before its `trim_before` and, past `cap`
+    /// entries, the lowest-scored.
+    fn index(&mut self, i: &IndexEntry<'_>, cap: usize) {
+        let index = self.indexes.entry(i.key.to_string()).or_default();
+        index.insert((i.score, i.member.to_string()));
+        while index
+            .first()
+            .is_some_and(|(score, _)| *score < i.trim_before)
+            || index.len() > cap
+        {
+            index.pop_first();
+        }
+    }
+
     fn version(&self, key: &str, now: Instant) -> u64 {
         self.docs
             .get(key)
@@ -107,8 +174,16 @@ impl MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.docs.retain(|_, e| e.live(now));
-        let Inner { docs, created, .. } = &mut *inner;
+        inner.lists.retain(|_, l| l.expires > now);
+        let Inner {
+            docs,
+            created,
+            lists,
+            list_order,
+            ..
+        } = &mut *inner;
         created.retain(|(seq, key)| docs.get(key).is_some_and(|e| e.seq == *seq));
+        list_order.retain(|(seq, key)| lists.get(key).is_some_and(|l| l.seq == *seq));
         inner.docs.len()
     }
 }
@@ -134,9 +209,10 @@ impl Store for MemoryStore {
         expected: u64,
         doc: &str,
         ttl: Option<Duration>,
-        outbox: Option<&OutboxItem>,
+        beside: Option<&Beside<'_>>,
     ) -> Result<bool, StoreError> {
         let now = Instant::now();
+        let beside = beside.copied().unwrap_or_default();
         let mut inner = self.lock();
         if inner.version(key, now) != expected {
             return Ok(false);
@@ -171,8 +247,14 @@ impl Store for MemoryStore {
                 }
             }
         }
-        if let Some(item) = outbox {
+        if let Some(item) = beside.outbox {
             inner.enqueue(item, self.max_documents / 2);
+        }
+        if let Some(t) = &beside.timeline {
+            inner.append(t, now, self.max_documents);
+        }
+        if let Some(i) = &beside.index {
+            inner.index(i, self.max_documents);
         }
         Ok(true)
     }
@@ -187,8 +269,16 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.lock().enqueue(item, self.max_documents / 2);
+    async fn outbox_push(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.enqueue(item, self.max_documents / 2);
+        if let Some(t) = timeline {
+            inner.append(t, Instant::now(), self.max_documents);
+        }
         Ok(())
     }
 
@@ -258,26 +348,124 @@ impl Store for MemoryStore {
         queue: Queue,
         _partition: Partition,
         id: &str,
+        timeline: Option<&Append<'_>>,
     ) -> Result<(), StoreError> {
-        self.lock().queue(queue).remove(id);
-        Ok(())
-    }
-
-    async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let q = inner.queue(item.queue);
-        if q.items.contains_key(&item.id) {
-            q.enqueue(item);
+        inner.queue(queue).remove(id);
+        if let Some(t) = timeline {
+            inner.append(t, Instant::now(), self.max_documents);
         }
         Ok(())
     }
 
-    async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
+    async fn outbox_retry(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let q = inner.queue(item.queue);
+        if q.items.contains_key(&item.id) {
+            q.enqueue(item);
+            if let Some(t) = timeline {
+                inner.append(t, Instant::now(), self.max_documents);
+            }
+        }
+        Ok(())
+    }
+
+    async fn outbox_dead(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let q = inner.queue(item.queue);
         q.remove(&item.id);
         q.dead.insert(item.id.clone(), item.doc.clone());
+        if let Some(t) = timeline {
+            inner.append(t, Instant::now(), self.max_documents);
+        }
         Ok(())
+    }
+
+    async fn outbox_revive(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let q = inner.queue(item.queue);
+        if q.dead.remove(&item.id).is_none() {
+            return Ok(false);
+        }
+        q.enqueue(item);
+        if let Some(t) = timeline {
+            inner.append(t, Instant::now(), self.max_documents);
+        }
+        Ok(true)
+    }
+
+    async fn outbox_get(
+        &self,
+        queue: Queue,
+        _partition: Partition,
+        id: &str,
+    ) -> Result<Option<OutboxItem>, StoreError> {
+        Ok(self.lock().queue(queue).items.get(id).cloned())
+    }
+
+    async fn outbox_dead_get(
+        &self,
+        queue: Queue,
+        _partition: Partition,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().queue(queue).dead.get(id).cloned())
+    }
+
+    async fn outbox_pending_page(
+        &self,
+        queue: Queue,
+        _partition: Partition,
+        query: &PageQuery,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut inner = self.lock();
+        let q = inner.queue(queue);
+        Ok(page(&q.due, query)
+            .into_iter()
+            .filter_map(|(_, id)| q.items.get(&id).cloned())
+            .collect())
+    }
+
+    async fn timeline_append(&self, append: &Append<'_>) -> Result<(), StoreError> {
+        self.lock()
+            .append(append, Instant::now(), self.max_documents);
+        Ok(())
+    }
+
+    async fn timeline(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .lock()
+            .lists
+            .get(key)
+            .filter(|l| l.expires > now)
+            .map(|l| l.events.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn index_page(
+        &self,
+        key: &str,
+        query: &PageQuery,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(self
+            .lock()
+            .indexes
+            .get(key)
+            .map(|index| page(index, query))
+            .unwrap_or_default())
     }
 
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
@@ -336,6 +524,37 @@ impl Store for MemoryStore {
     }
 }
 
+/// A page of a sorted set, as the Redis store's `page` script reads one.
+fn page(set: &BTreeSet<(i64, String)>, q: &PageQuery) -> Vec<(i64, String)> {
+    if q.min > q.max {
+        return Vec::new();
+    }
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let upper = match q.max.checked_add(1) {
+        Some(next) => Excluded((next, String::new())),
+        None => Unbounded,
+    };
+    let in_range = set.range((Included((q.min, String::new())), upper));
+    let after = |entry: &&(i64, String)| match &q.after {
+        None => true,
+        Some(After { score, member }) => {
+            let at = (*score, member.as_str());
+            let here = (entry.0, entry.1.as_str());
+            if q.descending {
+                here < at
+            } else {
+                here > at
+            }
+        }
+    };
+    let count = q.count.max(1);
+    if q.descending {
+        in_range.rev().filter(after).take(count).cloned().collect()
+    } else {
+        in_range.filter(after).take(count).cloned().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,7 +591,7 @@ mod tests {
                     doc: String::new(),
                     due_ms: i,
                 };
-                store.outbox_push(&item).await.unwrap();
+                store.outbox_push(&item, None).await.unwrap();
             }
         }
         assert_eq!(

@@ -87,6 +87,56 @@ pub struct OutboxItem {
     pub due_ms: i64,
 }
 
+/// Events appended to a bounded list in the same atomic step as a change (a payment's
+/// timeline): the list keeps its newest `keep` entries and expires `ttl` after the last append.
+#[derive(Debug, Clone, Copy)]
+pub struct Append<'a> {
+    pub key: &'a str,
+    pub events: &'a [String],
+    pub keep: usize,
+    pub ttl: Duration,
+}
+
+/// An entry of a sorted index written with a new document (the payment listing): `member` at
+/// `score` in `key`; entries scored before `trim_before` are dropped in the same step, and the
+/// index expires `ttl` after the last entry.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexEntry<'a> {
+    pub key: &'a str,
+    pub member: &'a str,
+    pub score: i64,
+    pub trim_before: i64,
+    pub ttl: Duration,
+}
+
+/// What a document write does besides the document, in the same atomic step. Every key named
+/// here lives in the document's partition.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Beside<'a> {
+    pub outbox: Option<&'a OutboxItem>,
+    pub timeline: Option<Append<'a>>,
+    pub index: Option<IndexEntry<'a>>,
+}
+
+/// Where a page of a sorted set starts: strictly after this (score, member) in the order read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub score: i64,
+    pub member: String,
+}
+
+/// Bounds and direction of a page read from a sorted set.
+#[derive(Debug, Clone)]
+pub struct PageQuery {
+    /// Newest (highest score) first when true.
+    pub descending: bool,
+    /// Scores outside `min..=max` are not read.
+    pub min: i64,
+    pub max: i64,
+    pub after: Option<After>,
+    pub count: usize,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutboxStats {
     pub pending: u64,
@@ -100,20 +150,26 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError>;
 
     /// Writes `doc` if the stored version is `expected` (0: the key must be absent) and, in the
-    /// same atomic step, enqueues `outbox`. Returns false when another writer came first.
+    /// same atomic step, does what `beside` says (enqueue, timeline, index). Returns false when
+    /// another writer came first (and then nothing of `beside` is done either).
     async fn put_if(
         &self,
         key: &str,
         expected: u64,
         doc: &str,
         ttl: Option<Duration>,
-        outbox: Option<&OutboxItem>,
+        beside: Option<&Beside<'_>>,
     ) -> Result<bool, StoreError>;
 
     /// Deletes `key` if it is still at version `expected`.
     async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError>;
 
-    async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError>;
+    /// Enqueues `item` (replacing one of the same id), with `timeline` in the same step.
+    async fn outbox_push(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError>;
 
     /// Takes up to `limit` due items of `partition`'s `queue` and hides them until
     /// `lease_until_ms`, so that a worker that dies mid-task leaves them to be taken again.
@@ -138,18 +194,74 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
     ) -> Result<(), StoreError>;
 
+    /// Removes the item from the queue, with `timeline` in the same step.
     async fn outbox_done(
         &self,
         queue: Queue,
         partition: Partition,
         id: &str,
+        timeline: Option<&Append<'_>>,
     ) -> Result<(), StoreError>;
 
-    /// Stores the item's new document and due time (after a failed attempt).
-    async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError>;
+    /// Stores the item's new document and due time (after a failed attempt), with `timeline` in
+    /// the same step; an item no longer queued is left alone (and `timeline` is not written).
+    async fn outbox_retry(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError>;
 
-    /// Moves the item out of the queue into the dead letters.
-    async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError>;
+    /// Moves the item out of the queue into the dead letters, with `timeline` in the same step.
+    async fn outbox_dead(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError>;
+
+    /// Moves the dead letter `item.id` back into the queue as `item` (a fresh document and due
+    /// time), with `timeline` in the same step; false when no such dead letter is kept.
+    async fn outbox_revive(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<bool, StoreError>;
+
+    /// The queued (not dead) item `id` of `partition`'s queue, with its due time.
+    async fn outbox_get(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<Option<OutboxItem>, StoreError>;
+
+    /// The dead letter `id` of `partition`'s queue.
+    async fn outbox_dead_get(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// A page of `partition`'s queued items by due time (`query` over due times and ids).
+    async fn outbox_pending_page(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        query: &PageQuery,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Appends events to a bounded list on their own (events that change no document).
+    async fn timeline_append(&self, append: &Append<'_>) -> Result<(), StoreError>;
+
+    /// The list `key` written by appends, oldest first.
+    async fn timeline(&self, key: &str) -> Result<Vec<String>, StoreError>;
+
+    /// A page of the sorted index `key` as (score, member).
+    async fn index_page(
+        &self,
+        key: &str,
+        query: &PageQuery,
+    ) -> Result<Vec<(i64, String)>, StoreError>;
 
     /// The queue's figures over every partition.
     async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError>;

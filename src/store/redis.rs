@@ -8,15 +8,69 @@
 //! lease), and a hash of dead letters. Key names come from `records::Keys`.
 
 use async_trait::async_trait;
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 use std::time::Duration;
 
 use super::connection::{unavailable, Conn, RedisTarget};
 use super::records::{Keys, QueueKeys};
-use super::{Claimed, OutboxItem, OutboxStats, Partition, Queue, Store, StoreError, Versioned};
+use super::{
+    Append, Beside, Claimed, OutboxItem, OutboxStats, PageQuery, Partition, Queue, Store,
+    StoreError, Versioned,
+};
 
-/// KEYS: doc, outbox items, outbox due. ARGV: expected version, doc, ttl ms (0: none),
-/// outbox id ('' for none), outbox doc, outbox due ms.
+/// Appends ARGV[first..] to the list `key`, keeps its newest `keep` entries and sets its
+/// expiry (a payment's timeline); nothing when `keep` is 0. Prepended to the scripts that
+/// write a timeline in the same step as their change.
+const APPEND_FN: &str = r#"
+local function append(key, keep, ttl, first)
+  keep = tonumber(keep)
+  if keep == 0 or #ARGV < first then return end
+  redis.call('RPUSH', key, unpack(ARGV, first))
+  redis.call('LTRIM', key, -keep, -1)
+  redis.call('PEXPIRE', key, ttl)
+end
+"#;
+
+/// Reads a page of the sorted set `key`: up to `count` (member, score) pairs with scores in
+/// `min..=max`, in descending order when `desc` is '1', strictly after (`ascore`, `amember`)
+/// in that order when `ascore` is not ''. Members of one score are ordered by their bytes, as
+/// Redis orders them.
+const PAGE_FN: &str = r#"
+local function page(key, desc, min, max, ascore, amember, count)
+  count = tonumber(count)
+  desc = desc == '1'
+  local lo, hi = min, max
+  if ascore ~= '' then
+    if desc then hi = ascore else lo = ascore end
+  end
+  local out, offset = {}, 0
+  while #out < 2 * count do
+    local batch
+    if desc then
+      batch = redis.call('ZREVRANGEBYSCORE', key, hi, lo, 'WITHSCORES', 'LIMIT', offset, count)
+    else
+      batch = redis.call('ZRANGEBYSCORE', key, lo, hi, 'WITHSCORES', 'LIMIT', offset, count)
+    end
+    for i = 1, #batch, 2 do
+      local skip = false
+      if ascore ~= '' and tonumber(batch[i + 1]) == tonumber(ascore) then
+        if desc then skip = batch[i] >= amember else skip = batch[i] <= amember end
+      end
+      if not skip and #out < 2 * count then
+        table.insert(out, batch[i]); table.insert(out, batch[i + 1])
+      end
+    end
+    if #batch < 2 * count then break end
+    offset = offset + count
+  end
+  return out
+end
+"#;
+
+/// KEYS: doc, outbox items, outbox due, timeline, index. ARGV: expected version, doc, ttl ms
+/// (0: none), outbox id ('' for none), outbox doc, outbox due ms, timeline keep (0: none),
+/// timeline ttl ms, index member ('' for none), index score, index trim-before, index ttl ms,
+/// timeline events...
 const PUT_IF: &str = r#"
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
@@ -26,6 +80,12 @@ if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
 end
+if ARGV[9] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[10], ARGV[9])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[11])
+  redis.call('PEXPIRE', KEYS[5], ARGV[12])
+end
+append(KEYS[4], ARGV[7], ARGV[8], 13)
 return 1
 "#;
 
@@ -59,11 +119,13 @@ end
 return out
 "#;
 
-/// KEYS: outbox items, outbox due. ARGV: id, doc, due. Only reschedules a live item.
+/// KEYS: outbox items, outbox due, timeline. ARGV: id, doc, due, timeline keep, ttl,
+/// events... Only reschedules a live item.
 const RETRY: &str = r#"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+append(KEYS[3], ARGV[4], ARGV[5], 6)
 return 1
 "#;
 
@@ -76,17 +138,19 @@ end
 return 1
 "#;
 
-/// KEYS: outbox items, outbox due. ARGV: id, doc, due.
+/// KEYS: outbox items, outbox due, timeline. ARGV: id, doc, due, timeline keep, ttl, events...
 const PUSH: &str = r#"
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+append(KEYS[3], ARGV[4], ARGV[5], 6)
 return 1
 "#;
 
-/// KEYS: outbox items, outbox due. ARGV: id.
+/// KEYS: outbox items, outbox due, timeline. ARGV: id, timeline keep, ttl, events...
 const DONE: &str = r#"
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+append(KEYS[3], ARGV[2], ARGV[3], 4)
 return 1
 "#;
 
@@ -96,13 +160,81 @@ local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {redis.call('ZCARD', KEYS[1]), first[2] or '', redis.call('HLEN', KEYS[2])}
 "#;
 
-/// KEYS: outbox items, outbox due, dead. ARGV: id, doc.
+/// KEYS: outbox items, outbox due, dead, timeline. ARGV: id, doc, timeline keep, ttl, events...
 const DEAD: &str = r#"
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+append(KEYS[4], ARGV[3], ARGV[4], 5)
 return 1
 "#;
+
+/// KEYS: outbox items, outbox due, dead, timeline. ARGV: id, doc, due, timeline keep, ttl,
+/// events... Moves a dead letter back into the queue; 0 when there is none.
+const REVIVE: &str = r#"
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+append(KEYS[4], ARGV[4], ARGV[5], 6)
+return 1
+"#;
+
+/// KEYS: timeline. ARGV: keep, ttl, events...
+const APPEND: &str = r#"
+append(KEYS[1], ARGV[1], ARGV[2], 3)
+return 1
+"#;
+
+/// KEYS: index. ARGV: the page's arguments. Returns [member, score, ...].
+const INDEX_PAGE: &str = r#"
+return page(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+"#;
+
+/// KEYS: outbox due, outbox items. ARGV: the page's arguments. Returns [id, doc, due, ...].
+const PENDING_PAGE: &str = r#"
+local ids = page(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+local out = {}
+for i = 1, #ids, 2 do
+  local doc = redis.call('HGET', KEYS[2], ids[i])
+  if doc then
+    table.insert(out, ids[i]); table.insert(out, doc); table.insert(out, ids[i + 1])
+  end
+end
+return out
+"#;
+
+/// A script that may call `append` and `page`.
+fn script(body: &str) -> Script {
+    Script::new(&format!("{APPEND_FN}{PAGE_FN}{body}"))
+}
+
+/// Adds a timeline's keep, ttl and events to a script's arguments (keep 0: no timeline).
+fn timeline_args(inv: &mut ScriptInvocation<'_>, timeline: Option<&Append<'_>>) {
+    match timeline {
+        Some(t) => {
+            inv.arg(t.keep).arg(t.ttl.as_millis() as u64);
+            for event in t.events {
+                inv.arg(event);
+            }
+        }
+        None => {
+            inv.arg(0).arg(0);
+        }
+    }
+}
+
+/// Adds a page query's arguments to a script's arguments.
+fn page_args(inv: &mut ScriptInvocation<'_>, q: &PageQuery) {
+    inv.arg(if q.descending { "1" } else { "0" })
+        .arg(q.min)
+        .arg(q.max);
+    match &q.after {
+        Some(a) => inv.arg(a.score).arg(&a.member),
+        None => inv.arg("").arg(""),
+    };
+    inv.arg(q.count.max(1));
+}
 
 pub struct RedisStore {
     conn: Conn,
@@ -115,6 +247,10 @@ pub struct RedisStore {
     done: Script,
     retry: Script,
     dead: Script,
+    revive: Script,
+    append: Script,
+    index_page: Script,
+    pending_page: Script,
     stats: Script,
 }
 
@@ -140,33 +276,44 @@ impl RedisStore {
         Ok(RedisStore {
             conn,
             keys: keys.clone(),
-            put_if: Script::new(PUT_IF),
+            put_if: script(PUT_IF),
             delete_if: Script::new(DELETE_IF),
             claim: Script::new(CLAIM),
             extend: Script::new(EXTEND),
-            push: Script::new(PUSH),
-            done: Script::new(DONE),
-            retry: Script::new(RETRY),
-            dead: Script::new(DEAD),
+            push: script(PUSH),
+            done: script(DONE),
+            retry: script(RETRY),
+            dead: script(DEAD),
+            revive: script(REVIVE),
+            append: script(APPEND),
+            index_page: script(INDEX_PAGE),
+            pending_page: script(PENDING_PAGE),
             stats: Script::new(STATS),
         })
     }
 
-    /// Runs `script` (push or retry) on `item` in its partition's queue: KEYS items, due;
-    /// ARGV id, doc, due time.
-    async fn write_item(&self, script: &Script, item: &OutboxItem) -> Result<(), StoreError> {
+    /// Runs `script` (push, retry or revive) on `item` in its partition's queue: KEYS items,
+    /// due, [dead,] timeline; ARGV id, doc, due time, timeline.
+    async fn write_item(
+        &self,
+        script: &Script,
+        item: &OutboxItem,
+        with_dead: bool,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
         let q = self.queue(item.queue, item.partition);
-        let _: i64 = script
-            .key(&q.items)
-            .key(&q.due)
-            .arg(&item.id)
-            .arg(&item.doc)
-            .arg(item.due_ms)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        let mut inv = script.key(&q.items);
+        inv.key(&q.due);
+        if with_dead {
+            inv.key(&q.dead);
+        }
+        // Without a timeline its key is not touched; the items key stands in (same slot).
+        inv.key(timeline.map_or(q.items.as_str(), |t| t.key));
+        inv.arg(&item.id).arg(&item.doc).arg(item.due_ms);
+        timeline_args(&mut inv, timeline);
+        let done: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(done == 1)
     }
 
     fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
@@ -218,31 +365,47 @@ impl Store for RedisStore {
         expected: u64,
         doc: &str,
         ttl: Option<Duration>,
-        outbox: Option<&OutboxItem>,
+        beside: Option<&Beside<'_>>,
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
+        let beside = beside.copied().unwrap_or_default();
+        let outbox = beside.outbox;
         let (id, odoc, due) =
             outbox.map_or(("", "", 0), |o| (o.id.as_str(), o.doc.as_str(), o.due_ms));
-        // Without work the queue keys are not touched; they are named in the key's own
-        // partition all the same, so that the script's keys share one slot.
+        // Keys a write does not touch are named all the same (the queue's in the key's own
+        // partition, the document's own for a timeline or an index), so that the script's
+        // keys share one slot.
         let q = match outbox {
             Some(o) => self.queue(o.queue, o.partition),
             None => self.queue(Queue::Notifications, self.keys.partition_in(key)),
         };
-        let ok: i64 = self
-            .put_if
-            .key(key)
-            .key(&q.items)
+        let mut inv = self.put_if.key(key);
+        inv.key(&q.items)
             .key(&q.due)
+            .key(beside.timeline.map_or(key, |t| t.key))
+            .key(beside.index.map_or(key, |i| i.key))
             .arg(expected)
             .arg(doc)
             .arg(ttl.map_or(0, |t| t.as_millis() as u64))
             .arg(id)
             .arg(odoc)
-            .arg(due)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+            .arg(due);
+        match &beside.timeline {
+            Some(t) => inv.arg(t.keep).arg(t.ttl.as_millis() as u64),
+            None => inv.arg(0).arg(0),
+        };
+        match &beside.index {
+            Some(i) => inv
+                .arg(i.member)
+                .arg(i.score)
+                .arg(i.trim_before)
+                .arg(i.ttl.as_millis() as u64),
+            None => inv.arg("").arg(0).arg(0).arg(0),
+        };
+        for event in beside.timeline.map_or(&[][..], |t| t.events) {
+            inv.arg(event);
+        }
+        let ok: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
         Ok(ok == 1)
     }
 
@@ -258,8 +421,13 @@ impl Store for RedisStore {
         Ok(ok == 1)
     }
 
-    async fn outbox_push(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.write_item(&self.push, item).await
+    async fn outbox_push(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
+        self.write_item(&self.push, item, false, timeline).await?;
+        Ok(())
     }
 
     async fn outbox_claim(
@@ -333,38 +501,154 @@ impl Store for RedisStore {
         queue: Queue,
         partition: Partition,
         id: &str,
+        timeline: Option<&Append<'_>>,
     ) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let _: i64 = self
-            .done
-            .key(&q.items)
-            .key(&q.due)
-            .arg(id)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let mut inv = self.done.key(&q.items);
+        inv.key(&q.due)
+            .key(timeline.map_or(q.items.as_str(), |t| t.key))
+            .arg(id);
+        timeline_args(&mut inv, timeline);
+        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
         Ok(())
     }
 
-    async fn outbox_retry(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.write_item(&self.retry, item).await
+    async fn outbox_retry(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
+        self.write_item(&self.retry, item, false, timeline).await?;
+        Ok(())
     }
 
-    async fn outbox_dead(&self, item: &OutboxItem) -> Result<(), StoreError> {
+    async fn outbox_dead(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn.clone();
         let q = self.queue(item.queue, item.partition);
-        let _: i64 = self
-            .dead
-            .key(&q.items)
-            .key(&q.due)
+        let mut inv = self.dead.key(&q.items);
+        inv.key(&q.due)
             .key(&q.dead)
+            .key(timeline.map_or(q.items.as_str(), |t| t.key))
             .arg(&item.id)
-            .arg(&item.doc)
-            .invoke_async(&mut c)
+            .arg(&item.doc);
+        timeline_args(&mut inv, timeline);
+        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn outbox_revive(
+        &self,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<bool, StoreError> {
+        self.write_item(&self.revive, item, true, timeline).await
+    }
+
+    async fn outbox_get(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<Option<OutboxItem>, StoreError> {
+        let mut c = self.conn.clone();
+        let q = self.queue(queue, partition);
+        // Two keys of one slot, read in one round trip.
+        let (doc, due): (Option<String>, Option<f64>) = redis::pipe()
+            .cmd("HGET")
+            .arg(&q.items)
+            .arg(id)
+            .cmd("ZSCORE")
+            .arg(&q.due)
+            .arg(id)
+            .query_async(&mut c)
             .await
             .map_err(unavailable)?;
+        Ok(doc.map(|doc| OutboxItem {
+            queue,
+            partition,
+            id: id.to_string(),
+            doc,
+            due_ms: due.unwrap_or_default() as i64,
+        }))
+    }
+
+    async fn outbox_dead_get(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn.clone();
+        let q = self.queue(queue, partition);
+        redis::cmd("HGET")
+            .arg(&q.dead)
+            .arg(id)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn outbox_pending_page(
+        &self,
+        queue: Queue,
+        partition: Partition,
+        query: &PageQuery,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut c = self.conn.clone();
+        let q = self.queue(queue, partition);
+        let mut inv = self.pending_page.key(&q.due);
+        inv.key(&q.items);
+        page_args(&mut inv, query);
+        let flat: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(flat
+            .chunks_exact(3)
+            .map(|t| OutboxItem {
+                queue,
+                partition,
+                id: t[0].clone(),
+                doc: t[1].clone(),
+                due_ms: t[2].parse().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn timeline_append(&self, append: &Append<'_>) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = self.append.key(append.key);
+        timeline_args(&mut inv, Some(append));
+        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn timeline(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("LRANGE")
+            .arg(key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn index_page(
+        &self,
+        key: &str,
+        query: &PageQuery,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut c = self.conn.clone();
+        let mut inv = self.index_page.key(key);
+        page_args(&mut inv, query);
+        let flat: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(flat
+            .chunks_exact(2)
+            .map(|t| (t[1].parse().unwrap_or_default(), t[0].clone()))
+            .collect())
     }
 
     async fn outbox_dead_page(

@@ -18,6 +18,20 @@ pub trait Document {
     fn ttl(&self, retention: Duration) -> Duration {
         retention
     }
+
+    /// The payment this document is, if it is one: a payment has a timeline and is listed in
+    /// the payment index.
+    fn payment(&self) -> Option<PaymentRef<'_>> {
+        None
+    }
+}
+
+/// What the store layer needs of a payment to keep its timeline and index entry.
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentRef<'a> {
+    pub provider: &'a str,
+    pub payment_id: &'a str,
+    pub created_ms: i64,
 }
 
 /// A document that is read back (see the policy for unreadable ones in [`super`]).
@@ -26,13 +40,22 @@ pub trait Readable: Document + Sized {
 }
 
 /// A document stored as JSON.
-pub trait Json: Serialize + DeserializeOwned {}
+pub trait Json: Serialize + DeserializeOwned {
+    /// See [`Document::payment`].
+    fn payment(&self) -> Option<PaymentRef<'_>> {
+        None
+    }
+}
 
 impl<T: Json> Document for T {
     fn encode(&self) -> String {
         // Documents are plain data (string-keyed maps only), so serializing cannot fail;
         // were it to, `null` is written, which reads back as unreadable, i.e. absent.
         serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+    }
+
+    fn payment(&self) -> Option<PaymentRef<'_>> {
+        Json::payment(self)
     }
 }
 
@@ -99,7 +122,15 @@ pub struct PaymentRecord {
     pub fetch_started_ms: i64,
 }
 
-impl Json for PaymentRecord {}
+impl Json for PaymentRecord {
+    fn payment(&self) -> Option<PaymentRef<'_>> {
+        Some(PaymentRef {
+            provider: &self.provider,
+            payment_id: &self.payment_id,
+            created_ms: self.created_ms,
+        })
+    }
+}
 
 /// For `skip_serializing_if`: a field at its default is left out of the document.
 pub(super) fn is_zero<N: Default + PartialEq>(n: &N) -> bool {
@@ -210,7 +241,7 @@ impl Document for PollWindow {
 
 /// `Money` as the two fields `"amount"` (minor units) and `"currency"` (ISO 4217 code) of the
 /// document that holds it.
-mod money_fields {
+pub(crate) mod money_fields {
     use payrouter_provider::{Currency, Money};
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -259,6 +259,17 @@ impl Keys {
         self.doc("stuck", payment_id, &[provider, payment_id])
     }
 
+    /// The timeline of a payment: a list beside its document, in the same partition.
+    pub(crate) fn timeline(&self, provider: &str, payment_id: &str) -> String {
+        self.doc::<()>("timeline", payment_id, &[provider, payment_id])
+            .key
+    }
+
+    /// The index of the payments of `partition`, by creation time.
+    pub(crate) fn payment_index(&self, partition: Partition) -> String {
+        format!("{}:index:payments", self.base(partition))
+    }
+
     /// The keys of `partition`'s `queue`.
     pub(crate) fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
         let base = self.base(partition);
@@ -300,6 +311,8 @@ mod tests {
             q.dead,
             recheck_id("fena", "p1", false),
             recheck_id("fena", "p1", true),
+            k.timeline("fena", "p1"),
+            k.payment_index(Partition(0)),
         ];
         let stored = [
             "payrouter:payment:fena:p1",
@@ -312,6 +325,8 @@ mod tests {
             "payrouter:notify:dead",
             "fena:p1",
             "fena:p1:callback",
+            "payrouter:timeline:fena:p1",
+            "payrouter:index:payments",
         ];
         assert_eq!(built, stored);
     }
@@ -345,6 +360,14 @@ mod tests {
         let q = k.queue(Queue::Notifications, p);
         assert_eq!(q.items, format!("payrouter:{{{tag}}}:notify:items"));
         assert_eq!(k.partition_in(&key.to_string()), p);
+        assert_eq!(
+            k.timeline("fena", "64b48c5b6ba2cd6a040b2a01"),
+            format!("payrouter:{{{tag}}}:timeline:fena:64b48c5b6ba2cd6a040b2a01")
+        );
+        assert_eq!(
+            k.payment_index(p),
+            format!("payrouter:{{{tag}}}:index:payments")
+        );
         assert_eq!(
             k.relocate("payrouter:payment:fena:64b48c5b6ba2cd6a040b2a01"),
             Some(key.to_string())

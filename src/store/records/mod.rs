@@ -16,21 +16,26 @@
 mod claim;
 mod documents;
 mod keys;
+mod listing;
+mod timeline;
 mod work;
 
 pub use claim::{Rotation, Round};
+pub(crate) use documents::money_fields;
 pub use documents::{
     Document, InstalmentSlot, Json, PaymentRecord, Phase, PollWindow, Readable, RefundEntry,
     RefundState, Reservation, SubscriptionKind, SubscriptionRecord,
 };
 pub(crate) use keys::QueueKeys;
 pub use keys::{DocKey, Keys, DEFAULT_PREFIX};
+pub use listing::{IndexCursor, IndexQuery, Indexed};
+pub use timeline::{Event, Source, TimelineEvent, Timelines, KEEP as TIMELINE_KEEP};
 pub use work::{Batch, Notification, Outbox, Queued, Recheck, Work};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Store, StoreError};
+use super::{Beside, IndexEntry, Store, StoreError};
 use crate::notify::NotifyHandle;
 
 /// A document as read, and the version it was read at (0: absent). `doc` is `None` when the
@@ -55,10 +60,12 @@ impl<D> Snapshot<D> {
 pub enum Step<D, T> {
     /// Leave it as it is, and answer `T`.
     Keep(T),
-    /// Write `doc` and enqueue `work` in one atomic step, and answer `T`.
+    /// Write `doc`, enqueue `work` and append `events` to the payment's timeline in one
+    /// atomic step, and answer `T`.
     Write {
         doc: D,
         work: Option<Work>,
+        events: Vec<TimelineEvent>,
         answer: T,
     },
 }
@@ -68,6 +75,7 @@ impl<D, T> Step<D, T> {
         Step::Write {
             doc,
             work: None,
+            events: Vec::new(),
             answer,
         }
     }
@@ -79,6 +87,7 @@ pub struct Records {
     store: Arc<dyn Store>,
     keys: Keys,
     outbox: Outbox,
+    timelines: Timelines,
     retention: Duration,
     wake: NotifyHandle,
 }
@@ -87,13 +96,30 @@ impl Records {
     /// `retention`: how long a document is kept after its last write; `wake` is told about
     /// every notification enqueued.
     pub fn new(store: Arc<dyn Store>, keys: Keys, retention: Duration, wake: NotifyHandle) -> Self {
+        let timelines = Timelines::new(keys.clone(), retention);
         Records {
-            outbox: Outbox::new(store.clone()),
+            outbox: Outbox::new(store.clone()).with_timelines(timelines.clone()),
             store,
             keys,
+            timelines,
             retention,
             wake,
         }
+    }
+
+    /// Where payments' timelines go (for other writers of events: the notifier).
+    pub fn timelines(&self) -> &Timelines {
+        &self.timelines
+    }
+
+    /// How long payments (and their timelines and index entries) are kept.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
+    /// Wakes the notifier (a notification was queued or revived outside a document write).
+    pub fn wake_notifier(&self) {
+        self.wake.wake();
     }
 
     pub fn keys(&self) -> &Keys {
@@ -140,11 +166,17 @@ impl Records {
                 Some(snapshot) => snapshot,
                 None => self.read(key).await?,
             };
+            let new = current.doc.is_none();
             match change(current.doc)? {
                 Step::Keep(answer) => return Ok((answer, current.version)),
-                Step::Write { doc, work, answer } => {
+                Step::Write {
+                    doc,
+                    work,
+                    events,
+                    answer,
+                } => {
                     if self
-                        .write_at(key, current.version, &doc, work.as_ref())
+                        .write_with(key, current.version, &doc, work.as_ref(), &events, new)
                         .await?
                     {
                         return Ok((answer, current.version + 1));
@@ -154,13 +186,14 @@ impl Records {
         }
     }
 
-    /// Stores `doc` unless a readable document is there already; true when it was written.
-    /// A usually-new key costs one round trip.
+    /// Stores `doc` unless a readable document is there already, with `events` on its
+    /// payment's timeline; true when it was written. A usually-new key costs one round trip.
     pub async fn create<D: Readable + Clone>(
         &self,
         key: &DocKey<D>,
         doc: &D,
         work: Option<Work>,
+        events: &[TimelineEvent],
     ) -> Result<bool, StoreError> {
         let (created, _) = self
             .transition(key, Some(Snapshot::assume_absent()), |current| {
@@ -169,6 +202,7 @@ impl Records {
                     None => Step::Write {
                         doc: doc.clone(),
                         work: work.clone(),
+                        events: events.to_vec(),
                         answer: true,
                     },
                 })
@@ -191,7 +225,50 @@ impl Records {
         doc: &D,
         work: Option<&Work>,
     ) -> Result<bool, StoreError> {
+        self.write_with(key, version, doc, work, &[], version == 0)
+            .await
+    }
+
+    /// Writes `doc` at `version` with `work` and, for a payment, `events` on its timeline (and
+    /// a notification queued is an event too); a payment `new` to the store (created, or
+    /// rebuilt from its provider) is added to the payment index. One atomic step.
+    async fn write_with<D: Document>(
+        &self,
+        key: &DocKey<D>,
+        version: u64,
+        doc: &D,
+        work: Option<&Work>,
+        events: &[TimelineEvent],
+        new: bool,
+    ) -> Result<bool, StoreError> {
         let item = work.map(|w| w.item_in(key.partition()));
+        let payment = doc.payment();
+        let mut events = events.to_vec();
+        if let (Some(_), Some(Work::Notify(n))) = (payment, work) {
+            events.push(n.enqueued_event());
+        }
+        let encoded = Timelines::encode(&events);
+        let timeline_key = payment.map(|p| self.timelines.key(p.provider, p.payment_id));
+        let member = payment.map(|p| listing::member(p.provider, p.payment_id));
+        let index_key = self.keys.payment_index(key.partition());
+        let index = match (payment, &member) {
+            (Some(p), Some(member)) if new => Some(IndexEntry {
+                key: &index_key,
+                member,
+                score: p.created_ms,
+                trim_before: p.created_ms - self.retention.as_millis() as i64,
+                ttl: self.retention,
+            }),
+            _ => None,
+        };
+        let beside = Beside {
+            outbox: item.as_ref(),
+            timeline: timeline_key
+                .as_deref()
+                .filter(|_| !encoded.is_empty())
+                .map(|k| self.timelines.append(k, &encoded)),
+            index,
+        };
         let written = self
             .store
             .put_if(
@@ -199,7 +276,7 @@ impl Records {
                 version,
                 &doc.encode(),
                 Some(doc.ttl(self.retention)),
-                item.as_ref(),
+                Some(&beside),
             )
             .await?;
         if written && matches!(work, Some(Work::Notify(_))) {
@@ -208,17 +285,56 @@ impl Records {
         Ok(written)
     }
 
+    /// Appends `events` to a payment's timeline on their own (events that change nothing).
+    pub async fn record(
+        &self,
+        provider: &str,
+        payment_id: &str,
+        events: &[TimelineEvent],
+    ) -> Result<(), StoreError> {
+        let key = self.timelines.key(provider, payment_id);
+        let encoded = Timelines::encode(events);
+        self.store
+            .timeline_append(&self.timelines.append(&key, &encoded))
+            .await
+    }
+
+    /// A payment's timeline, oldest first (an event that cannot be read is left out, logged).
+    pub async fn timeline(
+        &self,
+        provider: &str,
+        payment_id: &str,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        let key = self.timelines.key(provider, payment_id);
+        let stored = self.store.timeline(&key).await?;
+        Ok(stored
+            .iter()
+            .filter_map(|e| match serde_json::from_str(e) {
+                Ok(event) => Some(event),
+                Err(err) => {
+                    tracing::error!(%key, error = %err, "unreadable timeline event left out");
+                    None
+                }
+            })
+            .collect())
+    }
+
     /// Deletes the document if it is still at `version`.
     pub async fn delete_at<D>(&self, key: &DocKey<D>, version: u64) -> Result<bool, StoreError> {
         self.store.delete_if(key.as_str(), version).await
     }
 
     /// Enqueues work on its own (not following a document change), in the partition of the
-    /// payment it is about.
+    /// payment it is about; a notification is an event of the payment's timeline, written in
+    /// the same step.
     pub async fn enqueue(&self, work: &Work) -> Result<(), StoreError> {
         let (provider, payment_id) = work.payment();
         let partition = self.keys.partition_of(provider, payment_id);
-        self.outbox.push(work, partition).await?;
+        let events = match work {
+            Work::Notify(n) => vec![n.enqueued_event()],
+            Work::Recheck(_) | Work::Alert(_) => Vec::new(),
+        };
+        self.outbox.push(work, partition, &events).await?;
         if matches!(work, Work::Notify(_)) {
             self.wake.wake();
         }
@@ -261,7 +377,7 @@ mod tests {
     async fn a_transition_that_loses_a_race_decides_again_on_what_won() {
         let r = records();
         let key = r.keys().pay_reservation("fena", "tx");
-        assert!(r.create(&key, &held("a"), None).await.unwrap());
+        assert!(r.create(&key, &held("a"), None, &[]).await.unwrap());
         let stale = r.read(&key).await.unwrap();
         assert!(r.write_at(&key, 1, &held("b"), None).await.unwrap());
         let mut seen = Vec::new();
@@ -289,11 +405,11 @@ mod tests {
             .unwrap());
         let read = r.read(&key).await.unwrap();
         assert_eq!((read.version, read.doc), (1, None));
-        assert!(r.create(&key, &held("a"), None).await.unwrap());
+        assert!(r.create(&key, &held("a"), None, &[]).await.unwrap());
         let read = r.read(&key).await.unwrap();
         assert_eq!((read.version, read.doc), (2, Some(held("a"))));
         assert!(
-            !r.create(&key, &held("b"), None).await.unwrap(),
+            !r.create(&key, &held("b"), None, &[]).await.unwrap(),
             "a readable document is kept"
         );
     }

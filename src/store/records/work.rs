@@ -9,9 +9,11 @@ use serde_json::value::RawValue;
 use std::sync::Arc;
 
 use super::keys::recheck_id;
+use super::timeline::{Event, TimelineEvent, Timelines};
 use crate::contract::PaymentStatus;
 use crate::notify::Alert;
-use crate::store::{OutboxItem, Partition, Queue, Store, StoreError};
+use crate::store::{Append, OutboxItem, PageQuery, Partition, Queue, Store, StoreError};
+use payrouter_provider::PaymentStatusKind;
 
 /// One notification. Its `id` (the `webhook-id` header) is fixed when it is enqueued, so every
 /// retry of the same state change carries the same id.
@@ -63,6 +65,28 @@ impl Notification {
     /// The Payment Status JSON to send.
     pub fn body(&self) -> &str {
         self.body.get()
+    }
+
+    /// The status the notification carries (None if its body does not say).
+    pub fn status(&self) -> Option<PaymentStatusKind> {
+        #[derive(Deserialize)]
+        struct Carried {
+            status: PaymentStatusKind,
+        }
+        serde_json::from_str::<Carried>(self.body())
+            .ok()
+            .map(|c| c.status)
+    }
+
+    /// The timeline event of its being queued.
+    pub(crate) fn enqueued_event(&self) -> TimelineEvent {
+        TimelineEvent::new(
+            self.created_ms,
+            Event::NotificationEnqueued {
+                notification_id: self.id.clone(),
+                status: self.status(),
+            },
+        )
     }
 }
 
@@ -127,6 +151,9 @@ pub trait Queued: Sized + Serialize + for<'de> Deserialize<'de> {
 
     fn in_partition(self, partition: Partition) -> Self;
 
+    /// The payment it is about (provider, payment id), whose timeline records it.
+    fn payment(&self) -> (&str, &str);
+
     fn item(&self) -> OutboxItem {
         OutboxItem {
             queue: Self::QUEUE,
@@ -161,6 +188,10 @@ impl Queued for Notification {
     fn in_partition(self, partition: Partition) -> Self {
         Notification { partition, ..self }
     }
+
+    fn payment(&self) -> (&str, &str) {
+        (&self.provider, &self.payment_id)
+    }
 }
 
 impl Queued for Recheck {
@@ -185,6 +216,10 @@ impl Queued for Recheck {
     fn in_partition(self, partition: Partition) -> Self {
         Recheck { partition, ..self }
     }
+
+    fn payment(&self) -> (&str, &str) {
+        (&self.provider, &self.payment_id)
+    }
 }
 
 /// What one claim took from one partition, and when that partition's next item is due if
@@ -198,11 +233,44 @@ pub struct Batch<W> {
 #[derive(Clone)]
 pub struct Outbox {
     store: Arc<dyn Store>,
+    /// Where the events of finished work go (None: nowhere, as in tests of the queues alone).
+    timelines: Option<Timelines>,
+}
+
+/// A queued item's timeline key and events in stored form, held while a store call borrows
+/// them.
+struct Recorded {
+    key: String,
+    events: Vec<String>,
 }
 
 impl Outbox {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Outbox { store }
+        Outbox {
+            store,
+            timelines: None,
+        }
+    }
+
+    /// The same queues, writing the events of work done to the timelines of its payments.
+    pub fn with_timelines(self, timelines: Timelines) -> Self {
+        Outbox {
+            timelines: Some(timelines),
+            ..self
+        }
+    }
+
+    fn recorded(&self, payment: (&str, &str), events: &[TimelineEvent]) -> Option<Recorded> {
+        let t = self.timelines.as_ref().filter(|_| !events.is_empty())?;
+        Some(Recorded {
+            key: t.key(payment.0, payment.1),
+            events: Timelines::encode(events),
+        })
+    }
+
+    fn append<'a>(&self, r: &'a Option<Recorded>) -> Option<Append<'a>> {
+        let t = self.timelines.as_ref()?;
+        r.as_ref().map(|r| t.append(&r.key, &r.events))
     }
 
     /// How many partitions there are, each with its own queues.
@@ -210,9 +278,17 @@ impl Outbox {
         self.store.partitions().max(1)
     }
 
-    /// Queues work on its own in `partition`.
-    pub async fn push(&self, work: &Work, partition: Partition) -> Result<(), StoreError> {
-        self.store.outbox_push(&work.item_in(partition)).await
+    /// Queues work on its own in `partition`, with `events` on its payment's timeline.
+    pub async fn push(
+        &self,
+        work: &Work,
+        partition: Partition,
+        events: &[TimelineEvent],
+    ) -> Result<(), StoreError> {
+        let r = self.recorded(work.payment(), events);
+        self.store
+            .outbox_push(&work.item_in(partition), self.append(&r).as_ref())
+            .await
     }
 
     /// Takes up to `limit` due items of `partition` and hides them until `lease_until_ms`.
@@ -235,7 +311,7 @@ impl Outbox {
                 Ok(w) => claimed.push(w.with_due(item.due_ms).in_partition(item.partition)),
                 Err(e) => {
                     tracing::error!(queue = W::QUEUE.name(), id = %item.id, error = %e, "unreadable queued item moved to dead letters");
-                    if let Err(e) = self.store.outbox_dead(&item).await {
+                    if let Err(e) = self.store.outbox_dead(&item, None).await {
                         tracing::warn!(id = %item.id, error = %e, "cannot move an unreadable item; it will be taken again");
                     }
                 }
@@ -261,19 +337,131 @@ impl Outbox {
             .await
     }
 
-    pub async fn done<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
+    /// Removes finished work, with `events` on its payment's timeline in the same step.
+    pub async fn done<W: Queued>(
+        &self,
+        work: &W,
+        events: &[TimelineEvent],
+    ) -> Result<(), StoreError> {
+        let r = self.recorded(work.payment(), events);
         self.store
-            .outbox_done(W::QUEUE, work.partition(), &work.id())
+            .outbox_done(
+                W::QUEUE,
+                work.partition(),
+                &work.id(),
+                self.append(&r).as_ref(),
+            )
             .await
     }
 
-    /// Stores the item as it now is (after an attempt), due at its `due_ms`.
-    pub async fn retry<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
-        self.store.outbox_retry(&work.item()).await
+    /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
+    pub async fn retry<W: Queued>(
+        &self,
+        work: &W,
+        events: &[TimelineEvent],
+    ) -> Result<(), StoreError> {
+        let r = self.recorded(work.payment(), events);
+        self.store
+            .outbox_retry(&work.item(), self.append(&r).as_ref())
+            .await
     }
 
-    pub async fn dead<W: Queued>(&self, work: &W) -> Result<(), StoreError> {
-        self.store.outbox_dead(&work.item()).await
+    /// Moves the item to the dead letters, with `events`.
+    pub async fn dead<W: Queued>(
+        &self,
+        work: &W,
+        events: &[TimelineEvent],
+    ) -> Result<(), StoreError> {
+        let r = self.recorded(work.payment(), events);
+        self.store
+            .outbox_dead(&work.item(), self.append(&r).as_ref())
+            .await
+    }
+
+    /// Moves a dead letter back into the queue as `work` (its new document and due time),
+    /// with `events`; false when it is no longer a dead letter.
+    pub async fn revive<W: Queued>(
+        &self,
+        work: &W,
+        events: &[TimelineEvent],
+    ) -> Result<bool, StoreError> {
+        let r = self.recorded(work.payment(), events);
+        self.store
+            .outbox_revive(&work.item(), self.append(&r).as_ref())
+            .await
+    }
+
+    /// The queued (not dead) item `id`, looked for in every partition.
+    pub async fn find_pending<W: Queued>(&self, id: &str) -> Result<Option<W>, StoreError> {
+        for p in 0..self.partitions() {
+            let partition = Partition(p);
+            if let Some(item) = self.store.outbox_get(W::QUEUE, partition, id).await? {
+                return Ok(
+                    decode::<W>(&item.doc).map(|w| w.with_due(item.due_ms).in_partition(partition))
+                );
+            }
+        }
+        Ok(None)
+    }
+
+    /// The dead letter `id`, looked for in every partition.
+    pub async fn find_dead<W: Queued>(&self, id: &str) -> Result<Option<W>, StoreError> {
+        for p in 0..self.partitions() {
+            let partition = Partition(p);
+            if let Some(doc) = self.store.outbox_dead_get(W::QUEUE, partition, id).await? {
+                return Ok(decode::<W>(&doc).map(|w| w.in_partition(partition)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A page of every partition's queued items, soonest due first (after `query.after`).
+    pub async fn pending_page<W: Queued>(&self, query: &PageQuery) -> Result<Vec<W>, StoreError> {
+        let pages = futures::future::join_all((0..self.partitions()).map(|p| {
+            self.store
+                .outbox_pending_page(W::QUEUE, Partition(p), query)
+        }))
+        .await;
+        let mut merged = Vec::new();
+        for page in pages {
+            merged.extend(page?);
+        }
+        // Each partition gave its first `count`, so the first `count` of them all are here.
+        merged.sort_by(|a, b| (a.due_ms, &a.id).cmp(&(b.due_ms, &b.id)));
+        Ok(merged
+            .into_iter()
+            .take(query.count)
+            .filter_map(|item| {
+                decode::<W>(&item.doc).map(|w| w.with_due(item.due_ms).in_partition(item.partition))
+            })
+            .collect())
+    }
+
+    /// Every dead letter of every partition (they are few, and kept only for their retention);
+    /// one that cannot be read is left out.
+    pub async fn dead_letters<W: Queued>(&self) -> Result<Vec<W>, StoreError> {
+        const PAGE: usize = 500;
+        let mut all = Vec::new();
+        for p in 0..self.partitions() {
+            let partition = Partition(p);
+            let mut cursor = 0;
+            loop {
+                let (page, next) = self
+                    .store
+                    .outbox_dead_page(W::QUEUE, partition, cursor, PAGE)
+                    .await?;
+                all.extend(
+                    page.iter()
+                        .filter_map(|(_, doc)| decode::<W>(doc))
+                        .map(|w| w.in_partition(partition)),
+                );
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(all)
     }
 
     /// Forgets the dead notifications that died before `cutoff_ms` (those kept before their
@@ -316,6 +504,13 @@ impl Outbox {
         }
         Ok(forgotten)
     }
+}
+
+/// A queued document read for an operator; one that cannot be read is logged and skipped.
+fn decode<W: Queued>(doc: &str) -> Option<W> {
+    serde_json::from_str(doc)
+        .map_err(|e| tracing::warn!(queue = W::QUEUE.name(), error = %e, "unreadable queued item"))
+        .ok()
 }
 
 #[cfg(test)]
@@ -379,10 +574,10 @@ mod tests {
             doc: "{not json".into(),
             due_ms: 0,
         };
-        store.outbox_push(&garbage).await.unwrap();
+        store.outbox_push(&garbage, None).await.unwrap();
         let stored: Notification = serde_json::from_str(STORED).unwrap();
         outbox
-            .push(&Work::Notify(stored.with_due(0)), Partition(0))
+            .push(&Work::Notify(stored.with_due(0)), Partition(0), &[])
             .await
             .unwrap();
         let claimed = outbox
