@@ -2,7 +2,7 @@
 //! that stops taking requests, drains the ones in flight, then drains the notifier.
 
 use figment::Figment;
-use payrouter_provider::ProviderContext;
+use payrouter_provider::{ProviderContext, SecretString};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Config, Loaded, StoreKind};
+use crate::admin::AdminService;
+use crate::config::{self, Config, Loaded, Profile, StoreKind};
 use crate::engine::{Engine, RecheckSchedule};
 use crate::http::{self, AppState, HttpSettings};
 use crate::notify::{AlertSender, AlertSettings, Notifier, NotifierSettings, NotifyHandle};
@@ -27,6 +28,8 @@ pub struct Running {
     /// Where the in-process simulators listen, when `simulate` is on.
     pub sim_addr: Option<SocketAddr>,
     pub config: Config,
+    /// The demo profile made up `config.admin_api_token` (none was set): it is shown at start.
+    pub admin_token_made_up: bool,
     stop: CancellationToken,
     server: JoinHandle<()>,
 }
@@ -53,6 +56,15 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     // Installed first, so that the gauges set while starting are recorded.
     let metrics = telemetry::metrics_handle();
     let mut config = loaded.config.clone();
+    // The demo shows the admin API too: with a token of its own, new at every start.
+    let admin_token_made_up =
+        loaded.profile == Some(Profile::Demo) && config.admin_api_token.is_none();
+    if admin_token_made_up {
+        config.admin_api_token = Some(SecretString::from(format!(
+            "demo-{}",
+            uuid::Uuid::new_v4().simple()
+        )));
+    }
     let (fig, sim_addr) = if config.simulate {
         let (fig, sim_addr, router_base) =
             start_simulators(loaded.figment().clone(), &config, addr, stop.clone()).await?;
@@ -154,6 +166,8 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         metrics,
         draining: draining.clone(),
         api_token: config.inbound_api_token.clone().map(Arc::new),
+        admin_token: config.admin_api_token.clone().map(Arc::new),
+        admin: AdminService::new(engine.clone()),
     };
     let app = http::router(
         state,
@@ -197,6 +211,7 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
         addr,
         sim_addr,
         config,
+        admin_token_made_up,
         stop,
         server,
     })

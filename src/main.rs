@@ -4,6 +4,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use payrouter::{app, config, simulate, telemetry};
+use payrouter_provider::ExposeSecret;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -114,6 +115,16 @@ async fn serve() -> ExitCode {
                 running.config.payment_callback_url.is_none()
             )
         );
+    }
+    if running.admin_token_made_up {
+        if let Some(token) = &running.config.admin_api_token {
+            println!(
+                "Admin API (a demo token, new at every start; set ADMIN_API_TOKEN to choose one):\n\
+                 \x20 curl -s http://localhost:{}/admin/api/payments -H 'authorization: Bearer {}'\n",
+                running.addr.port(),
+                token.expose_secret()
+            );
+        }
     }
     signals.wait().await;
     running.shutdown().await;

@@ -35,7 +35,10 @@ async fn a_thousand_payments_spread_over_every_primary_without_crossing_slots() 
                 0,
                 "{}",
                 None,
-                Some(&work_item(&work, payment.partition()))
+                Some(&payrouter::store::Beside {
+                    outbox: Some(&work_item(&work, payment.partition())),
+                    ..Default::default()
+                })
             )
             .await
             .unwrap());
@@ -71,7 +74,7 @@ async fn a_thousand_payments_spread_over_every_primary_without_crossing_slots() 
             .await
             .unwrap();
         for n in &batch.items {
-            records.outbox().done(n).await.unwrap();
+            records.outbox().done(n, &[]).await.unwrap();
         }
         taken += batch.items.len();
     }

@@ -30,10 +30,7 @@ const MAX_EXAMINED: usize = 2000;
 pub enum AdminError {
     /// A request value that is not valid: `field` names the parameter.
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
     /// The provider allows no fetch yet; the caller may try again after `retry_after`.
@@ -49,9 +46,9 @@ pub enum AdminError {
 }
 
 impl AdminError {
-    fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         AdminError::Invalid {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }

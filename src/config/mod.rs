@@ -98,6 +98,10 @@ pub struct Config {
     pub public_base_url: Option<String>,
     #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
     pub inbound_api_token: Option<SecretString>,
+    /// Turns the admin API and console (`/admin`) on, behind `Authorization: Bearer` with this
+    /// token; unset, every `/admin` path is 404. The demo profile makes one up when unset.
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
+    pub admin_api_token: Option<SecretString>,
     #[serde(
         default = "defaults::enabled_providers",
         deserialize_with = "values::list"

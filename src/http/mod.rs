@@ -2,6 +2,7 @@
 //! timeouts, panic catching, metrics) and bearer-token auth on the PGM-facing routes.
 
 mod access_log;
+mod admin;
 mod error;
 mod extensions;
 mod input;
@@ -32,6 +33,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::admin::AdminService;
 use crate::engine::Engine;
 use input::BodyLimits;
 
@@ -41,6 +43,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub draining: Arc<AtomicBool>,
     pub api_token: Option<Arc<SecretString>>,
+    /// ADMIN_API_TOKEN: the admin API exists only when it is set.
+    pub admin_token: Option<Arc<SecretString>>,
+    pub admin: AdminService,
 }
 
 pub struct HttpSettings {
@@ -61,6 +66,9 @@ pub enum Access {
     Provider,
     /// Operations endpoints: open, a short budget.
     Ops,
+    /// The admin API: only with ADMIN_API_TOKEN set, behind it; the route timeout (a recheck
+    /// asks a provider).
+    Admin,
 }
 
 /// One method on one path: the router is built from this table, and the OpenAPI test reads it
@@ -104,7 +112,7 @@ const UPLOAD_FRAMING: usize = 64 * 1024;
 
 /// Every route payrouter serves.
 pub fn routes() -> Vec<Route> {
-    use Access::{Ops, Pgm, Provider};
+    use Access::{Admin, Ops, Pgm, Provider};
     use Method as M;
     vec![
         route(Pgm, M::POST, "/v3/{provider}/pay", routes::pay),
@@ -190,6 +198,37 @@ pub fn routes() -> Vec<Route> {
         route(Ops, M::GET, "/readyz", ops::readyz),
         route(Ops, M::GET, "/metrics", ops::metrics),
         route(Ops, M::GET, "/openapi.json", openapi::openapi),
+        route(Admin, M::GET, "/admin/api/payments", admin::payments),
+        route(
+            Admin,
+            M::GET,
+            "/admin/api/payments/{provider}/{paymentId}",
+            admin::payment,
+        ),
+        route(
+            Admin,
+            M::POST,
+            "/admin/api/payments/{provider}/{paymentId}/recheck",
+            admin::recheck,
+        ),
+        route(
+            Admin,
+            M::GET,
+            "/admin/api/notifications",
+            admin::notifications,
+        ),
+        route(
+            Admin,
+            M::POST,
+            "/admin/api/notifications/{id}/redeliver",
+            admin::redeliver,
+        ),
+        route(
+            Admin,
+            M::POST,
+            "/admin/api/notifications/redeliver",
+            admin::redeliver_all,
+        ),
     ]
 }
 
@@ -198,7 +237,8 @@ pub fn routes() -> Vec<Route> {
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn router(state: AppState, settings: HttpSettings) -> Router {
-    let (mut pgm, mut open, mut ops) = (Router::new(), Router::new(), Router::new());
+    let (mut pgm, mut open, mut ops, mut admin) =
+        (Router::new(), Router::new(), Router::new(), Router::new());
     let upload_limit = state
         .engine
         .providers()
@@ -213,6 +253,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
             Access::Pgm => &mut pgm,
             Access::Provider => &mut open,
             Access::Ops => &mut ops,
+            Access::Admin => &mut admin,
         };
         let handler = if r.upload {
             r.handler
@@ -239,6 +280,24 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
             state.clone(),
             record_metrics,
         ));
+    // Without ADMIN_API_TOKEN the admin surface does not exist: its paths are the fallback's
+    // 404, like any unknown path.
+    let admin = match state.admin_token {
+        Some(_) => admin
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                admin::require_admin_token,
+            ))
+            .route_layer(middleware::from_fn_with_state(
+                settings.route_timeout,
+                deadline,
+            ))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                record_metrics,
+            )),
+        None => Router::new(),
+    };
     let limits = BodyLimits {
         max_bytes: settings.body_limit,
         read_timeout: BODY_READ_TIMEOUT.min(settings.route_timeout / 2),
@@ -246,6 +305,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
     Router::new()
         .merge(provider_routes)
         .merge(ops)
+        .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

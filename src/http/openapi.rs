@@ -9,7 +9,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
-use super::{extensions, ops, routes, subscriptions, AppState};
+use super::{admin, extensions, ops, routes, subscriptions, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,8 +39,18 @@ use super::{extensions, ops, routes, subscriptions, AppState};
         ops::readyz,
         ops::metrics,
         openapi,
+        admin::payments,
+        admin::payment,
+        admin::recheck,
+        admin::notifications,
+        admin::redeliver,
+        admin::redeliver_all,
     ),
-    components(schemas(crate::contract::ErrorResponse, crate::contract::PaymentStatus)),
+    components(schemas(
+        crate::contract::ErrorResponse,
+        crate::contract::PaymentStatus,
+        crate::store::records::TimelineEvent,
+    )),
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;
@@ -55,6 +65,13 @@ impl Modify for BearerScheme {
                 "INBOUND_API_TOKEN; required on the PGM routes only when it is configured".into(),
             );
             components.add_security_scheme("bearer", SecurityScheme::Http(http));
+            let mut admin = Http::new(HttpAuthScheme::Bearer);
+            admin.description = Some(
+                "ADMIN_API_TOKEN; the admin API (/admin/api) exists only when it is set, and \
+                 takes no other token"
+                    .into(),
+            );
+            components.add_security_scheme("adminBearer", SecurityScheme::Http(admin));
         }
     }
 }
@@ -200,6 +217,14 @@ fn webhooks() -> Value {
 fn error_responses(
     statuses: &[u16],
 ) -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+    described_errors(statuses, status_meaning)
+}
+
+/// ErrorResponse answers, each described by `meaning`.
+fn described_errors(
+    statuses: &[u16],
+    meaning: fn(&str) -> &'static str,
+) -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
     statuses
         .iter()
         .map(|status| {
@@ -207,12 +232,41 @@ fn error_responses(
                 .schema(Some(Ref::from_schema_name("ErrorResponse")))
                 .build();
             let response = ResponseBuilder::new()
-                .description(status_meaning(&status.to_string()))
+                .description(meaning(&status.to_string()))
                 .content("application/json", body)
                 .build();
             (status.to_string(), RefOr::T(response))
         })
         .collect()
+}
+
+/// What each error status of the admin API means.
+fn admin_meaning(status: &str) -> &'static str {
+    match status {
+        "400" => "an invalid query parameter: the message names it and what is expected",
+        "401" => "Authorization: Bearer with ADMIN_API_TOKEN is required",
+        "404" => "unknown payment, notification or provider (and every /admin path while ADMIN_API_TOKEN is unset)",
+        "429" => "the provider allows no status fetch of this payment yet (Feennex: one per 10 s); Retry-After says when",
+        other => status_meaning(other),
+    }
+}
+
+/// The admin API's reads.
+pub struct AdminReadErrors;
+
+impl IntoResponses for AdminReadErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        described_errors(&[400, 401, 404, 503], admin_meaning)
+    }
+}
+
+/// The admin API's actions (a recheck asks the provider).
+pub struct AdminActionErrors;
+
+impl IntoResponses for AdminActionErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        described_errors(&[400, 401, 404, 429, 501, 502, 503, 504], admin_meaning)
+    }
 }
 
 /// Routes that create something from a JSON body (pay, subscription schedule/start/pay): a
