@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn times_are_utc_with_their_age() {
-        assert_eq!(utc(1_795_976_260_497), "2026-11-30 07:37:40 UTC");
+        assert_eq!(utc(1_795_976_260_497), "2026-11-29 18:17:40 UTC");
         let now = 1_000_000_000;
         assert_eq!(age(now - 5_000, now), "5 s ago");
         assert_eq!(age(now - 180_000, now), "3 min ago");
