@@ -18,42 +18,19 @@ use std::sync::Arc;
 const PID: &str = "64b48c5b6ba2cd6a040b20a8";
 const ALERT_SECRET: &str = "whsec_dGhlIG9wZXJhdG9yJ3Mgb3duIGtleQ==";
 
-/// A router paying through the Fena mock, notifying `receiver` and alerting `alerts`.
-struct Env {
+/// The Fena mock, a notification receiver, an alert receiver and the store, shared by every
+/// router of a test.
+struct Setup {
     fena: FenaMock,
     receiver: Receiver,
     alerts: Receiver,
-    router: TestRouter,
     redis: Option<RedisServer>,
     extra: String,
 }
 
-impl Env {
-    async fn start(kind: StoreKind, extra: &str) -> Env {
-        let (fena, receiver, alerts) = (
-            FenaMock::start().await,
-            Receiver::start().await,
-            Receiver::start().await,
-        );
-        let redis = kind.start_redis().await;
-        let mut e = Env {
-            fena,
-            receiver,
-            alerts,
-            router: TestRouter {
-                running: None,
-                base: String::new(),
-                http: reqwest::Client::new(),
-            },
-            redis,
-            extra: extra.to_string(),
-        };
-        e.router = e.replica().await;
-        e
-    }
-
-    /// One more router on the same store, providers and receivers.
-    async fn replica(&self) -> TestRouter {
+impl Setup {
+    /// A router on this setup, alerting `alerts` (another call: one more replica).
+    async fn router(&self) -> TestRouter {
         let extra = format!(
             "ops_alert_url = \"{}\"\nops_alert_signing_secret = \"{ALERT_SECRET}\"\n{}",
             self.alerts.url, self.extra
@@ -65,6 +42,34 @@ impl Env {
             &extra,
         ))
         .await
+    }
+}
+
+/// A setup and its first router.
+struct Env {
+    setup: Setup,
+    router: TestRouter,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Setup;
+
+    fn deref(&self) -> &Setup {
+        &self.setup
+    }
+}
+
+impl Env {
+    async fn start(kind: StoreKind, extra: &str) -> Env {
+        let setup = Setup {
+            fena: FenaMock::start().await,
+            receiver: Receiver::start().await,
+            alerts: Receiver::start().await,
+            redis: kind.start_redis().await,
+            extra: extra.to_string(),
+        };
+        let router = setup.router().await;
+        Env { setup, router }
     }
 }
 
@@ -180,7 +185,7 @@ async fn a_stuck_payment_raises_one_alert_over_many_rechecks(kind: StoreKind) {
     // On Redis a second replica shares the store and takes rechecks too.
     let second = match kind {
         StoreKind::Memory => None,
-        _ => Some(e.replica().await),
+        _ => Some(e.setup.router().await),
     };
     pending_payment(&e, "order-stuck").await;
 
@@ -266,6 +271,45 @@ async fn two_replicas_racing_queue_one_stuck_alert(kind: StoreKind) {
     let event: Value = serde_json::from_str(&claimed.items[0].doc).unwrap();
     assert_eq!(claimed.items.len(), 1);
     assert_eq!(event["paymentId"], PID);
+}
+
+#[test]
+fn bad_alert_settings_are_each_reported() {
+    let problems = |toml: &str| {
+        use figment::providers::Format as _;
+        let fig = figment::Figment::new().merge(figment::providers::Toml::string(toml));
+        payrouter::config::from_figment(&fig)
+            .err()
+            .unwrap_or_default()
+    };
+    let lines = problems(
+        "enabled_providers = \"fena\"\nops_alert_url = \"not a url\"\nstuck_payment_after_ms = 0\n\
+         [fena]\nterminal_id = \"t\"\nterminal_secret = \"s\"\n",
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("OPS_ALERT_URL: 'not a url'")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"STUCK_PAYMENT_AFTER_MS: must be positive".to_string()),
+        "{lines:?}"
+    );
+    let lines = problems(
+        "enabled_providers = \"fena\"\nops_alert_signing_secret = \"whsec_c2VjcmV0\"\n\
+         [fena]\nterminal_id = \"t\"\nterminal_secret = \"s\"\n",
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("OPS_ALERT_SIGNING_SECRET: set without OPS_ALERT_URL")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("c2VjcmV0")),
+        "a secret is never repeated"
+    );
 }
 
 on_both_stores!(

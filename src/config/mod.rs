@@ -384,6 +384,13 @@ impl Config {
                 problems.push(format!("OPS_ALERT_URL: '{u}' {why}"));
             }
         }
+        if self.ops_alert_signing_secret.is_some() && self.ops_alert_url.is_none() {
+            problems.push(
+                "OPS_ALERT_SIGNING_SECRET: set without OPS_ALERT_URL, so no alert is sent; \
+                 set OPS_ALERT_URL or unset it"
+                    .into(),
+            );
+        }
         if self.stuck_payment_after_ms == 0 {
             problems.push("STUCK_PAYMENT_AFTER_MS: must be positive".into());
         }
