@@ -266,7 +266,88 @@ async fn search_and_filters(kind: StoreKind) {
     assert_eq!(status, 400);
 }
 
-on_both_stores!(signing_in_and_csrf, search_and_filters);
+/// Makes the notification of a `/check` of PID die after two failed attempts; its id.
+async fn dead_letter(e: &Env) -> String {
+    e.receiver.fail_next(2);
+    let (s, b) = e
+        .router
+        .get(&format!("/v3/fena/check?paymentId={PID}"))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    eventually(20, || async {
+        let resp = e
+            .http
+            .get(e.router.url("/admin/api/notifications?state=dead"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .ok()?;
+        let listed = read(resp).await.1;
+        listed["items"][0]["id"].as_str().map(str::to_string)
+    })
+    .await
+}
+
+async fn dead_letters_are_redelivered_all_at_once(kind: StoreKind) {
+    let e = Env::start(kind, "notify_max_attempts = 2").await;
+    e.pay("order-all", "sent").await;
+    let dead_id = dead_letter(&e).await;
+    let session = e.log_in().await;
+    let page = e
+        .get("/admin/notifications?state=dead", Some(&session))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&dead_id) && page.contains("Redeliver all dead"),
+        "{page}"
+    );
+    let csrf = csrf_of(&page);
+    // A `back` that leaves the console is ignored: the answer stays on this site.
+    let resp = e
+        .post(
+            "/admin/notifications/redeliver-dead",
+            Some(&session),
+            &[("csrf", &csrf), ("back", "//shop.example/admin")],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()[LOCATION],
+        "/admin/notifications?state=dead&done=queued&n=1"
+    );
+    let delivered = eventually(20, || async { e.receiver.delivered().into_iter().next() }).await;
+    assert_eq!(delivered.id, dead_id);
+    let page = e
+        .get(
+            "/admin/notifications?state=dead&done=queued&n=1",
+            Some(&session),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("1 dead letters queued for delivery again."));
+    assert!(!page.contains(&dead_id), "no longer dead: {page}");
+
+    // Redelivering what is no longer queued nor dead is a 404 naming it.
+    let gone = e
+        .post(
+            &format!("/admin/notifications/{dead_id}/redeliver"),
+            Some(&session),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(gone.status(), 404);
+    assert!(gone.text().await.unwrap().contains(&dead_id));
+}
+
+on_both_stores!(
+    signing_in_and_csrf,
+    search_and_filters,
+    dead_letters_are_redelivered_all_at_once
+);
 
 #[tokio::test]
 async fn without_an_admin_token_there_is_no_console() {
@@ -301,25 +382,8 @@ async fn browser_log_in(browser: &mut Browser, base: &str) {
 #[tokio::test]
 async fn an_operator_redelivers_a_dead_letter_from_the_console() {
     let e = Env::start(StoreKind::Memory, "notify_max_attempts = 2").await;
-    e.receiver.fail_next(2);
     e.pay("order-dead", "sent").await;
-    let (s, b) = e
-        .router
-        .get(&format!("/v3/fena/check?paymentId={PID}"))
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let dead_id = eventually(20, || async {
-        let resp = e
-            .http
-            .get(e.router.url("/admin/api/notifications?state=dead"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .ok()?;
-        let listed = read(resp).await.1;
-        listed["items"][0]["id"].as_str().map(str::to_string)
-    })
-    .await;
+    let dead_id = dead_letter(&e).await;
     assert_eq!(e.receiver.all().len(), 2);
     assert!(e.receiver.delivered().is_empty());
 
@@ -347,7 +411,8 @@ async fn an_operator_redelivers_a_dead_letter_from_the_console() {
         ))
         .await;
     browser
-        .wait_for("location.search.includes('done=redelivered')")
+        // Back on the page the action started from.
+        .wait_for("location.search === '?state=dead&done=redelivered'")
         .await;
 
     let delivered = eventually(20, || async { e.receiver.delivered().into_iter().next() }).await;

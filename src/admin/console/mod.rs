@@ -154,27 +154,48 @@ impl Console {
             .ok_or(ConsoleError::SignedOut)
     }
 
-    /// A signed-in actor whose form carries the session's CSRF token.
+    /// A signed-in actor whose form carries the session's CSRF token, and the form.
     fn actor(
         &self,
         jar: &CookieJar,
         form: Result<Form<ActionForm>, FormRejection>,
-    ) -> Result<Actor, ConsoleError> {
+    ) -> Result<(Actor, ActionForm), ConsoleError> {
         let session = self
             .viewer(jar)
             .map_err(|_| ConsoleError::Unauthenticated)?;
-        let given = form.ok().and_then(|Form(f)| f.csrf).unwrap_or_default();
-        if !self.sessions.csrf_matches(&session, &given) {
+        let form = form.map(|Form(f)| f).unwrap_or_default();
+        let given = form.csrf.as_deref().unwrap_or_default();
+        if !self.sessions.csrf_matches(&session, given) {
             return Err(ConsoleError::Csrf);
         }
-        Ok(Actor::new(ACTOR))
+        Ok((Actor::new(ACTOR), form))
     }
 }
 
 /// The fields of every action's form.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct ActionForm {
     csrf: Option<String>,
+    /// The console page the action was started from, to come back to.
+    back: Option<String>,
+}
+
+impl ActionForm {
+    /// Where to go after the action: the page it came from when that is a console page (never
+    /// another site), else `default`; with `done` added to its query.
+    fn back_to(&self, default: &str, done: &str) -> Redirect {
+        let page = self
+            .back
+            .as_deref()
+            .filter(|b| {
+                (*b == "/admin" || b.starts_with("/admin/") || b.starts_with("/admin?"))
+                    && !b.contains("//")
+                    && !b.contains('\\')
+            })
+            .unwrap_or(default);
+        let sep = if page.contains('?') { '&' } else { '?' };
+        Redirect::to(&format!("{page}{sep}{done}"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -303,6 +324,7 @@ async fn payments(State(c): State<Console>, jar: CookieJar, RawQuery(raw): RawQu
     items.extend(listed.items);
     let chrome = Chrome {
         csrf: &c.sessions.csrf(&session),
+        back: "/admin",
         tab: Tab::Payments,
         now_ms: now_ms(),
     };
@@ -347,8 +369,10 @@ async fn payment(
                 .filter(|n| n.provider == provider && n.payment_id == payment_id),
         );
     }
+    let here = views::payment_href(&provider, &payment_id);
     let chrome = Chrome {
         csrf: &c.sessions.csrf(&session),
+        back: &here,
         tab: Tab::None,
         now_ms: now_ms(),
     };
@@ -368,8 +392,10 @@ async fn notifications(State(c): State<Console>, jar: CookieJar, RawQuery(raw): 
         .admin
         .notifications(state, PageRequest::new(None, q.get("cursor").cloned())?)
         .await?;
+    let here = format!("/admin/notifications?state={}", state.name());
     let chrome = Chrome {
         csrf: &c.sessions.csrf(&session),
+        back: &here,
         tab: Tab::Pending,
         now_ms: now_ms(),
     };
@@ -389,9 +415,11 @@ async fn redeliver(
     Path(id): Path<String>,
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Page {
-    let actor = c.actor(&jar, form)?;
+    let (actor, form) = c.actor(&jar, form)?;
     c.admin.redeliver(&id, &actor).await?;
-    Ok(Redirect::to("/admin/notifications?state=pending&done=redelivered").into_response())
+    Ok(form
+        .back_to("/admin/notifications?state=pending", "done=redelivered")
+        .into_response())
 }
 
 async fn redeliver_dead(
@@ -399,12 +427,14 @@ async fn redeliver_dead(
     jar: CookieJar,
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Page {
-    let actor = c.actor(&jar, form)?;
+    let (actor, form) = c.actor(&jar, form)?;
     let n = c.admin.redeliver_dead(&actor).await?;
-    Ok(Redirect::to(&format!(
-        "/admin/notifications?state=dead&done=queued&n={n}"
-    ))
-    .into_response())
+    Ok(form
+        .back_to(
+            "/admin/notifications?state=dead",
+            &format!("done=queued&n={n}"),
+        )
+        .into_response())
 }
 
 async fn recheck(
@@ -413,12 +443,11 @@ async fn recheck(
     Path((provider, payment_id)): Path<(String, String)>,
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Page {
-    let actor = c.actor(&jar, form)?;
+    let (actor, _) = c.actor(&jar, form)?;
     c.admin.recheck(&provider, &payment_id, &actor).await?;
     let back = format!(
-        "/admin/payments/{}/{}?done=rechecked",
-        views::path_segment(&provider),
-        views::path_segment(&payment_id)
+        "{}?done=rechecked",
+        views::payment_href(&provider, &payment_id)
     );
     Ok(Redirect::to(&back).into_response())
 }

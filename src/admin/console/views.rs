@@ -56,6 +56,8 @@ pub enum Tab {
 #[derive(Clone, Copy)]
 pub struct Chrome<'a> {
     pub csrf: &'a str,
+    /// Where an action started on this page comes back to.
+    pub back: &'a str,
     pub tab: Tab,
     pub now_ms: i64,
 }
@@ -151,7 +153,7 @@ fn status(s: impl serde::Serialize) -> Markup {
     html! { span class={ "status " (name) } { (name) } }
 }
 
-fn payment_href(provider: &str, payment_id: &str) -> String {
+pub(super) fn payment_href(provider: &str, payment_id: &str) -> String {
     format!(
         "/admin/payments/{}/{}",
         path_segment(provider),
@@ -350,6 +352,7 @@ pub fn notifications(
                 p {
                     form.inline method="post" action="/admin/notifications/redeliver-dead" {
                         input type="hidden" name="csrf" value=(chrome.csrf);
+                        input type="hidden" name="back" value=(chrome.back);
                         button type="submit" #redeliver-all { "Redeliver all dead" }
                     }
                 }
@@ -403,6 +406,7 @@ fn notification_table(
                             td {
                                 form.inline method="post" action={ "/admin/notifications/" (path_segment(&n.id)) "/redeliver" } {
                                     input type="hidden" name="csrf" value=(chrome.csrf);
+                                    input type="hidden" name="back" value=(chrome.back);
                                     button type="submit" .redeliver { "Redeliver" }
                                 }
                             }
