@@ -148,15 +148,33 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// How an amount appears in the admin API's JSON (documentation of [`money_fields`]).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct AmountFields {
-    /// Minor units (1299 GBP is 12.99 GBP).
-    amount: i64,
-    /// ISO 4217 code.
-    currency: String,
+/// How an amount appears in the admin API's JSON (the OpenAPI schema of [`money_fields`]):
+/// `amount` in minor units beside its `currency`.
+pub struct AmountFields;
+
+impl utoipa::PartialSchema for AmountFields {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .property(
+                "amount",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .description(Some("minor units (1299 GBP is 12.99 GBP)")),
+            )
+            .required("amount")
+            .property(
+                "currency",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("ISO 4217 code")),
+            )
+            .required("currency")
+            .into()
+    }
 }
+
+impl utoipa::ToSchema for AmountFields {}
 
 /// A payment in a list.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -395,7 +413,7 @@ impl AdminService {
                 items.push(PaymentSummary::from(&rec));
             }
         }
-        Ok((!items.is_empty()).then(|| Page {
+        Ok((!items.is_empty()).then_some(Page {
             items,
             next_cursor: None,
         }))

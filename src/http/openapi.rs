@@ -134,12 +134,32 @@ fn complete_operations(doc: &mut Value, providers: &[&str]) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
+    let mut taken = std::collections::HashMap::new();
+    for (path, item) in paths.iter() {
+        for method in item.as_object().into_iter().flat_map(|i| i.keys()) {
+            *taken.entry(operation_id(method, path)).or_insert(0) += 1;
+        }
+    }
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
         for (method, op) in item.iter_mut() {
-            op["operationId"] = json!(operation_id(method, path));
+            let mut id = operation_id(method, path);
+            // Two paths that differ only in their parameters (`/notifications/redeliver` and
+            // `/notifications/{id}/redeliver`): the one with parameters names them.
+            if taken.get(&id).is_some_and(|n| *n > 1) {
+                for param in path.split('/').filter_map(|w| w.strip_prefix('{')) {
+                    let param = param.trim_end_matches('}');
+                    id.push_str("By");
+                    let mut chars = param.chars();
+                    if let Some(first) = chars.next() {
+                        id.push(first.to_ascii_uppercase());
+                        id.extend(chars);
+                    }
+                }
+            }
+            op["operationId"] = json!(id);
             complete_operation(op, providers);
         }
     }

@@ -83,7 +83,7 @@ impl Inner {
             return;
         }
         let expires = now + a.ttl;
-        if !self.lists.get(a.key).is_some_and(|l| l.expires > now) {
+        if self.lists.get(a.key).is_none_or(|l| l.expires <= now) {
             let seq = self.next_seq;
             self.next_seq += 1;
             self.list_order.push_back((seq, a.key.to_string()));
@@ -615,6 +615,72 @@ mod tests {
                 .pending,
             5
         );
+    }
+
+    #[tokio::test]
+    async fn index_pages_follow_score_then_member_past_the_cursor() {
+        let store = MemoryStore::new(10);
+        for (member, score) in [("a", 5), ("b", 5), ("c", 7), ("d", 3), ("old", 1)] {
+            let entry = IndexEntry {
+                key: "i",
+                member,
+                score,
+                trim_before: 2,
+                ttl: Duration::from_secs(60),
+            };
+            let beside = Beside {
+                index: Some(entry),
+                ..Default::default()
+            };
+            assert!(store
+                .put_if(member, 0, "{}", None, Some(&beside))
+                .await
+                .unwrap());
+        }
+        let read = |descending, after: Option<(i64, &str)>, count| PageQuery {
+            descending,
+            min: 0,
+            max: i64::MAX,
+            after: after.map(|(score, member)| After {
+                score,
+                member: member.into(),
+            }),
+            count,
+        };
+        let members = |page: Vec<(i64, String)>| -> Vec<String> {
+            page.into_iter().map(|(_, m)| m).collect()
+        };
+        let first = store.index_page("i", &read(true, None, 2)).await.unwrap();
+        assert_eq!(
+            members(first),
+            ["c", "b"],
+            "trimmed below 2; ties by member"
+        );
+        let next = store
+            .index_page("i", &read(true, Some((5, "b")), 2))
+            .await
+            .unwrap();
+        assert_eq!(members(next), ["a", "d"]);
+        let up = store
+            .index_page("i", &read(false, Some((5, "a")), 5))
+            .await
+            .unwrap();
+        assert_eq!(members(up), ["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_timeline_keeps_its_newest_events() {
+        let store = MemoryStore::new(10);
+        let events: Vec<String> = (0..5).map(|i| i.to_string()).collect();
+        let append = Append {
+            key: "t",
+            events: &events,
+            keep: 3,
+            ttl: Duration::from_secs(60),
+        };
+        store.timeline_append(&append).await.unwrap();
+        assert_eq!(store.timeline("t").await.unwrap(), ["2", "3", "4"]);
+        assert!(store.timeline("other").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -5,7 +5,9 @@
 //!
 //! Layout: a document is a hash `{v: version, d: doc}`; each partition's queue is a hash of
 //! items plus a sorted set of due times (a claimed item's due time is pushed to the end of its
-//! lease), and a hash of dead letters. Key names come from `records::Keys`.
+//! lease), and a hash of dead letters. A payment's timeline is a list (appended with RPUSH,
+//! trimmed with LTRIM) and each partition's payment index a sorted set by creation time, both
+//! written inside the script of the change they follow. Key names come from `records::Keys`.
 
 use async_trait::async_trait;
 use redis::{Script, ScriptInvocation};

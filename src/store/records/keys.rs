@@ -9,7 +9,8 @@
 //! a payment's keys by (provider, payment id), a reservation by (provider, shopTransactionId),
 //! a subscription by (provider, token), and each partition has its own queues. A step that
 //! writes a document and queues work writes the work to the document's partition, so every
-//! atomic step touches one hash slot. The flat layout (no tags, one queue each) is the one
+//! atomic step touches one hash slot. A payment's timeline sits in its payment's partition,
+//! and each partition has an index of its payments. The flat layout (no tags, one queue each) is the one
 //! written before partitions existed; the embedded store keeps it.
 
 use std::fmt;

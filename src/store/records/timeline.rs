@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use super::Keys;
-use crate::store::Append;
+use crate::store::{Append, Partition};
 
 /// How many events a payment's timeline keeps (the oldest go first).
 pub const KEEP: usize = 200;
@@ -157,6 +157,11 @@ impl Timelines {
     /// The key of a payment's timeline.
     pub(crate) fn key(&self, provider: &str, payment_id: &str) -> String {
         self.keys.timeline(provider, payment_id)
+    }
+
+    /// The partition of a payment's timeline.
+    pub(crate) fn partition_of(&self, provider: &str, payment_id: &str) -> Partition {
+        self.keys.partition_of(provider, payment_id)
     }
 
     /// The events in their stored form.

@@ -242,6 +242,10 @@ pub struct Outbox {
 struct Recorded {
     key: String,
     events: Vec<String>,
+    /// The timeline lives in the queue's partition (hash slot), so the queue step writes it.
+    /// Otherwise (a subscription's notification, queued in the subscription's partition) it
+    /// is appended right after the step, on its own.
+    with_step: bool,
 }
 
 impl Outbox {
@@ -260,17 +264,39 @@ impl Outbox {
         }
     }
 
-    fn recorded(&self, payment: (&str, &str), events: &[TimelineEvent]) -> Option<Recorded> {
+    fn recorded(
+        &self,
+        payment: (&str, &str),
+        partition: Partition,
+        events: &[TimelineEvent],
+    ) -> Option<Recorded> {
         let t = self.timelines.as_ref().filter(|_| !events.is_empty())?;
         Some(Recorded {
             key: t.key(payment.0, payment.1),
             events: Timelines::encode(events),
+            with_step: t.partition_of(payment.0, payment.1) == partition,
         })
     }
 
+    /// The append the queue step makes, if it makes it.
     fn append<'a>(&self, r: &'a Option<Recorded>) -> Option<Append<'a>> {
         let t = self.timelines.as_ref()?;
-        r.as_ref().map(|r| t.append(&r.key, &r.events))
+        r.as_ref()
+            .filter(|r| r.with_step)
+            .map(|r| t.append(&r.key, &r.events))
+    }
+
+    /// The append the queue step could not make (another hash slot), made after it.
+    async fn append_after(&self, r: &Option<Recorded>) -> Result<(), StoreError> {
+        let (Some(t), Some(r)) = (&self.timelines, r) else {
+            return Ok(());
+        };
+        if r.with_step {
+            return Ok(());
+        }
+        self.store
+            .timeline_append(&t.append(&r.key, &r.events))
+            .await
     }
 
     /// How many partitions there are, each with its own queues.
@@ -285,10 +311,11 @@ impl Outbox {
         partition: Partition,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        let r = self.recorded(work.payment(), events);
+        let r = self.recorded(work.payment(), partition, events);
         self.store
             .outbox_push(&work.item_in(partition), self.append(&r).as_ref())
-            .await
+            .await?;
+        self.append_after(&r).await
     }
 
     /// Takes up to `limit` due items of `partition` and hides them until `lease_until_ms`.
@@ -343,7 +370,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        let r = self.recorded(work.payment(), events);
+        let r = self.recorded(work.payment(), work.partition(), events);
         self.store
             .outbox_done(
                 W::QUEUE,
@@ -351,7 +378,8 @@ impl Outbox {
                 &work.id(),
                 self.append(&r).as_ref(),
             )
-            .await
+            .await?;
+        self.append_after(&r).await
     }
 
     /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
@@ -360,10 +388,11 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        let r = self.recorded(work.payment(), events);
+        let r = self.recorded(work.payment(), work.partition(), events);
         self.store
             .outbox_retry(&work.item(), self.append(&r).as_ref())
-            .await
+            .await?;
+        self.append_after(&r).await
     }
 
     /// Moves the item to the dead letters, with `events`.
@@ -372,10 +401,11 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        let r = self.recorded(work.payment(), events);
+        let r = self.recorded(work.payment(), work.partition(), events);
         self.store
             .outbox_dead(&work.item(), self.append(&r).as_ref())
-            .await
+            .await?;
+        self.append_after(&r).await
     }
 
     /// Moves a dead letter back into the queue as `work` (its new document and due time),
@@ -385,10 +415,15 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<bool, StoreError> {
-        let r = self.recorded(work.payment(), events);
-        self.store
+        let r = self.recorded(work.payment(), work.partition(), events);
+        let revived = self
+            .store
             .outbox_revive(&work.item(), self.append(&r).as_ref())
-            .await
+            .await?;
+        if revived {
+            self.append_after(&r).await?;
+        }
+        Ok(revived)
     }
 
     /// The queued (not dead) item `id`, looked for in every partition.
