@@ -317,6 +317,18 @@ async fn dead_letters_are_redelivered_all_at_once(kind: StoreKind) {
         resp.headers()[LOCATION],
         "/admin/notifications?state=dead&done=queued&n=1"
     );
+    let odd = e
+        .post(
+            "/admin/notifications/redeliver-dead",
+            Some(&session),
+            &[("csrf", &csrf), ("back", "/admin?\r\nx: y")],
+        )
+        .await;
+    assert_eq!(
+        odd.status(),
+        303,
+        "a back that is no header value is ignored"
+    );
     let delivered = eventually(20, || async { e.receiver.delivered().into_iter().next() }).await;
     assert_eq!(delivered.id, dead_id);
     let page = e

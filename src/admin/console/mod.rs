@@ -191,6 +191,8 @@ impl ActionForm {
                 (*b == "/admin" || b.starts_with("/admin/") || b.starts_with("/admin?"))
                     && !b.contains("//")
                     && !b.contains('\\')
+                    // A header value: nothing but visible ASCII.
+                    && b.bytes().all(|c| c.is_ascii_graphic())
             })
             .unwrap_or(default);
         let sep = if page.contains('?') { '&' } else { '?' };
