@@ -424,6 +424,69 @@ async fn a_timeline_follows_a_payment_from_pay_to_redelivery(kind: StoreKind) {
     assert!(b["message"].as_str().unwrap().starts_with("state:"), "{b}");
 }
 
+async fn refunds_are_on_the_timeline(kind: StoreKind) {
+    let e = env(kind, EXTRA).await;
+    let (id, tx) = ("64b48c5b6ba2cd6a040b60a1", "refund-1");
+    pay(&e, id, tx).await;
+    paid_by_callback(&e, id, tx).await;
+    e.fena
+        .server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST)
+                .path(format!("/open/payments/single/{id}/refund"));
+            then.status(200).json_body(json!({"saved": true}));
+        })
+        .await;
+    let refund = json!({"amount": 500, "currency": "GBP", "paymentId": id});
+    let (s, b) = e.router.post("/v3/fena/refund", &refund).await;
+    assert_eq!((s, &b["result"]), (200, &json!("PENDING")), "{b}");
+
+    // Fena settles it; its callback is looked at once Fena's poll window reopens.
+    e.fena
+        .set_state(id, "partial_refund", "12.99", tx, tx)
+        .await;
+    let webhook = json!({"eventScope": "single-payments", "eventName": "status-update",
+                         "id": id, "status": "partial_refund"});
+    let (s, b) = e.router.post("/v3/fena/callback", &webhook).await;
+    assert_eq!(s, 200, "{b}");
+    let detail = eventually(10, || async {
+        let detail = admin_get(&e.router, &format!("/admin/api/payments/fena/{id}")).await;
+        let refunded = detail["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "stateSeen" && e["action"] == "REFUND");
+        refunded.then_some(detail)
+    })
+    .await;
+    let events: Vec<&Value> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("refund") || t == "stateSeen")
+        })
+        .collect();
+    let refund_id = events[1]["refundId"].as_str().unwrap();
+    assert_eq!(events[0]["providerStatus"], "paid");
+    assert_eq!(
+        (&events[1]["type"], &events[1]["amount"]),
+        (&json!("refundRequested"), &json!(500))
+    );
+    assert_eq!(events[2]["type"], "refundSettled");
+    assert_eq!(events[2]["refundId"], refund_id);
+    assert_eq!(
+        events[2]["state"], "pending",
+        "Fena took it; it settles later"
+    );
+    assert_eq!(events[3]["providerStatus"], "partial_refund");
+    assert_eq!(events[3]["status"], "ACCEPTED");
+    assert_eq!(detail["payment"]["refundedAmount"], 500);
+    assert_eq!(detail["refunds"][0]["state"], "completed");
+}
+
 /// A router on Feennex (mocked), with the admin API on.
 fn feennex_config(redis: Option<&RedisServer>, feennex: &str, receiver: &str) -> String {
     let redis = redis.map_or(String::new(), RedisServer::config_line);
@@ -522,6 +585,7 @@ on_both_stores!(
     payments_are_listed_newest_first_filtered_and_paged,
     a_timeline_follows_a_payment_from_pay_to_redelivery,
     a_recheck_keeps_to_feennex_poll_limit,
+    refunds_are_on_the_timeline,
 );
 
 /// On a Redis Cluster of three primaries: every step's keys (document, queue, timeline,

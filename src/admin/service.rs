@@ -242,15 +242,6 @@ pub enum NotificationState {
     Dead,
 }
 
-impl NotificationState {
-    pub fn name(self) -> &'static str {
-        match self {
-            NotificationState::Pending => "pending",
-            NotificationState::Dead => "dead",
-        }
-    }
-}
-
 /// A notification in a list.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -383,7 +374,7 @@ impl AdminService {
 
     /// A search by shopTransactionId answered from the pay reservations (one read per
     /// provider instead of a walk of the index); None when no reservation names a payment
-    /// (an instalment or a payment rebuilt after a store loss is then found by the walk).
+    /// the store holds (a payment rebuilt after a store loss is then found by the walk).
     async fn by_reservation(
         &self,
         filter: &PaymentFilter,
@@ -392,7 +383,7 @@ impl AdminService {
             return Ok(None);
         };
         let records = self.engine.records();
-        let mut items = Vec::new();
+        let (mut items, mut found) = (Vec::new(), false);
         for provider in self.engine.providers().keys() {
             if filter.provider.as_deref().is_some_and(|p| p != *provider) {
                 continue;
@@ -409,11 +400,15 @@ impl AdminService {
             let rec = records
                 .read(&records.keys().payment(provider, &payment_id))
                 .await?;
-            if let Some(rec) = rec.doc.filter(|r| filter.matches(r)) {
+            let Some(rec) = rec.doc else {
+                continue;
+            };
+            found = true;
+            if filter.matches(&rec) {
                 items.push(PaymentSummary::from(&rec));
             }
         }
-        Ok((!items.is_empty()).then_some(Page {
+        Ok(found.then_some(Page {
             items,
             next_cursor: None,
         }))

@@ -242,7 +242,7 @@ pub async fn payment(
     security(("adminBearer" = [])),
     responses((status = 200, body = PaymentStatus,
         description = "the provider was asked now; the payment as it now stands"),
-        super::openapi::AdminActionErrors))]
+        super::openapi::AdminRecheckErrors))]
 pub async fn recheck(
     State(app): State<AppState>,
     Path((provider, payment_id)): Path<(String, String)>,
@@ -282,7 +282,7 @@ pub async fn notifications(
     security(("adminBearer" = [])),
     responses((status = 200, body = Redelivered,
         description = "queued for delivery now, with the same webhook-id and body"),
-        super::openapi::AdminActionErrors))]
+        super::openapi::AdminQueueErrors))]
 pub async fn redeliver(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -295,7 +295,7 @@ pub async fn redeliver(
     security(("adminBearer" = [])),
     responses((status = 200, body = Queued,
         description = "every dead letter went back to the queue with a fresh attempt budget"),
-        super::openapi::AdminActionErrors))]
+        super::openapi::AdminQueueErrors))]
 pub async fn redeliver_all(
     State(app): State<AppState>,
     RawQuery(raw): RawQuery,

@@ -280,10 +280,19 @@ impl IntoResponses for AdminReadErrors {
     }
 }
 
-/// The admin API's actions (a recheck asks the provider).
-pub struct AdminActionErrors;
+/// The admin API's actions on the notification queue.
+pub struct AdminQueueErrors;
 
-impl IntoResponses for AdminActionErrors {
+impl IntoResponses for AdminQueueErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        described_errors(&[400, 401, 404, 503], admin_meaning)
+    }
+}
+
+/// The admin API's recheck, which asks the provider.
+pub struct AdminRecheckErrors;
+
+impl IntoResponses for AdminRecheckErrors {
     fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
         described_errors(&[400, 401, 404, 429, 501, 502, 503, 504], admin_meaning)
     }

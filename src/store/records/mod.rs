@@ -29,7 +29,7 @@ pub use documents::{
 pub(crate) use keys::QueueKeys;
 pub use keys::{DocKey, Keys, DEFAULT_PREFIX};
 pub use listing::{IndexCursor, IndexQuery, Indexed};
-pub use timeline::{Event, Source, TimelineEvent, Timelines, KEEP as TIMELINE_KEEP};
+pub use timeline::{Event, Source, TimelineEvent, Timelines};
 pub use work::{Batch, Notification, Outbox, Queued, Recheck, Work};
 
 use std::sync::Arc;
@@ -110,11 +110,6 @@ impl Records {
     /// Where payments' timelines go (for other writers of events: the notifier).
     pub fn timelines(&self) -> &Timelines {
         &self.timelines
-    }
-
-    /// How long payments (and their timelines and index entries) are kept.
-    pub fn retention(&self) -> Duration {
-        self.retention
     }
 
     /// Wakes the notifier (a notification was queued or revived outside a document write).
@@ -249,18 +244,23 @@ impl Records {
         }
         let encoded = Timelines::encode(&events);
         let timeline_key = payment.map(|p| self.timelines.key(p.provider, p.payment_id));
-        let member = payment.map(|p| listing::member(p.provider, p.payment_id));
-        let index_key = self.keys.payment_index(key.partition());
-        let index = match (payment, &member) {
-            (Some(p), Some(member)) if new => Some(IndexEntry {
-                key: &index_key,
+        // The index key, member and score of a payment new to the store.
+        let listed = payment.filter(|_| new).map(|p| {
+            (
+                self.keys.payment_index(key.partition()),
+                listing::member(p.provider, p.payment_id),
+                p.created_ms,
+            )
+        });
+        let index = listed
+            .as_ref()
+            .map(|(index_key, member, created_ms)| IndexEntry {
+                key: index_key,
                 member,
-                score: p.created_ms,
-                trim_before: p.created_ms - self.retention.as_millis() as i64,
+                score: *created_ms,
+                trim_before: created_ms - self.retention.as_millis() as i64,
                 ttl: self.retention,
-            }),
-            _ => None,
-        };
+            });
         let beside = Beside {
             outbox: item.as_ref(),
             timeline: timeline_key
