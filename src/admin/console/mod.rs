@@ -394,7 +394,7 @@ async fn notifications(State(c): State<Console>, jar: CookieJar, RawQuery(raw): 
         .admin
         .notifications(state, PageRequest::new(None, q.get("cursor").cloned())?)
         .await?;
-    let here = format!("/admin/notifications?state={}", state.name());
+    let here = format!("/admin/notifications?state={}", views::state_name(state));
     let chrome = Chrome {
         csrf: &c.sessions.csrf(&session),
         back: &here,

@@ -241,6 +241,14 @@ pub fn payments(
     page("Payments", chrome, notice, body)
 }
 
+/// A notification state as the console's `state` parameter spells it.
+pub(super) fn state_name(state: NotificationState) -> &'static str {
+    match state {
+        NotificationState::Pending => "pending",
+        NotificationState::Dead => "dead",
+    }
+}
+
 /// A query string of the non-empty `pairs`.
 fn query(pairs: &[(&str, &str)]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
@@ -363,7 +371,7 @@ pub fn notifications(
         (notification_table(chrome, items, true))
         @if let Some(cursor) = next {
             nav.pager {
-                a href={ "/admin/notifications?" (query(&[("state", state.name()), ("cursor", &cursor)])) } { "Next page →" }
+                a href={ "/admin/notifications?" (query(&[("state", state_name(state)), ("cursor", &cursor)])) } { "Next page →" }
             }
         }
     };
