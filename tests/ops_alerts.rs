@@ -1,7 +1,8 @@
 //! Ops alerts (issue 12) over real HTTP, on the embedded store and on a real Redis: a dead
 //! notification raises exactly one signed `notification.dead`; a payment left PENDING past
 //! STUCK_PAYMENT_AFTER_MS raises one `payment.stuck`, however many rechecks and replicas look
-//! at it; alerts are retried under the same `webhook-id`.
+//! at it; alerts are retried under the same `webhook-id`, and one queued while no router runs is
+//! sent by the next to start.
 
 mod common;
 
@@ -10,7 +11,8 @@ use common::fena_env::pay_body;
 use common::receiver::Received;
 use common::stores::on_both_stores;
 use common::*;
-use payrouter::store::records::PaymentRecord;
+use payrouter::notify::Alert;
+use payrouter::store::records::{Notification, PaymentRecord, Work};
 use payrouter::store::{MemoryStore, Queue, RedisTarget, Store};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -271,6 +273,39 @@ async fn two_replicas_racing_queue_one_stuck_alert(kind: StoreKind) {
     let event: Value = serde_json::from_str(&claimed.items[0].doc).unwrap();
     assert_eq!(claimed.items.len(), 1);
     assert_eq!(event["paymentId"], PID);
+}
+
+/// An alert is work in the store: queued while no router runs (as a replica that died after
+/// queuing it leaves it), it is sent by the next router to start.
+#[tokio::test]
+async fn a_queued_alert_is_sent_by_the_next_router_to_start() {
+    let setup = Setup {
+        fena: FenaMock::start().await,
+        receiver: Receiver::start().await,
+        alerts: Receiver::start().await,
+        redis: StoreKind::Redis.start_redis().await,
+        extra: String::new(),
+    };
+    let server = setup.redis.as_ref().expect("a Redis server");
+    let store = redis_store(RedisTarget::Node(server.url())).await;
+    let dead: Notification = serde_json::from_value(json!({
+        "id": "msg_left_behind", "provider": "fena", "paymentId": PID,
+        "body": {"status": "ACCEPTED", "action": "PAYMENT", "paymentId": PID},
+        "attempts": 30, "createdMs": 1, "lastError": "receiver timed out"
+    }))
+    .unwrap();
+    let alert = Alert::notification_dead(&dead, 2);
+    records(store)
+        .enqueue(&Work::Alert(alert.clone()))
+        .await
+        .unwrap();
+
+    let _router = setup.router().await;
+    let delivered = eventually(20, || async { setup.alerts.delivered().into_iter().next() }).await;
+    assert_signed(&delivered);
+    assert_eq!(delivered.id, alert.id);
+    assert_eq!(delivered.body, alert.body());
+    assert_eq!(delivered.json()["data"]["webhookId"], "msg_left_behind");
 }
 
 #[test]
