@@ -465,3 +465,83 @@ async fn a_provider_status_holding_a_script_is_shown_as_text() {
         assert_eq!(seen, json!([true, "undefined", 0]), "{page}");
     }
 }
+
+#[tokio::test]
+async fn a_recheck_too_soon_for_the_provider_says_when_to_try_again() {
+    use common::feennex_mock::{payment_id_of, PAYWAY, SECRET_KEY, SHOP_ID};
+    let feennex = FeennexMock::start().await;
+    let receiver = Receiver::start().await;
+    let router = TestRouter::start(&format!(
+        r#"enabled_providers = "feennex"
+public_base_url = "http://127.0.0.1:1"
+payment_callback_url = "{}"
+admin_api_token = "{TOKEN}"
+log_level = "warn"
+
+[feennex]
+base_url = "{}"
+shop_id = {SHOP_ID}
+secret_key = "{SECRET_KEY}"
+payway = "{PAYWAY}"
+timeout_ms = 1500
+"#,
+        receiver.url,
+        feennex.base()
+    ))
+    .await;
+    let tx = "console-recheck";
+    feennex.on_create(tx).await;
+    let body = json!({"amount": 1234, "currency": "USD", "shopTransactionId": tx,
+                      "providerData": {"email": "payer@example.com"}});
+    let (s, b) = router.post("/v3/feennex/pay", &body).await;
+    assert_eq!(s, 200, "{b}");
+    let id = payment_id_of(tx);
+    feennex.set_check(tx, 4, "12.34", 840).await;
+
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .post(router.url("/admin/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let set = login.headers()[SET_COOKIE].to_str().unwrap();
+    let session = set.split(';').next().unwrap().to_string();
+    let page = http
+        .get(router.url(&format!("/admin/payments/feennex/{id}")))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("12.34 USD"), "{page}");
+    let csrf = csrf_of(&page);
+    let recheck = |http: reqwest::Client| {
+        let (url, session, csrf) = (
+            router.url(&format!("/admin/payments/feennex/{id}/recheck")),
+            session.clone(),
+            csrf.clone(),
+        );
+        async move {
+            http.post(url)
+                .header(COOKIE, session)
+                .form(&[("csrf", csrf)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(recheck(http.clone()).await.status(), 303);
+    assert_eq!(feennex.checks(tx).await, 1);
+    // Feennex allows one invoice/check per payment every 10 s.
+    let too_soon = recheck(http.clone()).await;
+    assert_eq!(too_soon.status(), 429);
+    assert_eq!(too_soon.headers()["retry-after"], "10");
+    assert!(too_soon.text().await.unwrap().contains("try again after"));
+    assert_eq!(feennex.checks(tx).await, 1, "the provider was not asked");
+}

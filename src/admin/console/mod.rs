@@ -323,7 +323,15 @@ async fn payments(State(c): State<Console>, jar: CookieJar, RawQuery(raw): RawQu
         ..PaymentFilter::default()
     };
     let listed = c.admin.payments(filter, page).await?;
-    items.extend(listed.items);
+    // A term that is both a paymentId and a shopTransactionId shows each payment once.
+    for p in listed.items {
+        if !items
+            .iter()
+            .any(|i| i.provider == p.provider && i.payment_id == p.payment_id)
+        {
+            items.push(p);
+        }
+    }
     let chrome = Chrome {
         csrf: &c.sessions.csrf(&session),
         back: "/admin",
