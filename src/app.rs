@@ -15,7 +15,7 @@ use crate::admin::AdminService;
 use crate::config::{self, Config, Loaded, Profile, StoreKind};
 use crate::engine::{Engine, RecheckSchedule};
 use crate::http::{self, AppState, HttpSettings};
-use crate::notify::{Notifier, NotifierSettings, NotifyHandle};
+use crate::notify::{AlertSender, AlertSettings, Notifier, NotifierSettings, NotifyHandle};
 use crate::registry;
 use crate::simulate;
 use crate::store::records::{Keys, Records};
@@ -117,21 +117,19 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     let route_timeout = Duration::from_millis(config.route_timeout_ms);
     let records = Records::new(store.clone(), keys, config.retention(), wake.clone());
     let timelines = records.timelines().clone();
-    let engine = Arc::new(
-        Engine::new(
-            records,
-            providers,
-            route_timeout,
-            config.public_base(),
-            RecheckSchedule {
-                initial: Duration::from_millis(config.recheck_initial_ms),
-                max: Duration::from_millis(config.recheck_max_ms),
-            },
-        )
-        .with_callback_fetch_rate(config.callback_fetch_rate),
-    );
+    let mut engine = Engine::new(
+        records,
+        providers,
+        route_timeout,
+        config.public_base(),
+        RecheckSchedule {
+            initial: Duration::from_millis(config.recheck_initial_ms),
+            max: Duration::from_millis(config.recheck_max_ms),
+        },
+    )
+    .with_callback_fetch_rate(config.callback_fetch_rate);
     let notifier = Notifier::new(
-        store,
+        store.clone(),
         NotifierSettings {
             url: config.payment_callback_url.clone(),
             method: config.payment_callback_method,
@@ -145,6 +143,27 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     )
     .with_dead_letter_retention(config.dead_letter_retention())
     .with_timelines(timelines);
+    // Ops alerts: dead notifications and stuck payments, queued in the store and sent by any
+    // replica's sender.
+    let (notifier, alerts) = match &config.ops_alert_url {
+        Some(url) => {
+            engine = engine.with_stuck_alerts(Duration::from_millis(config.stuck_payment_after_ms));
+            let sender = AlertSender::new(
+                store,
+                AlertSettings {
+                    url: url.clone(),
+                    signing_secret: config.ops_alert_signing_secret.clone(),
+                    retry_initial: Duration::from_millis(config.notify_retry_initial_ms),
+                    retry_max: Duration::from_millis(config.notify_retry_max_ms),
+                    max_attempts: config.notify_max_attempts,
+                    timeout: Duration::from_millis(config.notify_timeout_ms),
+                },
+            );
+            (notifier.with_dead_alerts(), Some(sender))
+        }
+        None => (notifier, None),
+    };
+    let engine = Arc::new(engine);
     let draining = Arc::new(AtomicBool::new(false));
     telemetry::register_providers(engine.providers().keys().copied());
     telemetry::register_merchants(engine.providers().iter().map(|(n, p)| (*n, p.merchants())));
@@ -166,6 +185,9 @@ pub async fn start_with(loaded: Loaded, listener: TcpListener) -> Result<Running
     let notifier_stop = CancellationToken::new();
     let notifier_task = tokio::spawn(notifier.run(notifier_stop.clone()));
     let recheck_task = tokio::spawn(engine.clone().run_rechecks(notifier_stop.clone()));
+    if let Some(sender) = alerts {
+        tokio::spawn(sender.run(notifier_stop.clone()));
+    }
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     let shutdown_signal = {
         let stop = stop.clone();

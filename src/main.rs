@@ -131,9 +131,10 @@ async fn serve() -> ExitCode {
         if let Some(token) = &running.config.admin_api_token {
             println!(
                 "Admin API (a demo token, new at every start; set ADMIN_API_TOKEN to choose one):\n\
-                 \x20 curl -s http://localhost:{}/admin/api/payments -H 'authorization: Bearer {}'\n",
-                running.addr.port(),
-                token.expose_secret()
+                 \x20 curl -s http://localhost:{port}/admin/api/payments -H 'authorization: Bearer {token}'\n\
+                 Console: http://localhost:{port}/admin (log in with the same token)\n",
+                port = running.addr.port(),
+                token = token.expose_secret()
             );
         }
     }

@@ -96,6 +96,8 @@ const CALLBACK_OUTCOMES: &[&str] = &[
 ];
 /// Outcomes of `payrouter_notifications_total`, as counted in `notify::worker`.
 const NOTIFICATION_OUTCOMES: &[&str] = &["delivered", "retry", "dead"];
+/// Outcomes of `payrouter_ops_alerts_total`, as counted in `notify::alerts`.
+const OPS_ALERT_OUTCOMES: &[&str] = &["delivered", "retry", "dropped"];
 /// Outcomes of `payrouter_rechecks_total`, as counted in `engine::reconcile`.
 const RECHECK_OUTCOMES: &[&str] = &["settled", "pending", "unknown", "gave_up", "error"];
 
@@ -119,6 +121,9 @@ pub fn metrics_handle() -> PrometheusHandle {
             for outcome in NOTIFICATION_OUTCOMES {
                 metrics::counter!("payrouter_notifications_total", "outcome" => *outcome)
                     .absolute(0);
+            }
+            for outcome in OPS_ALERT_OUTCOMES {
+                metrics::counter!("payrouter_ops_alerts_total", "outcome" => *outcome).absolute(0);
             }
             for outcome in RECHECK_OUTCOMES {
                 metrics::counter!("payrouter_rechecks_total", "outcome" => *outcome).absolute(0);
@@ -257,6 +262,11 @@ fn describe() {
     describe_counter!(
         "payrouter_notifications_total",
         "notification delivery attempts, by outcome (delivered, retry, dead)"
+    );
+    describe_counter!(
+        "payrouter_ops_alerts_total",
+        "ops alert delivery attempts to OPS_ALERT_URL, by outcome (delivered, retry, dropped \
+         after the last attempt)"
     );
     describe_histogram!(
         "payrouter_notification_lag_seconds",

@@ -3,6 +3,7 @@
 //! notifications, a payment's timeline, redelivery and recheck, each action written to the
 //! timeline of the payment it concerns.
 
+pub mod console;
 mod service;
 
 pub use service::{

@@ -117,6 +117,15 @@ pub struct Config {
     /// How long a dead letter (a notification that exhausted its attempts) is kept.
     #[serde(default = "defaults::retention_days")]
     pub dead_letter_retention_days: u32,
+    /// Where operational alerts (`notification.dead`, `payment.stuck`) are POSTed; unset: none.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub ops_alert_url: Option<String>,
+    /// Signs the ops alerts (Standard Webhooks, as NOTIFY_SIGNING_SECRET does notifications).
+    #[serde(default, deserialize_with = "opt_secret", serialize_with = "redacted")]
+    pub ops_alert_signing_secret: Option<SecretString>,
+    /// A payment PENDING this long after its creation raises one `payment.stuck` alert.
+    #[serde(default = "defaults::stuck_payment_after_ms")]
+    pub stuck_payment_after_ms: u64,
     /// Cap of the embedded store (two documents per payment, one per subscription).
     #[serde(default = "defaults::memory_max_documents")]
     pub memory_max_documents: usize,
@@ -192,6 +201,9 @@ mod defaults {
     }
     pub fn retention_days() -> u32 {
         30
+    }
+    pub fn stuck_payment_after_ms() -> u64 {
+        86_400_000
     }
     pub fn memory_max_documents() -> usize {
         100_000
@@ -367,6 +379,21 @@ impl Config {
             if let Err(why) = values::http_url(u) {
                 problems.push(format!("PUBLIC_BASE_URL: '{u}' {why}"));
             }
+        }
+        if let Some(u) = &self.ops_alert_url {
+            if let Err(why) = values::http_url(u) {
+                problems.push(format!("OPS_ALERT_URL: '{u}' {why}"));
+            }
+        }
+        if self.ops_alert_signing_secret.is_some() && self.ops_alert_url.is_none() {
+            problems.push(
+                "OPS_ALERT_SIGNING_SECRET: set without OPS_ALERT_URL, so no alert is sent; \
+                 set OPS_ALERT_URL or unset it"
+                    .into(),
+            );
+        }
+        if self.stuck_payment_after_ms == 0 {
+            problems.push("STUCK_PAYMENT_AFTER_MS: must be positive".into());
         }
         problems.extend(self.redis_problems());
         if let Err(why) = values::log_filter(&self.log_level) {

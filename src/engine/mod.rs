@@ -22,6 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::notify::StuckAlerts;
 use crate::store::records::{
     Notification, PaymentRecord, PollWindow, Records, Snapshot, Source, Step, TimelineEvent, Work,
 };
@@ -78,6 +79,8 @@ pub struct Engine {
     wall_clock: WallClock,
     /// The store's clock, which judges reservation leases the same for every replica.
     lease_clock: idempotency::StoreClock,
+    /// Rechecks raise `payment.stuck` ops alerts (OPS_ALERT_URL is set).
+    stuck_alerts: Option<StuckAlerts>,
 }
 
 /// A wall clock in milliseconds since the epoch.
@@ -105,7 +108,15 @@ impl Engine {
             callback_fetches: callbacks::CallbackFetches::default_rate(),
             wall_clock: Arc::new(now_ms),
             lease_clock: idempotency::StoreClock::default(),
+            stuck_alerts: None,
         }
+    }
+
+    /// The same engine raising a `payment.stuck` ops alert for a payment its rechecks find
+    /// PENDING longer than `after` since its creation.
+    pub fn with_stuck_alerts(mut self, after: Duration) -> Self {
+        self.stuck_alerts = Some(StuckAlerts { after });
+        self
     }
 
     /// The same engine on another wall clock, as a replica whose clock is off would run.

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+use payrouter_provider::PaymentStatusKind;
+
 use super::{now_ms, Engine, Error, Result};
 use crate::store::records::{Recheck, Rotation, Source, Work};
 
@@ -99,23 +101,28 @@ impl Engine {
 
     async fn handle_recheck(&self, r: Recheck) {
         let outbox = self.records.outbox();
-        let outcome = match self
+        let looked = self
             .look_again(&r.provider, &r.payment_id, r.after_callback)
-            .await
-        {
-            Ok(true) => "settled",
+            .await;
+        let outcome = match looked {
+            Ok(Looked { settled: true, .. }) => "settled",
             Err(Error::NotFound(_)) => "unknown",
-            Ok(false) if r.attempt + 1 >= MAX_RECHECKS => "gave_up",
-            Ok(false) => "pending",
+            Ok(_) if r.attempt + 1 >= MAX_RECHECKS => "gave_up",
+            Ok(_) => "pending",
             Err(_) => "error",
         };
+        // A payment that is not stuck yet is looked at again no later than when it would be.
+        let stuck_at = looked.ok().and_then(|l| l.stuck_at_ms);
         metrics::counter!("payrouter_rechecks_total", "outcome" => outcome).increment(1);
         let result = match outcome {
             // A callback's look is done once made; the payment's own schedule goes on.
             "pending" if r.after_callback => outbox.done(&r, &[]).await,
             "pending" | "error" => {
                 let attempt = r.attempt + 1;
-                let due = now_ms() + self.rechecks.delay_ms(attempt);
+                let mut due = now_ms() + self.rechecks.delay_ms(attempt);
+                if let Some(stuck_at) = stuck_at.filter(|&at| at > now_ms()) {
+                    due = due.min(stuck_at);
+                }
                 outbox
                     .retry(
                         &Recheck {
@@ -139,23 +146,54 @@ impl Engine {
         }
     }
 
-    /// Refreshes a payment (poll window permitting); true once it is settled.
-    async fn look_again(&self, provider: &str, payment_id: &str, always: bool) -> Result<bool> {
+    /// Refreshes a payment (poll window permitting) and raises its `payment.stuck` alert when
+    /// it has been PENDING too long.
+    async fn look_again(&self, provider: &str, payment_id: &str, always: bool) -> Result<Looked> {
         let p = self.provider(provider)?.clone();
         let (rec, _) = self.load(p.as_ref(), payment_id).await?;
         if rec.is_settled() && !always {
-            return Ok(true);
+            return Ok(Looked {
+                settled: true,
+                stuck_at_ms: None,
+            });
         }
         let created_ms = rec.created_ms;
-        let settled = self
-            .refresh(p.as_ref(), rec, Source::Recheck)
-            .await?
-            .0
-            .is_settled();
+        let rec = self.refresh(p.as_ref(), rec, Source::Recheck).await?.0;
+        let settled = rec.is_settled();
         // Counted for the "pending for over a day" alert (deploy/prometheus/alerts.yml).
         if !settled && now_ms() - created_ms > STALE_PENDING_MS {
             metrics::counter!("payrouter_rechecks_stale_pending_total").increment(1);
         }
-        Ok(settled)
+        let mut stuck_at_ms = None;
+        if let Some(stuck) = self.stuck_alerts {
+            if stuck.is_stuck(&rec, now_ms()) {
+                match stuck.raise(&self.records, &rec).await {
+                    Ok(true) => {
+                        tracing::warn!(
+                            provider,
+                            payment_id,
+                            "payment stuck in PENDING; payment.stuck alert queued"
+                        )
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(provider, payment_id, error = %e, "cannot queue the payment.stuck alert; the next recheck tries again")
+                    }
+                }
+            } else if rec.state.status == PaymentStatusKind::Pending {
+                stuck_at_ms = Some(stuck.stuck_at_ms(&rec));
+            }
+        }
+        Ok(Looked {
+            settled,
+            stuck_at_ms,
+        })
     }
+}
+
+/// What a look at a payment found.
+struct Looked {
+    settled: bool,
+    /// When it becomes stuck, while it is not yet (stuck alerts on).
+    stuck_at_ms: Option<i64>,
 }

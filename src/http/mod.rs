@@ -298,6 +298,22 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
             )),
         None => Router::new(),
     };
+    // The console (`/admin`, HTML) on the same token, signed in by a cookie of its own.
+    let console = match &state.admin_token {
+        Some(token) => {
+            let providers = state.engine.providers().keys().map(|p| p.to_string());
+            crate::admin::console::router(state.admin.clone(), token.clone(), providers.collect())
+                .route_layer(middleware::from_fn_with_state(
+                    settings.route_timeout,
+                    deadline,
+                ))
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    record_metrics,
+                ))
+        }
+        None => Router::new(),
+    };
     let limits = BodyLimits {
         max_bytes: settings.body_limit,
         read_timeout: BODY_READ_TIMEOUT.min(settings.route_timeout / 2),
@@ -306,6 +322,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         .merge(provider_routes)
         .merge(ops)
         .merge(admin)
+        .merge(console)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,12 +1,15 @@
 //! Notifications to PAYMENT_CALLBACK_URL: the worker that delivers each one (a typed item of
 //! the store's outbox, `store::records::Notification`) at least once, with exponential
-//! backoff and jitter, until it succeeds or goes dead.
+//! backoff and jitter, until it succeeds or goes dead; and the operator's alerts
+//! (`OPS_ALERT_URL`) about dead notifications and stuck payments.
 
+mod alerts;
 mod sign;
 mod worker;
 
+pub use alerts::{Alert, AlertSender, AlertSettings, StuckAlerts, StuckMarker};
 pub use sign::signature;
-pub use worker::{Notifier, NotifierSettings, OnDead};
+pub use worker::{Notifier, NotifierSettings};
 
 use std::sync::Arc;
 use tokio::sync::Notify;

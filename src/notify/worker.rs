@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use super::{signature, NotifyHandle};
+use super::{signature, Alert, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
-use crate::store::records::{Event, Notification, Outbox, Rotation, TimelineEvent, Timelines};
+use crate::store::records::{
+    Event, Notification, Outbox, Rotation, TimelineEvent, Timelines, Work,
+};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -26,19 +28,16 @@ pub struct NotifierSettings {
     pub timeout: Duration,
 }
 
-/// Told of each notification that has just become a dead letter (after the store recorded it),
-/// e.g. to alert an operator.
-pub type OnDead = Arc<dyn Fn(&Notification) + Send + Sync>;
-
 pub struct Notifier {
     outbox: Outbox,
-    on_dead: Option<OnDead>,
     http: reqwest::Client,
     settings: NotifierSettings,
     wake: NotifyHandle,
     lease: Duration,
     /// How long a dead letter is kept (DEAD_LETTER_RETENTION_DAYS).
     dead_letter_retention: Duration,
+    /// Queue a `notification.dead` ops alert for each death (OPS_ALERT_URL is set).
+    alert_on_death: bool,
 }
 
 /// How many notifications one claim takes, and how many are in flight at once.
@@ -68,6 +67,18 @@ enum Delivery {
     Failed(String),
 }
 
+/// initial × 2^(attempt-1), capped at `max`, times a random factor in [0.8, 1.2) so that many
+/// deliveries failing together do not retry together.
+pub(super) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let initial = initial.as_millis() as u64;
+    let max = max.as_millis() as u64;
+    let base = initial
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(40))
+        .min(max);
+    let factor = rand::thread_rng().gen_range(0.8..1.2);
+    Duration::from_millis((base as f64 * factor) as u64)
+}
+
 impl Notifier {
     pub fn new(store: Arc<dyn Store>, settings: NotifierSettings, wake: NotifyHandle) -> Self {
         let http = reqwest::Client::builder()
@@ -78,12 +89,20 @@ impl Notifier {
             .expect("static HTTP client settings are valid");
         Notifier {
             outbox: Outbox::new(store),
-            on_dead: None,
             http,
             settings,
             wake,
             lease: LEASE,
             dead_letter_retention: Duration::from_secs(30 * 86_400),
+            alert_on_death: false,
+        }
+    }
+
+    /// Queues a `notification.dead` ops alert whenever a notification dies.
+    pub fn with_dead_alerts(self) -> Self {
+        Notifier {
+            alert_on_death: true,
+            ..self
         }
     }
 
@@ -100,14 +119,6 @@ impl Notifier {
     pub fn with_timelines(self, timelines: Timelines) -> Self {
         Notifier {
             outbox: self.outbox.clone().with_timelines(timelines),
-            ..self
-        }
-    }
-
-    /// The same worker, calling `hook` with each notification that dies.
-    pub fn with_on_dead(self, hook: OnDead) -> Self {
-        Notifier {
-            on_dead: Some(hook),
             ..self
         }
     }
@@ -218,14 +229,10 @@ impl Notifier {
                     };
                     n.dead_ms = at_ms;
                     n.last_error = Some(reason);
-                    let moved = self
-                        .outbox
+                    self.alert_death(&n).await;
+                    self.outbox
                         .dead(&n, &[failed, TimelineEvent::new(at_ms, dead)])
-                        .await;
-                    if let (Ok(()), Some(hook)) = (&moved, &self.on_dead) {
-                        hook(&n);
-                    }
-                    moved
+                        .await
                 } else {
                     metrics::counter!("payrouter_notifications_total", "outcome" => "retry")
                         .increment(1);
@@ -242,16 +249,24 @@ impl Notifier {
         }
     }
 
-    /// initial × 2^(attempt-1), capped, times a random factor in [0.8, 1.2) so that many
-    /// notifications failing together do not retry together.
+    /// Queues the ops alert of `n`'s death before the death is recorded: should recording it
+    /// fail, the notification is taken again and dies again under the same alert id.
+    async fn alert_death(&self, n: &Notification) {
+        if !self.alert_on_death {
+            return;
+        }
+        let alert = Work::Alert(Alert::notification_dead(n, n.dead_ms));
+        if let Err(e) = self.outbox.push(&alert, n.partition, &[]).await {
+            tracing::error!(id = %n.id, error = %e, "cannot queue the notification.dead ops alert");
+        }
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
-        let initial = self.settings.retry_initial.as_millis() as u64;
-        let max = self.settings.retry_max.as_millis() as u64;
-        let base = initial
-            .saturating_mul(1u64 << attempt.saturating_sub(1).min(40))
-            .min(max);
-        let factor = rand::thread_rng().gen_range(0.8..1.2);
-        Duration::from_millis((base as f64 * factor) as u64)
+        backoff(
+            self.settings.retry_initial,
+            self.settings.retry_max,
+            attempt,
+        )
     }
 
     async fn deliver(&self, n: &Notification) -> Attempt {

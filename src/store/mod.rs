@@ -3,7 +3,8 @@
 //! The store knows nothing about payments. It offers the few atomic steps the engine needs so
 //! that several replicas on one Redis behave as one: compare-and-set on a version (which gives
 //! idempotency reservations, forward-only transitions and poll windows) and durable queues of
-//! timed work (notifications to deliver, payments to look at again) written in the same step
+//! timed work (notifications to deliver, payments to look at again,
+//! operator alerts) written in the same step
 //! as the state they follow from. Beside a document, the same step may append to a bounded
 //! list of events (a payment's timeline) and add an entry to a sorted index (the payment
 //! listing), both opaque strings here. The engine reaches it only through the typed layer in
@@ -63,6 +64,8 @@ pub enum Queue {
     Notifications,
     /// Payments to ask the provider about again (missed callbacks, poll windows).
     Refreshes,
+    /// Operational alerts waiting for delivery to OPS_ALERT_URL.
+    Alerts,
 }
 
 impl Queue {
@@ -70,6 +73,7 @@ impl Queue {
         match self {
             Queue::Notifications => "notify",
             Queue::Refreshes => "refresh",
+            Queue::Alerts => "alert",
         }
     }
 }

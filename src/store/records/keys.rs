@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use super::documents::{PaymentRecord, PollWindow, Reservation, SubscriptionRecord};
 use crate::contract::{PayResponse, SubscriptionResponse};
+use crate::notify::StuckMarker;
 use crate::store::{Partition, Queue};
 
 /// The prefix of every key unless configured otherwise.
@@ -251,6 +252,12 @@ impl Keys {
     /// The marker that holds a payment's provider poll window shut while it lives.
     pub fn poll_window(&self, provider: &str, payment_id: &str) -> DocKey<PollWindow> {
         self.doc("poll", payment_id, &[provider, payment_id])
+    }
+
+    /// The marker that a payment's `payment.stuck` alert was queued (at most one per payment),
+    /// in the payment's partition so that it is written in one step with the alert.
+    pub fn stuck_alert(&self, provider: &str, payment_id: &str) -> DocKey<StuckMarker> {
+        self.doc("stuck", payment_id, &[provider, payment_id])
     }
 
     /// The timeline of a payment: a list beside its document, in the same partition.

@@ -332,7 +332,7 @@ impl Records {
         let partition = self.keys.partition_of(provider, payment_id);
         let events = match work {
             Work::Notify(n) => vec![n.enqueued_event()],
-            Work::Recheck(_) => Vec::new(),
+            Work::Recheck(_) | Work::Alert(_) => Vec::new(),
         };
         self.outbox.push(work, partition, &events).await?;
         if matches!(work, Work::Notify(_)) {

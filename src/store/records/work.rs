@@ -1,4 +1,5 @@
-//! Queued work: a notification to deliver, a payment to look at again. Typed everywhere but
+//! Queued work: a notification to deliver, a payment to look at again, an operator alert
+//! (its type lives with its sender, `notify::alerts`). Typed everywhere but
 //! here, where it becomes an outbox item of the store's durable queues and back. Each piece
 //! of work remembers the partition whose queue holds it, so that finishing it touches that
 //! queue.
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use super::keys::recheck_id;
 use super::timeline::{Event, TimelineEvent, Timelines};
 use crate::contract::PaymentStatus;
+use crate::notify::Alert;
 use crate::store::{Append, OutboxItem, PageQuery, Partition, Queue, Store, StoreError};
 use payrouter_provider::PaymentStatusKind;
 
@@ -111,6 +113,7 @@ pub struct Recheck {
 pub enum Work {
     Notify(Notification),
     Recheck(Recheck),
+    Alert(Alert),
 }
 
 impl Work {
@@ -119,6 +122,7 @@ impl Work {
         match self {
             Work::Notify(n) => n.clone().in_partition(partition).item(),
             Work::Recheck(r) => r.clone().in_partition(partition).item(),
+            Work::Alert(a) => a.clone().in_partition(partition).item(),
         }
     }
 
@@ -127,6 +131,7 @@ impl Work {
         match self {
             Work::Notify(n) => (&n.provider, &n.payment_id),
             Work::Recheck(r) => (&r.provider, &r.payment_id),
+            Work::Alert(a) => (&a.provider, &a.payment_id),
         }
     }
 }
