@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::feennex_mock::{payment_id_of, PAYWAY, SECRET_KEY, SHOP_ID};
 use common::fena_env::{env, pay_body, Env};
 use common::stores::on_both_stores;
 use common::*;
@@ -488,8 +487,9 @@ async fn refunds_are_on_the_timeline(kind: StoreKind) {
 }
 
 /// A router on Feennex (mocked), with the admin API on.
-fn feennex_config(redis: Option<&RedisServer>, feennex: &str, receiver: &str) -> String {
+fn feennex_config(redis: Option<&RedisServer>, feennex: &FeennexMock, receiver: &str) -> String {
     let redis = redis.map_or(String::new(), RedisServer::config_line);
+    let section = feennex.config_section();
     format!(
         r#"{redis}enabled_providers = "feennex"
 public_base_url = "http://127.0.0.1:1"
@@ -497,13 +497,7 @@ payment_callback_url = "{receiver}"
 admin_api_token = "{ADMIN_TOKEN}"
 log_level = "warn"
 
-[feennex]
-base_url = "{feennex}"
-shop_id = {SHOP_ID}
-secret_key = "{SECRET_KEY}"
-payway = "{PAYWAY}"
-timeout_ms = 1500
-"#
+{section}"#
     )
 }
 
@@ -511,19 +505,9 @@ async fn a_recheck_keeps_to_feennex_poll_limit(kind: StoreKind) {
     let feennex = FeennexMock::start().await;
     let receiver = Receiver::start().await;
     let redis = kind.start_redis().await;
-    let router = TestRouter::start(&feennex_config(
-        redis.as_ref(),
-        &feennex.base(),
-        &receiver.url,
-    ))
-    .await;
+    let router = TestRouter::start(&feennex_config(redis.as_ref(), &feennex, &receiver.url)).await;
     let tx = "admin-recheck";
-    feennex.on_create(tx).await;
-    let body = json!({"amount": 1234, "currency": "USD", "shopTransactionId": tx,
-                      "providerData": {"email": "payer@example.com"}});
-    let (s, b) = router.post("/v3/feennex/pay", &body).await;
-    assert_eq!(s, 200, "{b}");
-    let id = payment_id_of(tx);
+    let id = feennex.paid_through(&router, tx).await;
     feennex.set_check(tx, 4, "12.34", 840).await;
 
     let recheck = format!("/admin/api/payments/feennex/{id}/recheck");

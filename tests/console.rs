@@ -468,7 +468,6 @@ async fn a_provider_status_holding_a_script_is_shown_as_text() {
 
 #[tokio::test]
 async fn a_recheck_too_soon_for_the_provider_says_when_to_try_again() {
-    use common::feennex_mock::{payment_id_of, PAYWAY, SECRET_KEY, SHOP_ID};
     let feennex = FeennexMock::start().await;
     let receiver = Receiver::start().await;
     let router = TestRouter::start(&format!(
@@ -478,24 +477,13 @@ payment_callback_url = "{}"
 admin_api_token = "{TOKEN}"
 log_level = "warn"
 
-[feennex]
-base_url = "{}"
-shop_id = {SHOP_ID}
-secret_key = "{SECRET_KEY}"
-payway = "{PAYWAY}"
-timeout_ms = 1500
-"#,
+{}"#,
         receiver.url,
-        feennex.base()
+        feennex.config_section()
     ))
     .await;
     let tx = "console-recheck";
-    feennex.on_create(tx).await;
-    let body = json!({"amount": 1234, "currency": "USD", "shopTransactionId": tx,
-                      "providerData": {"email": "payer@example.com"}});
-    let (s, b) = router.post("/v3/feennex/pay", &body).await;
-    assert_eq!(s, 200, "{b}");
-    let id = payment_id_of(tx);
+    let id = feennex.paid_through(&router, tx).await;
     feennex.set_check(tx, 4, "12.34", 840).await;
 
     let http = reqwest::Client::builder()

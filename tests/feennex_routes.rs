@@ -29,10 +29,11 @@ const EMAIL: &str = "payer@example.com";
 const OK_URL: &str = "https://shop.example/ok";
 const KO_URL: &str = "https://shop.example/ko";
 
-/// The configuration for a router talking to Feennex at `feennex_base` and notifying
+/// The configuration for a router paying through the `feennex` mock and notifying
 /// `receiver`.
-fn feennex_config(store: Option<&RedisServer>, feennex_base: &str, receiver: &str) -> String {
+fn feennex_config(store: Option<&RedisServer>, feennex: &FeennexMock, receiver: &str) -> String {
     let redis = store.map_or(String::new(), |r| format!("redis_url = \"{}\"\n", r.url()));
+    let section = feennex.config_section();
     format!(
         r#"{redis}enabled_providers = "feennex"
 public_base_url = "{PUBLIC_BASE_URL}"
@@ -42,13 +43,7 @@ notify_retry_max_ms = 200
 notify_signing_secret = "{WEBHOOK_SECRET}"
 log_level = "warn"
 
-[feennex]
-base_url = "{feennex_base}"
-shop_id = {SHOP_ID}
-secret_key = "{SECRET_KEY}"
-payway = "{PAYWAY}"
-timeout_ms = 1500
-"#
+{section}"#
     )
 }
 
@@ -63,12 +58,7 @@ async fn env(kind: StoreKind) -> Env {
     let feennex = FeennexMock::start().await;
     let receiver = Receiver::start().await;
     let redis = kind.start_redis().await;
-    let router = TestRouter::start(&feennex_config(
-        redis.as_ref(),
-        &feennex.base(),
-        &receiver.url,
-    ))
-    .await;
+    let router = TestRouter::start(&feennex_config(redis.as_ref(), &feennex, &receiver.url)).await;
     Env {
         feennex,
         receiver,
@@ -84,7 +74,7 @@ impl Env {
         match &self.redis {
             Some(redis) => redis.flushall().await,
             None => {
-                let toml = feennex_config(None, &self.feennex.base(), &self.receiver.url);
+                let toml = feennex_config(None, &self.feennex, &self.receiver.url);
                 self.router = TestRouter::start(&toml).await;
             }
         }

@@ -108,24 +108,6 @@ fn delivered_of(alerts: &Receiver, kind: &str) -> Vec<Received> {
         .collect()
 }
 
-/// A gauge of the router's `/metrics`.
-async fn gauge(e: &Env, name: &str) -> Option<f64> {
-    let text = e
-        .router
-        .http
-        .get(e.router.url("/metrics"))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 async fn a_dead_notification_raises_one_signed_alert(kind: StoreKind) {
     let e = Env::start(kind, "notify_max_attempts = 2").await;
     let alerts = &e.alerts;
@@ -141,8 +123,8 @@ async fn a_dead_notification_raises_one_signed_alert(kind: StoreKind) {
 
     // Dead and no longer queued; its alert was queued before its death was recorded.
     eventually(20, || async {
-        let dead = gauge(&e, "payrouter_notification_dead_letters").await;
-        let queued = gauge(&e, "payrouter_notification_queue_depth").await;
+        let dead = e.router.gauge("payrouter_notification_dead_letters").await;
+        let queued = e.router.gauge("payrouter_notification_queue_depth").await;
         (dead == Some(1.0) && queued == Some(0.0)).then_some(())
     })
     .await;

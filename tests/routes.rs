@@ -484,26 +484,10 @@ async fn undeliverable_notifications_end_as_counted_dead_letters(kind: StoreKind
     e.receiver.fail_next(1000);
     e.created(PID, "order-10").await;
     e.router.check("fena", PID).await;
-    let metric = |text: &str, name: &str| -> Option<f64> {
-        text.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    };
     // Dead and no longer queued.
     eventually(10, || async {
-        let text = e
-            .router
-            .http
-            .get(e.router.url("/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        let dead = metric(&text, "payrouter_notification_dead_letters");
-        let queued = metric(&text, "payrouter_notification_queue_depth");
+        let dead = e.router.gauge("payrouter_notification_dead_letters").await;
+        let queued = e.router.gauge("payrouter_notification_queue_depth").await;
         (dead == Some(1.0) && queued == Some(0.0)).then_some(())
     })
     .await;

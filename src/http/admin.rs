@@ -10,13 +10,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use payrouter_provider::{ExposeSecret, PaymentStatusKind};
+use payrouter_provider::PaymentStatusKind;
 use serde::Serialize;
 use std::collections::HashMap;
-use subtle::ConstantTimeEq;
 
 use super::error::{error_response, ApiError};
-use super::AppState;
+use super::{bearer_matches, AppState};
 use crate::admin::{
     Actor, AdminError, NotificationState, NotificationSummary, Page, PageRequest, PaymentDetail,
     PaymentFilter, PaymentSummary, Redelivered,
@@ -70,18 +69,7 @@ pub(super) async fn require_admin_token(
         // Not mounted without a token; kept shut all the same.
         return error_response(StatusCode::NOT_FOUND, "no such route; see /openapi.json");
     };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map_or("", |(_, token)| token.trim());
-    let ok: bool = given
-        .as_bytes()
-        .ct_eq(expected.expose_secret().as_bytes())
-        .into();
-    if !ok {
+    if !bearer_matches(&req, expected) {
         return error_response(
             StatusCode::UNAUTHORIZED,
             "Authorization: a bearer token equal to ADMIN_API_TOKEN is required",

@@ -387,23 +387,27 @@ async fn deadline(State(budget): State<Duration>, req: Request, next: Next) -> R
 
 async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(expected) = &app.api_token {
-        // The scheme name is case-insensitive (RFC 9110 §11.1).
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map_or("", |(_, token)| token.trim());
-        let ok: bool = given
-            .as_bytes()
-            .ct_eq(expected.expose_secret().as_bytes())
-            .into();
-        if !ok {
+        if !bearer_matches(&req, expected) {
             return ApiError::Unauthorized.into_response();
         }
     }
     next.run(req).await
+}
+
+/// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.
+fn bearer_matches(req: &Request, expected: &SecretString) -> bool {
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
+    given
+        .as_bytes()
+        .ct_eq(expected.expose_secret().as_bytes())
+        .into()
 }
 
 /// Requests by route, provider and status, and their duration.

@@ -20,7 +20,7 @@ use super::signature;
 use super::worker::backoff;
 use crate::engine::now_ms;
 use crate::store::records::{
-    Json, Notification, Outbox, PaymentRecord, Queued, Records, Rotation, Work,
+    impl_queued, Json, Notification, Outbox, PaymentRecord, Records, Rotation, Work,
 };
 use crate::store::{Partition, Queue, Store, StoreError};
 
@@ -194,33 +194,7 @@ impl Alert {
     }
 }
 
-impl Queued for Alert {
-    const QUEUE: Queue = Queue::Alerts;
-
-    fn id(&self) -> String {
-        self.id.clone()
-    }
-
-    fn due_ms(&self) -> i64 {
-        self.due_ms
-    }
-
-    fn with_due(self, due_ms: i64) -> Self {
-        Alert { due_ms, ..self }
-    }
-
-    fn partition(&self) -> Partition {
-        self.partition
-    }
-
-    fn in_partition(self, partition: Partition) -> Self {
-        Alert { partition, ..self }
-    }
-
-    fn payment(&self) -> (&str, &str) {
-        (&self.provider, &self.payment_id)
-    }
-}
+impl_queued!(Alert, Queue::Alerts, |self| self.id.clone());
 
 /// The marker that a payment's `payment.stuck` alert was queued: when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -378,6 +352,7 @@ impl AlertSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::Queued;
 
     const STORED: &str = r#"{"id":"msg_1","provider":"fena","paymentId":"p1","body":{"status":"PENDING","action":"PAYMENT","paymentId":"p1"},"attempts":3,"createdMs":1000,"lastError":"receiver answered HTTP 500"}"#;
 

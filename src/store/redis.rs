@@ -296,15 +296,19 @@ impl RedisStore {
 
     /// Runs `script` (push, retry or revive) on `item` in its partition's queue: KEYS items,
     /// due, [dead,] timeline; ARGV id, doc, due time, timeline.
-    async fn write_item(
+    /// Runs one of the queue scripts on `queue` of `partition`: keys items, due, dead (when
+    /// `with_dead`) and the timeline's; `args` adds the script's own arguments, then come the
+    /// timeline's. True when the script reports it did its step.
+    async fn queue_script(
         &self,
         script: &Script,
-        item: &OutboxItem,
+        (queue, partition): (Queue, Partition),
         with_dead: bool,
         timeline: Option<&Append<'_>>,
+        args: impl FnOnce(&mut ScriptInvocation<'_>),
     ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let q = self.queue(item.queue, item.partition);
+        let q = self.queue(queue, partition);
         let mut inv = script.key(&q.items);
         inv.key(&q.due);
         if with_dead {
@@ -312,10 +316,30 @@ impl RedisStore {
         }
         // Without a timeline its key is not touched; the items key stands in (same slot).
         inv.key(timeline.map_or(q.items.as_str(), |t| t.key));
-        inv.arg(&item.id).arg(&item.doc).arg(item.due_ms);
+        args(&mut inv);
         timeline_args(&mut inv, timeline);
         let done: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
         Ok(done == 1)
+    }
+
+    /// Runs a queue script that writes `item` (id, document, due time).
+    async fn write_item(
+        &self,
+        script: &Script,
+        item: &OutboxItem,
+        with_dead: bool,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<bool, StoreError> {
+        self.queue_script(
+            script,
+            (item.queue, item.partition),
+            with_dead,
+            timeline,
+            |inv| {
+                inv.arg(&item.id).arg(&item.doc).arg(item.due_ms);
+            },
+        )
+        .await
     }
 
     fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
@@ -505,14 +529,10 @@ impl Store for RedisStore {
         id: &str,
         timeline: Option<&Append<'_>>,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(queue, partition);
-        let mut inv = self.done.key(&q.items);
-        inv.key(&q.due)
-            .key(timeline.map_or(q.items.as_str(), |t| t.key))
-            .arg(id);
-        timeline_args(&mut inv, timeline);
-        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        self.queue_script(&self.done, (queue, partition), false, timeline, |inv| {
+            inv.arg(id);
+        })
+        .await?;
         Ok(())
     }
 
@@ -530,16 +550,16 @@ impl Store for RedisStore {
         item: &OutboxItem,
         timeline: Option<&Append<'_>>,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(item.queue, item.partition);
-        let mut inv = self.dead.key(&q.items);
-        inv.key(&q.due)
-            .key(&q.dead)
-            .key(timeline.map_or(q.items.as_str(), |t| t.key))
-            .arg(&item.id)
-            .arg(&item.doc);
-        timeline_args(&mut inv, timeline);
-        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        self.queue_script(
+            &self.dead,
+            (item.queue, item.partition),
+            true,
+            timeline,
+            |inv| {
+                inv.arg(&item.id).arg(&item.doc);
+            },
+        )
+        .await?;
         Ok(())
     }
 

@@ -119,6 +119,31 @@ impl FeennexMock {
         self.server.base_url()
     }
 
+    /// Pays 12.34 USD for the order `tx` through `router`, this mock taking it (no check
+    /// answered yet): the payment id.
+    pub async fn paid_through(&self, router: &super::TestRouter, tx: &str) -> String {
+        self.on_create(tx).await;
+        let body = json!({"amount": 1234, "currency": "USD", "shopTransactionId": tx,
+                          "providerData": {"email": "payer@example.com"}});
+        let (s, b) = router.post("/v3/feennex/pay", &body).await;
+        assert_eq!(s, 200, "{b}");
+        payment_id_of(tx)
+    }
+
+    /// The `[feennex]` section of a router's configuration that pays through this mock.
+    pub fn config_section(&self) -> String {
+        format!(
+            r#"[feennex]
+base_url = "{}"
+shop_id = {SHOP_ID}
+secret_key = "{SECRET_KEY}"
+payway = "{PAYWAY}"
+timeout_ms = 1500
+"#,
+            self.base()
+        )
+    }
+
     /// Answers a correctly signed invoice/create for `shop_order_id` with `answer`.
     pub async fn on_create_answer(&self, shop_order_id: &str, answer: Value) -> Mock<'_> {
         let order = json!({"shop_order_id": shop_order_id}).to_string();

@@ -100,6 +100,24 @@ impl TestRouter {
         read(self.http.get(self.url(path)).send().await.unwrap()).await
     }
 
+    /// The value of the gauge `name` on `/metrics`; None while it is not there (or the router
+    /// does not answer).
+    pub async fn gauge(&self, name: &str) -> Option<f64> {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
     /// `POST path` answered 200 with `REDIRECT_TO_URL` (a pay or a subscription's first
     /// payment): the answer.
     pub async fn redirected(&self, path: &str, body: &Value) -> Value {

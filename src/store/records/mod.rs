@@ -30,6 +30,7 @@ pub(crate) use keys::QueueKeys;
 pub use keys::{DocKey, Keys, DEFAULT_PREFIX};
 pub use listing::{IndexCursor, IndexQuery, Indexed};
 pub use timeline::{Event, Source, TimelineEvent, Timelines};
+pub(crate) use work::impl_queued;
 pub use work::{Batch, Notification, Outbox, Queued, Recheck, Work};
 
 use std::sync::Arc;

@@ -166,60 +166,55 @@ pub trait Queued: Sized + Serialize + for<'de> Deserialize<'de> {
     }
 }
 
-impl Queued for Notification {
-    const QUEUE: Queue = Queue::Notifications;
+/// Implements [`Queued`] for a work type whose `provider`, `payment_id`, `due_ms` and
+/// `partition` fields are what the trait asks for, so each type states only its queue and id.
+macro_rules! impl_queued {
+    ($ty:ident, $queue:expr, |$this:ident| $id:expr) => {
+        impl $crate::store::records::Queued for $ty {
+            const QUEUE: $crate::store::Queue = $queue;
 
-    fn id(&self) -> String {
-        self.id.clone()
-    }
+            fn id(&$this) -> String {
+                $id
+            }
 
-    fn due_ms(&self) -> i64 {
-        self.due_ms
-    }
+            fn due_ms(&self) -> i64 {
+                self.due_ms
+            }
 
-    fn with_due(self, due_ms: i64) -> Self {
-        Notification { due_ms, ..self }
-    }
+            fn with_due(self, due_ms: i64) -> Self {
+                $ty { due_ms, ..self }
+            }
 
-    fn partition(&self) -> Partition {
-        self.partition
-    }
+            fn partition(&self) -> $crate::store::Partition {
+                self.partition
+            }
 
-    fn in_partition(self, partition: Partition) -> Self {
-        Notification { partition, ..self }
-    }
+            fn in_partition(self, partition: $crate::store::Partition) -> Self {
+                $ty { partition, ..self }
+            }
 
-    fn payment(&self) -> (&str, &str) {
-        (&self.provider, &self.payment_id)
-    }
+            fn payment(&self) -> (&str, &str) {
+                (&self.provider, &self.payment_id)
+            }
+        }
+    };
 }
+pub(crate) use impl_queued;
 
-impl Queued for Recheck {
-    const QUEUE: Queue = Queue::Refreshes;
+impl_queued!(Notification, Queue::Notifications, |self| self.id.clone());
+impl_queued!(Recheck, Queue::Refreshes, |self| recheck_id(
+    &self.provider,
+    &self.payment_id,
+    self.after_callback
+));
 
-    fn id(&self) -> String {
-        recheck_id(&self.provider, &self.payment_id, self.after_callback)
-    }
-
-    fn due_ms(&self) -> i64 {
-        self.due_ms
-    }
-
-    fn with_due(self, due_ms: i64) -> Self {
-        Recheck { due_ms, ..self }
-    }
-
-    fn partition(&self) -> Partition {
-        self.partition
-    }
-
-    fn in_partition(self, partition: Partition) -> Self {
-        Recheck { partition, ..self }
-    }
-
-    fn payment(&self) -> (&str, &str) {
-        (&self.provider, &self.payment_id)
-    }
+/// What [`Outbox::settle`] does with a piece of work.
+#[derive(Clone, Copy)]
+enum Step {
+    Done,
+    Retry,
+    Dead,
+    Revive,
 }
 
 /// What one claim took from one partition, and when that partition's next item is due if
@@ -370,16 +365,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        let r = self.recorded(work.payment(), work.partition(), events);
-        self.store
-            .outbox_done(
-                W::QUEUE,
-                work.partition(),
-                &work.id(),
-                self.append(&r).as_ref(),
-            )
-            .await?;
-        self.append_after(&r).await
+        self.settle(work, events, Step::Done).await.map(drop)
     }
 
     /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
@@ -388,11 +374,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        let r = self.recorded(work.payment(), work.partition(), events);
-        self.store
-            .outbox_retry(&work.item(), self.append(&r).as_ref())
-            .await?;
-        self.append_after(&r).await
+        self.settle(work, events, Step::Retry).await.map(drop)
     }
 
     /// Moves the item to the dead letters, with `events`.
@@ -401,11 +383,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        let r = self.recorded(work.payment(), work.partition(), events);
-        self.store
-            .outbox_dead(&work.item(), self.append(&r).as_ref())
-            .await?;
-        self.append_after(&r).await
+        self.settle(work, events, Step::Dead).await.map(drop)
     }
 
     /// Moves a dead letter back into the queue as `work` (its new document and due time),
@@ -415,15 +393,43 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<bool, StoreError> {
+        self.settle(work, events, Step::Revive).await
+    }
+
+    /// Takes `step` on `work` with `events` on its payment's timeline (in the same step when
+    /// the timeline shares its hash slot, after it otherwise); false when the step found
+    /// nothing to do (only a revive can).
+    async fn settle<W: Queued>(
+        &self,
+        work: &W,
+        events: &[TimelineEvent],
+        step: Step,
+    ) -> Result<bool, StoreError> {
         let r = self.recorded(work.payment(), work.partition(), events);
-        let revived = self
-            .store
-            .outbox_revive(&work.item(), self.append(&r).as_ref())
-            .await?;
-        if revived {
+        let append = self.append(&r);
+        let append = append.as_ref();
+        let taken = match step {
+            Step::Done => self
+                .store
+                .outbox_done(W::QUEUE, work.partition(), &work.id(), append)
+                .await
+                .map(|()| true)?,
+            Step::Retry => self
+                .store
+                .outbox_retry(&work.item(), append)
+                .await
+                .map(|()| true)?,
+            Step::Dead => self
+                .store
+                .outbox_dead(&work.item(), append)
+                .await
+                .map(|()| true)?,
+            Step::Revive => self.store.outbox_revive(&work.item(), append).await?,
+        };
+        if taken {
             self.append_after(&r).await?;
         }
-        Ok(revived)
+        Ok(taken)
     }
 
     /// The queued (not dead) item `id`, looked for in every partition.
