@@ -83,6 +83,13 @@ struct Company {
 }
 
 impl Company {
+    /// Its integration `id`.
+    fn integration_mut(&mut self, id: &str) -> Option<&mut Map<String, Value>> {
+        self.integrations
+            .iter_mut()
+            .find(|i| i.get("id").and_then(Value::as_str) == Some(id))
+    }
+
     /// A new company has one verified sandbox bank account, as Fena makes at sign-up.
     fn new(id: &str) -> Self {
         Company {
@@ -312,6 +319,28 @@ async fn fault(sim: &Simulator, operation: &str) -> Option<Response> {
     sim.inner.faults.take(operation)?.response().await
 }
 
+/// Applies a fault rule for `operation`, then refuses a call without `company`'s partner key.
+async fn partner_gate(
+    sim: &Simulator,
+    operation: &str,
+    headers: &HeaderMap,
+    company: &str,
+) -> Option<Response> {
+    if let Some(response) = fault(sim, operation).await {
+        return Some(response);
+    }
+    sim.inner.companies.partner_refusal(headers, company)
+}
+
+/// The company's bank accounts, on one page.
+fn bank_accounts_page(sim: &Simulator, company: &str) -> Response {
+    let docs = sim
+        .inner
+        .companies
+        .with_company(company, |c| c.bank_accounts.clone());
+    Json(json!({"data": paged(docs, 1, MAX_LIMIT)})).into_response()
+}
+
 async fn terminal_bank_accounts(State(sim): State<Simulator>, headers: HeaderMap) -> Response {
     if let Some(response) = fault(&sim, "bank_accounts").await {
         return response;
@@ -319,11 +348,7 @@ async fn terminal_bank_accounts(State(sim): State<Simulator>, headers: HeaderMap
     let Some(company) = sim.terminal_company(&headers) else {
         return refusal(StatusCode::UNAUTHORIZED, "Unauthorized");
     };
-    let docs = sim
-        .inner
-        .companies
-        .with_company(&company, |c| c.bank_accounts.clone());
-    Json(json!({"data": paged(docs, 1, MAX_LIMIT)})).into_response()
+    bank_accounts_page(&sim, &company)
 }
 
 async fn partner_bank_accounts(
@@ -331,17 +356,10 @@ async fn partner_bank_accounts(
     Path(company): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = fault(&sim, "bank_accounts").await {
-        return response;
-    }
-    if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
+    if let Some(refused) = partner_gate(&sim, "bank_accounts", &headers, &company).await {
         return refused;
     }
-    let docs = sim
-        .inner
-        .companies
-        .with_company(&company, |c| c.bank_accounts.clone());
-    Json(json!({"data": paged(docs, 1, MAX_LIMIT)})).into_response()
+    bank_accounts_page(&sim, &company)
 }
 
 #[derive(Deserialize)]
@@ -356,10 +374,7 @@ async fn list_integrations(
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = fault(&sim, "integrations").await {
-        return response;
-    }
-    if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
+    if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
         return refused;
     }
     let number = |text: Option<String>, default: usize| match text {
@@ -449,10 +464,7 @@ async fn create_integration(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(response) = fault(&sim, "integrations").await {
-        return response;
-    }
-    if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
+    if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
         return refused;
     }
     let mut integration = match integration_body(&body) {
@@ -478,10 +490,7 @@ async fn edit_integration(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(response) = fault(&sim, "integrations").await {
-        return response;
-    }
-    if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
+    if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
         return refused;
     }
     let mut update = match integration_body(&body) {
@@ -490,10 +499,7 @@ async fn edit_integration(
     };
     update.insert("id".into(), json!(id));
     let saved = sim.inner.companies.with_company(&company, |c| {
-        let found = c
-            .integrations
-            .iter_mut()
-            .find(|i| i.get("id").and_then(Value::as_str) == Some(id.as_str()))?;
+        let found = c.integration_mut(&id)?;
         *found = update.clone();
         c.changes += 1;
         Some(Value::Object(update))
@@ -523,10 +529,7 @@ async fn drift_integration(
         return refusal(StatusCode::BAD_REQUEST, "expected a JSON object of fields");
     };
     let changed = sim.inner.companies.with_company(&company, |c| {
-        let found = c
-            .integrations
-            .iter_mut()
-            .find(|i| i.get("id").and_then(Value::as_str) == Some(id.as_str()))?;
+        let found = c.integration_mut(&id)?;
         for (key, value) in fields {
             if key != "id" {
                 found.insert(key, value);
