@@ -264,53 +264,31 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         *group = std::mem::take(group).route(r.path, handler);
     }
     let pgm = pgm.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    let provider_routes = pgm
-        .merge(open)
-        .route_layer(middleware::from_fn_with_state(
-            settings.route_timeout,
-            deadline,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ));
-    let ops = ops
-        .route_layer(middleware::from_fn_with_state(OPS_TIMEOUT, deadline))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ));
+    let provider_routes = timed(pgm.merge(open), &state, settings.route_timeout);
+    let ops = timed(ops, &state, OPS_TIMEOUT);
     // Without ADMIN_API_TOKEN the admin surface does not exist: its paths are the fallback's
     // 404, like any unknown path.
     let admin = match state.admin_token {
-        Some(_) => admin
-            .route_layer(middleware::from_fn_with_state(
+        Some(_) => timed(
+            admin.route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 admin::require_admin_token,
-            ))
-            .route_layer(middleware::from_fn_with_state(
-                settings.route_timeout,
-                deadline,
-            ))
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                record_metrics,
             )),
+            &state,
+            settings.route_timeout,
+        ),
         None => Router::new(),
     };
     // The console (`/admin`, HTML) on the same token, signed in by a cookie of its own.
     let console = match &state.admin_token {
         Some(token) => {
             let providers = state.engine.providers().keys().map(|p| p.to_string());
-            crate::admin::console::router(state.admin.clone(), token.clone(), providers.collect())
-                .route_layer(middleware::from_fn_with_state(
-                    settings.route_timeout,
-                    deadline,
-                ))
-                .route_layer(middleware::from_fn_with_state(
-                    state.clone(),
-                    record_metrics,
-                ))
+            let console = crate::admin::console::router(
+                state.admin.clone(),
+                token.clone(),
+                providers.collect(),
+            );
+            timed(console, &state, settings.route_timeout)
         }
         None => Router::new(),
     };
@@ -383,6 +361,19 @@ async fn deadline(State(budget): State<Duration>, req: Request, next: Next) -> R
             ),
         ),
     }
+}
+
+/// `routes` held to `budget` (a 504 past it) and counted in the metrics, that 504 included.
+fn timed<S>(routes: Router<S>, state: &AppState, budget: Duration) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes
+        .route_layer(middleware::from_fn_with_state(budget, deadline))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
 }
 
 async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
