@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::sim_client::SimClient;
 use common::stores::on_both_stores;
 use common::*;
 use payrouter_fena::sim::{
@@ -32,6 +33,8 @@ struct Env {
     /// Where the simulator is nested: `http://127.0.0.1:port` (then `/fena`).
     sim_base: String,
     http: reqwest::Client,
+    /// The simulator's control API.
+    sim: SimClient,
     receiver: Receiver,
     router: TestRouter,
     redis: Option<RedisServer>,
@@ -85,6 +88,7 @@ async fn env_with(kind: StoreKind, named: bool) -> Env {
     let toml = merchants_config(redis.as_ref(), &sim_base, &receiver.url, named);
     let router = TestRouter::start_on(&toml, router_listener).await;
     Env {
+        sim: SimClient::new(sim_base.clone()),
         sim_base,
         http: reqwest::Client::new(),
         receiver,
@@ -133,49 +137,20 @@ impl Env {
 
     /// Moves a payment at the simulator (control API, no key), with or without its webhook.
     async fn set_state(&self, payment_id: &str, status: &str, callback: bool) {
-        let resp = self
-            .http
-            .request(
-                Method::POST,
-                format!("{}/fena/_sim/payments/{payment_id}/state", self.sim_base),
-            )
-            .json(&json!({"status": status, "callback": callback}))
-            .send()
-            .await
-            .unwrap();
-        let (s, b) = read(resp).await;
+        let path = format!("/fena/_sim/payments/{payment_id}/state");
+        let body = json!({"status": status, "callback": callback});
+        let (s, b) = self.sim.control(Method::POST, &path, body).await;
         assert_eq!(s, 200, "{b}");
     }
 
     /// The simulator's view of a payment (control API).
     async fn at_sim(&self, payment_id: &str) -> Value {
-        let resp = self
-            .http
-            .get(format!("{}/fena/_sim/payments", self.sim_base))
-            .send()
-            .await
-            .unwrap();
-        let (s, b) = read(resp).await;
-        assert_eq!(s, 200, "{b}");
-        b.as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"] == payment_id)
-            .cloned()
-            .unwrap_or_else(|| panic!("{payment_id} not at the simulator: {b}"))
+        self.sim.payment("fena", payment_id).await
     }
 
     /// Whether the simulator holds no payment at all.
     async fn at_sim_is_empty(&self) -> bool {
-        let resp = self
-            .http
-            .get(format!("{}/fena/_sim/payments", self.sim_base))
-            .send()
-            .await
-            .unwrap();
-        let (s, b) = read(resp).await;
-        assert_eq!(s, 200, "{b}");
-        b.as_array().is_some_and(Vec::is_empty)
+        self.sim.payments("fena").await.is_empty()
     }
 
     /// Loses the router's state: FLUSHALL on Redis; on memory, a second router with a fresh

@@ -81,6 +81,18 @@ impl Env {
         self.fena.merchant(&Merchant::parse(name).unwrap()).unwrap()
     }
 
+    /// Moves the payment `id` to paid at the simulator, its webhook sent.
+    async fn paid(&self, id: &str) {
+        let paid = self
+            .http
+            .post(format!("{}/_sim/payments/{id}/state", self.base))
+            .json(&json!({"status": "paid", "callback": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(paid.status(), 200);
+    }
+
     /// The simulator's record of the payment or standing order `id`.
     async fn recorded(&self, id: &str) -> Value {
         let all: Vec<Value> = self
@@ -220,14 +232,7 @@ async fn a_partner_payment_is_made_paid_and_refunded_under_its_company_and_integ
 
     // The integration's receiver fails once: the simulator retries (isRetryWebhookEnabled).
     env.receiver.refuse.store(1, Ordering::SeqCst);
-    let paid = env
-        .http
-        .post(format!("{}/_sim/payments/{id}/state", env.base))
-        .json(&json!({"status": "paid", "callback": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), 200);
+    env.paid(&id).await;
     let webhooks = env.receiver.wait_for(1).await;
     assert_eq!(webhooks.len(), 1, "{webhooks:?}");
     assert_eq!(env.receiver.attempts.load(Ordering::SeqCst), 2);
@@ -279,14 +284,7 @@ async fn a_company_without_an_integration_pays_and_is_told_at_the_partner_url() 
     assert_eq!(recorded["companyId"], COMPANY_B);
     assert_eq!(recorded["integration"], Value::Null);
 
-    let paid = env
-        .http
-        .post(format!("{}/_sim/payments/{id}/state", env.base))
-        .json(&json!({"status": "paid", "callback": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), 200);
+    env.paid(&id).await;
     let webhooks = env.receiver.wait_for(1).await;
     assert_eq!(webhooks.len(), 1, "{webhooks:?}");
     assert_eq!(webhooks[0].0, "/partner");
