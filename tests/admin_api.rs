@@ -740,15 +740,9 @@ async fn redis_and_the_embedded_store_page_an_index_alike() {
 #[tokio::test]
 async fn the_demo_profile_prints_an_admin_token_and_config_check_hides_one() {
     use common::binary::{free_port, payrouter, Served};
-    use std::process::Stdio;
 
     let (port, sim_port) = (free_port(), free_port());
-    let mut cmd = payrouter(&[]);
-    cmd.env("PAYROUTER_PROFILE", "demo")
-        .env("SIM_PORT", sim_port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let served = Served::start(&mut cmd, port).await;
+    let served = Served::demo(port, sim_port).await;
     let (s, b) = read(served.get("/admin/api/payments").await).await;
     assert_error_response(s, &b, 401);
     let out = served.stop().await;

@@ -185,12 +185,7 @@ async fn serves_keeps_secrets_out_of_logs_and_drains_on_sigterm() {
 #[tokio::test]
 async fn the_demo_profile_runs_offline_against_the_simulators() {
     let (port, sim_port) = (free_port(), free_port());
-    let mut cmd = payrouter(&[]);
-    cmd.env("PAYROUTER_PROFILE", "demo")
-        .env("SIM_PORT", sim_port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let served = Served::start(&mut cmd, port).await;
+    let served = Served::demo(port, sim_port).await;
     let paid: serde_json::Value = served
         .post(
             "/v3/fena/pay",

@@ -43,10 +43,7 @@ impl Env {
             fena,
             receiver,
             router,
-            http: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
+            http: no_redirects(),
             _redis: redis,
         }
     }
@@ -85,10 +82,7 @@ impl Env {
 
     /// Logs in; answers the `Cookie` header of the session.
     async fn log_in(&self) -> String {
-        let resp = self.post("/admin/login", None, &[("token", TOKEN)]).await;
-        assert_eq!(resp.status(), 303);
-        let set = resp.headers()[SET_COOKIE].to_str().unwrap().to_string();
-        set.split(';').next().unwrap().to_string()
+        log_in(&self.http, &self.router).await
     }
 
     /// The admin API's view of payment PID.
@@ -102,6 +96,27 @@ impl Env {
             .unwrap();
         read(resp).await.1
     }
+}
+
+/// A client that never follows redirects, so that each answer can be looked at.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Logs in to `router`'s console; answers the `Cookie` header of the session.
+async fn log_in(http: &reqwest::Client, router: &TestRouter) -> String {
+    let resp = http
+        .post(router.url("/admin/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let set = resp.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    set.split(';').next().unwrap().to_string()
 }
 
 /// The CSRF token a page's forms carry.
@@ -486,18 +501,8 @@ log_level = "warn"
     let id = feennex.paid_through(&router, tx).await;
     feennex.set_check(tx, 4, "12.34", 840).await;
 
-    let http = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
-    let login = http
-        .post(router.url("/admin/login"))
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    let set = login.headers()[SET_COOKIE].to_str().unwrap();
-    let session = set.split(';').next().unwrap().to_string();
+    let http = no_redirects();
+    let session = log_in(&http, &router).await;
     let page = http
         .get(router.url(&format!("/admin/payments/feennex/{id}")))
         .header(COOKIE, &session)

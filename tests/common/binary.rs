@@ -2,7 +2,7 @@
 //! own, ready once `/readyz` answers, stopped with SIGTERM so that it drains, and its output
 //! read afterwards. Killed when dropped, so a failed assertion leaves no process behind.
 
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub use super::supervisor::free_port;
 
@@ -50,6 +50,17 @@ impl Served {
         })
         .await;
         served
+    }
+
+    /// The binary in the demo profile (`make run`) on `port`, its simulators on `sim_port`;
+    /// stdout piped (for its banner), stderr dropped.
+    pub async fn demo(port: u16, sim_port: u16) -> Served {
+        let mut cmd = payrouter(&[]);
+        cmd.env("PAYROUTER_PROFILE", "demo")
+            .env("SIM_PORT", sim_port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        Served::start(&mut cmd, port).await
     }
 
     /// GETs `path`.
