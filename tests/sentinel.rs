@@ -22,12 +22,7 @@ async fn every_notification_is_delivered_across_a_sentinel_failover() {
     let mut redis = RedisServer::start_sentinel().await;
     let store = redis_store(target(&redis.config_line())).await;
     let backlog = start_backlog(store, "sentinel").await;
-    let old = redis.primaries().await[0];
-    redis.kill(old);
-    eventually(60, || async {
-        (redis.primaries().await[0] != old).then_some(())
-    })
-    .await;
+    redis.fail_over().await;
     let delivered = backlog.all_delivered().await;
     assert_eq!(delivered.len(), 200);
 }

@@ -146,12 +146,7 @@ async fn every_notification_is_delivered_across_a_sentinel_failover_over_tls() {
     })
     .await;
     let backlog = start_backlog(store, "sentinel-tls").await;
-    let old = redis.primaries().await[0];
-    redis.kill(old);
-    eventually(60, || async {
-        (redis.primaries().await[0] != old).then_some(())
-    })
-    .await;
+    redis.fail_over().await;
     let delivered = backlog.all_delivered().await;
     assert_eq!(delivered.len(), 200);
 }

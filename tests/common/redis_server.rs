@@ -411,6 +411,16 @@ impl RedisServer {
         }
     }
 
+    /// Kills the primary (Sentinel mode) and waits until Sentinel names another.
+    pub async fn fail_over(&mut self) {
+        let old = self.primaries().await[0];
+        self.kill(old);
+        super::eventually(60, || async {
+            (self.primaries().await[0] != old).then_some(())
+        })
+        .await;
+    }
+
     /// The replicas of the primary on `port` (cluster mode).
     pub async fn replicas_of(&self, port: u16) -> Vec<u16> {
         let nodes = self.cluster_nodes().await;
