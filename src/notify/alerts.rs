@@ -9,14 +9,14 @@
 //! as a put-if-absent marker next to the payment: however many rechecks or replicas see the
 //! payment stuck, one of them writes the marker and its alert, the others find it there.
 
-use payrouter_provider::{ExposeSecret, PaymentStatusKind, SecretString};
+use payrouter_provider::{PaymentStatusKind, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use super::signature;
+use super::send::{client, send_signed, Delivery};
 use super::worker::backoff;
 use crate::engine::now_ms;
 use crate::store::records::{
@@ -255,14 +255,9 @@ pub struct AlertSender {
 
 impl AlertSender {
     pub fn new(store: Arc<dyn Store>, settings: AlertSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-            .build()
-            .expect("static HTTP client settings are valid");
         AlertSender {
             outbox: Outbox::new(store),
-            http,
+            http: client(settings.timeout, CONCURRENCY),
             settings,
         }
     }
@@ -326,25 +321,15 @@ impl AlertSender {
     }
 
     async fn deliver(&self, a: &Alert) -> Result<(), String> {
-        let ts = chrono::Utc::now().timestamp();
-        let mut req = self
+        let req = self
             .http
             .post(&self.settings.url)
             .header("content-type", "application/json")
-            .header("webhook-id", &a.id)
-            .header("webhook-timestamp", ts.to_string())
             .body(a.body().to_string());
-        if let Some(secret) = &self.settings.signing_secret {
-            req = req.header(
-                "webhook-signature",
-                signature(secret.expose_secret(), &a.id, ts, a.body()),
-            );
-        }
-        match req.send().await {
-            Ok(resp) if resp.status().is_success() => Ok(()),
-            Ok(resp) => Err(format!("receiver answered HTTP {}", resp.status().as_u16())),
-            Err(e) if e.is_timeout() => Err("receiver timed out".into()),
-            Err(_) => Err("receiver unreachable".into()),
+        let signed = send_signed(req, &a.id, a.body(), self.settings.signing_secret.as_ref());
+        match signed.await.outcome {
+            Delivery::Delivered => Ok(()),
+            Delivery::Failed(reason) => Err(reason),
         }
     }
 }

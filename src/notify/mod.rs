@@ -4,6 +4,7 @@
 //! (`OPS_ALERT_URL`) about dead notifications and stuck payments.
 
 mod alerts;
+mod send;
 mod sign;
 mod worker;
 

@@ -2,13 +2,14 @@
 //! from every partition's queue in turn with a short lease, extended while the delivery runs,
 //! so a worker that dies mid-delivery leaves them to another within one lease.
 
-use payrouter_provider::{ExposeSecret, SecretString};
+use payrouter_provider::SecretString;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use super::{signature, Alert, NotifyHandle};
+use super::send::{client, send_signed, Attempt, Delivery};
+use super::{Alert, NotifyHandle};
 use crate::config::CallbackMethod;
 use crate::engine::now_ms;
 use crate::store::records::{
@@ -54,19 +55,6 @@ pub const LEASE: Duration = Duration::from_secs(10);
 /// as long, as in tests).
 const DEAD_LETTER_SWEEP: Duration = Duration::from_secs(3600);
 
-/// How one attempt went: its outcome, the receiver's HTTP status when it answered, and how
-/// long it took.
-struct Attempt {
-    outcome: Delivery,
-    http_status: Option<u16>,
-    latency_ms: u64,
-}
-
-enum Delivery {
-    Delivered,
-    Failed(String),
-}
-
 /// initial × 2^(attempt-1), capped at `max`, times a random factor in [0.8, 1.2) so that many
 /// deliveries failing together do not retry together.
 pub(super) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
@@ -81,15 +69,9 @@ pub(super) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duratio
 
 impl Notifier {
     pub fn new(store: Arc<dyn Store>, settings: NotifierSettings, wake: NotifyHandle) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-            .pool_max_idle_per_host(CONCURRENCY)
-            .build()
-            .expect("static HTTP client settings are valid");
         Notifier {
             outbox: Outbox::new(store),
-            http,
+            http: client(settings.timeout, CONCURRENCY),
             settings,
             wake,
             lease: LEASE,
@@ -283,44 +265,23 @@ impl Notifier {
             "{paymentId}",
             &form_urlencoded::byte_serialize(n.payment_id.as_bytes()).collect::<String>(),
         );
-        let ts = chrono::Utc::now().timestamp();
-        let mut req = match self.settings.method {
-            CallbackMethod::Post => self
-                .http
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(body.to_string()),
-            CallbackMethod::Get => self.http.get(&url),
+        // A GET carries no body, so its signature is over the empty one.
+        let (req, signed_body) = match self.settings.method {
+            CallbackMethod::Post => (
+                self.http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.to_string()),
+                body,
+            ),
+            CallbackMethod::Get => (self.http.get(&url), ""),
         };
-        let signed_body = match self.settings.method {
-            CallbackMethod::Post => body,
-            CallbackMethod::Get => "",
-        };
-        req = req
-            .header("webhook-id", &n.id)
-            .header("webhook-timestamp", ts.to_string());
-        if let Some(secret) = &self.settings.signing_secret {
-            req = req.header(
-                "webhook-signature",
-                signature(secret.expose_secret(), &n.id, ts, signed_body),
-            );
-        }
-        let started = std::time::Instant::now();
-        let sent = req.send().await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        let http_status = sent.as_ref().ok().map(|r| r.status().as_u16());
-        let outcome = match sent {
-            Ok(resp) if resp.status().is_success() => Delivery::Delivered,
-            Ok(resp) => {
-                Delivery::Failed(format!("receiver answered HTTP {}", resp.status().as_u16()))
-            }
-            Err(e) if e.is_timeout() => Delivery::Failed("receiver timed out".into()),
-            Err(_) => Delivery::Failed("receiver unreachable".into()),
-        };
-        Attempt {
-            outcome,
-            http_status,
-            latency_ms,
-        }
+        send_signed(
+            req,
+            &n.id,
+            signed_body,
+            self.settings.signing_secret.as_ref(),
+        )
+        .await
     }
 }

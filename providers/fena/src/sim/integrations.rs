@@ -32,7 +32,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::partner::at;
 use super::{new_id, Simulator};
+use crate::partner::PartnerCall;
 
 /// Fena retries a webhook after 30, 60 and 120 seconds; the simulator after as many ms.
 pub const RETRY_DELAYS: [Duration; 3] = [
@@ -288,21 +290,15 @@ pub(super) fn routes() -> Router<Simulator> {
             get(terminal_bank_accounts),
         )
         .route(
-            "/open/partner/companies/{company}/bank-accounts/list",
+            &at(PartnerCall::BankAccountsList),
             get(partner_bank_accounts),
         )
+        .route(&at(PartnerCall::IntegrationsList), get(list_integrations))
         .route(
-            "/open/partner/companies/{company}/integrations/list",
-            get(list_integrations),
-        )
-        .route(
-            "/open/partner/companies/{company}/integrations/create",
+            &at(PartnerCall::IntegrationCreate),
             post(create_integration),
         )
-        .route(
-            "/open/partner/companies/{company}/integrations/{id}/edit",
-            post(edit_integration),
-        )
+        .route(&at(PartnerCall::IntegrationUpdate), post(edit_integration))
         .route("/_sim/companies/{company}", get(company_view))
         .route(
             "/_sim/companies/{company}/integrations/{id}",

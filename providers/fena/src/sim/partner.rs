@@ -15,6 +15,7 @@ use payrouter_provider::sim::control::refusal;
 use serde_json::Value;
 
 use super::{api, Simulator};
+use crate::partner::PartnerCall;
 
 /// Answers are small JSON documents; more is not an answer of this simulator.
 const ANSWER_LIMIT: usize = 1 << 20;
@@ -49,46 +50,49 @@ type C = Path<String>;
 type P = Path<(String, String)>;
 
 pub(super) fn routes() -> Router<Simulator> {
-    const BASE: &str = "/open/partner/companies/{company}/payments";
-    let single = |tail: &str| format!("{BASE}/single{tail}");
-    let recurring = |tail: &str| format!("{BASE}/recurring{tail}");
     Router::new()
         .route(
-            &single("/create-and-process"),
+            &at(PartnerCall::PaymentCreateAndProcess),
             post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::Create)),
         )
         .route(
-            &single("/create"),
+            &at(PartnerCall::PaymentCreate),
             post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::CreateDraft)),
         )
         .route(
-            &single("/{id}"),
+            &at(PartnerCall::PaymentGet),
             get(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::Get)),
         )
         .route(
-            &single("/{id}/process"),
+            &at(PartnerCall::PaymentProcess),
             post(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::Process)),
         )
         .route(
-            &single("/{id}/refund"),
+            &at(PartnerCall::Refund),
             post(|s: S, p: P, h: HeaderMap, b: Bytes| about(s, p, h, b, Call::Refund)),
         )
         .route(
-            &recurring("/create-and-process"),
+            &at(PartnerCall::RecurringCreateAndProcess),
             post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::RecurringCreate)),
         )
         .route(
-            &recurring("/{id}"),
+            &at(PartnerCall::RecurringGet),
             get(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::RecurringGet)),
         )
         .route(
-            &recurring("/{id}/edit"),
+            &at(PartnerCall::RecurringEdit),
             post(|s: S, p: P, h: HeaderMap, b: Bytes| about(s, p, h, b, Call::RecurringEdit)),
         )
         .route(
-            &recurring("/{id}/delete"),
+            &at(PartnerCall::RecurringCancel),
             post(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::RecurringDelete)),
         )
+}
+
+/// The simulator's route of `call`: the adapter's default path template, so the two cannot
+/// drift apart (axum names the company `{company}`).
+pub(super) fn at(call: PartnerCall) -> String {
+    call.default_template().replace("{companyId}", "{company}")
 }
 
 /// The `integration` a create names, which must be one of the company's; else why not.
