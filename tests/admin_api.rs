@@ -563,6 +563,34 @@ async fn a_recheck_keeps_to_feennex_poll_limit(kind: StoreKind) {
     assert_error_response(s, &b, 404);
 }
 
+/// A callback that changes nothing is on the timeline too (one deferred by the poll window is
+/// noted with its recheck); the one that paid is a `stateSeen`.
+async fn callbacks_that_change_nothing_are_on_the_timeline(kind: StoreKind) {
+    let e = env(kind, EXTRA).await;
+    let (id, tx) = ("64b48c5b6ba2cd6a040b40a3", "timeline-3");
+    pay(&e, id, tx).await;
+    paid_by_callback(&e, id, tx).await;
+    // The same webhook again at once: inside Fena's poll window, accepted for a recheck.
+    paid_by_callback(&e, id, tx).await;
+    let detail = timeline_with(&e.router, id, "callbackReceived").await;
+    let events = detail["events"].as_array().unwrap();
+    let from_callbacks: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "callbackReceived" || e["source"] == "callback")
+        .collect();
+    assert_eq!(from_callbacks.len(), 2, "{detail}");
+    assert_eq!(from_callbacks[0]["type"], "stateSeen");
+    assert_eq!(from_callbacks[0]["providerStatus"], "paid");
+    assert_eq!(from_callbacks[1]["accepted"], true, "{detail}");
+    assert!(
+        from_callbacks[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no change to notify"),
+        "{detail}"
+    );
+}
+
 on_both_stores!(
     the_admin_api_takes_only_its_own_token,
     without_a_token_there_is_no_admin_surface,
@@ -570,6 +598,7 @@ on_both_stores!(
     a_timeline_follows_a_payment_from_pay_to_redelivery,
     a_recheck_keeps_to_feennex_poll_limit,
     refunds_are_on_the_timeline,
+    callbacks_that_change_nothing_are_on_the_timeline,
 );
 
 /// On a Redis Cluster of three primaries: every step's keys (document, queue, timeline,

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{now_ms, Engine, Error, Result};
-use crate::store::records::Source;
+use crate::store::records::{Event, Source, TimelineEvent};
 
 /// The rate used when none is configured.
 const DEFAULT_RATE: NonZeroU32 = NonZeroU32::new(20).expect("20 is not zero");
@@ -89,7 +89,7 @@ impl Engine {
         &self,
         p: &dyn Provider,
         payment_id: &str,
-    ) -> Result<bool> {
+    ) -> Result<Looked> {
         p.check_payment_id(payment_id)
             .map_err(|m| Error::invalid("paymentId", m))?;
         let key = self.records.keys().payment(p.name(), payment_id);
@@ -105,10 +105,7 @@ impl Engine {
         if known && !self.claim_poll(p, payment_id).await? {
             // Inside the poll window: looked at when it closes.
             let due = now_ms() + p.capabilities().min_poll_interval.as_millis() as i64;
-            self.records
-                .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
-                .await?;
-            return Ok(false);
+            return self.recheck_later(p, payment_id, due).await;
         }
         if self.callback_fetches.bucket.check().is_err() {
             count(p, if known { "deferred" } else { "limited" });
@@ -118,14 +115,18 @@ impl Engine {
         }
         count(p, "fetched");
         if let Some(merchant) = held {
-            Ok(self
+            let (_, changed) = self
                 .fetch_and_apply(p, &merchant, payment_id, Source::Callback)
-                .await?
-                .1)
+                .await?;
+            Ok(if changed {
+                Looked::Changed
+            } else {
+                Looked::Unchanged
+            })
         } else {
             // Rebuilt from the provider if it knows the id (a store loss); 404 otherwise.
             self.load(p, payment_id).await?;
-            Ok(false)
+            Ok(Looked::Unchanged)
         }
     }
 
@@ -137,7 +138,7 @@ impl Engine {
         payment_id: &str,
         known: bool,
         why: &str,
-    ) -> Result<bool> {
+    ) -> Result<Looked> {
         if !known {
             return Err(Error::RateLimited(format!(
                 "paymentId: '{payment_id}' is not a payment this router holds, and looking it up at {} {why}; send the callback again later",
@@ -145,12 +146,40 @@ impl Engine {
             )));
         }
         let wait = p.capabilities().min_poll_interval.max(DEFER);
-        let due = now_ms() + wait.as_millis() as i64;
-        self.records
-            .enqueue(&self.recheck(p.name(), payment_id, 0, due, true))
-            .await?;
-        Ok(false)
+        self.recheck_later(p, payment_id, now_ms() + wait.as_millis() as i64)
+            .await
     }
+
+    /// Queues a recheck of a held payment due at `due`, the callback noted on its timeline in
+    /// the same step (a deferred callback costs one store write, not two).
+    async fn recheck_later(&self, p: &dyn Provider, payment_id: &str, due: i64) -> Result<Looked> {
+        let noted = callback_accepted(now_ms());
+        self.records
+            .enqueue_noting(&self.recheck(p.name(), payment_id, 0, due, true), &[noted])
+            .await?;
+        Ok(Looked::Deferred)
+    }
+}
+
+/// What became of a callback about a payment.
+pub(super) enum Looked {
+    /// The provider was asked and its answer changed the payment (on its timeline already).
+    Changed,
+    /// The provider was asked (or the payment rebuilt) and nothing changed.
+    Unchanged,
+    /// A recheck will ask (poll window, single flight or fetch rate); noted on the timeline.
+    Deferred,
+}
+
+/// The timeline event of a callback accepted without a change to notify.
+pub(super) fn callback_accepted(at_ms: i64) -> TimelineEvent {
+    TimelineEvent::new(
+        at_ms,
+        Event::CallbackReceived {
+            accepted: true,
+            reason: "accepted; no change to notify (a look deferred by the poll window or the fetch rate is made by a recheck)".to_string(),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use payrouter_provider::{
     Provider, ProviderError, Redirect, RefundOrder, RefundOutcome,
 };
 
+use super::callbacks::{callback_accepted, Looked};
 use super::{now_ms, Engine, Error, Result};
 use crate::contract::{PaymentStatus, RefundResponse};
 use crate::store::records::{
@@ -236,16 +237,17 @@ impl Engine {
         };
         let result = match subject {
             CallbackSubject::Payment { payment_id } => {
-                let result = self.payment_callback(p.as_ref(), &payment_id).await;
-                self.record_callback(p.as_ref(), &payment_id, &result).await;
-                result
+                let looked = self.payment_callback(p.as_ref(), &payment_id).await;
+                self.record_callback(p.as_ref(), &payment_id, &looked).await;
+                looked.map(drop)
             }
-            CallbackSubject::Subscription { token } => {
-                self.subscription_callback(p.as_ref(), &token).await
-            }
+            CallbackSubject::Subscription { token } => self
+                .subscription_callback(p.as_ref(), &token)
+                .await
+                .map(drop),
             CallbackSubject::Ignored { reason } => {
                 tracing::info!(provider = p.name(), reason, "callback ignored");
-                Ok(false)
+                Ok(())
             }
         };
         let outcome = match &result {
@@ -266,21 +268,23 @@ impl Engine {
     }
 
     /// Writes a callback about a payment to its timeline when nothing else did: a state it
-    /// made the router apply is there already (source `callback`). A callback about an id the
-    /// router does not hold (unknown, malformed, or over the fetch rate before it could be
-    /// looked up) is not: it has no timeline, and one must not be made for any id sent.
-    async fn record_callback(&self, p: &dyn Provider, payment_id: &str, result: &Result<bool>) {
-        let (accepted, reason) = match result {
-            Ok(true) => return,
-            Ok(false) => (
-                true,
-                "accepted; no change to notify (a look deferred by the poll window or the fetch rate is made by a recheck)"
-                    .to_string(),
-            ),
+    /// made the router apply is there already (source `callback`), and so is a deferred one
+    /// (written with its recheck). A callback about an id the router does not hold (unknown,
+    /// malformed, or over the fetch rate before it could be looked up) is not: it has no
+    /// timeline, and one must not be made for any id sent.
+    async fn record_callback(&self, p: &dyn Provider, payment_id: &str, looked: &Result<Looked>) {
+        let event = match looked {
+            Ok(Looked::Changed | Looked::Deferred) => return,
+            Ok(Looked::Unchanged) => callback_accepted(now_ms()),
             Err(Error::NotFound(_) | Error::Invalid { .. } | Error::RateLimited(_)) => return,
-            Err(e) => (false, e.to_string()),
+            Err(e) => TimelineEvent::new(
+                now_ms(),
+                Event::CallbackReceived {
+                    accepted: false,
+                    reason: e.to_string(),
+                },
+            ),
         };
-        let event = TimelineEvent::new(now_ms(), Event::CallbackReceived { accepted, reason });
         if let Err(e) = self.records.record(p.name(), payment_id, &[event]).await {
             tracing::warn!(provider = p.name(), payment_id, error = %e, "cannot write a callback to the payment's timeline");
         }

@@ -329,12 +329,21 @@ impl Records {
     /// payment it is about; a notification is an event of the payment's timeline, written in
     /// the same step.
     pub async fn enqueue(&self, work: &Work) -> Result<(), StoreError> {
+        self.enqueue_noting(work, &[]).await
+    }
+
+    /// Queues `work` with `noted` on its payment's timeline, in the same step.
+    pub async fn enqueue_noting(
+        &self,
+        work: &Work,
+        noted: &[TimelineEvent],
+    ) -> Result<(), StoreError> {
         let (provider, payment_id) = work.payment();
         let partition = self.keys.partition_of(provider, payment_id);
-        let events = match work {
-            Work::Notify(n) => vec![n.enqueued_event()],
-            Work::Recheck(_) | Work::Alert(_) => Vec::new(),
-        };
+        let mut events = noted.to_vec();
+        if let Work::Notify(n) = work {
+            events.push(n.enqueued_event());
+        }
         self.outbox.push(work, partition, &events).await?;
         if matches!(work, Work::Notify(_)) {
             self.wake.wake();
