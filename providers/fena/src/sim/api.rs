@@ -163,12 +163,55 @@ async fn answer(sim: &Simulator, operation: &str, response: Response) -> Respons
     response
 }
 
+/// A handler's answer: its first refusal ends it (`?`), and axum sends either side.
+type Answer = Result<Response, Response>;
+
+/// A request body Fena refuses, in Fena's words.
+fn checked<T>(parsed: Result<T, String>) -> Result<T, Response> {
+    parsed.map_err(|message| bad_request(&message))
+}
+
+/// The `{"created": true, "result": ...}` of a create.
+fn created(result: Value) -> Response {
+    (
+        StatusCode::CREATED,
+        Json(json!({"created": true, "result": result})),
+    )
+        .into_response()
+}
+
+/// The company's single payment `id`; another company's is as unknown as a missing one.
+fn payment_of<'a>(
+    store: &'a mut super::Store,
+    id: &str,
+    company: &str,
+) -> Result<&'a mut Payment, Response> {
+    store
+        .payments
+        .get_mut(id)
+        .filter(|p| p.company == company)
+        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "Payment not found"))
+}
+
+/// The company's recurring payment `id`; another company's is as unknown as a missing one.
+fn recurring_of<'a>(
+    store: &'a mut super::Store,
+    id: &str,
+    company: &str,
+) -> Result<&'a mut Recurring, Response> {
+    store
+        .recurring
+        .iter_mut()
+        .find(|r| r.id == id && r.company == company)
+        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "Recurring payment not found"))
+}
+
 /// `create-and-process`: a payment that is sent (has a link) at once.
 pub(super) async fn create_single(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Answer {
     create(sim, headers, body, "sent").await
 }
 
@@ -177,30 +220,20 @@ pub(super) async fn create_draft(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Answer {
     create(sim, headers, body, "draft").await
 }
 
-async fn create(sim: Simulator, headers: HeaderMap, body: Bytes, status: &str) -> Response {
+async fn create(sim: Simulator, headers: HeaderMap, body: Bytes, status: &str) -> Answer {
     // Both ways of creating a payment are the fault operation `create`.
     let operation = "create";
-    let company = match guard(&sim, operation, &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let mut payment = match single_request(&body) {
-        Ok(p) => p,
-        Err(message) => return bad_request(&message),
-    };
+    let company = guard(&sim, operation, &headers).await?;
+    let mut payment = checked(single_request(&body))?;
     payment.status = status.into();
     payment.company = company;
     let result = payment.data(sim.base());
     sim.store().payments.push(payment);
-    let created = (
-        StatusCode::CREATED,
-        Json(json!({"created": true, "result": result})),
-    );
-    answer(&sim, operation, created.into_response()).await
+    Ok(answer(&sim, operation, created(result)).await)
 }
 
 /// `process`: sends a draft (it gets its link); anything but a draft is refused.
@@ -208,43 +241,33 @@ pub(super) async fn process_draft(
     State(sim): State<Simulator>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "process", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
+) -> Answer {
+    let company = guard(&sim, "process", &headers).await?;
     let result = {
         let mut store = sim.store();
-        let Some(p) = store.payments.get_mut(&id).filter(|p| p.company == company) else {
-            return refusal(StatusCode::NOT_FOUND, "Payment not found");
-        };
+        let p = payment_of(&mut store, &id, &company)?;
         if p.status != "draft" {
-            return bad_request(&format!(
+            return Err(bad_request(&format!(
                 "Only a draft payment can be processed; this one is {}",
                 p.status
-            ));
+            )));
         }
         p.set_status("sent");
         p.data(sim.base())
     };
     let processed = Json(json!({"result": result}));
-    answer(&sim, "process", processed.into_response()).await
+    Ok(answer(&sim, "process", processed.into_response()).await)
 }
 
 pub(super) async fn get_single(
     State(sim): State<Simulator>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "get", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let store = sim.store();
-    match store.payments.get(&id).filter(|p| p.company == company) {
-        Some(p) => Json(json!({"data": p.data(sim.base())})).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "Payment not found"),
-    }
+) -> Answer {
+    let company = guard(&sim, "get", &headers).await?;
+    let mut store = sim.store();
+    let p = payment_of(&mut store, &id, &company)?;
+    Ok(Json(json!({"data": p.data(sim.base())})).into_response())
 }
 
 pub(super) async fn refund(
@@ -252,39 +275,31 @@ pub(super) async fn refund(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let company = match guard(&sim, "refund", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let amount = match refund_amount(&body) {
-        Ok(amount) => amount,
-        Err(message) => return bad_request(&message),
-    };
+) -> Answer {
+    let company = guard(&sim, "refund", &headers).await?;
+    let amount = checked(refund_amount(&body))?;
     let webhook = {
         let mut store = sim.store();
-        let Some(p) = store.payments.get_mut(&id).filter(|p| p.company == company) else {
-            return refusal(StatusCode::NOT_FOUND, "Payment not found");
-        };
+        let p = payment_of(&mut store, &id, &company)?;
         if !matches!(p.status.as_str(), "paid" | "partial_refund") {
-            return bad_request(&format!(
+            return Err(bad_request(&format!(
                 "Only a paid payment can be refunded; this one is {}",
                 p.status
-            ));
+            )));
         }
         let refundable = p.amount - p.refunded;
         if amount > refundable {
-            return bad_request(&format!(
+            return Err(bad_request(&format!(
                 "Refund amount exceeds the refundable amount of {}",
                 super::decimal(refundable)
-            ));
+            )));
         }
         p.pending_refund = Some(amount);
         p.set_status("refund_started");
         p.webhook(None)
     };
     sim.spawn_webhook(webhook);
-    Json(json!({"saved": true})).into_response()
+    Ok(Json(json!({"saved": true})).into_response())
 }
 
 fn refund_amount(body: &[u8]) -> Result<i64, String> {
@@ -349,42 +364,26 @@ pub(super) async fn create_recurring(
     State(sim): State<Simulator>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let company = match guard(&sim, "recurring_create", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let recurring = match recurring_request(&body) {
-        Ok(r) => Recurring { company, ..r },
-        Err(message) => return bad_request(&message),
+) -> Answer {
+    let company = guard(&sim, "recurring_create", &headers).await?;
+    let recurring = Recurring {
+        company,
+        ..checked(recurring_request(&body))?
     };
     let result = recurring.data(sim.base());
     sim.store().recurring.push(recurring);
-    (
-        StatusCode::CREATED,
-        Json(json!({"created": true, "result": result})),
-    )
-        .into_response()
+    Ok(created(result))
 }
 
 pub(super) async fn get_recurring(
     State(sim): State<Simulator>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "recurring_get", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let store = sim.store();
-    match store
-        .recurring
-        .iter()
-        .find(|r| r.id == id && r.company == company)
-    {
-        Some(r) => Json(json!({"data": r.data(sim.base())})).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "Recurring payment not found"),
-    }
+) -> Answer {
+    let company = guard(&sim, "recurring_get", &headers).await?;
+    let mut store = sim.store();
+    let r = recurring_of(&mut store, &id, &company)?;
+    Ok(Json(json!({"data": r.data(sim.base())})).into_response())
 }
 
 pub(super) async fn edit_recurring(
@@ -392,28 +391,16 @@ pub(super) async fn edit_recurring(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let company = match guard(&sim, "recurring_edit", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let edited = match recurring_request(&body) {
-        Ok(r) => r,
-        Err(message) => return bad_request(&message),
-    };
+) -> Answer {
+    let company = guard(&sim, "recurring_edit", &headers).await?;
+    let edited = checked(recurring_request(&body))?;
     let mut store = sim.store();
-    let Some(r) = store
-        .recurring
-        .iter_mut()
-        .find(|r| r.id == id && r.company == company)
-    else {
-        return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
-    };
+    let r = recurring_of(&mut store, &id, &company)?;
     if !EDITABLE.contains(&r.status.as_str()) {
-        return bad_request(&format!(
+        return Err(bad_request(&format!(
             "Only a draft or overdue recurring payment can be edited; this one is {}",
             r.status
-        ));
+        )));
     }
     // What the payer has not seen yet changes; identity, state and history stay.
     *r = Recurring {
@@ -424,33 +411,24 @@ pub(super) async fn edit_recurring(
         company: r.company.clone(),
         ..edited
     };
-    Json(json!({"saved": true, "result": r.data(sim.base())})).into_response()
+    Ok(Json(json!({"saved": true, "result": r.data(sim.base())})).into_response())
 }
 
 pub(super) async fn delete_recurring(
     State(sim): State<Simulator>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "recurring_delete", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
+) -> Answer {
+    let company = guard(&sim, "recurring_delete", &headers).await?;
     let webhook = {
         let mut store = sim.store();
-        let Some(r) = store
-            .recurring
-            .iter_mut()
-            .find(|r| r.id == id && r.company == company)
-        else {
-            return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
-        };
+        let r = recurring_of(&mut store, &id, &company)?;
         if !CANCELLABLE.contains(&r.status.as_str()) {
-            return bad_request(STANDING_ORDER_SET_UP);
+            return Err(bad_request(STANDING_ORDER_SET_UP));
         }
         r.status = "cancelled".into();
         r.webhook("status-update", None, None)
     };
     sim.spawn_webhook(webhook);
-    Json(json!({"deleted": true})).into_response()
+    Ok(Json(json!({"deleted": true})).into_response())
 }

@@ -43,50 +43,37 @@ impl Call {
     }
 }
 
-type S = State<Simulator>;
-/// The company of a create.
-type C = Path<String>;
-/// The company and the object of any other call.
-type P = Path<(String, String)>;
+/// Each partner call the simulator serves, and the terminal call it is carried out as.
+const ROUTES: [(PartnerCall, Call); 9] = [
+    (PartnerCall::PaymentCreateAndProcess, Call::Create),
+    (PartnerCall::PaymentCreate, Call::CreateDraft),
+    (PartnerCall::PaymentGet, Call::Get),
+    (PartnerCall::PaymentProcess, Call::Process),
+    (PartnerCall::Refund, Call::Refund),
+    (
+        PartnerCall::RecurringCreateAndProcess,
+        Call::RecurringCreate,
+    ),
+    (PartnerCall::RecurringGet, Call::RecurringGet),
+    (PartnerCall::RecurringEdit, Call::RecurringEdit),
+    (PartnerCall::RecurringCancel, Call::RecurringDelete),
+];
 
 pub(super) fn routes() -> Router<Simulator> {
-    Router::new()
-        .route(
-            &at(PartnerCall::PaymentCreateAndProcess),
-            post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::Create)),
-        )
-        .route(
-            &at(PartnerCall::PaymentCreate),
-            post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::CreateDraft)),
-        )
-        .route(
-            &at(PartnerCall::PaymentGet),
-            get(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::Get)),
-        )
-        .route(
-            &at(PartnerCall::PaymentProcess),
-            post(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::Process)),
-        )
-        .route(
-            &at(PartnerCall::Refund),
-            post(|s: S, p: P, h: HeaderMap, b: Bytes| about(s, p, h, b, Call::Refund)),
-        )
-        .route(
-            &at(PartnerCall::RecurringCreateAndProcess),
-            post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::RecurringCreate)),
-        )
-        .route(
-            &at(PartnerCall::RecurringGet),
-            get(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::RecurringGet)),
-        )
-        .route(
-            &at(PartnerCall::RecurringEdit),
-            post(|s: S, p: P, h: HeaderMap, b: Bytes| about(s, p, h, b, Call::RecurringEdit)),
-        )
-        .route(
-            &at(PartnerCall::RecurringCancel),
-            post(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::RecurringDelete)),
-        )
+    ROUTES
+        .into_iter()
+        .fold(Router::new(), |router, (partner_call, call)| {
+            let handler =
+                move |sim: State<Simulator>, path: Path<Vec<String>>, h: HeaderMap, b: Bytes| {
+                    partner(sim, path, h, b, call)
+                };
+            let method = if matches!(call, Call::Get | Call::RecurringGet) {
+                get(handler)
+            } else {
+                post(handler)
+            };
+            router.route(&at(partner_call), method)
+        })
 }
 
 /// The simulator's route of `call`: the adapter's default path template, so the two cannot
@@ -118,9 +105,27 @@ fn integration(
     }
 }
 
+/// A call of a partner route: the company (and the object, but on a create) from its path.
+async fn partner(
+    sim: State<Simulator>,
+    Path(params): Path<Vec<String>>,
+    headers: HeaderMap,
+    body: Bytes,
+    call: Call,
+) -> Response {
+    let mut params = params.into_iter();
+    let company = params.next().unwrap_or_default();
+    if call.creates() {
+        create(sim, company, headers, body, call).await
+    } else {
+        let id = params.next().unwrap_or_default();
+        about(sim, company, id, headers, body, call).await
+    }
+}
+
 async fn create(
     State(sim): State<Simulator>,
-    Path(company): Path<String>,
+    company: String,
     headers: HeaderMap,
     body: Bytes,
     call: Call,
@@ -133,7 +138,7 @@ async fn create(
         Err(message) => return refusal(StatusCode::BAD_REQUEST, message),
     };
     let response = carry_out(&sim, &company, None, body, call).await;
-    if !(call.creates() && response.status().is_success()) {
+    if !response.status().is_success() {
         return response;
     }
     let (parts, answer) = response.into_parts();
@@ -151,7 +156,8 @@ async fn create(
 
 async fn about(
     State(sim): State<Simulator>,
-    Path((company, id)): Path<(String, String)>,
+    company: String,
+    id: String,
     headers: HeaderMap,
     body: Bytes,
     call: Call,
