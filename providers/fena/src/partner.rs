@@ -369,16 +369,11 @@ pub struct IntegrationSpec {
 pub struct Integration {
     pub id: String,
     pub name: String,
-    #[serde(default)]
     pub webhook_url: Option<String>,
-    #[serde(default)]
     pub redirect_url: Option<String>,
-    #[serde(default)]
     pub fena_payment_page_redirect_enabled: Option<bool>,
-    #[serde(default)]
     pub is_retry_webhook_enabled: Option<bool>,
     /// An id, or the bank account itself (seed 001 embeds it).
-    #[serde(default)]
     pub bank_account: Option<Value>,
 }
 
@@ -449,12 +444,10 @@ pub fn plan_integration(found: &[Integration], wanted: &IntegrationSpec) -> Inte
 
 /// One page of `GET …/integrations/list?page=&limit=` (`{"data": {docs, page, totalPages,
 /// hasNextPage}}`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct IntegrationPage {
-    #[serde(default)]
     pub docs: Vec<Integration>,
-    #[serde(default)]
     pub has_next_page: bool,
 }
 
@@ -506,13 +499,10 @@ fn not_found() -> ProviderError {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BankAccount {
-    #[serde(default, alias = "_id")]
+    #[serde(alias = "_id")]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub is_sandbox: Option<bool>,
 }
 
@@ -550,6 +540,20 @@ pub fn bank_accounts(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn fields_fena_leaves_out_are_none() {
+        let bare: Integration = serde_json::from_value(json!({"id": "i1", "name": "n"})).unwrap();
+        assert!(bare.webhook_url.is_none() && bare.redirect_url.is_none());
+        assert!(bare.fena_payment_page_redirect_enabled.is_none());
+        assert!(bare.is_retry_webhook_enabled.is_none() && bare.bank_account.is_none());
+        assert!(serde_json::from_value::<Integration>(json!({"id": "i1"})).is_err());
+        let bank: BankAccount = serde_json::from_value(json!({"_id": "b1"})).unwrap();
+        assert_eq!(bank.id.as_deref(), Some("b1"));
+        assert!(bank.name.is_none() && bank.status.is_none() && bank.is_sandbox.is_none());
+        let page: IntegrationPage = serde_json::from_value(json!({})).unwrap();
+        assert!(page.docs.is_empty() && !page.has_next_page);
+    }
 
     #[test]
     fn defaults_mirror_the_terminal_paths_under_the_company() {

@@ -35,28 +35,20 @@ pub struct RecurringRequest {
 #[serde(rename_all = "camelCase")]
 pub struct FenaRecurring {
     pub id: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub link: Option<String>,
-    #[serde(default)]
     pub reference: Option<String>,
-    #[serde(default)]
     pub invoice_ref_number: Option<String>,
-    #[serde(default)]
     pub recurring_amount: Option<String>,
     #[serde(default)]
     pub transactions: Vec<FenaTransaction>,
-    #[serde(default)]
     pub initial_payment: Option<FenaTransaction>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct FenaTransaction {
     pub id: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub amount: Option<String>,
 }
 
@@ -337,6 +329,19 @@ mod tests {
             let e = frequency(i, c).unwrap_err();
             assert!(e.to_string().contains("MONTH×3"), "{e}");
         }
+    }
+
+    #[test]
+    fn fields_fena_leaves_out_are_none_but_the_id_is_required() {
+        let bare: FenaRecurring = serde_json::from_str(r#"{"id": "r1"}"#).unwrap();
+        assert_eq!(bare.id, "r1");
+        assert!(bare.status.is_none() && bare.link.is_none() && bare.reference.is_none());
+        assert!(bare.invoice_ref_number.is_none() && bare.recurring_amount.is_none());
+        assert!(bare.transactions.is_empty() && bare.initial_payment.is_none());
+        let nulls: FenaTransaction =
+            serde_json::from_str(r#"{"id": "t1", "status": null}"#).unwrap();
+        assert!(nulls.status.is_none() && nulls.amount.is_none());
+        assert!(serde_json::from_str::<FenaRecurring>(r#"{"status": "sent"}"#).is_err());
     }
 
     #[test]

@@ -78,17 +78,11 @@ pub struct RefundRequest {
 #[serde(rename_all = "camelCase")]
 pub struct FenaPayment {
     pub id: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub amount: Option<String>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub reference: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub link: Option<String>,
 }
 
