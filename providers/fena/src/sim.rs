@@ -306,31 +306,7 @@ impl Simulator {
 
     /// All routes, relative: the caller nests them, e.g. `Router::new().nest("/fena", sim.router())`.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route(
-                "/open/payments/single/create-and-process",
-                post(api::create_single),
-            )
-            .route("/open/payments/single/create", post(api::create_draft))
-            .route("/open/payments/single/{id}", get(api::get_single))
-            .route(
-                "/open/payments/single/{id}/process",
-                post(api::process_draft),
-            )
-            .route("/open/payments/single/{id}/refund", post(api::refund))
-            .route(
-                "/open/payments/recurring/create-and-process",
-                post(api::create_recurring),
-            )
-            .route("/open/payments/recurring/{id}", get(api::get_recurring))
-            .route(
-                "/open/payments/recurring/{id}/edit",
-                post(api::edit_recurring),
-            )
-            .route(
-                "/open/payments/recurring/{id}/delete",
-                post(api::delete_recurring),
-            )
+        api::routes()
             .route("/pay/{id}", get(pages::payment_page))
             .route("/pay/{id}/{action}", post(pages::payment_action))
             .route("/refund/{id}", get(pages::refund_page))

@@ -5,7 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use payrouter_provider::{Currency, Money};
 use serde_json::{json, Map, Value};
@@ -14,6 +15,7 @@ use serde_json::{json, Map, Value};
 use payrouter_provider::sim::control::refusal;
 
 use super::{new_id, Payment, Recurring, Simulator, Transaction};
+use crate::transform::paths;
 
 const REFERENCE_MAX: usize = 12;
 const DESCRIPTION_MAX: usize = 1000;
@@ -164,7 +166,105 @@ async fn answer(sim: &Simulator, operation: &str, response: Response) -> Respons
 }
 
 /// A handler's answer: its first refusal ends it (`?`), and axum sends either side.
-type Answer = Result<Response, Response>;
+pub(super) type Answer = Result<Response, Response>;
+
+/// A terminal API call; the partner API's payment calls are carried out as one of these.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    /// `create-and-process`: a payment that is sent (has a link) at once.
+    Create,
+    /// `create`: a draft, which has no link and e-mails nobody until it is processed.
+    CreateDraft,
+    Process,
+    Get,
+    Refund,
+    RecurringCreate,
+    RecurringGet,
+    RecurringEdit,
+    RecurringDelete,
+}
+
+impl Call {
+    pub(super) fn creates(self) -> bool {
+        matches!(
+            self,
+            Call::Create | Call::CreateDraft | Call::RecurringCreate
+        )
+    }
+
+    /// The fault operation it is; both ways of creating a payment are `create`.
+    fn operation(self) -> &'static str {
+        match self {
+            Call::Create | Call::CreateDraft => "create",
+            Call::Process => "process",
+            Call::Get => "get",
+            Call::Refund => "refund",
+            Call::RecurringCreate => "recurring_create",
+            Call::RecurringGet => "recurring_get",
+            Call::RecurringEdit => "recurring_edit",
+            Call::RecurringDelete => "recurring_delete",
+        }
+    }
+}
+
+/// The terminal API's routes: the adapter's own paths (`transform::paths`), so the two
+/// cannot drift apart.
+pub(super) fn routes() -> Router<Simulator> {
+    let id = "{id}";
+    let table = [
+        (paths::CREATE_AND_PROCESS.to_string(), Call::Create),
+        (paths::CREATE_DRAFT.to_string(), Call::CreateDraft),
+        (paths::single(id), Call::Get),
+        (paths::process(id), Call::Process),
+        (paths::refund(id), Call::Refund),
+        (
+            paths::RECURRING_CREATE_AND_PROCESS.to_string(),
+            Call::RecurringCreate,
+        ),
+        (paths::recurring(id), Call::RecurringGet),
+        (paths::recurring_edit(id), Call::RecurringEdit),
+        (paths::recurring_delete(id), Call::RecurringDelete),
+    ];
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (path, call)| {
+            let handler = move |State(sim): State<Simulator>,
+                                Path(params): Path<Vec<String>>,
+                                headers: HeaderMap,
+                                body: Bytes| async move {
+                let id = params.into_iter().next().unwrap_or_default();
+                carry_out(&sim, &headers, id, &body, call).await
+            };
+            let method = if matches!(call, Call::Get | Call::RecurringGet) {
+                get(handler)
+            } else {
+                post(handler)
+            };
+            router.route(&path, method)
+        })
+}
+
+/// Carries out `call` for the key in `headers`, about the payment `id` (empty on a create).
+pub(super) async fn carry_out(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    id: String,
+    body: &[u8],
+    call: Call,
+) -> Answer {
+    let company = guard(sim, call.operation(), headers).await?;
+    match call {
+        Call::Create => create(sim, company, body, "sent").await,
+        Call::CreateDraft => create(sim, company, body, "draft").await,
+        Call::Process => process_draft(sim, company, id).await,
+        Call::Get => get_single(sim, company, id),
+        Call::Refund => refund(sim, company, id, body),
+        Call::RecurringCreate => create_recurring(sim, company, body),
+        Call::RecurringGet => get_recurring(sim, company, id),
+        Call::RecurringEdit => edit_recurring(sim, company, id, body),
+        Call::RecurringDelete => delete_recurring(sim, company, id),
+    }
+}
 
 /// A request body Fena refuses, in Fena's words.
 fn checked<T>(parsed: Result<T, String>) -> Result<T, Response> {
@@ -206,43 +306,17 @@ fn recurring_of<'a>(
         .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "Recurring payment not found"))
 }
 
-/// `create-and-process`: a payment that is sent (has a link) at once.
-pub(super) async fn create_single(
-    State(sim): State<Simulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    create(sim, headers, body, "sent").await
-}
-
-/// `create`: a draft, which has no link and e-mails nobody until it is processed.
-pub(super) async fn create_draft(
-    State(sim): State<Simulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    create(sim, headers, body, "draft").await
-}
-
-async fn create(sim: Simulator, headers: HeaderMap, body: Bytes, status: &str) -> Answer {
-    // Both ways of creating a payment are the fault operation `create`.
-    let operation = "create";
-    let company = guard(&sim, operation, &headers).await?;
-    let mut payment = checked(single_request(&body))?;
+async fn create(sim: &Simulator, company: String, body: &[u8], status: &str) -> Answer {
+    let mut payment = checked(single_request(body))?;
     payment.status = status.into();
     payment.company = company;
     let result = payment.data(sim.base());
     sim.store().payments.push(payment);
-    Ok(answer(&sim, operation, created(result)).await)
+    Ok(answer(sim, "create", created(result)).await)
 }
 
 /// `process`: sends a draft (it gets its link); anything but a draft is refused.
-pub(super) async fn process_draft(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Answer {
-    let company = guard(&sim, "process", &headers).await?;
+async fn process_draft(sim: &Simulator, company: String, id: String) -> Answer {
     let result = {
         let mut store = sim.store();
         let p = payment_of(&mut store, &id, &company)?;
@@ -256,28 +330,17 @@ pub(super) async fn process_draft(
         p.data(sim.base())
     };
     let processed = Json(json!({"result": result}));
-    Ok(answer(&sim, "process", processed.into_response()).await)
+    Ok(answer(sim, "process", processed.into_response()).await)
 }
 
-pub(super) async fn get_single(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Answer {
-    let company = guard(&sim, "get", &headers).await?;
+fn get_single(sim: &Simulator, company: String, id: String) -> Answer {
     let mut store = sim.store();
     let p = payment_of(&mut store, &id, &company)?;
     Ok(Json(json!({"data": p.data(sim.base())})).into_response())
 }
 
-pub(super) async fn refund(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    let company = guard(&sim, "refund", &headers).await?;
-    let amount = checked(refund_amount(&body))?;
+fn refund(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
+    let amount = checked(refund_amount(body))?;
     let webhook = {
         let mut store = sim.store();
         let p = payment_of(&mut store, &id, &company)?;
@@ -360,40 +423,24 @@ fn recurring_request(body: &[u8]) -> Result<Recurring, String> {
     })
 }
 
-pub(super) async fn create_recurring(
-    State(sim): State<Simulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    let company = guard(&sim, "recurring_create", &headers).await?;
+fn create_recurring(sim: &Simulator, company: String, body: &[u8]) -> Answer {
     let recurring = Recurring {
         company,
-        ..checked(recurring_request(&body))?
+        ..checked(recurring_request(body))?
     };
     let result = recurring.data(sim.base());
     sim.store().recurring.push(recurring);
     Ok(created(result))
 }
 
-pub(super) async fn get_recurring(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Answer {
-    let company = guard(&sim, "recurring_get", &headers).await?;
+fn get_recurring(sim: &Simulator, company: String, id: String) -> Answer {
     let mut store = sim.store();
     let r = recurring_of(&mut store, &id, &company)?;
     Ok(Json(json!({"data": r.data(sim.base())})).into_response())
 }
 
-pub(super) async fn edit_recurring(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    let company = guard(&sim, "recurring_edit", &headers).await?;
-    let edited = checked(recurring_request(&body))?;
+fn edit_recurring(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
+    let edited = checked(recurring_request(body))?;
     let mut store = sim.store();
     let r = recurring_of(&mut store, &id, &company)?;
     if !EDITABLE.contains(&r.status.as_str()) {
@@ -414,12 +461,7 @@ pub(super) async fn edit_recurring(
     Ok(Json(json!({"saved": true, "result": r.data(sim.base())})).into_response())
 }
 
-pub(super) async fn delete_recurring(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Answer {
-    let company = guard(&sim, "recurring_delete", &headers).await?;
+fn delete_recurring(sim: &Simulator, company: String, id: String) -> Answer {
     let webhook = {
         let mut store = sim.store();
         let r = recurring_of(&mut store, &id, &company)?;

@@ -14,34 +14,12 @@ use axum::Router;
 use payrouter_provider::sim::control::refusal;
 use serde_json::Value;
 
-use super::{api, Simulator};
+use super::api::{self, Call};
+use super::Simulator;
 use crate::partner::PartnerCall;
 
 /// Answers are small JSON documents; more is not an answer of this simulator.
 const ANSWER_LIMIT: usize = 1 << 20;
-
-/// The terminal call a partner call is carried out as.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Create,
-    CreateDraft,
-    Process,
-    Get,
-    Refund,
-    RecurringCreate,
-    RecurringGet,
-    RecurringEdit,
-    RecurringDelete,
-}
-
-impl Call {
-    fn creates(self) -> bool {
-        matches!(
-            self,
-            Call::Create | Call::CreateDraft | Call::RecurringCreate
-        )
-    }
-}
 
 /// Each partner call the simulator serves, and the terminal call it is carried out as.
 const ROUTES: [(PartnerCall, Call); 9] = [
@@ -107,7 +85,7 @@ fn integration(
 
 /// A call of a partner route: the company (and the object, but on a create) from its path.
 async fn partner(
-    sim: State<Simulator>,
+    State(sim): State<Simulator>,
     Path(params): Path<Vec<String>>,
     headers: HeaderMap,
     body: Bytes,
@@ -115,29 +93,21 @@ async fn partner(
 ) -> Response {
     let mut params = params.into_iter();
     let company = params.next().unwrap_or_default();
-    if call.creates() {
-        create(sim, company, headers, body, call).await
-    } else {
-        let id = params.next().unwrap_or_default();
-        about(sim, company, id, headers, body, call).await
-    }
-}
-
-async fn create(
-    State(sim): State<Simulator>,
-    company: String,
-    headers: HeaderMap,
-    body: Bytes,
-    call: Call,
-) -> Response {
     if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
         return refused;
+    }
+    if !call.creates() {
+        let id = params.next().unwrap_or_default();
+        if !sim.inner.companies.owns(&company, &id) {
+            return refusal(StatusCode::NOT_FOUND, "Payment not found");
+        }
+        return carry_out(&sim, &company, id, &body, call).await;
     }
     let integration = match integration(&sim, &company, &body) {
         Ok(i) => i,
         Err(message) => return refusal(StatusCode::BAD_REQUEST, message),
     };
-    let response = carry_out(&sim, &company, None, body, call).await;
+    let response = carry_out(&sim, &company, String::new(), &body, call).await;
     if !response.status().is_success() {
         return response;
     }
@@ -154,44 +124,16 @@ async fn create(
     Response::from_parts(parts, Body::from(bytes))
 }
 
-async fn about(
-    State(sim): State<Simulator>,
-    company: String,
-    id: String,
-    headers: HeaderMap,
-    body: Bytes,
-    call: Call,
-) -> Response {
-    if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
-        return refused;
-    }
-    if !sim.inner.companies.owns(&company, &id) {
-        return refusal(StatusCode::NOT_FOUND, "Payment not found");
-    }
-    carry_out(&sim, &company, Some(id), body, call).await
-}
-
 /// The terminal API's handler of `call`, acting for `company`.
 async fn carry_out(
     sim: &Simulator,
     company: &str,
-    id: Option<String>,
-    body: Bytes,
+    id: String,
+    body: &[u8],
     call: Call,
 ) -> Response {
     let headers = sim.company_headers(company);
-    let state = State(sim.clone());
-    let id = Path(id.unwrap_or_default());
-    match call {
-        Call::Create => api::create_single(state, headers, body).await,
-        Call::CreateDraft => api::create_draft(state, headers, body).await,
-        Call::Process => api::process_draft(state, id, headers).await,
-        Call::Get => api::get_single(state, id, headers).await,
-        Call::Refund => api::refund(state, id, headers, body).await,
-        Call::RecurringCreate => api::create_recurring(state, headers, body).await,
-        Call::RecurringGet => api::get_recurring(state, id, headers).await,
-        Call::RecurringEdit => api::edit_recurring(state, id, headers, body).await,
-        Call::RecurringDelete => api::delete_recurring(state, id, headers).await,
-    }
-    .into_response()
+    api::carry_out(sim, &headers, id, body, call)
+        .await
+        .into_response()
 }
