@@ -477,25 +477,40 @@ fn unknown_merchant(merchant: &Merchant, known: &[Merchant]) -> ProviderError {
     )
 }
 
+/// What the adapter as a whole and each of its accounts answer alike: none of it depends on
+/// the account.
+macro_rules! account_independent {
+    () => {
+        fn name(&self) -> &'static str {
+            NAME
+        }
+
+        fn capabilities(&self) -> &Capabilities {
+            &self.capabilities
+        }
+
+        fn check_payment_id(&self, id: &str) -> Result<(), String> {
+            transform::check_payment_id(id)
+        }
+
+        fn display_name(&self) -> &'static str {
+            LABEL
+        }
+
+        fn authenticate_callback(
+            &self,
+            req: &CallbackRequest,
+        ) -> Result<CallbackSubject, CallbackError> {
+            transform::callback_subject(&req.body)
+        }
+    };
+}
+
 /// The adapter as a whole: what does not depend on the account is answered here, and every
 /// payment operation is the `default` account's.
 #[async_trait]
 impl Provider for Fena {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn check_payment_id(&self, id: &str) -> Result<(), String> {
-        transform::check_payment_id(id)
-    }
-
-    fn display_name(&self) -> &'static str {
-        LABEL
-    }
+    account_independent!();
 
     fn merchants(&self) -> Vec<Merchant> {
         self.accounts.iter().map(|a| a.merchant.clone()).collect()
@@ -535,13 +550,6 @@ impl Provider for Fena {
         self.default_account()?.refund(order).await
     }
 
-    fn authenticate_callback(
-        &self,
-        req: &CallbackRequest,
-    ) -> Result<CallbackSubject, CallbackError> {
-        transform::callback_subject(&req.body)
-    }
-
     async fn schedule_subscription(
         &self,
         order: &SubscriptionOrder,
@@ -571,9 +579,7 @@ impl Provider for Fena {
 /// One merchant account's calls to Fena, with its own key.
 #[async_trait]
 impl Provider for FenaAccount {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+    account_independent!();
 
     fn merchants(&self) -> Vec<Merchant> {
         vec![self.merchant.clone()]
@@ -581,18 +587,6 @@ impl Provider for FenaAccount {
 
     fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
         (merchant == &self.merchant).then_some(self as &dyn Provider)
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn check_payment_id(&self, id: &str) -> Result<(), String> {
-        transform::check_payment_id(id)
-    }
-
-    fn display_name(&self) -> &'static str {
-        LABEL
     }
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
@@ -654,13 +648,6 @@ impl Provider for FenaAccount {
             .post(&self.path(PartnerCall::Refund, &order.payment_id)?, &body)
             .await?;
         transform::refund_outcome(&reply, &self.redactor)
-    }
-
-    fn authenticate_callback(
-        &self,
-        req: &CallbackRequest,
-    ) -> Result<CallbackSubject, CallbackError> {
-        transform::callback_subject(&req.body)
     }
 
     async fn schedule_subscription(
