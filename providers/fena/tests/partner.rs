@@ -67,6 +67,11 @@ async fn receive(
     (StatusCode::OK, Json(json!({"received": true})))
 }
 
+/// The JSON answer to `request`.
+async fn answer<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 struct Env {
     base: String,
     http: reqwest::Client,
@@ -95,15 +100,7 @@ impl Env {
 
     /// The simulator's record of the payment or standing order `id`.
     async fn recorded(&self, id: &str) -> Value {
-        let all: Vec<Value> = self
-            .http
-            .get(format!("{}/_sim/payments", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let all: Vec<Value> = answer(self.http.get(format!("{}/_sim/payments", self.base))).await;
         all.into_iter()
             .find(|p| p["id"] == id)
             .unwrap_or_else(|| panic!("the simulator has no {id}"))
@@ -138,8 +135,8 @@ async fn start() -> Env {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!(
+    let created: Value = answer(
+        http.post(format!(
             "{base}/open/partner/companies/{COMPANY_A}/integrations/create"
         ))
         .header("terminal-id", PARTNER_ID)
@@ -148,13 +145,9 @@ async fn start() -> Env {
             "name": "payrouter", "webhookUrl": format!("{hooks}/integration"),
             "redirectUrl": "https://shop.example/done",
             "fenaPaymentPageRedirectEnabled": false, "isRetryWebhookEnabled": true,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        })),
+    )
+    .await;
     let integration = created["result"]["id"].as_str().unwrap().to_string();
 
     let partner = |company: &str| payrouter_fena::accounts::AccountSettings {

@@ -64,13 +64,15 @@ struct Env {
 }
 
 fn adapter(base: &str, secret: &str) -> Arc<dyn Provider> {
+    adapter_of(base, TERMINAL_ID, secret)
+}
+
+/// The adapter with the terminal key `terminal_id` and `secret`.
+fn adapter_of(base: &str, terminal_id: &str, secret: &str) -> Arc<dyn Provider> {
     let settings = Settings {
         base_url: base.to_string(),
-        terminal_id: Some(TERMINAL_ID.into()),
+        terminal_id: Some(terminal_id.into()),
         terminal_secret: Some(SecretString::from(secret)),
-        bank_account: None,
-        pay_mode: Default::default(),
-        accounts: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 500,
         ..Settings::default()
@@ -566,21 +568,7 @@ async fn a_key_sees_only_its_own_companys_payments() {
     );
     let app = Router::new().nest("/fena", sim.router());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let other = Fena::build(
-        Settings {
-            base_url: base.clone(),
-            terminal_id: Some("other-terminal".into()),
-            terminal_secret: Some(SecretString::from("other-secret")),
-            bank_account: None,
-            pay_mode: Default::default(),
-            accounts: Default::default(),
-            connect_timeout_ms: 1000,
-            timeout_ms: 500,
-            ..Settings::default()
-        },
-        &ProviderContext::default(),
-    )
-    .unwrap();
+    let other = adapter_of(&base, "other-terminal", "other-secret");
     let ours = adapter(&base, SECRET);
 
     let PayOutcome::Created(created) = ours.pay(&order("order-1", 1299, None)).await.unwrap()

@@ -257,10 +257,14 @@ pub(super) async fn carry_out(
         Call::Create => create(sim, company, body, "sent").await,
         Call::CreateDraft => create(sim, company, body, "draft").await,
         Call::Process => process_draft(sim, company, id).await,
-        Call::Get => get_single(sim, company, id),
+        Call::Get => Ok(data(
+            payment_of(&mut sim.store(), &id, &company)?.data(sim.base()),
+        )),
         Call::Refund => refund(sim, company, id, body),
         Call::RecurringCreate => create_recurring(sim, company, body),
-        Call::RecurringGet => get_recurring(sim, company, id),
+        Call::RecurringGet => Ok(data(
+            recurring_of(&mut sim.store(), &id, &company)?.data(sim.base()),
+        )),
         Call::RecurringEdit => edit_recurring(sim, company, id, body),
         Call::RecurringDelete => delete_recurring(sim, company, id),
     }
@@ -278,6 +282,11 @@ fn created(result: Value) -> Response {
         Json(json!({"created": true, "result": result})),
     )
         .into_response()
+}
+
+/// The `{"data": ...}` of a get.
+fn data(found: Value) -> Response {
+    Json(json!({ "data": found })).into_response()
 }
 
 /// The company's single payment `id`; another company's is as unknown as a missing one.
@@ -331,12 +340,6 @@ async fn process_draft(sim: &Simulator, company: String, id: String) -> Answer {
     };
     let processed = Json(json!({"result": result}));
     Ok(answer(sim, "process", processed.into_response()).await)
-}
-
-fn get_single(sim: &Simulator, company: String, id: String) -> Answer {
-    let mut store = sim.store();
-    let p = payment_of(&mut store, &id, &company)?;
-    Ok(Json(json!({"data": p.data(sim.base())})).into_response())
 }
 
 fn refund(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
@@ -431,12 +434,6 @@ fn create_recurring(sim: &Simulator, company: String, body: &[u8]) -> Answer {
     let result = recurring.data(sim.base());
     sim.store().recurring.push(recurring);
     Ok(created(result))
-}
-
-fn get_recurring(sim: &Simulator, company: String, id: String) -> Answer {
-    let mut store = sim.store();
-    let r = recurring_of(&mut store, &id, &company)?;
-    Ok(Json(json!({"data": r.data(sim.base())})).into_response())
 }
 
 fn edit_recurring(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
