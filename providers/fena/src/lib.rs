@@ -506,74 +506,43 @@ macro_rules! account_independent {
     };
 }
 
-/// The adapter as a whole: what does not depend on the account is answered here, and every
-/// payment operation is the `default` account's.
-#[async_trait]
-impl Provider for Fena {
-    account_independent!();
+/// The adapter as a whole, with every payment operation `operation(args) -> Outcome` the
+/// `default` account's: each is the same forwarding, written once.
+macro_rules! provider_of_the_default_account {
+    ($($operation:ident($($arg:ident: $ty:ty),*) -> $outcome:ty;)*) => {
+        /// What does not depend on the account is answered here.
+        #[async_trait]
+        impl Provider for Fena {
+            account_independent!();
 
-    fn merchants(&self) -> Vec<Merchant> {
-        self.accounts.iter().map(|a| a.merchant.clone()).collect()
-    }
+            fn merchants(&self) -> Vec<Merchant> {
+                self.accounts.iter().map(|a| a.merchant.clone()).collect()
+            }
 
-    fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
-        self.accounts
-            .iter()
-            .find(|a| &a.merchant == merchant)
-            .map(|a| a as &dyn Provider)
-    }
+            fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
+                self.accounts
+                    .iter()
+                    .find(|a| &a.merchant == merchant)
+                    .map(|a| a as &dyn Provider)
+            }
 
-    async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
-        self.default_account()?.pay(order).await
-    }
+            $(async fn $operation(&self, $($arg: $ty),*) -> Result<$outcome, ProviderError> {
+                self.default_account()?.$operation($($arg),*).await
+            })*
+        }
+    };
+}
 
-    async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
-        self.default_account()?.prepare_pay(order).await
-    }
-
-    async fn resume_pay(
-        &self,
-        order: &PayOrder,
-        draft: &str,
-        fresh: bool,
-    ) -> Result<PayOutcome, ProviderError> {
-        self.default_account()?
-            .resume_pay(order, draft, fresh)
-            .await
-    }
-
-    async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
-        self.default_account()?.fetch(payment_id).await
-    }
-
-    async fn refund(&self, order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
-        self.default_account()?.refund(order).await
-    }
-
-    async fn schedule_subscription(
-        &self,
-        order: &SubscriptionOrder,
-    ) -> Result<SubscriptionOutcome, ProviderError> {
-        self.default_account()?.schedule_subscription(order).await
-    }
-
-    async fn update_subscription(
-        &self,
-        token: &str,
-        order: &SubscriptionOrder,
-    ) -> Result<SubscriptionOutcome, ProviderError> {
-        self.default_account()?
-            .update_subscription(token, order)
-            .await
-    }
-
-    async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
-        self.default_account()?.fetch_subscription(token).await
-    }
-
-    async fn expire_subscription(&self, token: &str) -> Result<SubscriptionOutcome, ProviderError> {
-        self.default_account()?.expire_subscription(token).await
-    }
+provider_of_the_default_account! {
+    pay(order: &PayOrder) -> PayOutcome;
+    prepare_pay(order: &PayOrder) -> PreparedPay;
+    resume_pay(order: &PayOrder, draft: &str, fresh: bool) -> PayOutcome;
+    fetch(payment_id: &str) -> FetchedPayment;
+    refund(order: &RefundOrder) -> RefundOutcome;
+    schedule_subscription(order: &SubscriptionOrder) -> SubscriptionOutcome;
+    update_subscription(token: &str, order: &SubscriptionOrder) -> SubscriptionOutcome;
+    fetch_subscription(token: &str) -> SubscriptionState;
+    expire_subscription(token: &str) -> SubscriptionOutcome;
 }
 
 /// One merchant account's calls to Fena, with its own key.
