@@ -586,11 +586,7 @@ impl Provider for FenaAccount {
         }
         let reply = self
             .client
-            .send::<()>(
-                reqwest::Method::POST,
-                &self.path(PartnerCall::PaymentProcess, draft)?,
-                None,
-            )
+            .post_empty(&self.path(PartnerCall::PaymentProcess, draft)?)
             .await?;
         match transform::pay_outcome(&reply, &self.redactor)? {
             // Refused because something else processed it meanwhile: that is the payment.
@@ -683,11 +679,7 @@ impl Provider for FenaAccount {
         }
         let reply = self
             .client
-            .send::<()>(
-                reqwest::Method::POST,
-                &self.path(PartnerCall::RecurringCancel, token)?,
-                None,
-            )
+            .post_empty(&self.path(PartnerCall::RecurringCancel, token)?)
             .await?;
         Ok(match recurring::changed(&reply, token, &self.redactor)? {
             Answer::Done(()) => done("standing order cancelled", token),

@@ -294,11 +294,8 @@ pub(super) fn routes() -> Router<Simulator> {
             get(partner_bank_accounts),
         )
         .route(&at(PartnerCall::IntegrationsList), get(list_integrations))
-        .route(
-            &at(PartnerCall::IntegrationCreate),
-            post(create_integration),
-        )
-        .route(&at(PartnerCall::IntegrationUpdate), post(edit_integration))
+        .route(&at(PartnerCall::IntegrationCreate), post(save_integration))
+        .route(&at(PartnerCall::IntegrationUpdate), post(save_integration))
         .route("/_sim/companies/{company}", get(company_view))
         .route(
             "/_sim/companies/{company}/integrations/{id}",
@@ -454,12 +451,15 @@ fn integration_body(body: &[u8]) -> Result<Map<String, Value>, String> {
     Ok(integration)
 }
 
-async fn create_integration(
+/// Creates an integration (a path without an id) or replaces the one the path names.
+async fn save_integration(
     State(sim): State<Simulator>,
-    Path(company): Path<String>,
+    Path(params): Path<Vec<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let mut params = params.into_iter();
+    let company = params.next().unwrap_or_default();
     if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
         return refused;
     }
@@ -467,38 +467,25 @@ async fn create_integration(
         Ok(i) => i,
         Err(message) => return refusal(StatusCode::BAD_REQUEST, &message),
     };
-    integration.insert("id".into(), json!(new_id()));
-    let result = Value::Object(integration.clone());
-    sim.inner.companies.with_company(&company, |c| {
-        c.integrations.push(integration);
-        c.changes += 1;
-    });
-    (
-        StatusCode::CREATED,
-        Json(json!({"created": true, "result": result})),
-    )
-        .into_response()
-}
-
-async fn edit_integration(
-    State(sim): State<Simulator>,
-    Path((company, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
-        return refused;
-    }
-    let mut update = match integration_body(&body) {
-        Ok(i) => i,
-        Err(message) => return refusal(StatusCode::BAD_REQUEST, &message),
+    let Some(id) = params.next() else {
+        integration.insert("id".into(), json!(new_id()));
+        let result = Value::Object(integration.clone());
+        sim.inner.companies.with_company(&company, |c| {
+            c.integrations.push(integration);
+            c.changes += 1;
+        });
+        return (
+            StatusCode::CREATED,
+            Json(json!({"created": true, "result": result})),
+        )
+            .into_response();
     };
-    update.insert("id".into(), json!(id));
+    integration.insert("id".into(), json!(id));
     let saved = sim.inner.companies.with_company(&company, |c| {
         let found = c.integration_mut(&id)?;
-        *found = update.clone();
+        *found = integration.clone();
         c.changes += 1;
-        Some(Value::Object(update))
+        Some(Value::Object(integration))
     });
     match saved {
         Some(result) => Json(json!({"saved": true, "result": result})).into_response(),
