@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 /// Fena's refusal: an HTTP error status with `{"message": ...}`, as the control API's.
 use payrouter_provider::sim::control::refusal;
 
-use super::{new_id, Payment, Recurring, Simulator, Transaction};
+use super::{new_id, Payment, Record, Records, Recurring, Simulator, Transaction};
 use crate::transform::paths;
 
 const REFERENCE_MAX: usize = 12;
@@ -258,12 +258,18 @@ pub(super) async fn carry_out(
         Call::CreateDraft => create(sim, company, body, "draft").await,
         Call::Process => process_draft(sim, company, id).await,
         Call::Get => Ok(data(
-            payment_of(&mut sim.store(), &id, &company)?.data(sim.base()),
+            owned(&mut sim.store().payments, &id, &company, "Payment")?.data(sim.base()),
         )),
         Call::Refund => refund(sim, company, id, body),
         Call::RecurringCreate => create_recurring(sim, company, body),
         Call::RecurringGet => Ok(data(
-            recurring_of(&mut sim.store(), &id, &company)?.data(sim.base()),
+            owned(
+                &mut sim.store().recurring,
+                &id,
+                &company,
+                "Recurring payment",
+            )?
+            .data(sim.base()),
         )),
         Call::RecurringEdit => edit_recurring(sim, company, id, body),
         Call::RecurringDelete => delete_recurring(sim, company, id),
@@ -289,30 +295,18 @@ fn data(found: Value) -> Response {
     Json(json!({ "data": found })).into_response()
 }
 
-/// The company's single payment `id`; another company's is as unknown as a missing one.
-fn payment_of<'a>(
-    store: &'a mut super::Store,
+/// The company's payment or standing order `id` (`what`); another company's is as unknown as
+/// a missing one.
+fn owned<'a, T: Record>(
+    records: &'a mut Records<T>,
     id: &str,
     company: &str,
-) -> Result<&'a mut Payment, Response> {
-    store
-        .payments
+    what: &str,
+) -> Result<&'a mut T, Response> {
+    records
         .get_mut(id)
-        .filter(|p| p.company == company)
-        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "Payment not found"))
-}
-
-/// The company's recurring payment `id`; another company's is as unknown as a missing one.
-fn recurring_of<'a>(
-    store: &'a mut super::Store,
-    id: &str,
-    company: &str,
-) -> Result<&'a mut Recurring, Response> {
-    store
-        .recurring
-        .iter_mut()
-        .find(|r| r.id == id && r.company == company)
-        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, "Recurring payment not found"))
+        .filter(|r| r.company() == company)
+        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, &format!("{what} not found")))
 }
 
 async fn create(sim: &Simulator, company: String, body: &[u8], status: &str) -> Answer {
@@ -328,7 +322,7 @@ async fn create(sim: &Simulator, company: String, body: &[u8], status: &str) -> 
 async fn process_draft(sim: &Simulator, company: String, id: String) -> Answer {
     let result = {
         let mut store = sim.store();
-        let p = payment_of(&mut store, &id, &company)?;
+        let p = owned(&mut store.payments, &id, &company, "Payment")?;
         if p.status != "draft" {
             return Err(bad_request(&format!(
                 "Only a draft payment can be processed; this one is {}",
@@ -346,7 +340,7 @@ fn refund(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
     let amount = checked(refund_amount(body))?;
     let webhook = {
         let mut store = sim.store();
-        let p = payment_of(&mut store, &id, &company)?;
+        let p = owned(&mut store.payments, &id, &company, "Payment")?;
         if !matches!(p.status.as_str(), "paid" | "partial_refund") {
             return Err(bad_request(&format!(
                 "Only a paid payment can be refunded; this one is {}",
@@ -439,7 +433,7 @@ fn create_recurring(sim: &Simulator, company: String, body: &[u8]) -> Answer {
 fn edit_recurring(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
     let edited = checked(recurring_request(body))?;
     let mut store = sim.store();
-    let r = recurring_of(&mut store, &id, &company)?;
+    let r = owned(&mut store.recurring, &id, &company, "Recurring payment")?;
     if !EDITABLE.contains(&r.status.as_str()) {
         return Err(bad_request(&format!(
             "Only a draft or overdue recurring payment can be edited; this one is {}",
@@ -461,7 +455,7 @@ fn edit_recurring(sim: &Simulator, company: String, id: String, body: &[u8]) -> 
 fn delete_recurring(sim: &Simulator, company: String, id: String) -> Answer {
     let webhook = {
         let mut store = sim.store();
-        let r = recurring_of(&mut store, &id, &company)?;
+        let r = owned(&mut store.recurring, &id, &company, "Recurring payment")?;
         if !CANCELLABLE.contains(&r.status.as_str()) {
             return Err(bad_request(STANDING_ORDER_SET_UP));
         }

@@ -199,7 +199,7 @@ pub(super) async fn recurring_page(
     Path(id): Path<String>,
 ) -> Response {
     let store = sim.store();
-    let Some(r) = store.recurring.iter().find(|r| r.id == id) else {
+    let Some(r) = store.recurring.get(&id) else {
         return not_found("Recurring payment");
     };
     let mut body = facts(
@@ -230,7 +230,7 @@ pub(super) async fn recurring_action(
     }
     let (reference, status, webhooks) = {
         let mut store = sim.store();
-        let Some(r) = store.recurring.iter_mut().find(|r| r.id == id) else {
+        let Some(r) = store.recurring.get_mut(&id) else {
             return not_found("Recurring payment");
         };
         if !RECURRING_OPEN.contains(&r.status.as_str()) {
