@@ -463,6 +463,7 @@ pub fn bank_accounts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::Payer;
     use serde_json::json;
 
     #[test]
@@ -578,9 +579,11 @@ mod tests {
         let payment = PaymentRequest {
             reference: "order-1".into(),
             amount: "12.99".into(),
-            bank_account: Some("bank-1".into()),
-            customer_name: None,
-            customer_email: None,
+            payer: Payer {
+                bank_account: Some("bank-1".into()),
+                customer_name: None,
+                customer_email: None,
+            },
             custom_redirect_url: None,
             description: "order-1 #pr-x".into(),
         };

@@ -10,7 +10,7 @@ use payrouter_provider::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::transform::{decimal_amount, reference_for, sort, Answer};
+use crate::transform::{decimal_amount, reference_for, sort, Answer, Payer};
 
 /// Body of `POST /open/payments/recurring/create-and-process` (and of its edit).
 #[derive(Debug, Serialize, PartialEq)]
@@ -23,12 +23,8 @@ pub struct RecurringRequest {
     pub frequency: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_payment_amount: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bank_account: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_email: Option<String>,
+    #[serde(flatten)]
+    pub payer: Payer,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,10 +138,11 @@ pub fn recurring_request(
         number_of_payments: order.expires_after.unwrap_or(0),
         frequency: frequency(order.interval, order.interval_count)?,
         initial_payment_amount: initial,
-        bank_account: string_field(data, "bankAccount")?
-            .or_else(|| default_bank_account.map(str::to_string)),
-        customer_name: string_field(data, "customerName")?,
-        customer_email: string_field(data, "customerEmail")?,
+        payer: Payer::read(
+            data,
+            default_bank_account,
+            string_field(data, "customerEmail")?,
+        )?,
     })
 }
 
