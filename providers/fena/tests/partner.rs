@@ -5,6 +5,8 @@
 //! `--features sim`.
 #![cfg(feature = "sim")]
 
+mod common;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -21,7 +23,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 const PARTNER_ID: &str = "65aa00000000000000000001";
 const PARTNER_SECRET: &str = "5f1d2a9e-partner-secret";
@@ -113,26 +114,22 @@ async fn start() -> Env {
         .route("/integration", post(receive))
         .route("/partner", post(receive))
         .with_state(receiver.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hooks = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fena", listener.local_addr().unwrap());
-    let sim = Simulator::new(SimConfig {
-        terminal_id: payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
-        terminal_secret: payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
-        public_base_url: base.clone(),
-        // The partner's own webhook URL, for payments that name no integration.
-        webhook_url: format!("{hooks}/partner"),
-    });
+    let hooks = common::serve(app).await;
+    let (base, sim) = common::serve_simulator(|base| {
+        Simulator::new(SimConfig {
+            terminal_id: payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
+            terminal_secret: payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
+            public_base_url: base.into(),
+            // The partner's own webhook URL, for payments that name no integration.
+            webhook_url: format!("{hooks}/partner"),
+        })
+    })
+    .await;
     sim.set_partner(PartnerKey {
         terminal_id: PARTNER_ID.into(),
         terminal_secret: PARTNER_SECRET.into(),
         companies: vec![COMPANY_A.into(), COMPANY_B.into()],
     });
-    let app = Router::new().nest("/fena", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let http = reqwest::Client::new();
     let created: Value = answer(

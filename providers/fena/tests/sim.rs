@@ -2,6 +2,8 @@
 //! refunds, refusals, fault rules, the control API and standing orders. Needs `--features sim`.
 #![cfg(feature = "sim")]
 
+mod common;
+
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -17,7 +19,6 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 const TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
 const SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
@@ -90,20 +91,16 @@ async fn start() -> Env {
     let receiver = Router::new()
         .route("/v3/fena/callback", post(receive))
         .with_state(inbox.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let webhook_url = format!("http://{}/v3/fena/callback", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
-    // The simulator's own URL must be known before it is built: bind first, then serve.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fena", listener.local_addr().unwrap());
-    let sim = Simulator::new(SimConfig {
-        terminal_id: TERMINAL_ID.into(),
-        terminal_secret: SECRET.into(),
-        public_base_url: base.clone(),
-        webhook_url,
-    });
-    let app = Router::new().nest("/fena", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let webhook_url = format!("{}/v3/fena/callback", common::serve(receiver).await);
+    let (base, _) = common::serve_simulator(|base| {
+        Simulator::new(SimConfig {
+            terminal_id: TERMINAL_ID.into(),
+            terminal_secret: SECRET.into(),
+            public_base_url: base.into(),
+            webhook_url,
+        })
+    })
+    .await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     let fena = adapter(&base, SECRET);
     let http = http.build().unwrap();
@@ -552,22 +549,21 @@ async fn a_draft_has_no_link_until_processed_and_resuming_answers_the_same_payme
 #[tokio::test]
 async fn a_key_sees_only_its_own_companys_payments() {
     use payrouter_fena::sim::SimKey;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fena", listener.local_addr().unwrap());
-    let sim = Simulator::with_keys(
-        SimConfig {
-            terminal_id: TERMINAL_ID.into(),
-            terminal_secret: SECRET.into(),
-            public_base_url: base.clone(),
-            webhook_url: "http://127.0.0.1:9/v3/fena/callback".into(),
-        },
-        [SimKey {
-            terminal_id: "other-terminal".into(),
-            terminal_secret: "other-secret".into(),
-        }],
-    );
-    let app = Router::new().nest("/fena", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (base, _) = common::serve_simulator(|base| {
+        Simulator::with_keys(
+            SimConfig {
+                terminal_id: TERMINAL_ID.into(),
+                terminal_secret: SECRET.into(),
+                public_base_url: base.into(),
+                webhook_url: "http://127.0.0.1:9/v3/fena/callback".into(),
+            },
+            [SimKey {
+                terminal_id: "other-terminal".into(),
+                terminal_secret: "other-secret".into(),
+            }],
+        )
+    })
+    .await;
     let other = adapter_of(&base, "other-terminal", "other-secret");
     let ours = adapter(&base, SECRET);
 
