@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::gbp;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -14,9 +16,9 @@ use axum::{Json, Router};
 use payrouter_fena::sim::{PartnerKey, SimConfig, Simulator};
 use payrouter_fena::{Fena, Settings};
 use payrouter_provider::{
-    CallbackRequest, CallbackSubject, Currency, Interval, Merchant, Money, PayOrder, PayOutcome,
-    PayResult, PaymentStatusKind, PreparedPay, Provider, ProviderContext, ProviderError,
-    ProviderFactory, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
+    CallbackRequest, CallbackSubject, Interval, Merchant, PayOrder, PayOutcome, PayResult,
+    PaymentStatusKind, PreparedPay, Provider, ProviderContext, ProviderError, ProviderFactory,
+    RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -171,10 +173,6 @@ async fn start() -> Env {
         fena,
         integration,
     }
-}
-
-fn gbp(minor: i64) -> Money {
-    Money::new(minor, Currency::from_code("GBP").unwrap())
 }
 
 fn order(shop_tx: &str, minor: i64) -> PayOrder {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::gbp;
+
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -11,9 +13,9 @@ use payrouter_fena::sim::{SimConfig, Simulator};
 use payrouter_fena::{Fena, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
-    Action, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome, PreparedPay,
-    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect,
-    RefundOrder, RefundOutcome, SecretString,
+    Action, CallbackRequest, CallbackSubject, PayOrder, PayOutcome, PreparedPay, Provider,
+    ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect, RefundOrder,
+    RefundOutcome, SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -110,10 +112,6 @@ async fn start() -> Env {
         fena,
         http,
     }
-}
-
-fn gbp(minor: i64) -> Money {
-    Money::new(minor, Currency::from_code("GBP").unwrap())
 }
 
 fn order(shop_tx: &str, minor: i64, redirect: Option<&str>) -> PayOrder {

@@ -1,8 +1,9 @@
-//! What the simulator tests share: a router served on a free local port, and the simulator
-//! served where it says it is.
+//! What the simulator tests share: a router served on a free local port, the simulator served
+//! where it says it is, and amounts in pence.
 
 use axum::Router;
 use payrouter_fena::sim::Simulator;
+use payrouter_provider::{Currency, Money};
 use tokio::net::TcpListener;
 
 /// Serves `app` on a free local port; its address (`http://127.0.0.1:port`).
@@ -22,4 +23,9 @@ pub async fn serve_simulator(build: impl FnOnce(&str) -> Simulator) -> (String, 
     let app = Router::new().nest("/fena", sim.router());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, sim)
+}
+
+/// `minor` pence.
+pub fn gbp(minor: i64) -> Money {
+    Money::new(minor, Currency::from_code("GBP").unwrap())
 }
