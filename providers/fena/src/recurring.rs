@@ -35,7 +35,6 @@ pub struct FenaRecurring {
     pub link: Option<String>,
     pub reference: Option<String>,
     pub invoice_ref_number: Option<String>,
-    pub recurring_amount: Option<String>,
     #[serde(default)]
     pub transactions: Vec<FenaTransaction>,
     pub initial_payment: Option<FenaTransaction>,
@@ -333,7 +332,7 @@ mod tests {
         let bare: FenaRecurring = serde_json::from_str(r#"{"id": "r1"}"#).unwrap();
         assert_eq!(bare.id, "r1");
         assert!(bare.status.is_none() && bare.link.is_none() && bare.reference.is_none());
-        assert!(bare.invoice_ref_number.is_none() && bare.recurring_amount.is_none());
+        assert!(bare.invoice_ref_number.is_none());
         assert!(bare.transactions.is_empty() && bare.initial_payment.is_none());
         let nulls: FenaTransaction =
             serde_json::from_str(r#"{"id": "t1", "status": null}"#).unwrap();
