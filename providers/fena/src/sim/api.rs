@@ -166,7 +166,22 @@ async fn answer(sim: &Simulator, operation: &str, response: Response) -> Respons
 }
 
 /// A handler's answer: its first refusal ends it (`?`), and axum sends either side.
-pub(super) type Answer = Result<Response, Response>;
+pub(super) type Answer = Result<Response, Refused>;
+
+/// A refusal on its way out of a handler, boxed: a whole response is large to pass up.
+pub(super) struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(response: Response) -> Self {
+        Refused(Box::new(response))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
 
 /// A terminal API call; the partner API's payment calls are carried out as one of these.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -277,8 +292,8 @@ pub(super) async fn carry_out(
 }
 
 /// A request body Fena refuses, in Fena's words.
-fn checked<T>(parsed: Result<T, String>) -> Result<T, Response> {
-    parsed.map_err(|message| bad_request(&message))
+fn checked<T>(parsed: Result<T, String>) -> Result<T, Refused> {
+    parsed.map_err(|message| bad_request(&message).into())
 }
 
 /// The `{"created": true, "result": ...}` of a create.
@@ -302,11 +317,11 @@ fn owned<'a, T: Record>(
     id: &str,
     company: &str,
     what: &str,
-) -> Result<&'a mut T, Response> {
+) -> Result<&'a mut T, Refused> {
     records
         .get_mut(id)
         .filter(|r| r.company() == company)
-        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, &format!("{what} not found")))
+        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, &format!("{what} not found")).into())
 }
 
 async fn create(sim: &Simulator, company: String, body: &[u8], status: &str) -> Answer {
@@ -327,7 +342,8 @@ async fn process_draft(sim: &Simulator, company: String, id: String) -> Answer {
             return Err(bad_request(&format!(
                 "Only a draft payment can be processed; this one is {}",
                 p.status
-            )));
+            ))
+            .into());
         }
         p.set_status("sent");
         p.data(sim.base())
@@ -345,14 +361,16 @@ fn refund(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
             return Err(bad_request(&format!(
                 "Only a paid payment can be refunded; this one is {}",
                 p.status
-            )));
+            ))
+            .into());
         }
         let refundable = p.amount - p.refunded;
         if amount > refundable {
             return Err(bad_request(&format!(
                 "Refund amount exceeds the refundable amount of {}",
                 super::decimal(refundable)
-            )));
+            ))
+            .into());
         }
         p.pending_refund = Some(amount);
         p.set_status("refund_started");
@@ -438,7 +456,8 @@ fn edit_recurring(sim: &Simulator, company: String, id: String, body: &[u8]) -> 
         return Err(bad_request(&format!(
             "Only a draft or overdue recurring payment can be edited; this one is {}",
             r.status
-        )));
+        ))
+        .into());
     }
     // What the payer has not seen yet changes; identity, state and history stay.
     *r = Recurring {
@@ -457,7 +476,7 @@ fn delete_recurring(sim: &Simulator, company: String, id: String) -> Answer {
         let mut store = sim.store();
         let r = owned(&mut store.recurring, &id, &company, "Recurring payment")?;
         if !CANCELLABLE.contains(&r.status.as_str()) {
-            return Err(bad_request(STANDING_ORDER_SET_UP));
+            return Err(bad_request(STANDING_ORDER_SET_UP).into());
         }
         r.status = "cancelled".into();
         r.webhook("status-update", None, None)

@@ -380,7 +380,8 @@ async fn list_integrations(
             return Err(refusal(
                 StatusCode::BAD_REQUEST,
                 "page and limit must be positive integers",
-            ))
+            )
+            .into())
         }
     };
     let docs: Vec<Value> = sim.inner.companies.with_company(&company, |c| {
@@ -485,7 +486,7 @@ async fn save_integration(
     });
     match saved {
         Some(result) => Ok(Json(json!({"saved": true, "result": result})).into_response()),
-        None => Err(refusal(StatusCode::NOT_FOUND, "Integration not found")),
+        None => Err(refusal(StatusCode::NOT_FOUND, "Integration not found").into()),
     }
 }
 
