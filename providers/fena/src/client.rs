@@ -56,6 +56,11 @@ impl FenaClient {
         self.send::<()>(Method::GET, path, None).await
     }
 
+    /// A POST without a body (processing a draft, cancelling a standing order).
+    pub async fn post_empty(&self, path: &str) -> Result<Reply, ProviderError> {
+        self.send::<()>(Method::POST, path, None).await
+    }
+
     pub async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<Reply, ProviderError> {
         self.send(Method::POST, path, Some(body)).await
     }

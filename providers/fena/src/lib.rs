@@ -477,103 +477,78 @@ fn unknown_merchant(merchant: &Merchant, known: &[Merchant]) -> ProviderError {
     )
 }
 
-/// The adapter as a whole: what does not depend on the account is answered here, and every
-/// payment operation is the `default` account's.
-#[async_trait]
-impl Provider for Fena {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+/// What the adapter as a whole and each of its accounts answer alike: none of it depends on
+/// the account.
+macro_rules! account_independent {
+    () => {
+        fn name(&self) -> &'static str {
+            NAME
+        }
 
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
+        fn capabilities(&self) -> &Capabilities {
+            &self.capabilities
+        }
 
-    fn check_payment_id(&self, id: &str) -> Result<(), String> {
-        transform::check_payment_id(id)
-    }
+        fn check_payment_id(&self, id: &str) -> Result<(), String> {
+            transform::check_payment_id(id)
+        }
 
-    fn display_name(&self) -> &'static str {
-        LABEL
-    }
+        fn display_name(&self) -> &'static str {
+            LABEL
+        }
 
-    fn merchants(&self) -> Vec<Merchant> {
-        self.accounts.iter().map(|a| a.merchant.clone()).collect()
-    }
+        fn authenticate_callback(
+            &self,
+            req: &CallbackRequest,
+        ) -> Result<CallbackSubject, CallbackError> {
+            transform::callback_subject(&req.body)
+        }
+    };
+}
 
-    fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
-        self.accounts
-            .iter()
-            .find(|a| &a.merchant == merchant)
-            .map(|a| a as &dyn Provider)
-    }
+/// The adapter as a whole, with every payment operation `operation(args) -> Outcome` the
+/// `default` account's: each is the same forwarding, written once.
+macro_rules! provider_of_the_default_account {
+    ($($operation:ident($($arg:ident: $ty:ty),*) -> $outcome:ty;)*) => {
+        /// What does not depend on the account is answered here.
+        #[async_trait]
+        impl Provider for Fena {
+            account_independent!();
 
-    async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
-        self.default_account()?.pay(order).await
-    }
+            fn merchants(&self) -> Vec<Merchant> {
+                self.accounts.iter().map(|a| a.merchant.clone()).collect()
+            }
 
-    async fn prepare_pay(&self, order: &PayOrder) -> Result<PreparedPay, ProviderError> {
-        self.default_account()?.prepare_pay(order).await
-    }
+            fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
+                self.accounts
+                    .iter()
+                    .find(|a| &a.merchant == merchant)
+                    .map(|a| a as &dyn Provider)
+            }
 
-    async fn resume_pay(
-        &self,
-        order: &PayOrder,
-        draft: &str,
-        fresh: bool,
-    ) -> Result<PayOutcome, ProviderError> {
-        self.default_account()?
-            .resume_pay(order, draft, fresh)
-            .await
-    }
+            $(async fn $operation(&self, $($arg: $ty),*) -> Result<$outcome, ProviderError> {
+                self.default_account()?.$operation($($arg),*).await
+            })*
+        }
+    };
+}
 
-    async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError> {
-        self.default_account()?.fetch(payment_id).await
-    }
-
-    async fn refund(&self, order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
-        self.default_account()?.refund(order).await
-    }
-
-    fn authenticate_callback(
-        &self,
-        req: &CallbackRequest,
-    ) -> Result<CallbackSubject, CallbackError> {
-        transform::callback_subject(&req.body)
-    }
-
-    async fn schedule_subscription(
-        &self,
-        order: &SubscriptionOrder,
-    ) -> Result<SubscriptionOutcome, ProviderError> {
-        self.default_account()?.schedule_subscription(order).await
-    }
-
-    async fn update_subscription(
-        &self,
-        token: &str,
-        order: &SubscriptionOrder,
-    ) -> Result<SubscriptionOutcome, ProviderError> {
-        self.default_account()?
-            .update_subscription(token, order)
-            .await
-    }
-
-    async fn fetch_subscription(&self, token: &str) -> Result<SubscriptionState, ProviderError> {
-        self.default_account()?.fetch_subscription(token).await
-    }
-
-    async fn expire_subscription(&self, token: &str) -> Result<SubscriptionOutcome, ProviderError> {
-        self.default_account()?.expire_subscription(token).await
-    }
+provider_of_the_default_account! {
+    pay(order: &PayOrder) -> PayOutcome;
+    prepare_pay(order: &PayOrder) -> PreparedPay;
+    resume_pay(order: &PayOrder, draft: &str, fresh: bool) -> PayOutcome;
+    fetch(payment_id: &str) -> FetchedPayment;
+    refund(order: &RefundOrder) -> RefundOutcome;
+    schedule_subscription(order: &SubscriptionOrder) -> SubscriptionOutcome;
+    update_subscription(token: &str, order: &SubscriptionOrder) -> SubscriptionOutcome;
+    fetch_subscription(token: &str) -> SubscriptionState;
+    expire_subscription(token: &str) -> SubscriptionOutcome;
 }
 
 /// One merchant account's calls to Fena, with its own key.
 #[async_trait]
 impl Provider for FenaAccount {
-    fn name(&self) -> &'static str {
-        NAME
-    }
+    account_independent!();
 
     fn merchants(&self) -> Vec<Merchant> {
         vec![self.merchant.clone()]
@@ -581,18 +556,6 @@ impl Provider for FenaAccount {
 
     fn merchant(&self, merchant: &Merchant) -> Option<&dyn Provider> {
         (merchant == &self.merchant).then_some(self as &dyn Provider)
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn check_payment_id(&self, id: &str) -> Result<(), String> {
-        transform::check_payment_id(id)
-    }
-
-    fn display_name(&self) -> &'static str {
-        LABEL
     }
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
@@ -623,11 +586,7 @@ impl Provider for FenaAccount {
         }
         let reply = self
             .client
-            .send::<()>(
-                reqwest::Method::POST,
-                &self.path(PartnerCall::PaymentProcess, draft)?,
-                None,
-            )
+            .post_empty(&self.path(PartnerCall::PaymentProcess, draft)?)
             .await?;
         match transform::pay_outcome(&reply, &self.redactor)? {
             // Refused because something else processed it meanwhile: that is the payment.
@@ -654,13 +613,6 @@ impl Provider for FenaAccount {
             .post(&self.path(PartnerCall::Refund, &order.payment_id)?, &body)
             .await?;
         transform::refund_outcome(&reply, &self.redactor)
-    }
-
-    fn authenticate_callback(
-        &self,
-        req: &CallbackRequest,
-    ) -> Result<CallbackSubject, CallbackError> {
-        transform::callback_subject(&req.body)
     }
 
     async fn schedule_subscription(
@@ -727,11 +679,7 @@ impl Provider for FenaAccount {
         }
         let reply = self
             .client
-            .send::<()>(
-                reqwest::Method::POST,
-                &self.path(PartnerCall::RecurringCancel, token)?,
-                None,
-            )
+            .post_empty(&self.path(PartnerCall::RecurringCancel, token)?)
             .await?;
         Ok(match recurring::changed(&reply, token, &self.redactor)? {
             Answer::Done(()) => done("standing order cancelled", token),

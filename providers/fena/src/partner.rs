@@ -24,103 +24,80 @@ pub const COMPANY: &str = "{companyId}";
 /// Where a template takes the payment's, standing order's or integration's id.
 pub const ID: &str = "{id}";
 
-/// One call made through the partner API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartnerCall {
-    PaymentCreate,
-    PaymentCreateAndProcess,
-    PaymentProcess,
-    PaymentGet,
-    Refund,
-    RecurringCreateAndProcess,
-    RecurringGet,
-    RecurringEdit,
-    RecurringCancel,
-    IntegrationsList,
-    IntegrationCreate,
-    IntegrationUpdate,
-    BankAccountsList,
+/// Every partner call once: its variant, its key in `[fena.partner_paths]` (upper-cased after
+/// `FENA_PARTNER_PATH_`, and the field of [`PartnerPathSettings`]) and its default template,
+/// the terminal API's path of the same call under the company: an educated guess.
+macro_rules! partner_calls {
+    ($($call:ident $key:ident $template:literal,)*) => {
+        /// One call made through the partner API.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum PartnerCall {
+            $($call,)*
+        }
+
+        impl PartnerCall {
+            pub const ALL: [PartnerCall; 13] = [$(PartnerCall::$call,)*];
+
+            /// The key in `[fena.partner_paths]` (upper-cased after `FENA_PARTNER_PATH_`).
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(PartnerCall::$call => stringify!($key),)*
+                }
+            }
+
+            /// The terminal API's path of the same call, under the company: an educated guess.
+            pub fn default_template(self) -> &'static str {
+                match self {
+                    $(PartnerCall::$call => $template,)*
+                }
+            }
+        }
+
+        /// `[fena.partner_paths]` / `FENA_PARTNER_PATH_<NAME>`: the templates that replace
+        /// defaults.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct PartnerPathSettings {
+            $(
+                #[serde(deserialize_with = "opt_string")]
+                pub $key: Option<String>,
+            )*
+        }
+
+        impl PartnerPathSettings {
+            fn get(&self, call: PartnerCall) -> Option<&str> {
+                match call {
+                    $(PartnerCall::$call => self.$key.as_deref(),)*
+                }
+            }
+        }
+    };
+}
+
+partner_calls! {
+    PaymentCreate payment_create "/open/partner/companies/{companyId}/payments/single/create",
+    PaymentCreateAndProcess payment_create_and_process
+        "/open/partner/companies/{companyId}/payments/single/create-and-process",
+    PaymentProcess payment_process
+        "/open/partner/companies/{companyId}/payments/single/{id}/process",
+    PaymentGet payment_get "/open/partner/companies/{companyId}/payments/single/{id}",
+    Refund refund "/open/partner/companies/{companyId}/payments/single/{id}/refund",
+    RecurringCreateAndProcess recurring_create_and_process
+        "/open/partner/companies/{companyId}/payments/recurring/create-and-process",
+    RecurringGet recurring_get "/open/partner/companies/{companyId}/payments/recurring/{id}",
+    RecurringEdit recurring_edit
+        "/open/partner/companies/{companyId}/payments/recurring/{id}/edit",
+    RecurringCancel recurring_cancel
+        "/open/partner/companies/{companyId}/payments/recurring/{id}/delete",
+    IntegrationsList integrations_list "/open/partner/companies/{companyId}/integrations/list",
+    IntegrationCreate integration_create
+        "/open/partner/companies/{companyId}/integrations/create",
+    IntegrationUpdate integration_update
+        "/open/partner/companies/{companyId}/integrations/{id}/edit",
+    BankAccountsList bank_accounts_list "/open/partner/companies/{companyId}/bank-accounts/list",
 }
 
 impl PartnerCall {
-    pub const ALL: [PartnerCall; 13] = [
-        PartnerCall::PaymentCreate,
-        PartnerCall::PaymentCreateAndProcess,
-        PartnerCall::PaymentProcess,
-        PartnerCall::PaymentGet,
-        PartnerCall::Refund,
-        PartnerCall::RecurringCreateAndProcess,
-        PartnerCall::RecurringGet,
-        PartnerCall::RecurringEdit,
-        PartnerCall::RecurringCancel,
-        PartnerCall::IntegrationsList,
-        PartnerCall::IntegrationCreate,
-        PartnerCall::IntegrationUpdate,
-        PartnerCall::BankAccountsList,
-    ];
-
-    /// The key in `[fena.partner_paths]` (upper-cased after `FENA_PARTNER_PATH_`).
-    pub fn key(self) -> &'static str {
-        match self {
-            PartnerCall::PaymentCreate => "payment_create",
-            PartnerCall::PaymentCreateAndProcess => "payment_create_and_process",
-            PartnerCall::PaymentProcess => "payment_process",
-            PartnerCall::PaymentGet => "payment_get",
-            PartnerCall::Refund => "refund",
-            PartnerCall::RecurringCreateAndProcess => "recurring_create_and_process",
-            PartnerCall::RecurringGet => "recurring_get",
-            PartnerCall::RecurringEdit => "recurring_edit",
-            PartnerCall::RecurringCancel => "recurring_cancel",
-            PartnerCall::IntegrationsList => "integrations_list",
-            PartnerCall::IntegrationCreate => "integration_create",
-            PartnerCall::IntegrationUpdate => "integration_update",
-            PartnerCall::BankAccountsList => "bank_accounts_list",
-        }
-    }
-
-    /// The terminal API's path of the same call, under the company: an educated guess.
-    pub fn default_template(self) -> &'static str {
-        match self {
-            PartnerCall::PaymentCreate => {
-                "/open/partner/companies/{companyId}/payments/single/create"
-            }
-            PartnerCall::PaymentCreateAndProcess => {
-                "/open/partner/companies/{companyId}/payments/single/create-and-process"
-            }
-            PartnerCall::PaymentProcess => {
-                "/open/partner/companies/{companyId}/payments/single/{id}/process"
-            }
-            PartnerCall::PaymentGet => "/open/partner/companies/{companyId}/payments/single/{id}",
-            PartnerCall::Refund => {
-                "/open/partner/companies/{companyId}/payments/single/{id}/refund"
-            }
-            PartnerCall::RecurringCreateAndProcess => {
-                "/open/partner/companies/{companyId}/payments/recurring/create-and-process"
-            }
-            PartnerCall::RecurringGet => {
-                "/open/partner/companies/{companyId}/payments/recurring/{id}"
-            }
-            PartnerCall::RecurringEdit => {
-                "/open/partner/companies/{companyId}/payments/recurring/{id}/edit"
-            }
-            PartnerCall::RecurringCancel => {
-                "/open/partner/companies/{companyId}/payments/recurring/{id}/delete"
-            }
-            PartnerCall::IntegrationsList => {
-                "/open/partner/companies/{companyId}/integrations/list"
-            }
-            PartnerCall::IntegrationCreate => {
-                "/open/partner/companies/{companyId}/integrations/create"
-            }
-            PartnerCall::IntegrationUpdate => {
-                "/open/partner/companies/{companyId}/integrations/{id}/edit"
-            }
-            PartnerCall::BankAccountsList => {
-                "/open/partner/companies/{companyId}/bank-accounts/list"
-            }
-        }
-    }
-
     /// The terminal API's path of the same call for the key's own company; None for the
     /// integrations, which only the partner API has.
     pub fn terminal_path(self, id: &str) -> Option<String> {
@@ -148,62 +125,9 @@ impl PartnerCall {
     }
 }
 
-/// `[fena.partner_paths]` / `FENA_PARTNER_PATH_<NAME>`: the templates that replace defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartnerPathSettings {
-    #[serde(default, deserialize_with = "opt_string")]
-    pub payment_create: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub payment_create_and_process: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub payment_process: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub payment_get: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub refund: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub recurring_create_and_process: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub recurring_get: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub recurring_edit: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub recurring_cancel: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub integrations_list: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub integration_create: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub integration_update: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub bank_accounts_list: Option<String>,
-}
-
 /// The keys of `[fena.partner_paths]`, for the configuration's check of names.
 pub fn path_keys() -> &'static [&'static str] {
     serde_aux::serde_introspection::serde_introspect::<PartnerPathSettings>()
-}
-
-impl PartnerPathSettings {
-    fn get(&self, call: PartnerCall) -> Option<&str> {
-        let value = match call {
-            PartnerCall::PaymentCreate => &self.payment_create,
-            PartnerCall::PaymentCreateAndProcess => &self.payment_create_and_process,
-            PartnerCall::PaymentProcess => &self.payment_process,
-            PartnerCall::PaymentGet => &self.payment_get,
-            PartnerCall::Refund => &self.refund,
-            PartnerCall::RecurringCreateAndProcess => &self.recurring_create_and_process,
-            PartnerCall::RecurringGet => &self.recurring_get,
-            PartnerCall::RecurringEdit => &self.recurring_edit,
-            PartnerCall::RecurringCancel => &self.recurring_cancel,
-            PartnerCall::IntegrationsList => &self.integrations_list,
-            PartnerCall::IntegrationCreate => &self.integration_create,
-            PartnerCall::IntegrationUpdate => &self.integration_update,
-            PartnerCall::BankAccountsList => &self.bank_accounts_list,
-        };
-        value.as_deref()
-    }
 }
 
 /// The partner API's paths: every template checked once, at start.
@@ -369,16 +293,11 @@ pub struct IntegrationSpec {
 pub struct Integration {
     pub id: String,
     pub name: String,
-    #[serde(default)]
     pub webhook_url: Option<String>,
-    #[serde(default)]
     pub redirect_url: Option<String>,
-    #[serde(default)]
     pub fena_payment_page_redirect_enabled: Option<bool>,
-    #[serde(default)]
     pub is_retry_webhook_enabled: Option<bool>,
     /// An id, or the bank account itself (seed 001 embeds it).
-    #[serde(default)]
     pub bank_account: Option<Value>,
 }
 
@@ -449,12 +368,10 @@ pub fn plan_integration(found: &[Integration], wanted: &IntegrationSpec) -> Inte
 
 /// One page of `GET …/integrations/list?page=&limit=` (`{"data": {docs, page, totalPages,
 /// hasNextPage}}`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct IntegrationPage {
-    #[serde(default)]
     pub docs: Vec<Integration>,
-    #[serde(default)]
     pub has_next_page: bool,
 }
 
@@ -506,13 +423,10 @@ fn not_found() -> ProviderError {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BankAccount {
-    #[serde(default, alias = "_id")]
+    #[serde(alias = "_id")]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub is_sandbox: Option<bool>,
 }
 
@@ -549,7 +463,22 @@ pub fn bank_accounts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transform::Payer;
     use serde_json::json;
+
+    #[test]
+    fn fields_fena_leaves_out_are_none() {
+        let bare: Integration = serde_json::from_value(json!({"id": "i1", "name": "n"})).unwrap();
+        assert!(bare.webhook_url.is_none() && bare.redirect_url.is_none());
+        assert!(bare.fena_payment_page_redirect_enabled.is_none());
+        assert!(bare.is_retry_webhook_enabled.is_none() && bare.bank_account.is_none());
+        assert!(serde_json::from_value::<Integration>(json!({"id": "i1"})).is_err());
+        let bank: BankAccount = serde_json::from_value(json!({"_id": "b1"})).unwrap();
+        assert_eq!(bank.id.as_deref(), Some("b1"));
+        assert!(bank.name.is_none() && bank.status.is_none() && bank.is_sandbox.is_none());
+        let page: IntegrationPage = serde_json::from_value(json!({})).unwrap();
+        assert!(page.docs.is_empty() && !page.has_next_page);
+    }
 
     #[test]
     fn defaults_mirror_the_terminal_paths_under_the_company() {
@@ -650,9 +579,11 @@ mod tests {
         let payment = PaymentRequest {
             reference: "order-1".into(),
             amount: "12.99".into(),
-            bank_account: Some("bank-1".into()),
-            customer_name: None,
-            customer_email: None,
+            payer: Payer {
+                bank_account: Some("bank-1".into()),
+                customer_name: None,
+                customer_email: None,
+            },
             custom_redirect_url: None,
             description: "order-1 #pr-x".into(),
         };

@@ -10,7 +10,7 @@ use payrouter_provider::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::transform::{decimal_amount, reference_for, sort, Answer};
+use crate::transform::{decimal_amount, reference_for, sort, Answer, Payer};
 
 /// Body of `POST /open/payments/recurring/create-and-process` (and of its edit).
 #[derive(Debug, Serialize, PartialEq)]
@@ -23,40 +23,27 @@ pub struct RecurringRequest {
     pub frequency: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_payment_amount: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bank_account: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_email: Option<String>,
+    #[serde(flatten)]
+    pub payer: Payer,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FenaRecurring {
     pub id: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub link: Option<String>,
-    #[serde(default)]
     pub reference: Option<String>,
-    #[serde(default)]
     pub invoice_ref_number: Option<String>,
     #[serde(default)]
-    pub recurring_amount: Option<String>,
-    #[serde(default)]
     pub transactions: Vec<FenaTransaction>,
-    #[serde(default)]
     pub initial_payment: Option<FenaTransaction>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct FenaTransaction {
     pub id: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub amount: Option<String>,
 }
 
@@ -150,10 +137,11 @@ pub fn recurring_request(
         number_of_payments: order.expires_after.unwrap_or(0),
         frequency: frequency(order.interval, order.interval_count)?,
         initial_payment_amount: initial,
-        bank_account: string_field(data, "bankAccount")?
-            .or_else(|| default_bank_account.map(str::to_string)),
-        customer_name: string_field(data, "customerName")?,
-        customer_email: string_field(data, "customerEmail")?,
+        payer: Payer::read(
+            data,
+            default_bank_account,
+            string_field(data, "customerEmail")?,
+        )?,
     })
 }
 
@@ -337,6 +325,19 @@ mod tests {
             let e = frequency(i, c).unwrap_err();
             assert!(e.to_string().contains("MONTH×3"), "{e}");
         }
+    }
+
+    #[test]
+    fn fields_fena_leaves_out_are_none_but_the_id_is_required() {
+        let bare: FenaRecurring = serde_json::from_str(r#"{"id": "r1"}"#).unwrap();
+        assert_eq!(bare.id, "r1");
+        assert!(bare.status.is_none() && bare.link.is_none() && bare.reference.is_none());
+        assert!(bare.invoice_ref_number.is_none());
+        assert!(bare.transactions.is_empty() && bare.initial_payment.is_none());
+        let nulls: FenaTransaction =
+            serde_json::from_str(r#"{"id": "t1", "status": null}"#).unwrap();
+        assert!(nulls.status.is_none() && nulls.amount.is_none());
+        assert!(serde_json::from_str::<FenaRecurring>(r#"{"status": "sent"}"#).is_err());
     }
 
     #[test]

@@ -182,15 +182,10 @@ fn terminal_setup(
         done: String::new(),
         ready: false,
     };
-    let banks = match listed {
-        Ok(Answer::Done(banks)) => banks,
-        Ok(Answer::Refused(message)) => {
-            row.found = format!("bank accounts refused: {message}");
-            row.done = "nothing".into();
-            return row;
-        }
-        Err(e) => {
-            row.found = failure(&e);
+    let banks = match found(listed, "bank accounts") {
+        Ok(banks) => banks,
+        Err(why) => {
+            row.found = why;
             row.done = "nothing".into();
             return row;
         }
@@ -234,14 +229,10 @@ async fn partner_setup(
         row.done = "set PUBLIC_BASE_URL: the integration's webhook URL is built from it".into();
         return row;
     };
-    let banks = match api.bank_accounts(company).await {
-        Ok(Answer::Done(banks)) => banks,
-        Ok(Answer::Refused(message)) => {
-            row.found = format!("bank accounts refused: {message}");
-            return row;
-        }
-        Err(e) => {
-            row.found = failure(&e);
+    let banks = match found(api.bank_accounts(company).await, "bank accounts") {
+        Ok(banks) => banks,
+        Err(why) => {
+            row.found = why;
             return row;
         }
     };
@@ -261,14 +252,10 @@ async fn partner_setup(
         is_retry_webhook_enabled: true,
         bank_account: account.bank_account.clone(),
     };
-    let found = match api.integrations(company).await {
-        Ok(Answer::Done(found)) => found,
-        Ok(Answer::Refused(message)) => {
-            row.found = format!("integrations refused: {message}");
-            return row;
-        }
-        Err(e) => {
-            row.found = failure(&e);
+    let found = match found(api.integrations(company).await, "integrations") {
+        Ok(found) => found,
+        Err(why) => {
+            row.found = why;
             return row;
         }
     };
@@ -314,6 +301,15 @@ async fn partner_setup(
         (Ok(Answer::Done(_)), IntegrationPlan::Keep { .. }) => row.ready = true,
     }
     row
+}
+
+/// What a listing of `what` found, or the FOUND column's words for its refusal or failure.
+fn found<T>(listing: Result<Answer<T>, ProviderError>, what: &str) -> Result<T, String> {
+    match listing {
+        Ok(Answer::Done(found)) => Ok(found),
+        Ok(Answer::Refused(message)) => Err(format!("{what} refused: {message}")),
+        Err(e) => Err(failure(&e)),
+    }
 }
 
 fn bank_summary(banks: &[BankAccount]) -> String {

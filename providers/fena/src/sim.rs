@@ -193,33 +193,47 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Store {
-    payments: Payments,
-    recurring: Vec<Recurring>,
+    payments: Records<Payment>,
+    recurring: Records<Recurring>,
 }
 
-/// Single payments in creation order (the control API lists them as they were made), found
-/// by id without a scan: benchmarks create tens of thousands.
-#[derive(Default)]
-struct Payments {
-    list: Vec<Payment>,
+/// What a store keeps by id, for the company (terminal id) whose key made it.
+trait Record {
+    fn id(&self) -> &str;
+    fn company(&self) -> &str;
+}
+
+/// Payments or standing orders in creation order (the control API lists them as they were
+/// made), found by id without a scan: benchmarks create tens of thousands.
+struct Records<T> {
+    list: Vec<T>,
     by_id: HashMap<String, usize>,
 }
 
-impl Payments {
-    fn push(&mut self, payment: Payment) {
-        self.by_id.insert(payment.id.clone(), self.list.len());
-        self.list.push(payment);
+impl<T> Default for Records<T> {
+    fn default() -> Self {
+        Records {
+            list: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Record> Records<T> {
+    fn push(&mut self, record: T) {
+        self.by_id.insert(record.id().to_string(), self.list.len());
+        self.list.push(record);
     }
 
-    fn get(&self, id: &str) -> Option<&Payment> {
+    fn get(&self, id: &str) -> Option<&T> {
         self.by_id.get(id).map(|&i| &self.list[i])
     }
 
-    fn get_mut(&mut self, id: &str) -> Option<&mut Payment> {
+    fn get_mut(&mut self, id: &str) -> Option<&mut T> {
         self.by_id.get(id).map(|&i| &mut self.list[i])
     }
 
-    fn iter(&self) -> std::slice::Iter<'_, Payment> {
+    fn iter(&self) -> std::slice::Iter<'_, T> {
         self.list.iter()
     }
 }
@@ -306,31 +320,7 @@ impl Simulator {
 
     /// All routes, relative: the caller nests them, e.g. `Router::new().nest("/fena", sim.router())`.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route(
-                "/open/payments/single/create-and-process",
-                post(api::create_single),
-            )
-            .route("/open/payments/single/create", post(api::create_draft))
-            .route("/open/payments/single/{id}", get(api::get_single))
-            .route(
-                "/open/payments/single/{id}/process",
-                post(api::process_draft),
-            )
-            .route("/open/payments/single/{id}/refund", post(api::refund))
-            .route(
-                "/open/payments/recurring/create-and-process",
-                post(api::create_recurring),
-            )
-            .route("/open/payments/recurring/{id}", get(api::get_recurring))
-            .route(
-                "/open/payments/recurring/{id}/edit",
-                post(api::edit_recurring),
-            )
-            .route(
-                "/open/payments/recurring/{id}/delete",
-                post(api::delete_recurring),
-            )
+        api::routes()
             .route("/pay/{id}", get(pages::payment_page))
             .route("/pay/{id}/{action}", post(pages::payment_action))
             .route("/refund/{id}", get(pages::refund_page))
@@ -387,6 +377,26 @@ impl Simulator {
         tokio::spawn(async move {
             sim.send_webhook(body).await;
         });
+    }
+}
+
+impl Record for Payment {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn company(&self) -> &str {
+        &self.company
+    }
+}
+
+impl Record for Recurring {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn company(&self) -> &str {
+        &self.company
     }
 }
 

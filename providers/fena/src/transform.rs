@@ -9,7 +9,7 @@ use payrouter_provider::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Every Fena path the adapter calls, in one table.
@@ -51,17 +51,43 @@ const CREDENTIALS_HINT: &str =
 pub struct PaymentRequest {
     pub reference: String,
     pub amount: String,
+    #[serde(flatten)]
+    pub payer: Payer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_redirect_url: Option<String>,
+    /// Carries the shopTransactionId and its payment tag (`description_for`), so a payment
+    /// can be rebuilt from Fena alone, and only one this router created.
+    pub description: String,
+}
+
+/// Who pays, and into which bank account: the part of a payment's body and a standing order's
+/// they share.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Payer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bank_account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_redirect_url: Option<String>,
-    /// Carries the shopTransactionId and its payment tag (`description_for`), so a payment
-    /// can be rebuilt from Fena alone, and only one this router created.
-    pub description: String,
+}
+
+impl Payer {
+    /// `providerData.bankAccount` (else the account's default) and `customerName`, with the
+    /// payer's e-mail as the caller read it.
+    pub fn read(
+        data: &Map<String, Value>,
+        default_bank_account: Option<&str>,
+        customer_email: Option<String>,
+    ) -> Result<Payer, ProviderError> {
+        Ok(Payer {
+            bank_account: string_field(data, "bankAccount")?
+                .or_else(|| default_bank_account.map(str::to_string)),
+            customer_name: string_field(data, "customerName")?,
+            customer_email,
+        })
+    }
 }
 
 /// Body of `POST /open/payments/single/{id}/refund`.
@@ -78,17 +104,11 @@ pub struct RefundRequest {
 #[serde(rename_all = "camelCase")]
 pub struct FenaPayment {
     pub id: String,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub amount: Option<String>,
-    #[serde(default)]
     pub currency: Option<String>,
-    #[serde(default)]
     pub reference: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub link: Option<String>,
 }
 
@@ -157,10 +177,7 @@ pub fn pay_request(
     Ok(PaymentRequest {
         reference,
         amount: decimal_amount("amount", &order.amount)?,
-        bank_account: string_field(data, "bankAccount")?
-            .or_else(|| default_bank_account.map(str::to_string)),
-        customer_name: string_field(data, "customerName")?,
-        customer_email,
+        payer: Payer::read(data, default_bank_account, customer_email)?,
         custom_redirect_url: order.success_redirect_url.clone(),
         description: description_for(&order.shop_transaction_id, tags),
     })

@@ -38,9 +38,6 @@ fn fena_connecting(base: &str, connect_timeout_ms: u64, timeout_ms: u64) -> Arc<
         base_url: base.to_string(),
         terminal_id: Some(ID.into()),
         terminal_secret: Some(SecretString::from(SECRET)),
-        bank_account: None,
-        pay_mode: Default::default(),
-        accounts: Default::default(),
         connect_timeout_ms,
         timeout_ms,
         ..Settings::default()
@@ -456,16 +453,16 @@ fn missing_credentials_are_reported_by_key() {
     assert!(text.contains("FENA_BASE_URL"), "{text}");
 }
 
-/// Settings with the plain key as `default` (unless `plain` is false) and the account `shop-a`
-/// with its own key and bank account.
-fn with_shop_a(base: &str, plain: bool) -> Settings {
+/// The adapter with the plain key as `default` (unless `plain` is false) and the account
+/// `shop-a` with its own key and bank account.
+fn with_shop_a(base: &str, plain: bool) -> Arc<dyn Provider> {
     let shop_a = payrouter_fena::accounts::AccountSettings {
         terminal_id: Some("shop-a-id".into()),
         terminal_secret: Some(SecretString::from("shop-a-secret")),
         bank_account: Some("bank-a".into()),
         company_id: None,
     };
-    Settings {
+    let settings = Settings {
         base_url: base.to_string(),
         terminal_id: plain.then(|| ID.into()),
         terminal_secret: plain.then(|| SecretString::from(SECRET)),
@@ -475,19 +472,20 @@ fn with_shop_a(base: &str, plain: bool) -> Settings {
         connect_timeout_ms: 1000,
         timeout_ms: 2000,
         ..Settings::default()
-    }
+    };
+    Fena::build(settings, &ProviderContext::default()).unwrap()
+}
+
+/// The names of the merchants `fena` has accounts for.
+fn merchant_names(fena: &dyn Provider) -> Vec<String> {
+    fena.merchants().iter().map(|m| m.to_string()).collect()
 }
 
 #[tokio::test]
 async fn each_merchant_account_calls_with_its_own_key_and_bank_account() {
     let server = MockServer::start_async().await;
-    let fena = Fena::build(
-        with_shop_a(&server.base_url(), true),
-        &ProviderContext::default(),
-    )
-    .unwrap();
-    let names: Vec<String> = fena.merchants().iter().map(|m| m.to_string()).collect();
-    assert_eq!(names, ["default", "shop-a"]);
+    let fena = with_shop_a(&server.base_url(), true);
+    assert_eq!(merchant_names(&*fena), ["default", "shop-a"]);
     let shop_a = fena
         .merchant(&payrouter_provider::Merchant::parse("shop-a").unwrap())
         .expect("shop-a is configured");
@@ -530,13 +528,8 @@ async fn each_merchant_account_calls_with_its_own_key_and_bank_account() {
 #[tokio::test]
 async fn without_a_default_account_an_unnamed_merchant_is_refused() {
     let server = MockServer::start_async().await;
-    let fena = Fena::build(
-        with_shop_a(&server.base_url(), false),
-        &ProviderContext::default(),
-    )
-    .unwrap();
-    let names: Vec<String> = fena.merchants().iter().map(|m| m.to_string()).collect();
-    assert_eq!(names, ["shop-a"]);
+    let fena = with_shop_a(&server.base_url(), false);
+    assert_eq!(merchant_names(&*fena), ["shop-a"]);
     match fena.pay(&order("order-1", 1299)).await {
         Err(ProviderError::InvalidRequest { field, message }) => {
             assert_eq!(field, "providerData.merchant");

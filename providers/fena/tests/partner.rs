@@ -5,6 +5,10 @@
 //! `--features sim`.
 #![cfg(feature = "sim")]
 
+mod common;
+
+use common::gbp;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -12,16 +16,15 @@ use axum::{Json, Router};
 use payrouter_fena::sim::{PartnerKey, SimConfig, Simulator};
 use payrouter_fena::{Fena, Settings};
 use payrouter_provider::{
-    CallbackRequest, CallbackSubject, Currency, Interval, Merchant, Money, PayOrder, PayOutcome,
-    PayResult, PaymentStatusKind, PreparedPay, Provider, ProviderContext, ProviderError,
-    ProviderFactory, RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
+    CallbackRequest, CallbackSubject, Interval, Merchant, PayOrder, PayOutcome, PayResult,
+    PaymentStatusKind, PreparedPay, Provider, ProviderContext, ProviderError, ProviderFactory,
+    RefundOrder, RefundOutcome, SecretString, SubscriptionOrder,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 const PARTNER_ID: &str = "65aa00000000000000000001";
 const PARTNER_SECRET: &str = "5f1d2a9e-partner-secret";
@@ -67,6 +70,11 @@ async fn receive(
     (StatusCode::OK, Json(json!({"received": true})))
 }
 
+/// The JSON answer to `request`.
+async fn answer<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 struct Env {
     base: String,
     http: reqwest::Client,
@@ -95,15 +103,7 @@ impl Env {
 
     /// The simulator's record of the payment or standing order `id`.
     async fn recorded(&self, id: &str) -> Value {
-        let all: Vec<Value> = self
-            .http
-            .get(format!("{}/_sim/payments", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let all: Vec<Value> = answer(self.http.get(format!("{}/_sim/payments", self.base))).await;
         all.into_iter()
             .find(|p| p["id"] == id)
             .unwrap_or_else(|| panic!("the simulator has no {id}"))
@@ -116,30 +116,26 @@ async fn start() -> Env {
         .route("/integration", post(receive))
         .route("/partner", post(receive))
         .with_state(receiver.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hooks = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fena", listener.local_addr().unwrap());
-    let sim = Simulator::new(SimConfig {
-        terminal_id: payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
-        terminal_secret: payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
-        public_base_url: base.clone(),
-        // The partner's own webhook URL, for payments that name no integration.
-        webhook_url: format!("{hooks}/partner"),
-    });
+    let hooks = common::serve(app).await;
+    let (base, sim) = common::serve_simulator(|base| {
+        Simulator::new(SimConfig {
+            terminal_id: payrouter_fena::sim::DEMO_TERMINAL_ID.into(),
+            terminal_secret: payrouter_fena::sim::DEMO_TERMINAL_SECRET.into(),
+            public_base_url: base.into(),
+            // The partner's own webhook URL, for payments that name no integration.
+            webhook_url: format!("{hooks}/partner"),
+        })
+    })
+    .await;
     sim.set_partner(PartnerKey {
         terminal_id: PARTNER_ID.into(),
         terminal_secret: PARTNER_SECRET.into(),
         companies: vec![COMPANY_A.into(), COMPANY_B.into()],
     });
-    let app = Router::new().nest("/fena", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!(
+    let created: Value = answer(
+        http.post(format!(
             "{base}/open/partner/companies/{COMPANY_A}/integrations/create"
         ))
         .header("terminal-id", PARTNER_ID)
@@ -148,13 +144,9 @@ async fn start() -> Env {
             "name": "payrouter", "webhookUrl": format!("{hooks}/integration"),
             "redirectUrl": "https://shop.example/done",
             "fenaPaymentPageRedirectEnabled": false, "isRetryWebhookEnabled": true,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        })),
+    )
+    .await;
     let integration = created["result"]["id"].as_str().unwrap().to_string();
 
     let partner = |company: &str| payrouter_fena::accounts::AccountSettings {
@@ -181,10 +173,6 @@ async fn start() -> Env {
         fena,
         integration,
     }
-}
-
-fn gbp(minor: i64) -> Money {
-    Money::new(minor, Currency::from_code("GBP").unwrap())
 }
 
 fn order(shop_tx: &str, minor: i64) -> PayOrder {

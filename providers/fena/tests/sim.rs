@@ -2,6 +2,10 @@
 //! refunds, refusals, fault rules, the control API and standing orders. Needs `--features sim`.
 #![cfg(feature = "sim")]
 
+mod common;
+
+use common::gbp;
+
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -9,15 +13,14 @@ use payrouter_fena::sim::{SimConfig, Simulator};
 use payrouter_fena::{Fena, Settings};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
-    Action, CallbackRequest, CallbackSubject, Currency, Money, PayOrder, PayOutcome, PreparedPay,
-    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect,
-    RefundOrder, RefundOutcome, SecretString,
+    Action, CallbackRequest, CallbackSubject, PayOrder, PayOutcome, PreparedPay, Provider,
+    ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect, RefundOrder,
+    RefundOutcome, SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 const TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
 const SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
@@ -64,13 +67,15 @@ struct Env {
 }
 
 fn adapter(base: &str, secret: &str) -> Arc<dyn Provider> {
+    adapter_of(base, TERMINAL_ID, secret)
+}
+
+/// The adapter with the terminal key `terminal_id` and `secret`.
+fn adapter_of(base: &str, terminal_id: &str, secret: &str) -> Arc<dyn Provider> {
     let settings = Settings {
         base_url: base.to_string(),
-        terminal_id: Some(TERMINAL_ID.into()),
+        terminal_id: Some(terminal_id.into()),
         terminal_secret: Some(SecretString::from(secret)),
-        bank_account: None,
-        pay_mode: Default::default(),
-        accounts: Default::default(),
         connect_timeout_ms: 1000,
         timeout_ms: 500,
         ..Settings::default()
@@ -88,20 +93,16 @@ async fn start() -> Env {
     let receiver = Router::new()
         .route("/v3/fena/callback", post(receive))
         .with_state(inbox.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let webhook_url = format!("http://{}/v3/fena/callback", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
-    // The simulator's own URL must be known before it is built: bind first, then serve.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fena", listener.local_addr().unwrap());
-    let sim = Simulator::new(SimConfig {
-        terminal_id: TERMINAL_ID.into(),
-        terminal_secret: SECRET.into(),
-        public_base_url: base.clone(),
-        webhook_url,
-    });
-    let app = Router::new().nest("/fena", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let webhook_url = format!("{}/v3/fena/callback", common::serve(receiver).await);
+    let (base, _) = common::serve_simulator(|base| {
+        Simulator::new(SimConfig {
+            terminal_id: TERMINAL_ID.into(),
+            terminal_secret: SECRET.into(),
+            public_base_url: base.into(),
+            webhook_url,
+        })
+    })
+    .await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     let fena = adapter(&base, SECRET);
     let http = http.build().unwrap();
@@ -111,10 +112,6 @@ async fn start() -> Env {
         fena,
         http,
     }
-}
-
-fn gbp(minor: i64) -> Money {
-    Money::new(minor, Currency::from_code("GBP").unwrap())
 }
 
 fn order(shop_tx: &str, minor: i64, redirect: Option<&str>) -> PayOrder {
@@ -550,37 +547,22 @@ async fn a_draft_has_no_link_until_processed_and_resuming_answers_the_same_payme
 #[tokio::test]
 async fn a_key_sees_only_its_own_companys_payments() {
     use payrouter_fena::sim::SimKey;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fena", listener.local_addr().unwrap());
-    let sim = Simulator::with_keys(
-        SimConfig {
-            terminal_id: TERMINAL_ID.into(),
-            terminal_secret: SECRET.into(),
-            public_base_url: base.clone(),
-            webhook_url: "http://127.0.0.1:9/v3/fena/callback".into(),
-        },
-        [SimKey {
-            terminal_id: "other-terminal".into(),
-            terminal_secret: "other-secret".into(),
-        }],
-    );
-    let app = Router::new().nest("/fena", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let other = Fena::build(
-        Settings {
-            base_url: base.clone(),
-            terminal_id: Some("other-terminal".into()),
-            terminal_secret: Some(SecretString::from("other-secret")),
-            bank_account: None,
-            pay_mode: Default::default(),
-            accounts: Default::default(),
-            connect_timeout_ms: 1000,
-            timeout_ms: 500,
-            ..Settings::default()
-        },
-        &ProviderContext::default(),
-    )
-    .unwrap();
+    let (base, _) = common::serve_simulator(|base| {
+        Simulator::with_keys(
+            SimConfig {
+                terminal_id: TERMINAL_ID.into(),
+                terminal_secret: SECRET.into(),
+                public_base_url: base.into(),
+                webhook_url: "http://127.0.0.1:9/v3/fena/callback".into(),
+            },
+            [SimKey {
+                terminal_id: "other-terminal".into(),
+                terminal_secret: "other-secret".into(),
+            }],
+        )
+    })
+    .await;
+    let other = adapter_of(&base, "other-terminal", "other-secret");
     let ours = adapter(&base, SECRET);
 
     let PayOutcome::Created(created) = ours.pay(&order("order-1", 1299, None)).await.unwrap()

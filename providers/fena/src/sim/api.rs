@@ -5,7 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use payrouter_provider::{Currency, Money};
 use serde_json::{json, Map, Value};
@@ -13,7 +14,8 @@ use serde_json::{json, Map, Value};
 /// Fena's refusal: an HTTP error status with `{"message": ...}`, as the control API's.
 use payrouter_provider::sim::control::refusal;
 
-use super::{new_id, Payment, Recurring, Simulator, Transaction};
+use super::{new_id, Payment, Record, Records, Recurring, Simulator, Transaction};
+use crate::transform::paths;
 
 const REFERENCE_MAX: usize = 12;
 const DESCRIPTION_MAX: usize = 1000;
@@ -163,128 +165,219 @@ async fn answer(sim: &Simulator, operation: &str, response: Response) -> Respons
     response
 }
 
-/// `create-and-process`: a payment that is sent (has a link) at once.
-pub(super) async fn create_single(
-    State(sim): State<Simulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    create(sim, headers, body, "sent").await
+/// A handler's answer: its first refusal ends it (`?`), and axum sends either side.
+pub(super) type Answer = Result<Response, Refused>;
+
+/// A refusal on its way out of a handler, boxed: a whole response is large to pass up.
+pub(super) struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(response: Response) -> Self {
+        Refused(Box::new(response))
+    }
 }
 
-/// `create`: a draft, which has no link and e-mails nobody until it is processed.
-pub(super) async fn create_draft(
-    State(sim): State<Simulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    create(sim, headers, body, "draft").await
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
 }
 
-async fn create(sim: Simulator, headers: HeaderMap, body: Bytes, status: &str) -> Response {
-    // Both ways of creating a payment are the fault operation `create`.
-    let operation = "create";
-    let company = match guard(&sim, operation, &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let mut payment = match single_request(&body) {
-        Ok(p) => p,
-        Err(message) => return bad_request(&message),
-    };
+/// A terminal API call; the partner API's payment calls are carried out as one of these.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    /// `create-and-process`: a payment that is sent (has a link) at once.
+    Create,
+    /// `create`: a draft, which has no link and e-mails nobody until it is processed.
+    CreateDraft,
+    Process,
+    Get,
+    Refund,
+    RecurringCreate,
+    RecurringGet,
+    RecurringEdit,
+    RecurringDelete,
+}
+
+impl Call {
+    pub(super) fn creates(self) -> bool {
+        matches!(
+            self,
+            Call::Create | Call::CreateDraft | Call::RecurringCreate
+        )
+    }
+
+    /// The fault operation it is; both ways of creating a payment are `create`.
+    fn operation(self) -> &'static str {
+        match self {
+            Call::Create | Call::CreateDraft => "create",
+            Call::Process => "process",
+            Call::Get => "get",
+            Call::Refund => "refund",
+            Call::RecurringCreate => "recurring_create",
+            Call::RecurringGet => "recurring_get",
+            Call::RecurringEdit => "recurring_edit",
+            Call::RecurringDelete => "recurring_delete",
+        }
+    }
+}
+
+/// The terminal API's routes: the adapter's own paths (`transform::paths`), so the two
+/// cannot drift apart.
+pub(super) fn routes() -> Router<Simulator> {
+    let id = "{id}";
+    let table = [
+        (paths::CREATE_AND_PROCESS.to_string(), Call::Create),
+        (paths::CREATE_DRAFT.to_string(), Call::CreateDraft),
+        (paths::single(id), Call::Get),
+        (paths::process(id), Call::Process),
+        (paths::refund(id), Call::Refund),
+        (
+            paths::RECURRING_CREATE_AND_PROCESS.to_string(),
+            Call::RecurringCreate,
+        ),
+        (paths::recurring(id), Call::RecurringGet),
+        (paths::recurring_edit(id), Call::RecurringEdit),
+        (paths::recurring_delete(id), Call::RecurringDelete),
+    ];
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (path, call)| {
+            let handler = move |State(sim): State<Simulator>,
+                                Path(params): Path<Vec<String>>,
+                                headers: HeaderMap,
+                                body: Bytes| async move {
+                let id = params.into_iter().next().unwrap_or_default();
+                carry_out(&sim, &headers, id, &body, call).await
+            };
+            let method = if matches!(call, Call::Get | Call::RecurringGet) {
+                get(handler)
+            } else {
+                post(handler)
+            };
+            router.route(&path, method)
+        })
+}
+
+/// Carries out `call` for the key in `headers`, about the payment `id` (empty on a create).
+pub(super) async fn carry_out(
+    sim: &Simulator,
+    headers: &HeaderMap,
+    id: String,
+    body: &[u8],
+    call: Call,
+) -> Answer {
+    let company = guard(sim, call.operation(), headers).await?;
+    match call {
+        Call::Create => create(sim, company, body, "sent").await,
+        Call::CreateDraft => create(sim, company, body, "draft").await,
+        Call::Process => process_draft(sim, company, id).await,
+        Call::Get => Ok(data(
+            owned(&mut sim.store().payments, &id, &company, "Payment")?.data(sim.base()),
+        )),
+        Call::Refund => refund(sim, company, id, body),
+        Call::RecurringCreate => create_recurring(sim, company, body),
+        Call::RecurringGet => Ok(data(
+            owned(
+                &mut sim.store().recurring,
+                &id,
+                &company,
+                "Recurring payment",
+            )?
+            .data(sim.base()),
+        )),
+        Call::RecurringEdit => edit_recurring(sim, company, id, body),
+        Call::RecurringDelete => delete_recurring(sim, company, id),
+    }
+}
+
+/// A request body Fena refuses, in Fena's words.
+fn checked<T>(parsed: Result<T, String>) -> Result<T, Refused> {
+    parsed.map_err(|message| bad_request(&message).into())
+}
+
+/// The `{"created": true, "result": ...}` of a create.
+fn created(result: Value) -> Response {
+    (
+        StatusCode::CREATED,
+        Json(json!({"created": true, "result": result})),
+    )
+        .into_response()
+}
+
+/// The `{"data": ...}` of a get.
+fn data(found: Value) -> Response {
+    Json(json!({ "data": found })).into_response()
+}
+
+/// The company's payment or standing order `id` (`what`); another company's is as unknown as
+/// a missing one.
+fn owned<'a, T: Record>(
+    records: &'a mut Records<T>,
+    id: &str,
+    company: &str,
+    what: &str,
+) -> Result<&'a mut T, Refused> {
+    records
+        .get_mut(id)
+        .filter(|r| r.company() == company)
+        .ok_or_else(|| refusal(StatusCode::NOT_FOUND, &format!("{what} not found")).into())
+}
+
+async fn create(sim: &Simulator, company: String, body: &[u8], status: &str) -> Answer {
+    let mut payment = checked(single_request(body))?;
     payment.status = status.into();
     payment.company = company;
     let result = payment.data(sim.base());
     sim.store().payments.push(payment);
-    let created = (
-        StatusCode::CREATED,
-        Json(json!({"created": true, "result": result})),
-    );
-    answer(&sim, operation, created.into_response()).await
+    Ok(answer(sim, "create", created(result)).await)
 }
 
 /// `process`: sends a draft (it gets its link); anything but a draft is refused.
-pub(super) async fn process_draft(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "process", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
+async fn process_draft(sim: &Simulator, company: String, id: String) -> Answer {
     let result = {
         let mut store = sim.store();
-        let Some(p) = store.payments.get_mut(&id).filter(|p| p.company == company) else {
-            return refusal(StatusCode::NOT_FOUND, "Payment not found");
-        };
+        let p = owned(&mut store.payments, &id, &company, "Payment")?;
         if p.status != "draft" {
-            return bad_request(&format!(
+            return Err(bad_request(&format!(
                 "Only a draft payment can be processed; this one is {}",
                 p.status
-            ));
+            ))
+            .into());
         }
         p.set_status("sent");
         p.data(sim.base())
     };
     let processed = Json(json!({"result": result}));
-    answer(&sim, "process", processed.into_response()).await
+    Ok(answer(sim, "process", processed.into_response()).await)
 }
 
-pub(super) async fn get_single(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "get", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let store = sim.store();
-    match store.payments.get(&id).filter(|p| p.company == company) {
-        Some(p) => Json(json!({"data": p.data(sim.base())})).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "Payment not found"),
-    }
-}
-
-pub(super) async fn refund(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let company = match guard(&sim, "refund", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let amount = match refund_amount(&body) {
-        Ok(amount) => amount,
-        Err(message) => return bad_request(&message),
-    };
+fn refund(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
+    let amount = checked(refund_amount(body))?;
     let webhook = {
         let mut store = sim.store();
-        let Some(p) = store.payments.get_mut(&id).filter(|p| p.company == company) else {
-            return refusal(StatusCode::NOT_FOUND, "Payment not found");
-        };
+        let p = owned(&mut store.payments, &id, &company, "Payment")?;
         if !matches!(p.status.as_str(), "paid" | "partial_refund") {
-            return bad_request(&format!(
+            return Err(bad_request(&format!(
                 "Only a paid payment can be refunded; this one is {}",
                 p.status
-            ));
+            ))
+            .into());
         }
         let refundable = p.amount - p.refunded;
         if amount > refundable {
-            return bad_request(&format!(
+            return Err(bad_request(&format!(
                 "Refund amount exceeds the refundable amount of {}",
                 super::decimal(refundable)
-            ));
+            ))
+            .into());
         }
         p.pending_refund = Some(amount);
         p.set_status("refund_started");
         p.webhook(None)
     };
     sim.spawn_webhook(webhook);
-    Json(json!({"saved": true})).into_response()
+    Ok(Json(json!({"saved": true})).into_response())
 }
 
 fn refund_amount(body: &[u8]) -> Result<i64, String> {
@@ -345,75 +438,26 @@ fn recurring_request(body: &[u8]) -> Result<Recurring, String> {
     })
 }
 
-pub(super) async fn create_recurring(
-    State(sim): State<Simulator>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let company = match guard(&sim, "recurring_create", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let recurring = match recurring_request(&body) {
-        Ok(r) => Recurring { company, ..r },
-        Err(message) => return bad_request(&message),
+fn create_recurring(sim: &Simulator, company: String, body: &[u8]) -> Answer {
+    let recurring = Recurring {
+        company,
+        ..checked(recurring_request(body))?
     };
     let result = recurring.data(sim.base());
     sim.store().recurring.push(recurring);
-    (
-        StatusCode::CREATED,
-        Json(json!({"created": true, "result": result})),
-    )
-        .into_response()
+    Ok(created(result))
 }
 
-pub(super) async fn get_recurring(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "recurring_get", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let store = sim.store();
-    match store
-        .recurring
-        .iter()
-        .find(|r| r.id == id && r.company == company)
-    {
-        Some(r) => Json(json!({"data": r.data(sim.base())})).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "Recurring payment not found"),
-    }
-}
-
-pub(super) async fn edit_recurring(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let company = match guard(&sim, "recurring_edit", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
-    let edited = match recurring_request(&body) {
-        Ok(r) => r,
-        Err(message) => return bad_request(&message),
-    };
+fn edit_recurring(sim: &Simulator, company: String, id: String, body: &[u8]) -> Answer {
+    let edited = checked(recurring_request(body))?;
     let mut store = sim.store();
-    let Some(r) = store
-        .recurring
-        .iter_mut()
-        .find(|r| r.id == id && r.company == company)
-    else {
-        return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
-    };
+    let r = owned(&mut store.recurring, &id, &company, "Recurring payment")?;
     if !EDITABLE.contains(&r.status.as_str()) {
-        return bad_request(&format!(
+        return Err(bad_request(&format!(
             "Only a draft or overdue recurring payment can be edited; this one is {}",
             r.status
-        ));
+        ))
+        .into());
     }
     // What the payer has not seen yet changes; identity, state and history stay.
     *r = Recurring {
@@ -424,33 +468,19 @@ pub(super) async fn edit_recurring(
         company: r.company.clone(),
         ..edited
     };
-    Json(json!({"saved": true, "result": r.data(sim.base())})).into_response()
+    Ok(Json(json!({"saved": true, "result": r.data(sim.base())})).into_response())
 }
 
-pub(super) async fn delete_recurring(
-    State(sim): State<Simulator>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let company = match guard(&sim, "recurring_delete", &headers).await {
-        Ok(company) => company,
-        Err(refused) => return refused,
-    };
+fn delete_recurring(sim: &Simulator, company: String, id: String) -> Answer {
     let webhook = {
         let mut store = sim.store();
-        let Some(r) = store
-            .recurring
-            .iter_mut()
-            .find(|r| r.id == id && r.company == company)
-        else {
-            return refusal(StatusCode::NOT_FOUND, "Recurring payment not found");
-        };
+        let r = owned(&mut store.recurring, &id, &company, "Recurring payment")?;
         if !CANCELLABLE.contains(&r.status.as_str()) {
-            return bad_request(STANDING_ORDER_SET_UP);
+            return Err(bad_request(STANDING_ORDER_SET_UP).into());
         }
         r.status = "cancelled".into();
         r.webhook("status-update", None, None)
     };
     sim.spawn_webhook(webhook);
-    Json(json!({"deleted": true})).into_response()
+    Ok(Json(json!({"deleted": true})).into_response())
 }

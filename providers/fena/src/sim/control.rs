@@ -60,7 +60,7 @@ fn with_payment(
         }
         return Some((single_view(p, base), p.webhook(claimed)));
     }
-    let r = store.recurring.iter_mut().find(|r| r.id == id)?;
+    let r = store.recurring.get_mut(id)?;
     if let Some(status) = new_status {
         r.status = status.to_string();
     }

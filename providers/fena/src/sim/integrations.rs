@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::api::Answer;
 use super::partner::at;
 use super::{new_id, Simulator};
 use crate::partner::PartnerCall;
@@ -294,11 +295,8 @@ pub(super) fn routes() -> Router<Simulator> {
             get(partner_bank_accounts),
         )
         .route(&at(PartnerCall::IntegrationsList), get(list_integrations))
-        .route(
-            &at(PartnerCall::IntegrationCreate),
-            post(create_integration),
-        )
-        .route(&at(PartnerCall::IntegrationUpdate), post(edit_integration))
+        .route(&at(PartnerCall::IntegrationCreate), post(save_integration))
+        .route(&at(PartnerCall::IntegrationUpdate), post(save_integration))
         .route("/_sim/companies/{company}", get(company_view))
         .route(
             "/_sim/companies/{company}/integrations/{id}",
@@ -321,11 +319,14 @@ async fn partner_gate(
     operation: &str,
     headers: &HeaderMap,
     company: &str,
-) -> Option<Response> {
+) -> Result<(), Response> {
     if let Some(response) = fault(sim, operation).await {
-        return Some(response);
+        return Err(response);
     }
-    sim.inner.companies.partner_refusal(headers, company)
+    sim.inner
+        .companies
+        .partner_refusal(headers, company)
+        .map_or(Ok(()), Err)
 }
 
 /// The company's bank accounts, on one page.
@@ -351,11 +352,9 @@ async fn partner_bank_accounts(
     State(sim): State<Simulator>,
     Path(company): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = partner_gate(&sim, "bank_accounts", &headers, &company).await {
-        return refused;
-    }
-    bank_accounts_page(&sim, &company)
+) -> Answer {
+    partner_gate(&sim, "bank_accounts", &headers, &company).await?;
+    Ok(bank_accounts_page(&sim, &company))
 }
 
 #[derive(Deserialize)]
@@ -369,10 +368,8 @@ async fn list_integrations(
     Path(company): Path<String>,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
-) -> Response {
-    if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
-        return refused;
-    }
+) -> Answer {
+    partner_gate(&sim, "integrations", &headers, &company).await?;
     let number = |text: Option<String>, default: usize| match text {
         None => Ok(default),
         Some(t) => t.parse::<usize>().ok().filter(|&n| n >= 1).ok_or(t),
@@ -380,16 +377,17 @@ async fn list_integrations(
     let (page, limit) = match (number(paging.page, 1), number(paging.limit, DEFAULT_LIMIT)) {
         (Ok(page), Ok(limit)) => (page, limit.min(MAX_LIMIT)),
         _ => {
-            return refusal(
+            return Err(refusal(
                 StatusCode::BAD_REQUEST,
                 "page and limit must be positive integers",
             )
+            .into())
         }
     };
     let docs: Vec<Value> = sim.inner.companies.with_company(&company, |c| {
         c.integrations.iter().cloned().map(Value::Object).collect()
     });
-    Json(json!({"data": paged(docs, page, limit)})).into_response()
+    Ok(Json(json!({"data": paged(docs, page, limit)})).into_response())
 }
 
 /// Fena's page envelope of `docs`.
@@ -454,55 +452,41 @@ fn integration_body(body: &[u8]) -> Result<Map<String, Value>, String> {
     Ok(integration)
 }
 
-async fn create_integration(
+/// Creates an integration (a path without an id) or replaces the one the path names.
+async fn save_integration(
     State(sim): State<Simulator>,
-    Path(company): Path<String>,
+    Path(params): Path<Vec<String>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
-        return refused;
-    }
-    let mut integration = match integration_body(&body) {
-        Ok(i) => i,
-        Err(message) => return refusal(StatusCode::BAD_REQUEST, &message),
+) -> Answer {
+    let mut params = params.into_iter();
+    let company = params.next().unwrap_or_default();
+    partner_gate(&sim, "integrations", &headers, &company).await?;
+    let mut integration =
+        integration_body(&body).map_err(|message| refusal(StatusCode::BAD_REQUEST, &message))?;
+    let Some(id) = params.next() else {
+        integration.insert("id".into(), json!(new_id()));
+        let result = Value::Object(integration.clone());
+        sim.inner.companies.with_company(&company, |c| {
+            c.integrations.push(integration);
+            c.changes += 1;
+        });
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({"created": true, "result": result})),
+        )
+            .into_response());
     };
-    integration.insert("id".into(), json!(new_id()));
-    let result = Value::Object(integration.clone());
-    sim.inner.companies.with_company(&company, |c| {
-        c.integrations.push(integration);
-        c.changes += 1;
-    });
-    (
-        StatusCode::CREATED,
-        Json(json!({"created": true, "result": result})),
-    )
-        .into_response()
-}
-
-async fn edit_integration(
-    State(sim): State<Simulator>,
-    Path((company, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(refused) = partner_gate(&sim, "integrations", &headers, &company).await {
-        return refused;
-    }
-    let mut update = match integration_body(&body) {
-        Ok(i) => i,
-        Err(message) => return refusal(StatusCode::BAD_REQUEST, &message),
-    };
-    update.insert("id".into(), json!(id));
+    integration.insert("id".into(), json!(id));
     let saved = sim.inner.companies.with_company(&company, |c| {
         let found = c.integration_mut(&id)?;
-        *found = update.clone();
+        *found = integration.clone();
         c.changes += 1;
-        Some(Value::Object(update))
+        Some(Value::Object(integration))
     });
     match saved {
-        Some(result) => Json(json!({"saved": true, "result": result})).into_response(),
-        None => refusal(StatusCode::NOT_FOUND, "Integration not found"),
+        Some(result) => Ok(Json(json!({"saved": true, "result": result})).into_response()),
+        None => Err(refusal(StatusCode::NOT_FOUND, "Integration not found").into()),
     }
 }
 

@@ -38,6 +38,14 @@ fn status(code: &str) -> Option<Status<'_>> {
     })
 }
 
+/// A button per `(action, label)`, each posting to `{to}/{action}`.
+fn buttons(to: &str, actions: &[(&str, &str)]) -> String {
+    actions
+        .iter()
+        .map(|(action, label)| button(&format!("{to}/{action}"), label))
+        .collect()
+}
+
 fn not_found(what: &str) -> Response {
     page(StatusCode::NOT_FOUND, &format!("{what} not found"), "")
 }
@@ -69,7 +77,6 @@ pub(super) async fn payment_page(State(sim): State<Simulator>, Path(id): Path<St
     let Some(p) = store.payments.get(&id) else {
         return not_found("Payment");
     };
-    let action = |a: &str| format!("{}/pay/{}/{a}", sim.base(), p.id);
     let amount = gbp(p.amount);
     let mut rows = vec![
         ("amount", "Amount", amount.as_str()),
@@ -80,9 +87,11 @@ pub(super) async fn payment_page(State(sim): State<Simulator>, Path(id): Path<St
     }
     let mut body = facts(&rows, status(&p.status));
     if PAYABLE.contains(&p.status.as_str()) {
-        body.push_str(&button(&action("pay"), "Pay"));
-        body.push_str(&button(&action("reject"), "Reject"));
-        body.push_str(&button(&action("cancel"), "Cancel"));
+        let to = format!("{}/pay/{}", sim.base(), p.id);
+        body.push_str(&buttons(
+            &to,
+            &[("pay", "Pay"), ("reject", "Reject"), ("cancel", "Cancel")],
+        ));
     }
     page(StatusCode::OK, "Pay by bank", &body)
 }
@@ -142,9 +151,8 @@ pub(super) async fn refund_page(State(sim): State<Simulator>, Path(id): Path<Str
     let Some(refund) = p.pending_refund else {
         return closed(&p.status);
     };
-    let action = |a: &str| format!("{}/refund/{}/{a}", sim.base(), p.id);
     let body = format!(
-        "{}{}{}",
+        "{}{}",
         facts(
             &[
                 ("amount", "Refund", &gbp(refund)),
@@ -153,8 +161,10 @@ pub(super) async fn refund_page(State(sim): State<Simulator>, Path(id): Path<Str
             ],
             None
         ),
-        button(&action("approve"), "Approve refund"),
-        button(&action("reject"), "Reject refund"),
+        buttons(
+            &format!("{}/refund/{}", sim.base(), p.id),
+            &[("approve", "Approve refund"), ("reject", "Reject refund")]
+        ),
     );
     page(StatusCode::OK, "Approve refund", &body)
 }
@@ -189,10 +199,9 @@ pub(super) async fn recurring_page(
     Path(id): Path<String>,
 ) -> Response {
     let store = sim.store();
-    let Some(r) = store.recurring.iter().find(|r| r.id == id) else {
+    let Some(r) = store.recurring.get(&id) else {
         return not_found("Recurring payment");
     };
-    let action = |a: &str| format!("{}/recurring/{}/{a}", sim.base(), r.id);
     let mut body = facts(
         &[
             ("amount", "Amount", &gbp(r.recurring_amount)),
@@ -203,8 +212,11 @@ pub(super) async fn recurring_page(
         status(&r.status),
     );
     if RECURRING_OPEN.contains(&r.status.as_str()) {
-        body.push_str(&button(&action("setup"), "Set up standing order"));
-        body.push_str(&button(&action("reject"), "Reject"));
+        let to = format!("{}/recurring/{}", sim.base(), r.id);
+        body.push_str(&buttons(
+            &to,
+            &[("setup", "Set up standing order"), ("reject", "Reject")],
+        ));
     }
     page(StatusCode::OK, "Set up a standing order", &body)
 }
@@ -218,7 +230,7 @@ pub(super) async fn recurring_action(
     }
     let (reference, status, webhooks) = {
         let mut store = sim.store();
-        let Some(r) = store.recurring.iter_mut().find(|r| r.id == id) else {
+        let Some(r) = store.recurring.get_mut(&id) else {
             return not_found("Recurring payment");
         };
         if !RECURRING_OPEN.contains(&r.status.as_str()) {

@@ -14,79 +14,44 @@ use axum::Router;
 use payrouter_provider::sim::control::refusal;
 use serde_json::Value;
 
-use super::{api, Simulator};
+use super::api::{self, Call};
+use super::Simulator;
 use crate::partner::PartnerCall;
 
 /// Answers are small JSON documents; more is not an answer of this simulator.
 const ANSWER_LIMIT: usize = 1 << 20;
 
-/// The terminal call a partner call is carried out as.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Call {
-    Create,
-    CreateDraft,
-    Process,
-    Get,
-    Refund,
-    RecurringCreate,
-    RecurringGet,
-    RecurringEdit,
-    RecurringDelete,
-}
-
-impl Call {
-    fn creates(self) -> bool {
-        matches!(
-            self,
-            Call::Create | Call::CreateDraft | Call::RecurringCreate
-        )
-    }
-}
-
-type S = State<Simulator>;
-/// The company of a create.
-type C = Path<String>;
-/// The company and the object of any other call.
-type P = Path<(String, String)>;
+/// Each partner call the simulator serves, and the terminal call it is carried out as.
+const ROUTES: [(PartnerCall, Call); 9] = [
+    (PartnerCall::PaymentCreateAndProcess, Call::Create),
+    (PartnerCall::PaymentCreate, Call::CreateDraft),
+    (PartnerCall::PaymentGet, Call::Get),
+    (PartnerCall::PaymentProcess, Call::Process),
+    (PartnerCall::Refund, Call::Refund),
+    (
+        PartnerCall::RecurringCreateAndProcess,
+        Call::RecurringCreate,
+    ),
+    (PartnerCall::RecurringGet, Call::RecurringGet),
+    (PartnerCall::RecurringEdit, Call::RecurringEdit),
+    (PartnerCall::RecurringCancel, Call::RecurringDelete),
+];
 
 pub(super) fn routes() -> Router<Simulator> {
-    Router::new()
-        .route(
-            &at(PartnerCall::PaymentCreateAndProcess),
-            post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::Create)),
-        )
-        .route(
-            &at(PartnerCall::PaymentCreate),
-            post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::CreateDraft)),
-        )
-        .route(
-            &at(PartnerCall::PaymentGet),
-            get(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::Get)),
-        )
-        .route(
-            &at(PartnerCall::PaymentProcess),
-            post(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::Process)),
-        )
-        .route(
-            &at(PartnerCall::Refund),
-            post(|s: S, p: P, h: HeaderMap, b: Bytes| about(s, p, h, b, Call::Refund)),
-        )
-        .route(
-            &at(PartnerCall::RecurringCreateAndProcess),
-            post(|s: S, c: C, h: HeaderMap, b: Bytes| create(s, c, h, b, Call::RecurringCreate)),
-        )
-        .route(
-            &at(PartnerCall::RecurringGet),
-            get(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::RecurringGet)),
-        )
-        .route(
-            &at(PartnerCall::RecurringEdit),
-            post(|s: S, p: P, h: HeaderMap, b: Bytes| about(s, p, h, b, Call::RecurringEdit)),
-        )
-        .route(
-            &at(PartnerCall::RecurringCancel),
-            post(|s: S, p: P, h: HeaderMap| about(s, p, h, Bytes::new(), Call::RecurringDelete)),
-        )
+    ROUTES
+        .into_iter()
+        .fold(Router::new(), |router, (partner_call, call)| {
+            let handler =
+                move |sim: State<Simulator>, path: Path<Vec<String>>, h: HeaderMap, b: Bytes| {
+                    partner(sim, path, h, b, call)
+                };
+            let method = if matches!(call, Call::Get | Call::RecurringGet) {
+                get(handler)
+            } else {
+                post(handler)
+            };
+            router.route(&at(partner_call), method)
+        })
 }
 
 /// The simulator's route of `call`: the adapter's default path template, so the two cannot
@@ -118,22 +83,32 @@ fn integration(
     }
 }
 
-async fn create(
+/// A call of a partner route: the company (and the object, but on a create) from its path.
+async fn partner(
     State(sim): State<Simulator>,
-    Path(company): Path<String>,
+    Path(params): Path<Vec<String>>,
     headers: HeaderMap,
     body: Bytes,
     call: Call,
 ) -> Response {
+    let mut params = params.into_iter();
+    let company = params.next().unwrap_or_default();
     if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
         return refused;
+    }
+    if !call.creates() {
+        let id = params.next().unwrap_or_default();
+        if !sim.inner.companies.owns(&company, &id) {
+            return refusal(StatusCode::NOT_FOUND, "Payment not found");
+        }
+        return carry_out(&sim, &company, id, &body, call).await;
     }
     let integration = match integration(&sim, &company, &body) {
         Ok(i) => i,
         Err(message) => return refusal(StatusCode::BAD_REQUEST, message),
     };
-    let response = carry_out(&sim, &company, None, body, call).await;
-    if !(call.creates() && response.status().is_success()) {
+    let response = carry_out(&sim, &company, String::new(), &body, call).await;
+    if !response.status().is_success() {
         return response;
     }
     let (parts, answer) = response.into_parts();
@@ -149,43 +124,16 @@ async fn create(
     Response::from_parts(parts, Body::from(bytes))
 }
 
-async fn about(
-    State(sim): State<Simulator>,
-    Path((company, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-    call: Call,
-) -> Response {
-    if let Some(refused) = sim.inner.companies.partner_refusal(&headers, &company) {
-        return refused;
-    }
-    if !sim.inner.companies.owns(&company, &id) {
-        return refusal(StatusCode::NOT_FOUND, "Payment not found");
-    }
-    carry_out(&sim, &company, Some(id), body, call).await
-}
-
 /// The terminal API's handler of `call`, acting for `company`.
 async fn carry_out(
     sim: &Simulator,
     company: &str,
-    id: Option<String>,
-    body: Bytes,
+    id: String,
+    body: &[u8],
     call: Call,
 ) -> Response {
     let headers = sim.company_headers(company);
-    let state = State(sim.clone());
-    let id = Path(id.unwrap_or_default());
-    match call {
-        Call::Create => api::create_single(state, headers, body).await,
-        Call::CreateDraft => api::create_draft(state, headers, body).await,
-        Call::Process => api::process_draft(state, id, headers).await,
-        Call::Get => api::get_single(state, id, headers).await,
-        Call::Refund => api::refund(state, id, headers, body).await,
-        Call::RecurringCreate => api::create_recurring(state, headers, body).await,
-        Call::RecurringGet => api::get_recurring(state, id, headers).await,
-        Call::RecurringEdit => api::edit_recurring(state, id, headers, body).await,
-        Call::RecurringDelete => api::delete_recurring(state, id, headers).await,
-    }
-    .into_response()
+    api::carry_out(sim, &headers, id, body, call)
+        .await
+        .into_response()
 }
