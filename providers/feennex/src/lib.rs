@@ -34,38 +34,43 @@ pub const NAME: &str = "feennex";
 /// The provider's name for people.
 pub const LABEL: &str = "Feennex";
 
-/// The `[feennex]` configuration section (`FEENNEX_*` environment variables).
+/// The `[feennex]` configuration section (`FEENNEX_*` environment variables); a key left out
+/// keeps its value in `Settings::default()`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct Settings {
-    #[serde(default = "default_base_url")]
     pub base_url: String,
     /// The shop id from the Feennex dashboard: an integer or a string of digits.
-    #[serde(default, deserialize_with = "config::opt_string")]
+    #[serde(deserialize_with = "config::opt_string")]
     pub shop_id: Option<String>,
-    #[serde(default, deserialize_with = "config::opt_secret")]
+    #[serde(deserialize_with = "config::opt_secret")]
     pub secret_key: Option<SecretString>,
     /// Default payway (e.g. `card_usd`) when an order carries no `providerData.payway`.
-    #[serde(default, deserialize_with = "config::opt_string")]
+    #[serde(deserialize_with = "config::opt_string")]
     pub payway: Option<String>,
     /// The largest receipt file accepted for a bank transfer, in bytes.
-    #[serde(default = "default_receipt_max_bytes")]
     pub receipt_max_bytes: u64,
-    #[serde(default = "config::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+impl Default for Settings {
+    /// Every setting at its default: Feennex's API, no shop.
+    fn default() -> Self {
+        Settings {
+            base_url: "https://core.feennex.com".into(),
+            shop_id: None,
+            secret_key: None,
+            payway: None,
+            receipt_max_bytes: DEFAULT_RECEIPT_MAX_BYTES,
+            connect_timeout_ms: config::default_connect_timeout_ms(),
+            timeout_ms: config::default_timeout_ms(),
+        }
+    }
 }
 
 /// 10 MiB, a phone photo of a receipt with room to spare.
 pub const DEFAULT_RECEIPT_MAX_BYTES: u64 = 10 * 1024 * 1024;
-
-fn default_receipt_max_bytes() -> u64 {
-    DEFAULT_RECEIPT_MAX_BYTES
-}
-
-fn default_base_url() -> String {
-    "https://core.feennex.com".into()
-}
 
 const OPERATIONS: &[Operation] = &[
     Operation::Pay,
@@ -158,16 +163,7 @@ impl ProviderFactory for Feennex {
         let (shop_id, secret_key, base_url) = checks.finish(checked)?;
         let client = FeennexClient::new(base_url, connect_timeout, timeout)
             .map_err(|e| vec![format!("feennex: cannot build the HTTP client: {e}")])?;
-        let callback_url = ctx
-            .public_base_url
-            .as_deref()
-            .map(|base| base.trim_end_matches('/'))
-            .filter(|base| !base.is_empty())
-            .map(|base| format!("{base}/v3/{NAME}/callback"));
-        let tags = match &ctx.payment_tag_secret {
-            Some(secret) => PaymentTag::new(secret.clone()),
-            None => PaymentTag::derived(NAME, &secret_key),
-        };
+        let tags = ctx.payment_tags(NAME, &secret_key);
         Ok(Arc::new(Feennex {
             client,
             receipt_max_bytes,
@@ -178,7 +174,7 @@ impl ProviderFactory for Feennex {
                     .payway
                     .map(|p| p.trim().to_string())
                     .filter(|p| !p.is_empty()),
-                callback_url,
+                callback_url: ctx.callback_url(NAME),
             },
             tags,
             capabilities: Capabilities {
@@ -198,21 +194,7 @@ impl ProviderFactory for Feennex {
 
 #[async_trait]
 impl Provider for Feennex {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn check_payment_id(&self, id: &str) -> Result<(), String> {
-        transform::check_payment_id(id)
-    }
-
-    fn display_name(&self) -> &'static str {
-        LABEL
-    }
+    payrouter_provider::provider_identity!(NAME, LABEL, transform::check_payment_id);
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
         let body = transform::create_request(order, &self.shop, Some(&self.tags))?;

@@ -496,11 +496,7 @@ impl AsRef<Faults> for Simulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use payrouter_provider::Currency;
-
-    fn money(minor: i64, code: &str) -> Money {
-        Money::new(minor, Currency::from_code(code).unwrap())
-    }
+    use payrouter_provider::testing::money;
 
     #[test]
     fn amounts_are_written_as_python_floats() {

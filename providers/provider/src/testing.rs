@@ -3,6 +3,18 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::{Currency, Money};
+
+/// The currency of an ISO 4217 `code` the test knows is valid.
+pub fn currency(code: &str) -> Currency {
+    Currency::from_code(code).unwrap_or_else(|| panic!("{code} is not an ISO 4217 currency"))
+}
+
+/// `minor` units of the currency `code`.
+pub fn money(minor: i64, code: &str) -> Money {
+    Money::new(minor, currency(code))
+}
+
 /// A loopback port where a TCP connect never completes: a listener with a full accept queue,
 /// whose kernel drops further handshakes. A client's connect timeout then fires for real,
 /// which is how an unreachable provider host behaves. Dropping it frees the port.
