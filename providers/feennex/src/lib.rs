@@ -34,43 +34,38 @@ pub const NAME: &str = "feennex";
 /// The provider's name for people.
 pub const LABEL: &str = "Feennex";
 
-/// The `[feennex]` configuration section (`FEENNEX_*` environment variables); a key left out
-/// keeps its value in `Settings::default()`.
+/// The `[feennex]` configuration section (`FEENNEX_*` environment variables).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
 pub struct Settings {
+    #[serde(default = "default_base_url")]
     pub base_url: String,
     /// The shop id from the Feennex dashboard: an integer or a string of digits.
-    #[serde(deserialize_with = "config::opt_string")]
+    #[serde(default, deserialize_with = "config::opt_string")]
     pub shop_id: Option<String>,
-    #[serde(deserialize_with = "config::opt_secret")]
+    #[serde(default, deserialize_with = "config::opt_secret")]
     pub secret_key: Option<SecretString>,
     /// Default payway (e.g. `card_usd`) when an order carries no `providerData.payway`.
-    #[serde(deserialize_with = "config::opt_string")]
+    #[serde(default, deserialize_with = "config::opt_string")]
     pub payway: Option<String>,
     /// The largest receipt file accepted for a bank transfer, in bytes.
+    #[serde(default = "default_receipt_max_bytes")]
     pub receipt_max_bytes: u64,
+    #[serde(default = "config::default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    #[serde(default = "config::default_timeout_ms")]
     pub timeout_ms: u64,
-}
-
-impl Default for Settings {
-    /// Every setting at its default: Feennex's API, no shop.
-    fn default() -> Self {
-        Settings {
-            base_url: "https://core.feennex.com".into(),
-            shop_id: None,
-            secret_key: None,
-            payway: None,
-            receipt_max_bytes: DEFAULT_RECEIPT_MAX_BYTES,
-            connect_timeout_ms: config::default_connect_timeout_ms(),
-            timeout_ms: config::default_timeout_ms(),
-        }
-    }
 }
 
 /// 10 MiB, a phone photo of a receipt with room to spare.
 pub const DEFAULT_RECEIPT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+
+fn default_receipt_max_bytes() -> u64 {
+    DEFAULT_RECEIPT_MAX_BYTES
+}
+
+fn default_base_url() -> String {
+    "https://core.feennex.com".into()
+}
 
 const OPERATIONS: &[Operation] = &[
     Operation::Pay,
