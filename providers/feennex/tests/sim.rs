@@ -9,6 +9,7 @@ use axum::routing::post;
 use axum::Router;
 use payrouter_feennex::sim::{SimConfig, Simulator};
 use payrouter_feennex::{sign, transform, Feennex, Settings};
+use payrouter_provider::testing;
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, CreatedPayment, Currency, Money, PayOrder,
@@ -20,7 +21,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
 
 use payrouter_feennex::sign::vectors::SECRET;
 
@@ -103,12 +103,11 @@ async fn start() -> Env {
     let app = Router::new()
         .route("/v3/feennex/callback", post(receive))
         .with_state(inbox.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (listener, receiver) = testing::loopback().await;
+    testing::serve(listener, app);
     // The simulator's own URL must be known before it is built: bind first, then serve.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/feennex", listener.local_addr().unwrap());
+    let (listener, url) = testing::loopback().await;
+    let base = format!("{url}/feennex");
     let secret_key = SECRET.to_string();
     let public_base_url = base.clone();
     let sim = Simulator::new(SimConfig {
@@ -116,8 +115,7 @@ async fn start() -> Env {
         secret_key,
         public_base_url,
     });
-    let app = Router::new().nest("/feennex", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    testing::serve(listener, Router::new().nest("/feennex", sim.router()));
     let feennex = adapter(&base, &receiver, "5", SECRET, None);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     let http = http.build().unwrap();

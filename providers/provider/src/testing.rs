@@ -10,6 +10,23 @@ pub fn currency(code: &str) -> Currency {
     Currency::from_code(code).unwrap_or_else(|| panic!("{code} is not an ISO 4217 currency"))
 }
 
+/// A loopback listener and its URL (`http://127.0.0.1:{port}`), bound before anything is
+/// served on it, so that a server (a simulator) can be built knowing its own URL.
+#[cfg(feature = "sim")]
+pub async fn loopback() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    (listener, url)
+}
+
+/// Serves `app` on `listener` in the background, for the rest of the test.
+#[cfg(feature = "sim")]
+pub fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serving") });
+}
+
 /// `minor` units of the currency `code`.
 pub fn money(minor: i64, code: &str) -> Money {
     Money::new(minor, currency(code))
