@@ -245,11 +245,7 @@ pub trait Provider: AsProvider + Send + Sync + 'static {
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError>;
 
     async fn refund(&self, _order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
-        Err(ProviderError::NotSupported {
-            provider: self.name(),
-            operation: Operation::Refund,
-            hint: None,
-        })
+        Err(self.unsupported(Operation::Refund))
     }
 
     /// Turns a raw callback into the object it is about. Unsigned callbacks only *name* a
