@@ -344,13 +344,23 @@ mod tests {
     #[test]
     fn callback_url_is_under_the_public_url() {
         for (base, expected) in [
-            (Some("https://router.example"), Some("https://router.example/v3/x/callback")),
-            (Some("https://router.example/"), Some("https://router.example/v3/x/callback")),
+            (
+                Some("https://router.example"),
+                Some("https://router.example/v3/x/callback"),
+            ),
+            (
+                Some("https://router.example/"),
+                Some("https://router.example/v3/x/callback"),
+            ),
             (Some(""), None),
             (Some("/"), None),
             (None, None),
         ] {
-            assert_eq!(ctx(base, None).callback_url("x").as_deref(), expected, "{base:?}");
+            assert_eq!(
+                ctx(base, None).callback_url("x").as_deref(),
+                expected,
+                "{base:?}"
+            );
         }
     }
 
@@ -359,8 +369,13 @@ mod tests {
         let credential = SecretString::from("shop secret");
         let derived = ctx(None, None).payment_tags("x", &credential).tag("4126");
         assert_eq!(derived, PaymentTag::derived("x", &credential).tag("4126"));
-        let keyed = ctx(None, Some("tag key")).payment_tags("x", &credential).tag("4126");
-        assert_eq!(keyed, PaymentTag::new(SecretString::from("tag key")).tag("4126"));
+        let keyed = ctx(None, Some("tag key"))
+            .payment_tags("x", &credential)
+            .tag("4126");
+        assert_eq!(
+            keyed,
+            PaymentTag::new(SecretString::from("tag key")).tag("4126")
+        );
         assert_ne!(keyed, derived);
     }
 }

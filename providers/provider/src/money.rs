@@ -135,7 +135,12 @@ mod tests {
         assert_eq!(Money::from_decimal_str("12.99", gbp).unwrap().minor, 1299);
         assert_eq!(Money::from_decimal_str("12.3", gbp).unwrap().minor, 1230);
         assert_eq!(Money::from_decimal_str("7", gbp).unwrap().minor, 700);
-        assert_eq!(Money::from_decimal_str("1.0", currency("JPY")).unwrap().minor, 1);
+        assert_eq!(
+            Money::from_decimal_str("1.0", currency("JPY"))
+                .unwrap()
+                .minor,
+            1
+        );
         assert!(Money::from_decimal_str("1.001", gbp).is_err());
         assert!(Money::from_decimal_str("1e3", gbp).is_err());
         assert!(Money::from_decimal_str("", gbp).is_err());

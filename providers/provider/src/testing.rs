@@ -84,7 +84,9 @@ where
 /// answers 200 and names the simulator `title`.
 #[cfg(feature = "sim")]
 pub async fn control_index(base: &str, title: &str) -> serde_json::Value {
-    let reply = reqwest::get(format!("{base}/_sim")).await.expect("an answer");
+    let reply = reqwest::get(format!("{base}/_sim"))
+        .await
+        .expect("an answer");
     assert_eq!(reply.status(), 200);
     let index: serde_json::Value = reply.json().await.expect("a JSON index");
     assert_eq!(index["simulator"], title);
