@@ -1,17 +1,15 @@
 //! The thin HTTP client of Feennex: it POSTs a signed JSON body (or a receipt file) and hands
 //! back the answer as received. What an answer means is decided in `transform`.
 
-use payrouter_provider::transport::{self, Reply};
+use payrouter_provider::transport::{Api, Reply};
 use payrouter_provider::{ProviderError, ReceiptFile};
+use reqwest::Method;
 use serde::Serialize;
 use std::time::Duration;
 
 use crate::{LABEL, NAME};
 
-pub struct FeennexClient {
-    http: reqwest::Client,
-    base_url: String,
-}
+pub struct FeennexClient(Api);
 
 impl FeennexClient {
     pub fn new(
@@ -19,20 +17,13 @@ impl FeennexClient {
         connect_timeout: Duration,
         timeout: Duration,
     ) -> reqwest::Result<Self> {
-        Ok(FeennexClient {
-            http: transport::http_client(connect_timeout, timeout)?,
-            base_url,
-        })
+        Api::new(NAME, LABEL, base_url, connect_timeout, timeout).map(FeennexClient)
     }
 
     /// Sends `body` to `path`.
     pub async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<Reply, ProviderError> {
-        let request = self
-            .http
-            .post(format!("{}{}", self.base_url, path))
-            .header("accept", "application/json")
-            .json(body);
-        transport::send(request, NAME, LABEL).await
+        let request = self.0.request(Method::POST, path).json(body);
+        self.0.send(request).await
     }
 
     /// Sends a receipt as the multipart `file` field to `url`, one of Feennex's own receipt
@@ -43,17 +34,12 @@ impl FeennexClient {
             .mime_str(file.content_type)
             .map_err(|_| ProviderError::Unavailable("the receipt's type cannot be sent".into()))?;
         let form = reqwest::multipart::Form::new().part("file", part);
-        let request = self
-            .http
-            .post(url)
-            .header("accept", "application/json")
-            .multipart(form);
-        transport::send(request, NAME, LABEL).await
+        let request = self.0.request_url(Method::POST, url).multipart(form);
+        self.0.send(request).await
     }
 
     /// GETs `url`, one of Feennex's own receipt endpoints.
     pub async fn get(&self, url: &str) -> Result<Reply, ProviderError> {
-        let request = self.http.get(url).header("accept", "application/json");
-        transport::send(request, NAME, LABEL).await
+        self.0.send(self.0.request_url(Method::GET, url)).await
     }
 }

@@ -158,16 +158,7 @@ impl ProviderFactory for Feennex {
         let (shop_id, secret_key, base_url) = checks.finish(checked)?;
         let client = FeennexClient::new(base_url, connect_timeout, timeout)
             .map_err(|e| vec![format!("feennex: cannot build the HTTP client: {e}")])?;
-        let callback_url = ctx
-            .public_base_url
-            .as_deref()
-            .map(|base| base.trim_end_matches('/'))
-            .filter(|base| !base.is_empty())
-            .map(|base| format!("{base}/v3/{NAME}/callback"));
-        let tags = match &ctx.payment_tag_secret {
-            Some(secret) => PaymentTag::new(secret.clone()),
-            None => PaymentTag::derived(NAME, &secret_key),
-        };
+        let tags = ctx.payment_tags(NAME, &secret_key);
         Ok(Arc::new(Feennex {
             client,
             receipt_max_bytes,
@@ -178,7 +169,7 @@ impl ProviderFactory for Feennex {
                     .payway
                     .map(|p| p.trim().to_string())
                     .filter(|p| !p.is_empty()),
-                callback_url,
+                callback_url: ctx.callback_url(NAME),
             },
             tags,
             capabilities: Capabilities {
@@ -198,21 +189,7 @@ impl ProviderFactory for Feennex {
 
 #[async_trait]
 impl Provider for Feennex {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn check_payment_id(&self, id: &str) -> Result<(), String> {
-        transform::check_payment_id(id)
-    }
-
-    fn display_name(&self) -> &'static str {
-        LABEL
-    }
+    payrouter_provider::provider_identity!(NAME, LABEL, transform::check_payment_id);
 
     async fn pay(&self, order: &PayOrder) -> Result<PayOutcome, ProviderError> {
         let body = transform::create_request(order, &self.shop, Some(&self.tags))?;

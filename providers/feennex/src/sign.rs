@@ -95,6 +95,22 @@ pub mod vectors {
     pub const INVOICE_CREATE_SIGN: &str =
         "3f83963165cac93c554bdfe08b54edc9d24f570839f624468e7950724ebc25b9";
 
+    /// The body of that invoice/create as the adapter sends it for `payer@example.com`, with
+    /// the router's callback URL (`https://router.example`) and no optional field.
+    pub fn invoice_create_body() -> serde_json::Value {
+        serde_json::json!({
+            "amount": "12.34",
+            "currency": 840,
+            "payway": "card_usd",
+            "shop_id": 5,
+            "shop_order_id": "4126",
+            "sign": INVOICE_CREATE_SIGN,
+            "email": "payer@example.com",
+            "callback_url": "https://router.example/v3/feennex/callback",
+            "callback_rejected_url": "https://router.example/v3/feennex/callback",
+        })
+    }
+
     /// The signed keys of an invoice/check.
     pub const INVOICE_CHECK: [(&str, &str); 3] = [
         ("shop_order_id", "4126"),

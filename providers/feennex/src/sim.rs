@@ -68,10 +68,9 @@ use payrouter_provider::{Money, SecretString};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use crate::sign;
-use payrouter_provider::sim::{deliver, Faults};
+use payrouter_provider::sim::{callback_client, deliver, Faults};
 
 /// The shop the offline mode gives the simulator and the adapter; its secret only ever exists
 /// on this machine.
@@ -149,9 +148,6 @@ fn is_bank_transfer(payway: &str) -> bool {
 /// Operations a fault rule can name.
 const OPERATIONS: &[&str] = &["create", "try", "check", "callback"];
 
-/// A receiver that does not answer must not hold a payer page forever.
-const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Where the simulated payment system says the payer came from.
 const PAYER_IP: &str = "127.0.0.1";
 /// What the payment system reports about the payer, as the JSON text Feennex forwards.
@@ -224,15 +220,11 @@ struct CheckData {
 impl Simulator {
     pub fn new(mut config: SimConfig) -> Self {
         config.public_base_url = config.public_base_url.trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder()
-            .timeout(CALLBACK_TIMEOUT)
-            .build()
-            .unwrap_or_default();
         Simulator {
             inner: Arc::new(Inner {
                 secret: SecretString::from(config.secret_key.clone()),
                 config,
-                http,
+                http: callback_client(),
                 store: Mutex::new(Store::default()),
                 faults: Faults::new(OPERATIONS),
             }),
@@ -496,11 +488,7 @@ impl AsRef<Faults> for Simulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use payrouter_provider::Currency;
-
-    fn money(minor: i64, code: &str) -> Money {
-        Money::new(minor, Currency::from_code(code).unwrap())
-    }
+    use payrouter_provider::testing::money;
 
     #[test]
     fn amounts_are_written_as_python_floats() {

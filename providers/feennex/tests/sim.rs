@@ -9,6 +9,8 @@ use axum::routing::post;
 use axum::Router;
 use payrouter_feennex::sim::{SimConfig, Simulator};
 use payrouter_feennex::{sign, transform, Feennex, Settings};
+use payrouter_provider::assert_matches;
+use payrouter_provider::testing::{self, Inbox};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
     CallbackError, CallbackRequest, CallbackSubject, CreatedPayment, Currency, Money, PayOrder,
@@ -19,30 +21,12 @@ use payrouter_provider::{
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
+use std::sync::Arc;
 
 use payrouter_feennex::sign::vectors::SECRET;
 
-macro_rules! assert_matches {
-    ($value:expr, $pattern:pat $(if $guard:expr)?) => {{
-        let value = $value;
-        assert!(matches!(&value, $pattern $(if $guard)?), "{value:?}");
-    }};
-}
-
-/// Callbacks received by the test's tiny receiver, as the adapter would get them.
-#[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<CallbackRequest>>>);
-
-impl Inbox {
-    fn take(&self) -> Vec<CallbackRequest> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
 async fn receive(
-    State(inbox): State<Inbox>,
+    State(inbox): State<Inbox<CallbackRequest>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> &'static str {
@@ -54,7 +38,7 @@ async fn receive(
         query: None,
         body,
     };
-    inbox.0.lock().unwrap().push(callback);
+    inbox.push(callback);
     "OK"
 }
 
@@ -67,7 +51,7 @@ fn fields(callback: &CallbackRequest) -> HashMap<String, String> {
 
 struct Env {
     base: String,
-    inbox: Inbox,
+    inbox: Inbox<CallbackRequest>,
     feennex: Arc<dyn Provider>,
     receiver: String,
     http: reqwest::Client,
@@ -103,12 +87,11 @@ async fn start() -> Env {
     let app = Router::new()
         .route("/v3/feennex/callback", post(receive))
         .with_state(inbox.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let receiver = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (listener, receiver) = testing::loopback().await;
+    testing::serve(listener, app);
     // The simulator's own URL must be known before it is built: bind first, then serve.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/feennex", listener.local_addr().unwrap());
+    let (listener, url) = testing::loopback().await;
+    let base = format!("{url}/feennex");
     let secret_key = SECRET.to_string();
     let public_base_url = base.clone();
     let sim = Simulator::new(SimConfig {
@@ -116,8 +99,7 @@ async fn start() -> Env {
         secret_key,
         public_base_url,
     });
-    let app = Router::new().nest("/feennex", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    testing::serve(listener, Router::new().nest("/feennex", sim.router()));
     let feennex = adapter(&base, &receiver, "5", SECRET, None);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     let http = http.build().unwrap();
@@ -428,12 +410,8 @@ async fn fault_rules_fail_slow_down_drop_and_lose_callbacks() {
     let (payment_id, redirect) = env.pay("f-1", 500, "card_usd").await;
 
     // The adapter gives up after 500 ms.
-    fault(json!({"operation": "check", "latencyMs": 2000, "count": 1})).await;
-    let slow = env.feennex.fetch(&payment_id).await;
-    assert_matches!(slow, Err(ProviderError::Timeout { .. }));
-    fault(json!({"operation": "check", "drop": true, "count": 1})).await;
-    let dropped = env.feennex.fetch(&payment_id).await;
-    assert_matches!(dropped, Err(ProviderError::Unavailable(_)));
+    let check = || env.feennex.fetch(&payment_id);
+    testing::assert_late_and_dropped_answers("check", fault, check).await;
     assert_eq!(env.state(&payment_id).await.provider_status, "2");
 
     fault(json!({"operation": "callback", "drop": true, "count": 1})).await;
@@ -512,15 +490,7 @@ async fn the_payer_page_reads_well_on_a_phone() {
     let (_, redirect) = env.pay("order-9", 1299, "card_usd").await;
     let url = url_of(redirect);
     let page = env.page(&url).await;
-    assert!(
-        page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
-        "{page}"
-    );
-    assert!(
-        page.contains(">Simulated Feennex: a test double, no money moves</div>"),
-        "{page}"
-    );
-    assert!(page.contains(r#"<dd id="amount">12.99 USD</dd>"#), "{page}");
+    testing::assert_payer_page(&page, "Simulated Feennex", "12.99 USD");
     assert!(page.contains(r#"<dd id="order">order-9</dd>"#), "{page}");
     assert!(page.contains(r#"<dd id="status-label">Waiting for the payer <small class="code">(<span id="status">2</span>)</small></dd>"#), "{page}");
     env.press(format!("{url}/pay")).await;
@@ -534,9 +504,7 @@ async fn the_payer_page_reads_well_on_a_phone() {
 #[tokio::test]
 async fn the_control_api_has_an_index() {
     let env = start().await;
-    let (status, index) = env.call(Method::GET, "_sim", Value::Null).await;
-    assert_eq!(status, 200);
-    assert_eq!(index["simulator"], "Simulated Feennex");
+    let index = testing::control_index(&env.base, "Simulated Feennex").await;
     let routes = index["routes"].as_array().unwrap();
     assert!(routes
         .iter()

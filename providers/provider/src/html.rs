@@ -151,11 +151,7 @@ pub fn post_redirect_page(redirect: &PostRedirect<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Currency;
-
-    fn money_of(minor: i64, code: &str) -> Money {
-        Money::new(minor, Currency::from_code(code).unwrap())
-    }
+    use crate::testing;
 
     #[test]
     fn escapes_every_html_special_character() {
@@ -167,10 +163,10 @@ mod tests {
 
     #[test]
     fn amounts_read_as_money() {
-        assert_eq!(money(money_of(1299, "GBP")), "12.99 GBP");
-        assert_eq!(money(money_of(5, "GBP")), "0.05 GBP");
-        assert_eq!(money(money_of(1299, "JPY")), "1299 JPY");
-        assert_eq!(money(money_of(1234, "KWD")), "1.234 KWD");
+        assert_eq!(money(testing::money(1299, "GBP")), "12.99 GBP");
+        assert_eq!(money(testing::money(5, "GBP")), "0.05 GBP");
+        assert_eq!(money(testing::money(1299, "JPY")), "1299 JPY");
+        assert_eq!(money(testing::money(1234, "KWD")), "1.234 KWD");
     }
 
     #[test]
@@ -210,7 +206,7 @@ mod tests {
         ];
         let html = post_redirect_page(&PostRedirect {
             provider: "Feennex",
-            amount: Some(money_of(1299, "USD")),
+            amount: Some(testing::money(1299, "USD")),
             reference: Some("order-<7>"),
             url: "https://pay.example/?a=1&b=2",
             fields: &fields,

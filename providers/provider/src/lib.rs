@@ -62,6 +62,27 @@ pub struct ProviderContext {
     pub payment_tag_secret: Option<SecretString>,
 }
 
+impl ProviderContext {
+    /// `{PUBLIC_BASE_URL}/v3/{name}/callback`, where provider `name` sends its callbacks; None
+    /// without a public URL (an empty one counts as unset).
+    pub fn callback_url(&self, name: &str) -> Option<String> {
+        self.public_base_url
+            .as_deref()
+            .map(|base| base.trim_end_matches('/'))
+            .filter(|base| !base.is_empty())
+            .map(|base| format!("{base}/v3/{name}/callback"))
+    }
+
+    /// The payment tags of provider `name`: keyed by `PAYMENT_TAG_SECRET`, or else by a key
+    /// derived from the adapter's `credential` (see [`PaymentTag::derived`]).
+    pub fn payment_tags(&self, name: &str, credential: &SecretString) -> PaymentTag {
+        match &self.payment_tag_secret {
+            Some(secret) => PaymentTag::new(secret.clone()),
+            None => PaymentTag::derived(name, credential),
+        }
+    }
+}
+
 /// A provider crate's entry point: how the gateway builds it from its configuration section.
 /// Registering a provider is one line in the gateway naming a type that implements this.
 pub trait ProviderFactory {
@@ -131,6 +152,34 @@ impl<T: Provider> AsProvider for T {
     }
 }
 
+/// The `Provider` methods every adapter answers alike, written once: its `name` and
+/// `display_name` (constants), its `capabilities` (a `capabilities` field of the adapter) and
+/// its `check_payment_id` (a function of the id). Used inside `impl Provider for …`:
+///
+/// ```text
+/// payrouter_provider::provider_identity!(NAME, LABEL, transform::check_payment_id);
+/// ```
+#[macro_export]
+macro_rules! provider_identity {
+    ($name:expr, $label:expr, $check_payment_id:path $(,)?) => {
+        fn name(&self) -> &'static str {
+            $name
+        }
+
+        fn display_name(&self) -> &'static str {
+            $label
+        }
+
+        fn capabilities(&self) -> &$crate::Capabilities {
+            &self.capabilities
+        }
+
+        fn check_payment_id(&self, id: &str) -> ::std::result::Result<(), ::std::string::String> {
+            $check_payment_id(id)
+        }
+    };
+}
+
 /// One payment provider, seen through the PGM contract.
 #[async_trait]
 pub trait Provider: AsProvider + Send + Sync + 'static {
@@ -196,11 +245,7 @@ pub trait Provider: AsProvider + Send + Sync + 'static {
     async fn fetch(&self, payment_id: &str) -> Result<FetchedPayment, ProviderError>;
 
     async fn refund(&self, _order: &RefundOrder) -> Result<RefundOutcome, ProviderError> {
-        Err(ProviderError::NotSupported {
-            provider: self.name(),
-            operation: Operation::Refund,
-            hint: None,
-        })
+        Err(self.unsupported(Operation::Refund))
     }
 
     /// Turns a raw callback into the object it is about. Unsigned callbacks only *name* a
@@ -281,5 +326,56 @@ pub trait Provider: AsProvider + Send + Sync + 'static {
             operation,
             hint: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(public_base_url: Option<&str>, tag_secret: Option<&str>) -> ProviderContext {
+        ProviderContext {
+            public_base_url: public_base_url.map(str::to_string),
+            route_timeout: None,
+            payment_tag_secret: tag_secret.map(SecretString::from),
+        }
+    }
+
+    #[test]
+    fn callback_url_is_under_the_public_url() {
+        for (base, expected) in [
+            (
+                Some("https://router.example"),
+                Some("https://router.example/v3/x/callback"),
+            ),
+            (
+                Some("https://router.example/"),
+                Some("https://router.example/v3/x/callback"),
+            ),
+            (Some(""), None),
+            (Some("/"), None),
+            (None, None),
+        ] {
+            assert_eq!(
+                ctx(base, None).callback_url("x").as_deref(),
+                expected,
+                "{base:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn payment_tags_use_the_tag_secret_else_the_credential() {
+        let credential = SecretString::from("shop secret");
+        let derived = ctx(None, None).payment_tags("x", &credential).tag("4126");
+        assert_eq!(derived, PaymentTag::derived("x", &credential).tag("4126"));
+        let keyed = ctx(None, Some("tag key"))
+            .payment_tags("x", &credential)
+            .tag("4126");
+        assert_eq!(
+            keyed,
+            PaymentTag::new(SecretString::from("tag key")).tag("4126")
+        );
+        assert_ne!(keyed, derived);
     }
 }

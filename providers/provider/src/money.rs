@@ -111,49 +111,36 @@ impl Money {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cur(c: &str) -> Currency {
-        Currency::from_code(c).unwrap()
-    }
+    use crate::testing::{currency, money};
 
     #[test]
     fn minor_units_become_decimal_strings_by_exponent() {
-        assert_eq!(
-            Money::new(1299, cur("GBP")).to_decimal_string(2).unwrap(),
-            "12.99"
-        );
-        assert_eq!(
-            Money::new(1, cur("GBP")).to_decimal_string(2).unwrap(),
-            "0.01"
-        );
-        assert_eq!(
-            Money::new(1200, cur("GBP")).to_decimal_string(2).unwrap(),
-            "12.00"
-        );
-        assert_eq!(
-            Money::new(1299, cur("JPY")).to_decimal_string(2).unwrap(),
-            "1299.00"
-        );
-        assert_eq!(
-            Money::new(1230, cur("KWD")).to_decimal_string(2).unwrap(),
-            "1.23"
-        );
-        assert!(Money::new(1234, cur("KWD")).to_decimal_string(2).is_err());
-        assert_eq!(
-            Money::new(i64::MAX, cur("GBP"))
-                .to_decimal_string(2)
-                .unwrap(),
-            "92233720368547758.07"
-        );
+        for (minor, code, expected) in [
+            (1299, "GBP", "12.99"),
+            (1, "GBP", "0.01"),
+            (1200, "GBP", "12.00"),
+            (1299, "JPY", "1299.00"),
+            (1230, "KWD", "1.23"),
+            (i64::MAX, "GBP", "92233720368547758.07"),
+        ] {
+            let decimal = money(minor, code).to_decimal_string(2);
+            assert_eq!(decimal.unwrap(), expected, "{minor} {code}");
+        }
+        assert!(money(1234, "KWD").to_decimal_string(2).is_err());
     }
 
     #[test]
     fn decimal_strings_become_minor_units() {
-        let gbp = cur("GBP");
+        let gbp = currency("GBP");
         assert_eq!(Money::from_decimal_str("12.99", gbp).unwrap().minor, 1299);
         assert_eq!(Money::from_decimal_str("12.3", gbp).unwrap().minor, 1230);
         assert_eq!(Money::from_decimal_str("7", gbp).unwrap().minor, 700);
-        assert_eq!(Money::from_decimal_str("1.0", cur("JPY")).unwrap().minor, 1);
+        assert_eq!(
+            Money::from_decimal_str("1.0", currency("JPY"))
+                .unwrap()
+                .minor,
+            1
+        );
         assert!(Money::from_decimal_str("1.001", gbp).is_err());
         assert!(Money::from_decimal_str("1e3", gbp).is_err());
         assert!(Money::from_decimal_str("", gbp).is_err());
@@ -162,9 +149,9 @@ mod tests {
 
     #[test]
     fn currencies_are_strict_iso_codes() {
-        assert_eq!(cur("USD").numeric(), 840);
-        assert_eq!(cur("EUR").numeric(), 978);
-        assert_eq!(cur("JPY").exponent(), 0);
+        assert_eq!(currency("USD").numeric(), 840);
+        assert_eq!(currency("EUR").numeric(), 978);
+        assert_eq!(currency("JPY").exponent(), 0);
         assert!(Currency::from_code("gbp").is_none());
         assert!(Currency::from_code("XXY").is_none());
         assert!(Currency::from_code("XAU").is_none(), "no minor unit");

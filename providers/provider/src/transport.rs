@@ -18,6 +18,52 @@ pub fn http_client(
         .build()
 }
 
+/// A provider's HTTP API as its thin client sees it: one client with both timeouts, the base
+/// URL its paths are under, and the provider's names for mapping a call that got no answer.
+#[derive(Debug, Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base_url: String,
+    provider: &'static str,
+    label: &'static str,
+}
+
+impl Api {
+    /// The API of `provider` (`label` for people) at `base_url`, whose paths start with `/`.
+    pub fn new(
+        provider: &'static str,
+        label: &'static str,
+        base_url: String,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> reqwest::Result<Api> {
+        let http = http_client(connect_timeout, timeout)?;
+        Ok(Api {
+            http,
+            base_url,
+            provider,
+            label,
+        })
+    }
+
+    /// A request for JSON to `path` under the base URL.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.request_url(method, &format!("{}{}", self.base_url, path))
+    }
+
+    /// A request for JSON to `url`, a whole URL the provider gave (not under the base URL).
+    pub fn request_url(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url)
+            .header("accept", "application/json")
+    }
+
+    /// Sends `request` and reads the whole answer (see [`send`]).
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, ProviderError> {
+        send(request, self.provider, self.label).await
+    }
+}
+
 /// A provider's answer as received: what it means is for the adapter's transformers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {

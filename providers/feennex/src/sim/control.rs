@@ -9,29 +9,12 @@ use serde_json::Value;
 
 use super::{Callback, Invoice, Simulator, Store};
 
-/// The invoice statuses (feennex-api.md §3.3), with what a person calls them.
-pub(super) const STATUSES: &[StatusLabel] = &[
-    ("1", "Created"),
-    ("2", "Waiting for the payer"),
-    ("3", "Payment system error"),
-    ("4", "Paid"),
-    ("5", "Callback error"),
-    ("6", "Rejected"),
-    ("7", "Refunded"),
-    ("8", "On hold"),
-    ("9", "Partly refunded"),
-    ("10", "Captured"),
-    ("11", "Refunding"),
-    ("12", "Paid a different amount"),
-];
-
 /// `POST /_sim/payments/{id}/state`: the invoice status to set (any integer), and for 12 what
 /// the payer paid, as a decimal string.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Change {
     status: i64,
-    #[serde(default)]
     client_price: Option<String>,
 }
 
@@ -52,7 +35,21 @@ fn view(invoice: &Invoice, shop_id: u64) -> Value {
 
 impl Control for Simulator {
     const TITLE: &'static str = "Simulated Feennex";
-    const STATUSES: &'static [StatusLabel] = STATUSES;
+    /// The invoice statuses (feennex-api.md §3.3), with what a person calls them.
+    const STATUSES: &'static [StatusLabel] = &[
+        ("1", "Created"),
+        ("2", "Waiting for the payer"),
+        ("3", "Payment system error"),
+        ("4", "Paid"),
+        ("5", "Callback error"),
+        ("6", "Rejected"),
+        ("7", "Refunded"),
+        ("8", "On hold"),
+        ("9", "Partly refunded"),
+        ("10", "Captured"),
+        ("11", "Refunding"),
+        ("12", "Paid a different amount"),
+    ];
     const STATE_EXAMPLE: &'static str = r#"{"status": 4, "callback": true, "clientPrice": null}"#;
     type Change = Change;
     type Claim = i64;

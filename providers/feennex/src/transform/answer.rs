@@ -22,11 +22,8 @@ use super::{payment_id_for, Shop};
 #[derive(Debug, Deserialize)]
 pub struct Envelope {
     pub result: bool,
-    #[serde(default)]
     pub error_code: Option<i64>,
-    #[serde(default)]
     pub message: Option<Value>,
-    #[serde(default)]
     pub data: Option<Box<RawValue>>,
 }
 

@@ -222,17 +222,7 @@ mod tests {
         let body = create_request(&o, &shop(), None).unwrap();
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
-            json!({
-                "amount": "12.34",
-                "currency": 840,
-                "payway": "card_usd",
-                "shop_id": 5,
-                "shop_order_id": "4126",
-                "sign": vectors::INVOICE_CREATE_SIGN,
-                "email": "payer@example.com",
-                "callback_url": "https://router.example/v3/feennex/callback",
-                "callback_rejected_url": "https://router.example/v3/feennex/callback",
-            })
+            vectors::invoice_create_body()
         );
     }
 

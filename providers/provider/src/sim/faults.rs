@@ -23,10 +23,8 @@ const HANG: Duration = Duration::from_secs(3600);
 pub struct FaultRule {
     pub operation: String,
     /// Answer this HTTP status with `{"message":"simulated fault"}`.
-    #[serde(default)]
     pub status: Option<u16>,
     /// Wait this long first; alone, the call then goes on normally.
-    #[serde(default)]
     pub latency_ms: Option<u64>,
     /// Never answer.
     #[serde(default)]
@@ -35,10 +33,8 @@ pub struct FaultRule {
     #[serde(default)]
     pub drop: bool,
     /// Apply to the next `count` matching calls only.
-    #[serde(default)]
     pub count: Option<u32>,
     /// Apply to each matching call with this chance.
-    #[serde(default)]
     pub probability: Option<f64>,
     /// Apply once the provider has done the operation, to its answer only: the payment
     /// exists, but its answer is late (`latencyMs`), never comes (`hang`) or is cut (`drop`).

@@ -8,6 +8,19 @@ pub use control::{Control, ControlOutcome, StatusLabel};
 pub use faults::{FaultRule, Faults};
 
 use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// A receiver that does not answer must not hold a payer page forever.
+const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client a simulator sends its callbacks with: a receiver gets `CALLBACK_TIMEOUT` to
+/// answer.
+pub fn callback_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(CALLBACK_TIMEOUT)
+        .build()
+        .unwrap_or_default()
+}
 
 /// Sends one callback of a simulator, unless a fault rule for `operation` delays or loses it
 /// (a rule is used up even when there is nowhere to send: `request` None). True when the
