@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::connection::{unavailable, Conn, RedisTarget};
 use super::records::{Keys, QueueKeys};
 use super::{
-    Append, Beside, Claimed, OutboxItem, OutboxStats, PageQuery, Partition, Queue, Store,
+    Append, Beside, Claimed, OutboxItem, OutboxStats, PageQuery, Partition, Queue, QueueStep, Store,
     StoreError, Versioned,
 };
 
@@ -294,54 +294,6 @@ impl RedisStore {
         })
     }
 
-    /// Runs `script` (push, retry or revive) on `item` in its partition's queue: KEYS items,
-    /// due, [dead,] timeline; ARGV id, doc, due time, timeline.
-    /// Runs one of the queue scripts on `queue` of `partition`: keys items, due, dead (when
-    /// `with_dead`) and the timeline's; `args` adds the script's own arguments, then come the
-    /// timeline's. True when the script reports it did its step.
-    async fn queue_script(
-        &self,
-        script: &Script,
-        (queue, partition): (Queue, Partition),
-        with_dead: bool,
-        timeline: Option<&Append<'_>>,
-        args: impl FnOnce(&mut ScriptInvocation<'_>),
-    ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(queue, partition);
-        let mut inv = script.key(&q.items);
-        inv.key(&q.due);
-        if with_dead {
-            inv.key(&q.dead);
-        }
-        // Without a timeline its key is not touched; the items key stands in (same slot).
-        inv.key(timeline.map_or(q.items.as_str(), |t| t.key));
-        args(&mut inv);
-        timeline_args(&mut inv, timeline);
-        let done: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
-        Ok(done == 1)
-    }
-
-    /// Runs a queue script that writes `item` (id, document, due time).
-    async fn write_item(
-        &self,
-        script: &Script,
-        item: &OutboxItem,
-        with_dead: bool,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<bool, StoreError> {
-        self.queue_script(
-            script,
-            (item.queue, item.partition),
-            with_dead,
-            timeline,
-            |inv| {
-                inv.arg(&item.id).arg(&item.doc).arg(item.due_ms);
-            },
-        )
-        .await
-    }
-
     fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
         self.keys.queue(queue, partition)
     }
@@ -447,13 +399,40 @@ impl Store for RedisStore {
         Ok(ok == 1)
     }
 
-    async fn outbox_push(
+    async fn outbox_step(
         &self,
+        step: QueueStep,
         item: &OutboxItem,
         timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.write_item(&self.push, item, false, timeline).await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        // Every queue script's KEYS: items, due, dead (when it moves dead letters), timeline;
+        // ARGV: the first `fields` of the item's id, document and due time, then the timeline's.
+        let (script, with_dead, fields) = match step {
+            QueueStep::Push => (&self.push, false, 3),
+            QueueStep::Done => (&self.done, false, 1),
+            QueueStep::Retry => (&self.retry, false, 3),
+            QueueStep::Dead => (&self.dead, true, 2),
+            QueueStep::Revive => (&self.revive, true, 3),
+        };
+        let mut c = self.conn.clone();
+        let q = self.queue(item.queue, item.partition);
+        let mut inv = script.key(&q.items);
+        inv.key(&q.due);
+        if with_dead {
+            inv.key(&q.dead);
+        }
+        // Without a timeline its key is not touched; the items key stands in (same slot).
+        inv.key(timeline.map_or(q.items.as_str(), |t| t.key));
+        inv.arg(&item.id);
+        if fields > 1 {
+            inv.arg(&item.doc);
+        }
+        if fields > 2 {
+            inv.arg(item.due_ms);
+        }
+        timeline_args(&mut inv, timeline);
+        let done: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(done == 1 || step != QueueStep::Revive)
     }
 
     async fn outbox_claim(
@@ -520,55 +499,6 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(())
-    }
-
-    async fn outbox_done(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.queue_script(&self.done, (queue, partition), false, timeline, |inv| {
-            inv.arg(id);
-        })
-        .await?;
-        Ok(())
-    }
-
-    async fn outbox_retry(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.write_item(&self.retry, item, false, timeline).await?;
-        Ok(())
-    }
-
-    async fn outbox_dead(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.queue_script(
-            &self.dead,
-            (item.queue, item.partition),
-            true,
-            timeline,
-            |inv| {
-                inv.arg(&item.id).arg(&item.doc);
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn outbox_revive(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<bool, StoreError> {
-        self.write_item(&self.revive, item, true, timeline).await
     }
 
     async fn outbox_get(

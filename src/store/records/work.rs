@@ -12,7 +12,7 @@ use super::keys::recheck_id;
 use super::timeline::{Event, TimelineEvent, Timelines};
 use crate::contract::PaymentStatus;
 use crate::notify::Alert;
-use crate::store::{Append, OutboxItem, PageQuery, Partition, Queue, Store, StoreError};
+use crate::store::{Append, OutboxItem, PageQuery, Partition, Queue, QueueStep, Store, StoreError};
 use payrouter_provider::PaymentStatusKind;
 
 /// One notification. Its `id` (the `webhook-id` header) is fixed when it is enqueued, so every
@@ -208,15 +208,6 @@ impl_queued!(Recheck, Queue::Refreshes, |self| recheck_id(
     self.after_callback
 ));
 
-/// What [`Outbox::settle`] does with a piece of work.
-#[derive(Clone, Copy)]
-enum Step {
-    Done,
-    Retry,
-    Dead,
-    Revive,
-}
-
 /// What one claim took from one partition, and when that partition's next item is due if
 /// nothing was.
 pub struct Batch<W> {
@@ -333,7 +324,7 @@ impl Outbox {
                 Ok(w) => claimed.push(w.with_due(item.due_ms).in_partition(item.partition)),
                 Err(e) => {
                     tracing::error!(queue = W::QUEUE.name(), id = %item.id, error = %e, "unreadable queued item moved to dead letters");
-                    if let Err(e) = self.store.outbox_dead(&item, None).await {
+                    if let Err(e) = self.store.outbox_step(QueueStep::Dead, &item, None).await {
                         tracing::warn!(id = %item.id, error = %e, "cannot move an unreadable item; it will be taken again");
                     }
                 }
@@ -365,7 +356,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        self.settle(work, events, Step::Done).await.map(drop)
+        self.settle(work, events, QueueStep::Done).await.map(drop)
     }
 
     /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
@@ -374,7 +365,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        self.settle(work, events, Step::Retry).await.map(drop)
+        self.settle(work, events, QueueStep::Retry).await.map(drop)
     }
 
     /// Moves the item to the dead letters, with `events`.
@@ -383,7 +374,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<(), StoreError> {
-        self.settle(work, events, Step::Dead).await.map(drop)
+        self.settle(work, events, QueueStep::Dead).await.map(drop)
     }
 
     /// Moves a dead letter back into the queue as `work` (its new document and due time),
@@ -393,7 +384,7 @@ impl Outbox {
         work: &W,
         events: &[TimelineEvent],
     ) -> Result<bool, StoreError> {
-        self.settle(work, events, Step::Revive).await
+        self.settle(work, events, QueueStep::Revive).await
     }
 
     /// Takes `step` on `work` with `events` on its payment's timeline (in the same step when
@@ -403,29 +394,14 @@ impl Outbox {
         &self,
         work: &W,
         events: &[TimelineEvent],
-        step: Step,
+        step: QueueStep,
     ) -> Result<bool, StoreError> {
         let r = self.recorded(work.payment(), work.partition(), events);
         let append = self.append(&r);
-        let append = append.as_ref();
-        let taken = match step {
-            Step::Done => self
-                .store
-                .outbox_done(W::QUEUE, work.partition(), &work.id(), append)
-                .await
-                .map(|()| true)?,
-            Step::Retry => self
-                .store
-                .outbox_retry(&work.item(), append)
-                .await
-                .map(|()| true)?,
-            Step::Dead => self
-                .store
-                .outbox_dead(&work.item(), append)
-                .await
-                .map(|()| true)?,
-            Step::Revive => self.store.outbox_revive(&work.item(), append).await?,
-        };
+        let taken = self
+            .store
+            .outbox_step(step, &work.item(), append.as_ref())
+            .await?;
         if taken {
             self.append_after(&r).await?;
         }
