@@ -199,7 +199,9 @@ pub trait Store: Send + Sync + 'static {
         item: &OutboxItem,
         timeline: Option<&Append<'_>>,
     ) -> Result<(), StoreError> {
-        self.outbox_step(QueueStep::Push, item, timeline).await.map(drop)
+        self.outbox_step(QueueStep::Push, item, timeline)
+            .await
+            .map(drop)
     }
 
     /// Takes up to `limit` due items of `partition`'s `queue` and hides them until

@@ -16,8 +16,8 @@ use std::time::Duration;
 use super::connection::{unavailable, Conn, RedisTarget};
 use super::records::{Keys, QueueKeys};
 use super::{
-    Append, Beside, Claimed, OutboxItem, OutboxStats, PageQuery, Partition, Queue, QueueStep, Store,
-    StoreError, Versioned,
+    Append, Beside, Claimed, OutboxItem, OutboxStats, PageQuery, Partition, Queue, QueueStep,
+    Store, StoreError, Versioned,
 };
 
 /// Appends ARGV[first..] to the list `key`, keeps its newest `keep` entries and sets its
@@ -30,6 +30,19 @@ local function append(key, keep, ttl, first)
   redis.call('RPUSH', key, unpack(ARGV, first))
   redis.call('LTRIM', key, -keep, -1)
   redis.call('PEXPIRE', key, ttl)
+end
+"#;
+
+/// Puts `id` with `doc`, due at `at`, in a queue's items hash and due set, or takes it out of
+/// both. Prepended to the scripts that move queued items.
+const QUEUE_FN: &str = r#"
+local function enqueue(items, due, id, doc, at)
+  redis.call('HSET', items, id, doc)
+  redis.call('ZADD', due, at, id)
+end
+local function dequeue(items, due, id)
+  redis.call('HDEL', items, id)
+  redis.call('ZREM', due, id)
 end
 "#;
 
@@ -78,10 +91,7 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) else redis.call('PERSIST', KEYS[1]) end
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
-end
+if ARGV[4] ~= '' then enqueue(KEYS[2], KEYS[3], ARGV[4], ARGV[5], ARGV[6]) end
 if ARGV[9] ~= '' then
   redis.call('ZADD', KEYS[5], ARGV[10], ARGV[9])
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[11])
@@ -125,8 +135,7 @@ return out
 /// events... Only reschedules a live item.
 const RETRY: &str = r#"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+enqueue(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 append(KEYS[3], ARGV[4], ARGV[5], 6)
 return 1
 "#;
@@ -142,16 +151,14 @@ return 1
 
 /// KEYS: outbox items, outbox due, timeline. ARGV: id, doc, due, timeline keep, ttl, events...
 const PUSH: &str = r#"
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+enqueue(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 append(KEYS[3], ARGV[4], ARGV[5], 6)
 return 1
 "#;
 
 /// KEYS: outbox items, outbox due, timeline. ARGV: id, timeline keep, ttl, events...
 const DONE: &str = r#"
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+dequeue(KEYS[1], KEYS[2], ARGV[1])
 append(KEYS[3], ARGV[2], ARGV[3], 4)
 return 1
 "#;
@@ -164,8 +171,7 @@ return {redis.call('ZCARD', KEYS[1]), first[2] or '', redis.call('HLEN', KEYS[2]
 
 /// KEYS: outbox items, outbox due, dead, timeline. ARGV: id, doc, timeline keep, ttl, events...
 const DEAD: &str = r#"
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+dequeue(KEYS[1], KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 append(KEYS[4], ARGV[3], ARGV[4], 5)
 return 1
@@ -176,8 +182,7 @@ return 1
 const REVIVE: &str = r#"
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
 redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+enqueue(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 append(KEYS[4], ARGV[4], ARGV[5], 6)
 return 1
 "#;
@@ -206,9 +211,9 @@ end
 return out
 "#;
 
-/// A script that may call `append` and `page`.
+/// A script that may call `append`, `enqueue`, `dequeue` and `page`.
 fn script(body: &str) -> Script {
-    Script::new(&format!("{APPEND_FN}{PAGE_FN}{body}"))
+    Script::new(&format!("{APPEND_FN}{QUEUE_FN}{PAGE_FN}{body}"))
 }
 
 /// Adds a timeline's keep, ttl and events to a script's arguments (keep 0: no timeline).

@@ -1,7 +1,8 @@
 //! The documents payrouter keeps, as typed values, and their stored form.
 //!
 //! The JSON shape of each document is the data layout in Redis: fields may be added (with a
-//! default, so older documents still read) but not renamed or removed. Amounts are held as
+//! default, so older documents still read) but not renamed or removed. An absent `Option`
+//! field reads as `None` without a `#[serde(default)]` of its own. Amounts are held as
 //! [`Money`] and stored as today, as `"amount"` in minor units next to `"currency"`.
 
 use payrouter_provider::{Merchant, Money, ProviderState, Redirect, SubscriptionStatus};
@@ -99,16 +100,13 @@ pub struct PaymentRecord {
     pub shop_transaction_id: String,
     #[serde(flatten, with = "money_fields")]
     pub amount: Money,
-    #[serde(default)]
     pub reference: Option<String>,
     pub state: ProviderState,
     #[serde(default)]
     pub refunds: Vec<RefundEntry>,
     /// Kept only for POST redirects, which the router serves as a self-submitting page.
-    #[serde(default)]
     pub post_redirect: Option<Redirect>,
     /// Set when the payment is an instalment of a subscription.
-    #[serde(default)]
     pub subscription_token: Option<String>,
     /// Rebuilt from the provider while already in its refund phase: the ledger is unknown, so
     /// the router refuses further refunds rather than guess the remainder.
@@ -165,9 +163,7 @@ pub struct SubscriptionRecord {
     pub amount: Money,
     pub status: SubscriptionStatus,
     pub provider_status: String,
-    #[serde(default)]
     pub reference: Option<String>,
-    #[serde(default)]
     pub expires_after: Option<u32>,
     /// Manual: the instalments' payment ids, oldest first.
     #[serde(default)]
