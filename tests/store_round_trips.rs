@@ -56,8 +56,7 @@ counted! {
     outbox_step(step: QueueStep, item: &OutboxItem, timeline: Option<&Append<'_>>) -> bool;
     outbox_claim(queue: Queue, partition: Partition, now_ms: i64, lease_until_ms: i64, limit: usize) -> Claimed;
     outbox_extend(queue: Queue, partition: Partition, ids: &[String], from_ms: i64, to_ms: i64) -> ();
-    outbox_get(queue: Queue, partition: Partition, id: &str) -> Option<OutboxItem>;
-    outbox_dead_get(queue: Queue, partition: Partition, id: &str) -> Option<String>;
+    outbox_get(queue: Queue, partition: Partition, id: &str, dead: bool) -> Option<OutboxItem>;
     outbox_pending_page(queue: Queue, partition: Partition, query: &PageQuery) -> Vec<OutboxItem>;
     timeline_append(append: &Append<'_>) -> ();
     timeline(key: &str) -> Vec<String>;

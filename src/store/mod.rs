@@ -227,21 +227,15 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
     ) -> Result<(), StoreError>;
 
-    /// The queued (not dead) item `id` of `partition`'s queue, with its due time.
+    /// The item `id` of `partition`'s queue: the queued one, with its due time, or with `dead`
+    /// the dead letter (due time 0).
     async fn outbox_get(
         &self,
         queue: Queue,
         partition: Partition,
         id: &str,
+        dead: bool,
     ) -> Result<Option<OutboxItem>, StoreError>;
-
-    /// The dead letter `id` of `partition`'s queue.
-    async fn outbox_dead_get(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-    ) -> Result<Option<String>, StoreError>;
 
     /// A page of `partition`'s queued items by due time (`query` over due times and ids).
     async fn outbox_pending_page(

@@ -511,20 +511,31 @@ impl Store for RedisStore {
         queue: Queue,
         partition: Partition,
         id: &str,
+        dead: bool,
     ) -> Result<Option<OutboxItem>, StoreError> {
         let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        // Two keys of one slot, read in one round trip.
-        let (doc, due): (Option<String>, Option<f64>) = redis::pipe()
-            .cmd("HGET")
-            .arg(&q.items)
-            .arg(id)
-            .cmd("ZSCORE")
-            .arg(&q.due)
-            .arg(id)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (doc, due): (Option<String>, Option<f64>) = if dead {
+            let doc = redis::cmd("HGET")
+                .arg(&q.dead)
+                .arg(id)
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            (doc, None)
+        } else {
+            // Two keys of one slot, read in one round trip.
+            redis::pipe()
+                .cmd("HGET")
+                .arg(&q.items)
+                .arg(id)
+                .cmd("ZSCORE")
+                .arg(&q.due)
+                .arg(id)
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?
+        };
         Ok(doc.map(|doc| OutboxItem {
             queue,
             partition,
@@ -532,22 +543,6 @@ impl Store for RedisStore {
             doc,
             due_ms: due.unwrap_or_default() as i64,
         }))
-    }
-
-    async fn outbox_dead_get(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(queue, partition);
-        redis::cmd("HGET")
-            .arg(&q.dead)
-            .arg(id)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)
     }
 
     async fn outbox_pending_page(

@@ -234,6 +234,23 @@ struct Recorded {
     with_step: bool,
 }
 
+/// Declares [`Outbox`] methods that each take one [`QueueStep`] through `Outbox::settle`,
+/// answering what `$answer` makes of whether the step was taken.
+macro_rules! settle_steps {
+    ($($(#[$doc:meta])* $name:ident: $step:ident -> $out:ty = $answer:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub async fn $name<W: Queued>(
+                &self,
+                work: &W,
+                events: &[TimelineEvent],
+            ) -> Result<$out, StoreError> {
+                self.settle(work, events, QueueStep::$step).await.map($answer)
+            }
+        )*
+    };
+}
+
 impl Outbox {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Outbox {
@@ -350,41 +367,16 @@ impl Outbox {
             .await
     }
 
-    /// Removes finished work, with `events` on its payment's timeline in the same step.
-    pub async fn done<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<(), StoreError> {
-        self.settle(work, events, QueueStep::Done).await.map(drop)
-    }
-
-    /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
-    pub async fn retry<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<(), StoreError> {
-        self.settle(work, events, QueueStep::Retry).await.map(drop)
-    }
-
-    /// Moves the item to the dead letters, with `events`.
-    pub async fn dead<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<(), StoreError> {
-        self.settle(work, events, QueueStep::Dead).await.map(drop)
-    }
-
-    /// Moves a dead letter back into the queue as `work` (its new document and due time),
-    /// with `events`; false when it is no longer a dead letter.
-    pub async fn revive<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<bool, StoreError> {
-        self.settle(work, events, QueueStep::Revive).await
+    settle_steps! {
+        /// Removes finished work, with `events` on its payment's timeline in the same step.
+        done: Done -> () = drop;
+        /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
+        retry: Retry -> () = drop;
+        /// Moves the item to the dead letters, with `events`.
+        dead: Dead -> () = drop;
+        /// Moves a dead letter back into the queue as `work` (its new document and due time),
+        /// with `events`; false when it is no longer a dead letter.
+        revive: Revive -> bool = std::convert::identity;
     }
 
     /// Takes `step` on `work` with `events` on its payment's timeline (in the same step when
@@ -410,23 +402,22 @@ impl Outbox {
 
     /// The queued (not dead) item `id`, looked for in every partition.
     pub async fn find_pending<W: Queued>(&self, id: &str) -> Result<Option<W>, StoreError> {
-        for p in 0..self.partitions() {
-            let partition = Partition(p);
-            if let Some(item) = self.store.outbox_get(W::QUEUE, partition, id).await? {
-                return Ok(
-                    decode::<W>(&item.doc).map(|w| w.with_due(item.due_ms).in_partition(partition))
-                );
-            }
-        }
-        Ok(None)
+        self.find(id, false).await
     }
 
     /// The dead letter `id`, looked for in every partition.
     pub async fn find_dead<W: Queued>(&self, id: &str) -> Result<Option<W>, StoreError> {
+        self.find(id, true).await
+    }
+
+    /// The item `id`, queued or (with `dead`) a dead letter, looked for in every partition.
+    async fn find<W: Queued>(&self, id: &str, dead: bool) -> Result<Option<W>, StoreError> {
         for p in 0..self.partitions() {
             let partition = Partition(p);
-            if let Some(doc) = self.store.outbox_dead_get(W::QUEUE, partition, id).await? {
-                return Ok(decode::<W>(&doc).map(|w| w.in_partition(partition)));
+            if let Some(item) = self.store.outbox_get(W::QUEUE, partition, id, dead).await? {
+                return Ok(
+                    decode::<W>(&item.doc).map(|w| w.with_due(item.due_ms).in_partition(partition))
+                );
             }
         }
         Ok(None)
@@ -457,6 +448,47 @@ impl Outbox {
     /// Every dead letter of every partition (they are few, and kept only for their retention);
     /// one that cannot be read is left out.
     pub async fn dead_letters<W: Queued>(&self) -> Result<Vec<W>, StoreError> {
+        Ok(self
+            .all_dead(W::QUEUE)
+            .await?
+            .into_iter()
+            .filter_map(|(partition, _, doc)| decode::<W>(&doc).map(|w| w.in_partition(partition)))
+            .collect())
+    }
+
+    /// Forgets the dead notifications that died before `cutoff_ms` (those kept before their
+    /// death time was recorded count from their creation); how many. A dead letter that cannot
+    /// be read is kept: its age is unknown.
+    pub async fn forget_dead_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let dead = self.all_dead(Queue::Notifications).await?;
+        let mut forgotten = 0;
+        for p in 0..self.partitions() {
+            let partition = Partition(p);
+            let old: Vec<String> = dead
+                .iter()
+                .filter(|(at, _, doc)| {
+                    *at == partition
+                        && serde_json::from_str::<Notification>(doc).is_ok_and(|n| {
+                            let died = if n.dead_ms > 0 {
+                                n.dead_ms
+                            } else {
+                                n.created_ms
+                            };
+                            died < cutoff_ms
+                        })
+                })
+                .map(|(_, id, _)| id.clone())
+                .collect();
+            forgotten += old.len();
+            self.store
+                .outbox_dead_forget(Queue::Notifications, partition, &old)
+                .await?;
+        }
+        Ok(forgotten)
+    }
+
+    /// Every dead letter of `queue` as (partition, id, document), read page by page.
+    async fn all_dead(&self, queue: Queue) -> Result<Vec<(Partition, String, String)>, StoreError> {
         const PAGE: usize = 500;
         let mut all = Vec::new();
         for p in 0..self.partitions() {
@@ -465,13 +497,9 @@ impl Outbox {
             loop {
                 let (page, next) = self
                     .store
-                    .outbox_dead_page(W::QUEUE, partition, cursor, PAGE)
+                    .outbox_dead_page(queue, partition, cursor, PAGE)
                     .await?;
-                all.extend(
-                    page.iter()
-                        .filter_map(|(_, doc)| decode::<W>(doc))
-                        .map(|w| w.in_partition(partition)),
-                );
+                all.extend(page.into_iter().map(|(id, doc)| (partition, id, doc)));
                 if next == 0 {
                     break;
                 }
@@ -479,47 +507,6 @@ impl Outbox {
             }
         }
         Ok(all)
-    }
-
-    /// Forgets the dead notifications that died before `cutoff_ms` (those kept before their
-    /// death time was recorded count from their creation); how many. A dead letter that cannot
-    /// be read is kept: its age is unknown.
-    pub async fn forget_dead_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        const PAGE: usize = 500;
-        let mut forgotten = 0;
-        for p in 0..self.partitions() {
-            let partition = Partition(p);
-            let mut cursor = 0;
-            loop {
-                let (page, next) = self
-                    .store
-                    .outbox_dead_page(Queue::Notifications, partition, cursor, PAGE)
-                    .await?;
-                let old: Vec<String> = page
-                    .into_iter()
-                    .filter(|(_, doc)| {
-                        serde_json::from_str::<Notification>(doc).is_ok_and(|n| {
-                            let died = if n.dead_ms > 0 {
-                                n.dead_ms
-                            } else {
-                                n.created_ms
-                            };
-                            died < cutoff_ms
-                        })
-                    })
-                    .map(|(id, _)| id)
-                    .collect();
-                forgotten += old.len();
-                self.store
-                    .outbox_dead_forget(Queue::Notifications, partition, &old)
-                    .await?;
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok(forgotten)
     }
 }
 
