@@ -10,7 +10,7 @@
 //! written inside the script of the change they follow. Key names come from `records::Keys`.
 
 use async_trait::async_trait;
-use redis::{Script, ScriptInvocation};
+use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 use std::time::Duration;
 
 use super::connection::{unavailable, Conn, RedisTarget};
@@ -303,20 +303,28 @@ impl RedisStore {
         self.keys.queue(queue, partition)
     }
 
+    /// Runs a script on the shared connection; any error means the store is unreachable.
+    async fn invoke<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> Result<T, StoreError> {
+        inv.invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Sends one command on the shared connection; any error means the store is unreachable.
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        cmd.query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
     async fn partition_stats(
         &self,
         queue: Queue,
         partition: Partition,
     ) -> Result<OutboxStats, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let (pending, oldest, dead): (u64, String, u64) = self
-            .stats
-            .key(&q.due)
-            .key(&q.dead)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (pending, oldest, dead): (u64, String, u64) =
+            self.invoke(self.stats.key(&q.due).key(&q.dead)).await?;
         Ok(OutboxStats {
             pending,
             oldest_due_ms: oldest.parse().ok(),
@@ -325,17 +333,30 @@ impl RedisStore {
     }
 }
 
+/// Queued items read back as [id, doc, due, ...]; a due time that does not parse reads as
+/// `unparsed_due`.
+fn items(
+    (queue, partition): (Queue, Partition),
+    flat: &[String],
+    unparsed_due: i64,
+) -> Vec<OutboxItem> {
+    flat.chunks_exact(3)
+        .map(|t| OutboxItem {
+            queue,
+            partition,
+            id: t[0].clone(),
+            doc: t[1].clone(),
+            due_ms: t[2].parse().unwrap_or(unparsed_due),
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Store for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let mut c = self.conn.clone();
-        let (v, d): (Option<u64>, Option<String>) = redis::cmd("HMGET")
-            .arg(key)
-            .arg("v")
-            .arg("d")
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (v, d): (Option<u64>, Option<String>) = self
+            .query(redis::cmd("HMGET").arg(key).arg("v").arg("d"))
+            .await?;
         Ok(match (v, d) {
             (Some(version), Some(doc)) => Some(Versioned { version, doc }),
             _ => None,
@@ -350,7 +371,6 @@ impl Store for RedisStore {
         ttl: Option<Duration>,
         beside: Option<&Beside<'_>>,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
         let beside = beside.copied().unwrap_or_default();
         let outbox = beside.outbox;
         let (id, odoc, due) =
@@ -388,19 +408,12 @@ impl Store for RedisStore {
         for event in beside.timeline.map_or(&[][..], |t| t.events) {
             inv.arg(event);
         }
-        let ok: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let ok: i64 = self.invoke(&inv).await?;
         Ok(ok == 1)
     }
 
     async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let ok: i64 = self
-            .delete_if
-            .key(key)
-            .arg(expected)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let ok: i64 = self.invoke(self.delete_if.key(key).arg(expected)).await?;
         Ok(ok == 1)
     }
 
@@ -419,7 +432,6 @@ impl Store for RedisStore {
             QueueStep::Dead => (&self.dead, true, 2),
             QueueStep::Revive => (&self.revive, true, 3),
         };
-        let mut c = self.conn.clone();
         let q = self.queue(item.queue, item.partition);
         let mut inv = script.key(&q.items);
         inv.key(&q.due);
@@ -436,7 +448,7 @@ impl Store for RedisStore {
             inv.arg(item.due_ms);
         }
         timeline_args(&mut inv, timeline);
-        let done: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let done: i64 = self.invoke(&inv).await?;
         Ok(done == 1 || step != QueueStep::Revive)
     }
 
@@ -448,18 +460,14 @@ impl Store for RedisStore {
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Claimed, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let flat: Vec<String> = self
-            .claim
-            .key(&q.due)
+        let mut claim = self.claim.key(&q.due);
+        claim
             .key(&q.items)
             .arg(now_ms)
             .arg(lease_until_ms)
-            .arg(limit)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+            .arg(limit);
+        let flat: Vec<String> = self.invoke(&claim).await?;
         if flat.len() == 1 {
             return Ok(Claimed {
                 items: Vec::new(),
@@ -467,16 +475,7 @@ impl Store for RedisStore {
             });
         }
         Ok(Claimed {
-            items: flat
-                .chunks_exact(3)
-                .map(|t| OutboxItem {
-                    queue,
-                    partition,
-                    id: t[0].clone(),
-                    doc: t[1].clone(),
-                    due_ms: t[2].parse().unwrap_or(now_ms),
-                })
-                .collect(),
+            items: items((queue, partition), &flat, now_ms),
             next_due_ms: None,
         })
     }
@@ -492,17 +491,10 @@ impl Store for RedisStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let _: i64 = self
-            .extend
-            .key(&q.due)
-            .arg(from_ms)
-            .arg(to_ms)
-            .arg(ids)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let mut extend = self.extend.key(&q.due);
+        extend.arg(from_ms).arg(to_ms).arg(ids);
+        let _: i64 = self.invoke(&extend).await?;
         Ok(())
     }
 
@@ -513,16 +505,12 @@ impl Store for RedisStore {
         id: &str,
         dead: bool,
     ) -> Result<Option<OutboxItem>, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
         let (doc, due): (Option<String>, Option<f64>) = if dead {
-            let doc = redis::cmd("HGET")
-                .arg(&q.dead)
-                .arg(id)
-                .query_async(&mut c)
-                .await
-                .map_err(unavailable)?;
-            (doc, None)
+            (
+                self.query(redis::cmd("HGET").arg(&q.dead).arg(id)).await?,
+                None,
+            )
         } else {
             // Two keys of one slot, read in one round trip.
             redis::pipe()
@@ -532,7 +520,7 @@ impl Store for RedisStore {
                 .cmd("ZSCORE")
                 .arg(&q.due)
                 .arg(id)
-                .query_async(&mut c)
+                .query_async(&mut self.conn.clone())
                 .await
                 .map_err(unavailable)?
         };
@@ -551,41 +539,24 @@ impl Store for RedisStore {
         partition: Partition,
         query: &PageQuery,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
         let mut inv = self.pending_page.key(&q.due);
         inv.key(&q.items);
         page_args(&mut inv, query);
-        let flat: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
-        Ok(flat
-            .chunks_exact(3)
-            .map(|t| OutboxItem {
-                queue,
-                partition,
-                id: t[0].clone(),
-                doc: t[1].clone(),
-                due_ms: t[2].parse().unwrap_or_default(),
-            })
-            .collect())
+        let flat: Vec<String> = self.invoke(&inv).await?;
+        Ok(items((queue, partition), &flat, 0))
     }
 
     async fn timeline_append(&self, append: &Append<'_>) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
         let mut inv = self.append.key(append.key);
         timeline_args(&mut inv, Some(append));
-        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let _: i64 = self.invoke(&inv).await?;
         Ok(())
     }
 
     async fn timeline(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        let mut c = self.conn.clone();
-        redis::cmd("LRANGE")
-            .arg(key)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut c)
+        self.query(redis::cmd("LRANGE").arg(key).arg(0).arg(-1))
             .await
-            .map_err(unavailable)
     }
 
     async fn index_page(
@@ -593,10 +564,9 @@ impl Store for RedisStore {
         key: &str,
         query: &PageQuery,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut c = self.conn.clone();
         let mut inv = self.index_page.key(key);
         page_args(&mut inv, query);
-        let flat: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let flat: Vec<String> = self.invoke(&inv).await?;
         Ok(flat
             .chunks_exact(2)
             .map(|t| (t[1].parse().unwrap_or_default(), t[0].clone()))
@@ -610,16 +580,10 @@ impl Store for RedisStore {
         cursor: u64,
         count: usize,
     ) -> Result<(Vec<(String, String)>, u64), StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
-            .arg(&q.dead)
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let mut scan = redis::cmd("HSCAN");
+        scan.arg(&q.dead).arg(cursor).arg("COUNT").arg(count);
+        let (next, flat): (u64, Vec<String>) = self.query(&scan).await?;
         let mut pairs = Vec::with_capacity(flat.len() / 2);
         let mut flat = flat.into_iter();
         while let (Some(id), Some(doc)) = (flat.next(), flat.next()) {
@@ -637,14 +601,8 @@ impl Store for RedisStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let _: i64 = redis::cmd("HDEL")
-            .arg(&q.dead)
-            .arg(ids)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.query(redis::cmd("HDEL").arg(&q.dead).arg(ids)).await?;
         Ok(())
     }
 
@@ -674,10 +632,8 @@ impl Store for RedisStore {
         }
         // On a cluster, each partition is asked on its own slot's primary.
         let asked = futures::future::join_all(self.keys.all_partitions().map(|p| async move {
-            let mut c = self.conn.clone();
             let q = self.queue(Queue::Notifications, p);
-            let answered: Result<i64, _> =
-                redis::cmd("EXISTS").arg(&q.due).query_async(&mut c).await;
+            let answered: Result<i64, _> = self.query(redis::cmd("EXISTS").arg(&q.due)).await;
             (p, answered.is_ok())
         }))
         .await;
@@ -703,11 +659,7 @@ impl Store for RedisStore {
 
     /// Redis `TIME`: seconds and microseconds.
     async fn now_ms(&self) -> Result<i64, StoreError> {
-        let mut c = self.conn.clone();
-        let (secs, micros): (i64, i64) = redis::cmd("TIME")
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (secs, micros): (i64, i64) = self.query(&redis::cmd("TIME")).await?;
         Ok(secs * 1000 + micros / 1000)
     }
 }
