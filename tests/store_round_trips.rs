@@ -51,18 +51,22 @@ macro_rules! counted {
 
 counted! {
     get(key: &str) -> Option<Versioned>;
-    put_if(key: &str, expected: u64, doc: &str, ttl: Option<Duration>, beside: Option<&Beside<'_>>) -> bool;
+    put_if(key: &str, expected: u64, doc: &str, ttl: Option<Duration>,
+        beside: Option<&Beside<'_>>) -> bool;
     delete_if(key: &str, expected: u64) -> bool;
     outbox_step(step: QueueStep, item: &OutboxItem, timeline: Option<&Append<'_>>) -> bool;
-    outbox_claim(queue: Queue, partition: Partition, now_ms: i64, lease_until_ms: i64, limit: usize) -> Claimed;
-    outbox_extend(queue: Queue, partition: Partition, ids: &[String], from_ms: i64, to_ms: i64) -> ();
+    outbox_claim(queue: Queue, partition: Partition, now_ms: i64, lease_until_ms: i64,
+        limit: usize) -> Claimed;
+    outbox_extend(queue: Queue, partition: Partition, ids: &[String], from_ms: i64,
+        to_ms: i64) -> ();
     outbox_get(queue: Queue, partition: Partition, id: &str, dead: bool) -> Option<OutboxItem>;
     outbox_pending_page(queue: Queue, partition: Partition, query: &PageQuery) -> Vec<OutboxItem>;
     timeline_append(append: &Append<'_>) -> ();
     timeline(key: &str) -> Vec<String>;
     index_page(key: &str, query: &PageQuery) -> Vec<(i64, String)>;
     outbox_stats(queue: Queue) -> OutboxStats;
-    outbox_dead_page(queue: Queue, partition: Partition, cursor: u64, count: usize) -> (Vec<(String, String)>, u64);
+    outbox_dead_page(queue: Queue, partition: Partition, cursor: u64, count: usize)
+        -> (Vec<(String, String)>, u64);
     outbox_dead_forget(queue: Queue, partition: Partition, ids: &[String]) -> ();
     ping() -> ();
     now_ms() -> i64;
