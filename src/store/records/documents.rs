@@ -317,4 +317,24 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn documents_written_before_their_optional_fields_read_with_none() {
+        let payment = r#"{"provider":"fena","paymentId":"64b48c5b6ba2cd6a040b20a9","shopTransactionId":"old-1","amount":1299,"currency":"GBP","state":{"providerStatus":"paid","status":"ACCEPTED","action":"PAYMENT","final":true},"createdMs":1,"updatedMs":2}"#;
+        let payment = PaymentRecord::decode(payment).unwrap();
+        assert_eq!(
+            (
+                payment.reference,
+                payment.post_redirect,
+                payment.subscription_token
+            ),
+            (None, None, None)
+        );
+        let subscription = r#"{"provider":"fena","token":"sub_1","kind":"manual","shopTransactionId":"m-2","amount":500,"currency":"GBP","status":"PENDING","providerStatus":"","updatedMs":3}"#;
+        let subscription = SubscriptionRecord::decode(subscription).unwrap();
+        assert_eq!(
+            (subscription.reference, subscription.expires_after),
+            (None, None)
+        );
+    }
 }
