@@ -13,7 +13,7 @@ use payrouter::notify::NotifyHandle;
 use payrouter::store::records::{Keys, Records};
 use payrouter::store::{
     Append, Beside, Claimed, MemoryStore, OutboxItem, OutboxStats, PageQuery, Partition, Queue,
-    Store, StoreError, Versioned,
+    QueueStep, Store, StoreError, Versioned,
 };
 use payrouter_provider::{Currency, Money, PayOrder};
 use serde_json::Map;
@@ -33,193 +33,43 @@ impl Counting {
     }
 }
 
-#[async_trait]
-impl Store for Counting {
-    async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        self.count();
-        self.inner.get(key).await
-    }
+/// Implements [`Store`] for `Counting`: each method counts the call, then hands it to the
+/// inner store as it is.
+macro_rules! counted {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        #[async_trait]
+        impl Store for Counting {
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> Result<$out, StoreError> {
+                    self.count();
+                    self.inner.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
 
-    async fn put_if(
-        &self,
-        key: &str,
-        expected: u64,
-        doc: &str,
-        ttl: Option<Duration>,
-        beside: Option<&Beside<'_>>,
-    ) -> Result<bool, StoreError> {
-        self.count();
-        self.inner.put_if(key, expected, doc, ttl, beside).await
-    }
-
-    async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError> {
-        self.count();
-        self.inner.delete_if(key, expected).await
-    }
-
-    async fn outbox_push(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner.outbox_push(item, timeline).await
-    }
-
-    async fn outbox_claim(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        now_ms: i64,
-        lease_until_ms: i64,
-        limit: usize,
-    ) -> Result<Claimed, StoreError> {
-        self.count();
-        self.inner
-            .outbox_claim(queue, partition, now_ms, lease_until_ms, limit)
-            .await
-    }
-
-    async fn outbox_extend(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        ids: &[String],
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner
-            .outbox_extend(queue, partition, ids, from_ms, to_ms)
-            .await
-    }
-
-    async fn outbox_done(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner.outbox_done(queue, partition, id, timeline).await
-    }
-
-    async fn outbox_retry(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner.outbox_retry(item, timeline).await
-    }
-
-    async fn outbox_dead(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner.outbox_dead(item, timeline).await
-    }
-
-    async fn outbox_revive(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<bool, StoreError> {
-        self.count();
-        self.inner.outbox_revive(item, timeline).await
-    }
-
-    async fn outbox_get(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-    ) -> Result<Option<OutboxItem>, StoreError> {
-        self.count();
-        self.inner.outbox_get(queue, partition, id).await
-    }
-
-    async fn outbox_dead_get(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.count();
-        self.inner.outbox_dead_get(queue, partition, id).await
-    }
-
-    async fn outbox_pending_page(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        query: &PageQuery,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.count();
-        self.inner
-            .outbox_pending_page(queue, partition, query)
-            .await
-    }
-
-    async fn timeline_append(&self, append: &Append<'_>) -> Result<(), StoreError> {
-        self.count();
-        self.inner.timeline_append(append).await
-    }
-
-    async fn timeline(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        self.count();
-        self.inner.timeline(key).await
-    }
-
-    async fn index_page(
-        &self,
-        key: &str,
-        query: &PageQuery,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        self.count();
-        self.inner.index_page(key, query).await
-    }
-
-    async fn outbox_stats(&self, queue: Queue) -> Result<OutboxStats, StoreError> {
-        self.count();
-        self.inner.outbox_stats(queue).await
-    }
-
-    async fn outbox_dead_page(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        cursor: u64,
-        count: usize,
-    ) -> Result<(Vec<(String, String)>, u64), StoreError> {
-        self.count();
-        self.inner
-            .outbox_dead_page(queue, partition, cursor, count)
-            .await
-    }
-
-    async fn outbox_dead_forget(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        ids: &[String],
-    ) -> Result<(), StoreError> {
-        self.count();
-        self.inner.outbox_dead_forget(queue, partition, ids).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.count();
-        self.inner.ping().await
-    }
-
-    async fn now_ms(&self) -> Result<i64, StoreError> {
-        self.count();
-        self.inner.now_ms().await
-    }
+counted! {
+    get(key: &str) -> Option<Versioned>;
+    put_if(key: &str, expected: u64, doc: &str, ttl: Option<Duration>,
+        beside: Option<&Beside<'_>>) -> bool;
+    delete_if(key: &str, expected: u64) -> bool;
+    outbox_step(step: QueueStep, item: &OutboxItem, timeline: Option<&Append<'_>>) -> bool;
+    outbox_claim(queue: Queue, partition: Partition, now_ms: i64, lease_until_ms: i64,
+        limit: usize) -> Claimed;
+    outbox_extend(queue: Queue, partition: Partition, ids: &[String], from_ms: i64,
+        to_ms: i64) -> ();
+    outbox_get(queue: Queue, partition: Partition, id: &str, dead: bool) -> Option<OutboxItem>;
+    outbox_pending_page(queue: Queue, partition: Partition, query: &PageQuery) -> Vec<OutboxItem>;
+    timeline_append(append: &Append<'_>) -> ();
+    timeline(key: &str) -> Vec<String>;
+    index_page(key: &str, query: &PageQuery) -> Vec<(i64, String)>;
+    outbox_stats(queue: Queue) -> OutboxStats;
+    outbox_dead_page(queue: Queue, partition: Partition, cursor: u64, count: usize)
+        -> (Vec<(String, String)>, u64);
+    outbox_dead_forget(queue: Queue, partition: Partition, ids: &[String]) -> ();
+    ping() -> ();
+    now_ms() -> i64;
 }
 
 #[tokio::test]

@@ -84,13 +84,7 @@ pub(crate) async fn flat_to_partitioned(
                 let Some(new) = keys.relocate(&old) else {
                     continue;
                 };
-                let moved: i64 = Script::new(MOVE_DOC)
-                    .key(&old)
-                    .key(&new)
-                    .invoke_async(&mut c)
-                    .await
-                    .map_err(unavailable)?;
-                docs += moved as u64;
+                docs += run_move(&mut c, MOVE_DOC, &[&old, &new], None).await?;
             }
             if next == 0 {
                 break;
@@ -101,43 +95,44 @@ pub(crate) async fn flat_to_partitioned(
     let mut items = 0u64;
     for queue in [Queue::Notifications, Queue::Refreshes] {
         let old = flat.queue(queue, Default::default());
-        let waiting: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(&old.items)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
-        for (id, doc) in waiting {
-            let partition = partition_of_item(keys, &doc);
-            let new = keys.queue(queue, partition);
-            let moved: i64 = Script::new(MOVE_ITEM)
-                .key(&old.items)
-                .key(&old.due)
-                .key(&new.items)
-                .key(&new.due)
-                .arg(&id)
-                .invoke_async(&mut c)
+        // The queued items first, then the dead letters, each to its payment's partition.
+        for dead in [false, true] {
+            let held: Vec<(String, String)> = redis::cmd("HGETALL")
+                .arg(if dead { &old.dead } else { &old.items })
+                .query_async(&mut c)
                 .await
                 .map_err(unavailable)?;
-            items += moved as u64;
-        }
-        let dead: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(&old.dead)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
-        for (id, doc) in dead {
-            let new = keys.queue(queue, partition_of_item(keys, &doc));
-            let moved: i64 = Script::new(MOVE_DEAD)
-                .key(&old.dead)
-                .key(&new.dead)
-                .arg(&id)
-                .invoke_async(&mut c)
-                .await
-                .map_err(unavailable)?;
-            items += moved as u64;
+            for (id, doc) in held {
+                let new = keys.queue(queue, partition_of_item(keys, &doc));
+                let (script, moves) = if dead {
+                    (MOVE_DEAD, vec![&old.dead, &new.dead])
+                } else {
+                    (MOVE_ITEM, vec![&old.items, &old.due, &new.items, &new.due])
+                };
+                items += run_move(&mut c, script, &moves, Some(&id)).await?;
+            }
         }
     }
     Ok((docs, items))
+}
+
+/// Runs one of the move scripts on `keys` (and the item `id`); 1 when something moved.
+async fn run_move(
+    c: &mut Conn,
+    script: &str,
+    keys: &[&String],
+    id: Option<&str>,
+) -> Result<u64, StoreError> {
+    let script = Script::new(script);
+    let mut inv = script.prepare_invoke();
+    for key in keys {
+        inv.key(*key);
+    }
+    if let Some(id) = id {
+        inv.arg(id);
+    }
+    let moved: i64 = inv.invoke_async(c).await.map_err(unavailable)?;
+    Ok(moved as u64)
 }
 
 /// The partition of the payment an item is about; an unreadable item goes to partition 0,

@@ -140,6 +140,23 @@ pub struct PageQuery {
     pub count: usize,
 }
 
+/// What [`Store::outbox_step`] does with one queued item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStep {
+    /// Enqueues the item (replacing one of the same id).
+    Push,
+    /// Removes the item from the queue (only its id counts).
+    Done,
+    /// Stores the item's new document and due time (after a failed attempt); an item no
+    /// longer queued is left alone, and the timeline is not written.
+    Retry,
+    /// Moves the item out of the queue into the dead letters.
+    Dead,
+    /// Moves the dead letter `item.id` back into the queue as `item` (a fresh document and due
+    /// time); nothing, and false, when no such dead letter is kept.
+    Revive,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutboxStats {
     pub pending: u64,
@@ -167,12 +184,25 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes `key` if it is still at version `expected`.
     async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError>;
 
+    /// Takes `step` on `item` (in its partition's queue), with `timeline` in the same atomic
+    /// step. True, except for a revive that found no such dead letter.
+    async fn outbox_step(
+        &self,
+        step: QueueStep,
+        item: &OutboxItem,
+        timeline: Option<&Append<'_>>,
+    ) -> Result<bool, StoreError>;
+
     /// Enqueues `item` (replacing one of the same id), with `timeline` in the same step.
     async fn outbox_push(
         &self,
         item: &OutboxItem,
         timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.outbox_step(QueueStep::Push, item, timeline)
+            .await
+            .map(drop)
+    }
 
     /// Takes up to `limit` due items of `partition`'s `queue` and hides them until
     /// `lease_until_ms`, so that a worker that dies mid-task leaves them to be taken again.
@@ -197,53 +227,15 @@ pub trait Store: Send + Sync + 'static {
         to_ms: i64,
     ) -> Result<(), StoreError>;
 
-    /// Removes the item from the queue, with `timeline` in the same step.
-    async fn outbox_done(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError>;
-
-    /// Stores the item's new document and due time (after a failed attempt), with `timeline` in
-    /// the same step; an item no longer queued is left alone (and `timeline` is not written).
-    async fn outbox_retry(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError>;
-
-    /// Moves the item out of the queue into the dead letters, with `timeline` in the same step.
-    async fn outbox_dead(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError>;
-
-    /// Moves the dead letter `item.id` back into the queue as `item` (a fresh document and due
-    /// time), with `timeline` in the same step; false when no such dead letter is kept.
-    async fn outbox_revive(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<bool, StoreError>;
-
-    /// The queued (not dead) item `id` of `partition`'s queue, with its due time.
+    /// The item `id` of `partition`'s queue: the queued one, with its due time, or with `dead`
+    /// the dead letter (due time 0).
     async fn outbox_get(
         &self,
         queue: Queue,
         partition: Partition,
         id: &str,
+        dead: bool,
     ) -> Result<Option<OutboxItem>, StoreError>;
-
-    /// The dead letter `id` of `partition`'s queue.
-    async fn outbox_dead_get(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-    ) -> Result<Option<String>, StoreError>;
 
     /// A page of `partition`'s queued items by due time (`query` over due times and ids).
     async fn outbox_pending_page(

@@ -10,14 +10,14 @@
 //! written inside the script of the change they follow. Key names come from `records::Keys`.
 
 use async_trait::async_trait;
-use redis::{Script, ScriptInvocation};
+use redis::{Cmd, FromRedisValue, Script, ScriptInvocation};
 use std::time::Duration;
 
 use super::connection::{unavailable, Conn, RedisTarget};
 use super::records::{Keys, QueueKeys};
 use super::{
-    Append, Beside, Claimed, OutboxItem, OutboxStats, PageQuery, Partition, Queue, Store,
-    StoreError, Versioned,
+    Append, Beside, Claimed, OutboxItem, OutboxStats, PageQuery, Partition, Queue, QueueStep,
+    Store, StoreError, Versioned,
 };
 
 /// Appends ARGV[first..] to the list `key`, keeps its newest `keep` entries and sets its
@@ -30,6 +30,19 @@ local function append(key, keep, ttl, first)
   redis.call('RPUSH', key, unpack(ARGV, first))
   redis.call('LTRIM', key, -keep, -1)
   redis.call('PEXPIRE', key, ttl)
+end
+"#;
+
+/// Puts `id` with `doc`, due at `at`, in a queue's items hash and due set, or takes it out of
+/// both. Prepended to the scripts that move queued items.
+const QUEUE_FN: &str = r#"
+local function enqueue(items, due, id, doc, at)
+  redis.call('HSET', items, id, doc)
+  redis.call('ZADD', due, at, id)
+end
+local function dequeue(items, due, id)
+  redis.call('HDEL', items, id)
+  redis.call('ZREM', due, id)
 end
 "#;
 
@@ -78,10 +91,7 @@ local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) else redis.call('PERSIST', KEYS[1]) end
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
-end
+if ARGV[4] ~= '' then enqueue(KEYS[2], KEYS[3], ARGV[4], ARGV[5], ARGV[6]) end
 if ARGV[9] ~= '' then
   redis.call('ZADD', KEYS[5], ARGV[10], ARGV[9])
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[11])
@@ -125,8 +135,7 @@ return out
 /// events... Only reschedules a live item.
 const RETRY: &str = r#"
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+enqueue(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 append(KEYS[3], ARGV[4], ARGV[5], 6)
 return 1
 "#;
@@ -142,16 +151,14 @@ return 1
 
 /// KEYS: outbox items, outbox due, timeline. ARGV: id, doc, due, timeline keep, ttl, events...
 const PUSH: &str = r#"
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+enqueue(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 append(KEYS[3], ARGV[4], ARGV[5], 6)
 return 1
 "#;
 
 /// KEYS: outbox items, outbox due, timeline. ARGV: id, timeline keep, ttl, events...
 const DONE: &str = r#"
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+dequeue(KEYS[1], KEYS[2], ARGV[1])
 append(KEYS[3], ARGV[2], ARGV[3], 4)
 return 1
 "#;
@@ -164,8 +171,7 @@ return {redis.call('ZCARD', KEYS[1]), first[2] or '', redis.call('HLEN', KEYS[2]
 
 /// KEYS: outbox items, outbox due, dead, timeline. ARGV: id, doc, timeline keep, ttl, events...
 const DEAD: &str = r#"
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+dequeue(KEYS[1], KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 append(KEYS[4], ARGV[3], ARGV[4], 5)
 return 1
@@ -176,8 +182,7 @@ return 1
 const REVIVE: &str = r#"
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 0 end
 redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+enqueue(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 append(KEYS[4], ARGV[4], ARGV[5], 6)
 return 1
 "#;
@@ -206,9 +211,9 @@ end
 return out
 "#;
 
-/// A script that may call `append` and `page`.
+/// A script that may call `append`, `enqueue`, `dequeue` and `page`.
 fn script(body: &str) -> Script {
-    Script::new(&format!("{APPEND_FN}{PAGE_FN}{body}"))
+    Script::new(&format!("{APPEND_FN}{QUEUE_FN}{PAGE_FN}{body}"))
 }
 
 /// Adds a timeline's keep, ttl and events to a script's arguments (keep 0: no timeline).
@@ -294,56 +299,22 @@ impl RedisStore {
         })
     }
 
-    /// Runs `script` (push, retry or revive) on `item` in its partition's queue: KEYS items,
-    /// due, [dead,] timeline; ARGV id, doc, due time, timeline.
-    /// Runs one of the queue scripts on `queue` of `partition`: keys items, due, dead (when
-    /// `with_dead`) and the timeline's; `args` adds the script's own arguments, then come the
-    /// timeline's. True when the script reports it did its step.
-    async fn queue_script(
-        &self,
-        script: &Script,
-        (queue, partition): (Queue, Partition),
-        with_dead: bool,
-        timeline: Option<&Append<'_>>,
-        args: impl FnOnce(&mut ScriptInvocation<'_>),
-    ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(queue, partition);
-        let mut inv = script.key(&q.items);
-        inv.key(&q.due);
-        if with_dead {
-            inv.key(&q.dead);
-        }
-        // Without a timeline its key is not touched; the items key stands in (same slot).
-        inv.key(timeline.map_or(q.items.as_str(), |t| t.key));
-        args(&mut inv);
-        timeline_args(&mut inv, timeline);
-        let done: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
-        Ok(done == 1)
-    }
-
-    /// Runs a queue script that writes `item` (id, document, due time).
-    async fn write_item(
-        &self,
-        script: &Script,
-        item: &OutboxItem,
-        with_dead: bool,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<bool, StoreError> {
-        self.queue_script(
-            script,
-            (item.queue, item.partition),
-            with_dead,
-            timeline,
-            |inv| {
-                inv.arg(&item.id).arg(&item.doc).arg(item.due_ms);
-            },
-        )
-        .await
-    }
-
     fn queue(&self, queue: Queue, partition: Partition) -> QueueKeys {
         self.keys.queue(queue, partition)
+    }
+
+    /// Runs a script on the shared connection; any error means the store is unreachable.
+    async fn invoke<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> Result<T, StoreError> {
+        inv.invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Sends one command on the shared connection; any error means the store is unreachable.
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        cmd.query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
     }
 
     async fn partition_stats(
@@ -351,15 +322,9 @@ impl RedisStore {
         queue: Queue,
         partition: Partition,
     ) -> Result<OutboxStats, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let (pending, oldest, dead): (u64, String, u64) = self
-            .stats
-            .key(&q.due)
-            .key(&q.dead)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (pending, oldest, dead): (u64, String, u64) =
+            self.invoke(self.stats.key(&q.due).key(&q.dead)).await?;
         Ok(OutboxStats {
             pending,
             oldest_due_ms: oldest.parse().ok(),
@@ -368,17 +333,30 @@ impl RedisStore {
     }
 }
 
+/// Queued items read back as [id, doc, due, ...]; a due time that does not parse reads as
+/// `unparsed_due`.
+fn items(
+    (queue, partition): (Queue, Partition),
+    flat: &[String],
+    unparsed_due: i64,
+) -> Vec<OutboxItem> {
+    flat.chunks_exact(3)
+        .map(|t| OutboxItem {
+            queue,
+            partition,
+            id: t[0].clone(),
+            doc: t[1].clone(),
+            due_ms: t[2].parse().unwrap_or(unparsed_due),
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Store for RedisStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let mut c = self.conn.clone();
-        let (v, d): (Option<u64>, Option<String>) = redis::cmd("HMGET")
-            .arg(key)
-            .arg("v")
-            .arg("d")
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (v, d): (Option<u64>, Option<String>) = self
+            .query(redis::cmd("HMGET").arg(key).arg("v").arg("d"))
+            .await?;
         Ok(match (v, d) {
             (Some(version), Some(doc)) => Some(Versioned { version, doc }),
             _ => None,
@@ -393,7 +371,6 @@ impl Store for RedisStore {
         ttl: Option<Duration>,
         beside: Option<&Beside<'_>>,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
         let beside = beside.copied().unwrap_or_default();
         let outbox = beside.outbox;
         let (id, odoc, due) =
@@ -431,29 +408,48 @@ impl Store for RedisStore {
         for event in beside.timeline.map_or(&[][..], |t| t.events) {
             inv.arg(event);
         }
-        let ok: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let ok: i64 = self.invoke(&inv).await?;
         Ok(ok == 1)
     }
 
     async fn delete_if(&self, key: &str, expected: u64) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let ok: i64 = self
-            .delete_if
-            .key(key)
-            .arg(expected)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let ok: i64 = self.invoke(self.delete_if.key(key).arg(expected)).await?;
         Ok(ok == 1)
     }
 
-    async fn outbox_push(
+    async fn outbox_step(
         &self,
+        step: QueueStep,
         item: &OutboxItem,
         timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.write_item(&self.push, item, false, timeline).await?;
-        Ok(())
+    ) -> Result<bool, StoreError> {
+        // Every queue script's KEYS: items, due, dead (when it moves dead letters), timeline;
+        // ARGV: the first `fields` of the item's id, document and due time, then the timeline's.
+        let (script, with_dead, fields) = match step {
+            QueueStep::Push => (&self.push, false, 3),
+            QueueStep::Done => (&self.done, false, 1),
+            QueueStep::Retry => (&self.retry, false, 3),
+            QueueStep::Dead => (&self.dead, true, 2),
+            QueueStep::Revive => (&self.revive, true, 3),
+        };
+        let q = self.queue(item.queue, item.partition);
+        let mut inv = script.key(&q.items);
+        inv.key(&q.due);
+        if with_dead {
+            inv.key(&q.dead);
+        }
+        // Without a timeline its key is not touched; the items key stands in (same slot).
+        inv.key(timeline.map_or(q.items.as_str(), |t| t.key));
+        inv.arg(&item.id);
+        if fields > 1 {
+            inv.arg(&item.doc);
+        }
+        if fields > 2 {
+            inv.arg(item.due_ms);
+        }
+        timeline_args(&mut inv, timeline);
+        let done: i64 = self.invoke(&inv).await?;
+        Ok(done == 1 || step != QueueStep::Revive)
     }
 
     async fn outbox_claim(
@@ -464,18 +460,14 @@ impl Store for RedisStore {
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Claimed, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let flat: Vec<String> = self
-            .claim
-            .key(&q.due)
+        let mut claim = self.claim.key(&q.due);
+        claim
             .key(&q.items)
             .arg(now_ms)
             .arg(lease_until_ms)
-            .arg(limit)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+            .arg(limit);
+        let flat: Vec<String> = self.invoke(&claim).await?;
         if flat.len() == 1 {
             return Ok(Claimed {
                 items: Vec::new(),
@@ -483,16 +475,7 @@ impl Store for RedisStore {
             });
         }
         Ok(Claimed {
-            items: flat
-                .chunks_exact(3)
-                .map(|t| OutboxItem {
-                    queue,
-                    partition,
-                    id: t[0].clone(),
-                    doc: t[1].clone(),
-                    due_ms: t[2].parse().unwrap_or(now_ms),
-                })
-                .collect(),
+            items: items((queue, partition), &flat, now_ms),
             next_due_ms: None,
         })
     }
@@ -508,67 +491,11 @@ impl Store for RedisStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let _: i64 = self
-            .extend
-            .key(&q.due)
-            .arg(from_ms)
-            .arg(to_ms)
-            .arg(ids)
-            .invoke_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let mut extend = self.extend.key(&q.due);
+        extend.arg(from_ms).arg(to_ms).arg(ids);
+        let _: i64 = self.invoke(&extend).await?;
         Ok(())
-    }
-
-    async fn outbox_done(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.queue_script(&self.done, (queue, partition), false, timeline, |inv| {
-            inv.arg(id);
-        })
-        .await?;
-        Ok(())
-    }
-
-    async fn outbox_retry(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.write_item(&self.retry, item, false, timeline).await?;
-        Ok(())
-    }
-
-    async fn outbox_dead(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<(), StoreError> {
-        self.queue_script(
-            &self.dead,
-            (item.queue, item.partition),
-            true,
-            timeline,
-            |inv| {
-                inv.arg(&item.id).arg(&item.doc);
-            },
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn outbox_revive(
-        &self,
-        item: &OutboxItem,
-        timeline: Option<&Append<'_>>,
-    ) -> Result<bool, StoreError> {
-        self.write_item(&self.revive, item, true, timeline).await
     }
 
     async fn outbox_get(
@@ -576,20 +503,27 @@ impl Store for RedisStore {
         queue: Queue,
         partition: Partition,
         id: &str,
+        dead: bool,
     ) -> Result<Option<OutboxItem>, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        // Two keys of one slot, read in one round trip.
-        let (doc, due): (Option<String>, Option<f64>) = redis::pipe()
-            .cmd("HGET")
-            .arg(&q.items)
-            .arg(id)
-            .cmd("ZSCORE")
-            .arg(&q.due)
-            .arg(id)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (doc, due): (Option<String>, Option<f64>) = if dead {
+            (
+                self.query(redis::cmd("HGET").arg(&q.dead).arg(id)).await?,
+                None,
+            )
+        } else {
+            // Two keys of one slot, read in one round trip.
+            redis::pipe()
+                .cmd("HGET")
+                .arg(&q.items)
+                .arg(id)
+                .cmd("ZSCORE")
+                .arg(&q.due)
+                .arg(id)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?
+        };
         Ok(doc.map(|doc| OutboxItem {
             queue,
             partition,
@@ -599,63 +533,30 @@ impl Store for RedisStore {
         }))
     }
 
-    async fn outbox_dead_get(
-        &self,
-        queue: Queue,
-        partition: Partition,
-        id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let mut c = self.conn.clone();
-        let q = self.queue(queue, partition);
-        redis::cmd("HGET")
-            .arg(&q.dead)
-            .arg(id)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)
-    }
-
     async fn outbox_pending_page(
         &self,
         queue: Queue,
         partition: Partition,
         query: &PageQuery,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
         let mut inv = self.pending_page.key(&q.due);
         inv.key(&q.items);
         page_args(&mut inv, query);
-        let flat: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
-        Ok(flat
-            .chunks_exact(3)
-            .map(|t| OutboxItem {
-                queue,
-                partition,
-                id: t[0].clone(),
-                doc: t[1].clone(),
-                due_ms: t[2].parse().unwrap_or_default(),
-            })
-            .collect())
+        let flat: Vec<String> = self.invoke(&inv).await?;
+        Ok(items((queue, partition), &flat, 0))
     }
 
     async fn timeline_append(&self, append: &Append<'_>) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
         let mut inv = self.append.key(append.key);
         timeline_args(&mut inv, Some(append));
-        let _: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let _: i64 = self.invoke(&inv).await?;
         Ok(())
     }
 
     async fn timeline(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        let mut c = self.conn.clone();
-        redis::cmd("LRANGE")
-            .arg(key)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut c)
+        self.query(redis::cmd("LRANGE").arg(key).arg(0).arg(-1))
             .await
-            .map_err(unavailable)
     }
 
     async fn index_page(
@@ -663,10 +564,9 @@ impl Store for RedisStore {
         key: &str,
         query: &PageQuery,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut c = self.conn.clone();
         let mut inv = self.index_page.key(key);
         page_args(&mut inv, query);
-        let flat: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let flat: Vec<String> = self.invoke(&inv).await?;
         Ok(flat
             .chunks_exact(2)
             .map(|t| (t[1].parse().unwrap_or_default(), t[0].clone()))
@@ -680,16 +580,10 @@ impl Store for RedisStore {
         cursor: u64,
         count: usize,
     ) -> Result<(Vec<(String, String)>, u64), StoreError> {
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let (next, flat): (u64, Vec<String>) = redis::cmd("HSCAN")
-            .arg(&q.dead)
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let mut scan = redis::cmd("HSCAN");
+        scan.arg(&q.dead).arg(cursor).arg("COUNT").arg(count);
+        let (next, flat): (u64, Vec<String>) = self.query(&scan).await?;
         let mut pairs = Vec::with_capacity(flat.len() / 2);
         let mut flat = flat.into_iter();
         while let (Some(id), Some(doc)) = (flat.next(), flat.next()) {
@@ -707,14 +601,8 @@ impl Store for RedisStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut c = self.conn.clone();
         let q = self.queue(queue, partition);
-        let _: i64 = redis::cmd("HDEL")
-            .arg(&q.dead)
-            .arg(ids)
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.query(redis::cmd("HDEL").arg(&q.dead).arg(ids)).await?;
         Ok(())
     }
 
@@ -744,10 +632,8 @@ impl Store for RedisStore {
         }
         // On a cluster, each partition is asked on its own slot's primary.
         let asked = futures::future::join_all(self.keys.all_partitions().map(|p| async move {
-            let mut c = self.conn.clone();
             let q = self.queue(Queue::Notifications, p);
-            let answered: Result<i64, _> =
-                redis::cmd("EXISTS").arg(&q.due).query_async(&mut c).await;
+            let answered: Result<i64, _> = self.query(redis::cmd("EXISTS").arg(&q.due)).await;
             (p, answered.is_ok())
         }))
         .await;
@@ -773,11 +659,7 @@ impl Store for RedisStore {
 
     /// Redis `TIME`: seconds and microseconds.
     async fn now_ms(&self) -> Result<i64, StoreError> {
-        let mut c = self.conn.clone();
-        let (secs, micros): (i64, i64) = redis::cmd("TIME")
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let (secs, micros): (i64, i64) = self.query(&redis::cmd("TIME")).await?;
         Ok(secs * 1000 + micros / 1000)
     }
 }

@@ -1,7 +1,8 @@
 //! The documents payrouter keeps, as typed values, and their stored form.
 //!
 //! The JSON shape of each document is the data layout in Redis: fields may be added (with a
-//! default, so older documents still read) but not renamed or removed. Amounts are held as
+//! default, so older documents still read) but not renamed or removed. An absent `Option`
+//! field reads as `None` without a `#[serde(default)]` of its own. Amounts are held as
 //! [`Money`] and stored as today, as `"amount"` in minor units next to `"currency"`.
 
 use payrouter_provider::{Merchant, Money, ProviderState, Redirect, SubscriptionStatus};
@@ -99,16 +100,13 @@ pub struct PaymentRecord {
     pub shop_transaction_id: String,
     #[serde(flatten, with = "money_fields")]
     pub amount: Money,
-    #[serde(default)]
     pub reference: Option<String>,
     pub state: ProviderState,
     #[serde(default)]
     pub refunds: Vec<RefundEntry>,
     /// Kept only for POST redirects, which the router serves as a self-submitting page.
-    #[serde(default)]
     pub post_redirect: Option<Redirect>,
     /// Set when the payment is an instalment of a subscription.
-    #[serde(default)]
     pub subscription_token: Option<String>,
     /// Rebuilt from the provider while already in its refund phase: the ledger is unknown, so
     /// the router refuses further refunds rather than guess the remainder.
@@ -165,9 +163,7 @@ pub struct SubscriptionRecord {
     pub amount: Money,
     pub status: SubscriptionStatus,
     pub provider_status: String,
-    #[serde(default)]
     pub reference: Option<String>,
-    #[serde(default)]
     pub expires_after: Option<u32>,
     /// Manual: the instalments' payment ids, oldest first.
     #[serde(default)]
@@ -319,6 +315,26 @@ mod tests {
             err.to_string()
                 .contains("'XYZ' is not an ISO 4217 currency"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn documents_written_before_their_optional_fields_read_with_none() {
+        let payment = r#"{"provider":"fena","paymentId":"64b48c5b6ba2cd6a040b20a9","shopTransactionId":"old-1","amount":1299,"currency":"GBP","state":{"providerStatus":"paid","status":"ACCEPTED","action":"PAYMENT","final":true},"createdMs":1,"updatedMs":2}"#;
+        let payment = PaymentRecord::decode(payment).unwrap();
+        assert_eq!(
+            (
+                payment.reference,
+                payment.post_redirect,
+                payment.subscription_token
+            ),
+            (None, None, None)
+        );
+        let subscription = r#"{"provider":"fena","token":"sub_1","kind":"manual","shopTransactionId":"m-2","amount":500,"currency":"GBP","status":"PENDING","providerStatus":"","updatedMs":3}"#;
+        let subscription = SubscriptionRecord::decode(subscription).unwrap();
+        assert_eq!(
+            (subscription.reference, subscription.expires_after),
+            (None, None)
         );
     }
 }

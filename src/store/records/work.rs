@@ -12,7 +12,7 @@ use super::keys::recheck_id;
 use super::timeline::{Event, TimelineEvent, Timelines};
 use crate::contract::PaymentStatus;
 use crate::notify::Alert;
-use crate::store::{Append, OutboxItem, PageQuery, Partition, Queue, Store, StoreError};
+use crate::store::{Append, OutboxItem, PageQuery, Partition, Queue, QueueStep, Store, StoreError};
 use payrouter_provider::PaymentStatusKind;
 
 /// One notification. Its `id` (the `webhook-id` header) is fixed when it is enqueued, so every
@@ -208,15 +208,6 @@ impl_queued!(Recheck, Queue::Refreshes, |self| recheck_id(
     self.after_callback
 ));
 
-/// What [`Outbox::settle`] does with a piece of work.
-#[derive(Clone, Copy)]
-enum Step {
-    Done,
-    Retry,
-    Dead,
-    Revive,
-}
-
 /// What one claim took from one partition, and when that partition's next item is due if
 /// nothing was.
 pub struct Batch<W> {
@@ -241,6 +232,23 @@ struct Recorded {
     /// Otherwise (a subscription's notification, queued in the subscription's partition) it
     /// is appended right after the step, on its own.
     with_step: bool,
+}
+
+/// Declares [`Outbox`] methods that each take one [`QueueStep`] through `Outbox::settle`,
+/// answering what `$answer` makes of whether the step was taken.
+macro_rules! settle_steps {
+    ($($(#[$doc:meta])* $name:ident: $step:ident -> $out:ty = $answer:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub async fn $name<W: Queued>(
+                &self,
+                work: &W,
+                events: &[TimelineEvent],
+            ) -> Result<$out, StoreError> {
+                self.settle(work, events, QueueStep::$step).await.map($answer)
+            }
+        )*
+    };
 }
 
 impl Outbox {
@@ -333,7 +341,7 @@ impl Outbox {
                 Ok(w) => claimed.push(w.with_due(item.due_ms).in_partition(item.partition)),
                 Err(e) => {
                     tracing::error!(queue = W::QUEUE.name(), id = %item.id, error = %e, "unreadable queued item moved to dead letters");
-                    if let Err(e) = self.store.outbox_dead(&item, None).await {
+                    if let Err(e) = self.store.outbox_step(QueueStep::Dead, &item, None).await {
                         tracing::warn!(id = %item.id, error = %e, "cannot move an unreadable item; it will be taken again");
                     }
                 }
@@ -359,41 +367,16 @@ impl Outbox {
             .await
     }
 
-    /// Removes finished work, with `events` on its payment's timeline in the same step.
-    pub async fn done<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<(), StoreError> {
-        self.settle(work, events, Step::Done).await.map(drop)
-    }
-
-    /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
-    pub async fn retry<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<(), StoreError> {
-        self.settle(work, events, Step::Retry).await.map(drop)
-    }
-
-    /// Moves the item to the dead letters, with `events`.
-    pub async fn dead<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<(), StoreError> {
-        self.settle(work, events, Step::Dead).await.map(drop)
-    }
-
-    /// Moves a dead letter back into the queue as `work` (its new document and due time),
-    /// with `events`; false when it is no longer a dead letter.
-    pub async fn revive<W: Queued>(
-        &self,
-        work: &W,
-        events: &[TimelineEvent],
-    ) -> Result<bool, StoreError> {
-        self.settle(work, events, Step::Revive).await
+    settle_steps! {
+        /// Removes finished work, with `events` on its payment's timeline in the same step.
+        done: Done -> () = drop;
+        /// Stores the item as it now is (after an attempt), due at its `due_ms`, with `events`.
+        retry: Retry -> () = drop;
+        /// Moves the item to the dead letters, with `events`.
+        dead: Dead -> () = drop;
+        /// Moves a dead letter back into the queue as `work` (its new document and due time),
+        /// with `events`; false when it is no longer a dead letter.
+        revive: Revive -> bool = std::convert::identity;
     }
 
     /// Takes `step` on `work` with `events` on its payment's timeline (in the same step when
@@ -403,29 +386,14 @@ impl Outbox {
         &self,
         work: &W,
         events: &[TimelineEvent],
-        step: Step,
+        step: QueueStep,
     ) -> Result<bool, StoreError> {
         let r = self.recorded(work.payment(), work.partition(), events);
         let append = self.append(&r);
-        let append = append.as_ref();
-        let taken = match step {
-            Step::Done => self
-                .store
-                .outbox_done(W::QUEUE, work.partition(), &work.id(), append)
-                .await
-                .map(|()| true)?,
-            Step::Retry => self
-                .store
-                .outbox_retry(&work.item(), append)
-                .await
-                .map(|()| true)?,
-            Step::Dead => self
-                .store
-                .outbox_dead(&work.item(), append)
-                .await
-                .map(|()| true)?,
-            Step::Revive => self.store.outbox_revive(&work.item(), append).await?,
-        };
+        let taken = self
+            .store
+            .outbox_step(step, &work.item(), append.as_ref())
+            .await?;
         if taken {
             self.append_after(&r).await?;
         }
@@ -434,23 +402,22 @@ impl Outbox {
 
     /// The queued (not dead) item `id`, looked for in every partition.
     pub async fn find_pending<W: Queued>(&self, id: &str) -> Result<Option<W>, StoreError> {
-        for p in 0..self.partitions() {
-            let partition = Partition(p);
-            if let Some(item) = self.store.outbox_get(W::QUEUE, partition, id).await? {
-                return Ok(
-                    decode::<W>(&item.doc).map(|w| w.with_due(item.due_ms).in_partition(partition))
-                );
-            }
-        }
-        Ok(None)
+        self.find(id, false).await
     }
 
     /// The dead letter `id`, looked for in every partition.
     pub async fn find_dead<W: Queued>(&self, id: &str) -> Result<Option<W>, StoreError> {
+        self.find(id, true).await
+    }
+
+    /// The item `id`, queued or (with `dead`) a dead letter, looked for in every partition.
+    async fn find<W: Queued>(&self, id: &str, dead: bool) -> Result<Option<W>, StoreError> {
         for p in 0..self.partitions() {
             let partition = Partition(p);
-            if let Some(doc) = self.store.outbox_dead_get(W::QUEUE, partition, id).await? {
-                return Ok(decode::<W>(&doc).map(|w| w.in_partition(partition)));
+            if let Some(item) = self.store.outbox_get(W::QUEUE, partition, id, dead).await? {
+                return Ok(
+                    decode::<W>(&item.doc).map(|w| w.with_due(item.due_ms).in_partition(partition))
+                );
             }
         }
         Ok(None)
@@ -481,6 +448,47 @@ impl Outbox {
     /// Every dead letter of every partition (they are few, and kept only for their retention);
     /// one that cannot be read is left out.
     pub async fn dead_letters<W: Queued>(&self) -> Result<Vec<W>, StoreError> {
+        Ok(self
+            .all_dead(W::QUEUE)
+            .await?
+            .into_iter()
+            .filter_map(|(partition, _, doc)| decode::<W>(&doc).map(|w| w.in_partition(partition)))
+            .collect())
+    }
+
+    /// Forgets the dead notifications that died before `cutoff_ms` (those kept before their
+    /// death time was recorded count from their creation); how many. A dead letter that cannot
+    /// be read is kept: its age is unknown.
+    pub async fn forget_dead_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let dead = self.all_dead(Queue::Notifications).await?;
+        let mut forgotten = 0;
+        for p in 0..self.partitions() {
+            let partition = Partition(p);
+            let old: Vec<String> = dead
+                .iter()
+                .filter(|(at, _, doc)| {
+                    *at == partition
+                        && serde_json::from_str::<Notification>(doc).is_ok_and(|n| {
+                            let died = if n.dead_ms > 0 {
+                                n.dead_ms
+                            } else {
+                                n.created_ms
+                            };
+                            died < cutoff_ms
+                        })
+                })
+                .map(|(_, id, _)| id.clone())
+                .collect();
+            forgotten += old.len();
+            self.store
+                .outbox_dead_forget(Queue::Notifications, partition, &old)
+                .await?;
+        }
+        Ok(forgotten)
+    }
+
+    /// Every dead letter of `queue` as (partition, id, document), read page by page.
+    async fn all_dead(&self, queue: Queue) -> Result<Vec<(Partition, String, String)>, StoreError> {
         const PAGE: usize = 500;
         let mut all = Vec::new();
         for p in 0..self.partitions() {
@@ -489,13 +497,9 @@ impl Outbox {
             loop {
                 let (page, next) = self
                     .store
-                    .outbox_dead_page(W::QUEUE, partition, cursor, PAGE)
+                    .outbox_dead_page(queue, partition, cursor, PAGE)
                     .await?;
-                all.extend(
-                    page.iter()
-                        .filter_map(|(_, doc)| decode::<W>(doc))
-                        .map(|w| w.in_partition(partition)),
-                );
+                all.extend(page.into_iter().map(|(id, doc)| (partition, id, doc)));
                 if next == 0 {
                     break;
                 }
@@ -503,47 +507,6 @@ impl Outbox {
             }
         }
         Ok(all)
-    }
-
-    /// Forgets the dead notifications that died before `cutoff_ms` (those kept before their
-    /// death time was recorded count from their creation); how many. A dead letter that cannot
-    /// be read is kept: its age is unknown.
-    pub async fn forget_dead_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        const PAGE: usize = 500;
-        let mut forgotten = 0;
-        for p in 0..self.partitions() {
-            let partition = Partition(p);
-            let mut cursor = 0;
-            loop {
-                let (page, next) = self
-                    .store
-                    .outbox_dead_page(Queue::Notifications, partition, cursor, PAGE)
-                    .await?;
-                let old: Vec<String> = page
-                    .into_iter()
-                    .filter(|(_, doc)| {
-                        serde_json::from_str::<Notification>(doc).is_ok_and(|n| {
-                            let died = if n.dead_ms > 0 {
-                                n.dead_ms
-                            } else {
-                                n.created_ms
-                            };
-                            died < cutoff_ms
-                        })
-                    })
-                    .map(|(id, _)| id)
-                    .collect();
-                forgotten += old.len();
-                self.store
-                    .outbox_dead_forget(Queue::Notifications, partition, &old)
-                    .await?;
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-        }
-        Ok(forgotten)
     }
 }
 
