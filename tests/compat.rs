@@ -295,14 +295,7 @@ async fn scenario(gw: &Gateway, fena: &FenaMock, receiver: &Receiver) {
         (&replay["result"], &replay["paymentId"]),
         (&json!("REDIRECT_TO_URL"), &json!(PAID))
     );
-    let fena_refund = fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path(format!("/open/payments/single/{PAID}/refund"));
-            then.status(200).json_body(json!({"saved": true}));
-        })
-        .await;
+    let fena_refund = fena.on_refund(PAID, 200).await;
     assert_eq!(gw.refund(PAID, 300).await["result"], "PENDING");
     assert_eq!(fena_refund.calls_async().await, 1);
     fena.set_state(PAID, "partial_refund", "12.99", "compat-a", "compat-a")
@@ -326,14 +319,7 @@ async fn scenario(gw: &Gateway, fena: &FenaMock, receiver: &Receiver) {
     );
     notified(receiver, REFUNDING, "refundedAmount", json!(500)).await;
     let ko = gw.refund(REFUNDING, 1000).await;
-    assert_eq!(ko["result"], "KO");
-    assert!(
-        ko["resultDescription"]
-            .as_str()
-            .unwrap()
-            .contains("refundable remainder of 799 GBP"),
-        "{ko}"
-    );
+    assert_ko_naming(&ko, "refundable remainder of 799 GBP");
 
     // A manual subscription: read with its paid instalment, then ended.
     let st = gw.subscription_status(TOKEN).await;

@@ -238,16 +238,6 @@ fn assert_refused(answer: &(u16, Value), want: u16, what: &str) {
     assert!(b["message"].is_string(), "{what}: {b}");
 }
 
-fn assert_signed(r: &Received) {
-    let ts: i64 = r.timestamp.parse().expect("webhook-timestamp is a number");
-    let expected = payrouter::notify::signature(WEBHOOK_SECRET, &r.id, ts, &r.body);
-    assert_eq!(
-        r.signature.as_deref(),
-        Some(expected.as_str()),
-        "webhook-signature"
-    );
-}
-
 /// `resp` answered `status` with a body of media type `media` (parameters aside).
 fn assert_answered(resp: &reqwest::Response, status: u16, media: &str) {
     assert_eq!(resp.status(), status);
@@ -672,7 +662,10 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
                "metadata": {"providerStatus": "4", "amount": 1234, "currency": "USD",
                             "refundedAmount": 0}})
     );
-    e.receiver.delivered().iter().for_each(assert_signed);
+    e.receiver
+        .delivered()
+        .iter()
+        .for_each(|r| r.assert_signed(WEBHOOK_SECRET));
     assert_eq!(
         e.feennex.checks(form_tx).await,
         1,

@@ -9,6 +9,7 @@
 mod common;
 
 use common::binary::payrouter;
+use common::sim_client::fena_sim_paid;
 use common::stores::on_both_stores;
 use common::{config, Receiver, StoreKind, TestRouter};
 use payrouter_fena::sim::{default_bank_account, PartnerKey, SimConfig, Simulator};
@@ -93,6 +94,23 @@ async fn company(base: &str, id: &str) -> Value {
 }
 
 /// The table row of `merchant`.
+/// `fena <command> --merchant <merchant>` with a wrong key for shop-b: it exits with `code`
+/// and its output names no other merchant; answers the output.
+async fn one_merchant_with_a_bad_key(
+    base: &str,
+    command: &str,
+    merchant: &str,
+    code: i32,
+) -> String {
+    let args = ["fena", command, "--merchant", merchant];
+    let (exit, out) = run(base, "wrong-secret", &args).await;
+    assert_eq!(exit, code, "{out}");
+    for other in ["shop-a", "shop-b"].into_iter().filter(|m| *m != merchant) {
+        assert!(!out.contains(other), "{other} was run too:\n{out}");
+    }
+    out
+}
+
 fn row<'a>(out: &'a str, merchant: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(merchant))
@@ -187,14 +205,7 @@ async fn a_bad_key_fails_the_setup_naming_its_merchant() {
     );
 
     // --merchant limits the run to one account: the partner company alone is ready.
-    let (code, out) = run(
-        &base,
-        "wrong-secret",
-        &["fena", "setup", "--merchant", "shop-a"],
-    )
-    .await;
-    assert_eq!(code, 0, "{out}");
-    assert!(!out.contains("shop-b"), "{out}");
+    one_merchant_with_a_bad_key(&base, "setup", "shop-a", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,18 +266,11 @@ async fn bank_accounts_lists_each_merchants_accounts() {
         "{out}"
     );
 
-    let (code, out) = run(
-        &base,
-        "wrong-secret",
-        &["fena", "bank-accounts", "--merchant", "shop-b"],
-    )
-    .await;
-    assert_eq!(code, 1, "{out}");
+    let out = one_merchant_with_a_bad_key(&base, "bank-accounts", "shop-b", 1).await;
     assert!(
         row(&out, "shop-b").contains("Fena refused the key"),
         "{out}"
     );
-    assert!(!out.contains("shop-a"), "{out}");
 }
 
 on_both_stores!(a_set_up_company_pays_through_the_router_and_its_webhook_comes_back);
@@ -316,13 +320,7 @@ async fn a_set_up_company_pays_through_the_router_and_its_webhook_comes_back(kin
 
     // Paid at Fena: the integration's webhook reaches the router, which re-fetches the
     // payment through the partner API and notifies the PGM.
-    let paid = http
-        .post(format!("{base}/_sim/payments/{payment_id}/state"))
-        .json(&json!({"status": "paid", "callback": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), 200);
+    fena_sim_paid(&http, &base, &payment_id).await;
     receiver.notified(&payment_id, "ACCEPTED", "PAYMENT").await;
     let status = router.status("fena", &payment_id).await;
     assert_eq!(status["status"], "ACCEPTED", "{status}");

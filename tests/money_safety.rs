@@ -6,6 +6,7 @@
 mod common;
 
 use common::fena_env::{env, pay_body, Env};
+use common::stores::on_both_stores;
 use common::*;
 use serde_json::json;
 use std::time::Duration;
@@ -252,17 +253,6 @@ async fn one_callback_fetch_per_payment_at_a_time(kind: StoreKind) {
     assert_eq!(lookup.calls_async().await, 1, "{answers:?}");
     assert_eq!(codes.iter().filter(|s| **s == 404).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|s| **s == 429).count(), 9, "{codes:?}");
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-    };
 }
 
 on_both_stores!(

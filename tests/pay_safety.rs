@@ -54,16 +54,7 @@ async fn a_replica_whose_clock_runs_40_s_ahead_does_not_take_over_a_live_reserva
     let fena = FenaMock::start().await;
     fena.on_process(PID, "skew-1", "12.99").await;
     // The first replica's draft takes 1 s: its reservation is live all that time.
-    let drafts = fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path("/open/payments/single/create");
-            then.status(201)
-                .delay(Duration::from_millis(1000))
-                .json_body(json!({"created": true, "result": {"id": PID, "status": "draft"}}));
-        })
-        .await;
+    let drafts = fena.on_slow_create(PID, Duration::from_millis(1000)).await;
     let on_time = engine(&redis, &fena, 0).await;
     let ahead = engine(&redis, &fena, 40_000).await;
     let order = PayOrder {

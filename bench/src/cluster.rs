@@ -175,24 +175,8 @@ pub async fn cluster(r: &mut Report, http: &reqwest::Client, sim: &Proc, node: &
     // the router above (receiver up) would take the backlog as it is queued and deliver it to
     // its receiver, not to the one this figure waits on.
     drop(on_cluster);
-    let down_port = free_port();
-    let lagging = procs::router(
-        free_port(),
-        sim,
-        &[
-            (
-                "PAYMENT_CALLBACK_URL",
-                format!("http://127.0.0.1:{down_port}/notify"),
-            ),
-            ("REDIS_CLUSTER_NODES", seeds),
-            ("NOTIFY_RETRY_INITIAL_MS", "100".into()),
-            ("NOTIFY_RETRY_MAX_MS", "1000".into()),
-            // Building the backlog may outlast the default 30 attempts (about 25 s at these
-            // delays); a notification that died would never arrive and the drain never end.
-            ("NOTIFY_MAX_ATTEMPTS", "1000".into()),
-        ],
-    )
-    .await;
+    let (lagging, down_port) =
+        procs::lagging_router(sim, Some(("REDIS_CLUSTER_NODES", seeds))).await;
     let mut ids = Vec::new();
     for i in 0..BACKLOG_PAYMENTS {
         ids.push(

@@ -394,23 +394,7 @@ async fn notifications(
     });
 
     // A second router whose receiver is down while the backlog builds.
-    let down_port = free_port();
-    let lagging = procs::router(
-        free_port(),
-        sim,
-        &[
-            (
-                "PAYMENT_CALLBACK_URL",
-                format!("http://127.0.0.1:{down_port}/notify"),
-            ),
-            ("NOTIFY_RETRY_INITIAL_MS", "100".into()),
-            ("NOTIFY_RETRY_MAX_MS", "1000".into()),
-            // Building the backlog may outlast the default 30 attempts (about 25 s at these
-            // delays); a notification that died would never arrive and the drain never end.
-            ("NOTIFY_MAX_ATTEMPTS", "1000".into()),
-        ],
-    )
-    .await;
+    let (lagging, down_port) = procs::lagging_router(sim, None).await;
     let (id, _) = paid_payment(http, sim, &lagging, "notify-down").await;
     check_backlog(lagging.addr(), &id).await;
     let back = Receiver::start(down_port).await;

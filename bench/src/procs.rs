@@ -127,6 +127,26 @@ pub async fn simulators(router_url: &str) -> Proc {
     p
 }
 
+/// A router whose receiver is down while a backlog builds: it notifies the returned port,
+/// where nothing listens until the caller starts a `Receiver` there. `store` is added to its
+/// environment (none: the embedded store).
+pub async fn lagging_router(sim: &Proc, store: Option<(&'static str, String)>) -> (Proc, u16) {
+    let down_port = free_port();
+    let mut env = vec![
+        (
+            "PAYMENT_CALLBACK_URL",
+            format!("http://127.0.0.1:{down_port}/notify"),
+        ),
+        ("NOTIFY_RETRY_INITIAL_MS", "100".into()),
+        ("NOTIFY_RETRY_MAX_MS", "1000".into()),
+        // Building the backlog may outlast the default 30 attempts (about 25 s at these
+        // delays); a notification that died would never arrive and the drain never end.
+        ("NOTIFY_MAX_ATTEMPTS", "1000".into()),
+    ];
+    env.extend(store);
+    (router(free_port(), sim, &env).await, down_port)
+}
+
 /// A payrouter instance against the simulators at `sim`, with extra environment.
 pub async fn router(port: u16, sim: &Proc, env: &[(&str, String)]) -> Proc {
     let mut cmd = Command::new(sibling("payrouter"));

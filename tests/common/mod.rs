@@ -245,6 +245,42 @@ pub fn assert_error_mentions(status: u16, body: &Value, code: u16, text: &str) {
     );
 }
 
+/// A `KO` answer whose resultDescription contains `text` (the reason it gives).
+pub fn assert_ko_naming(body: &Value, text: &str) {
+    assert_eq!(body["result"], "KO", "{body}");
+    assert!(
+        body["resultDescription"]
+            .as_str()
+            .is_some_and(|d| d.contains(text)),
+        "the description should mention {text:?}: {body}"
+    );
+}
+
+/// The problems reading `toml` as the whole configuration finds (none when it is sound).
+pub fn config_problems(toml: &str) -> Vec<String> {
+    payrouter::config::from_figment(&Figment::new().merge(Toml::string(toml)))
+        .err()
+        .unwrap_or_default()
+}
+
+/// One of `problems` starts with `prefix` (the setting and what is said of it).
+pub fn assert_problem(problems: &[String], prefix: &str) {
+    assert!(
+        problems.iter().any(|p| p.starts_with(prefix)),
+        "no problem starting with {prefix:?}: {problems:?}"
+    );
+}
+
+/// What a router given `toml` as its whole configuration refuses to start for; it must refuse.
+pub async fn refused_start(toml: &str) -> Vec<String> {
+    let fig = Figment::new().merge(Toml::string(toml));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let Err(problems) = app::start(&fig, listener).await else {
+        panic!("the router started with:\n{toml}");
+    };
+    problems
+}
+
 /// Polls `f` until it returns Some, or panics after `secs`.
 pub async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> T
 where
