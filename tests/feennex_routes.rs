@@ -915,11 +915,17 @@ async fn recalculated_invoices_compare_the_amounts(kind: StoreKind) {
 // ---------------------------------------------------------------------------------------------
 // 7. The store lost
 
-async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
+/// `invoice`, after which the router loses its store: the environment and the payment id.
+async fn invoiced_then_store_lost(kind: StoreKind, shop_tx: &str, status: i64) -> (Env, String) {
     let mut e = env(kind).await;
-    let tx = "fx-lost";
-    let id = invoice(&e, tx, 4).await;
+    let id = invoice(&e, shop_tx, status).await;
     e.lose_store().await;
+    (e, id)
+}
+
+async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
+    let tx = "fx-lost";
+    let (e, id) = invoiced_then_store_lost(kind, tx, 4).await;
     let st = e.router.status("feennex", &id).await;
     assert_eq!(
         st,
@@ -950,10 +956,8 @@ async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
 }
 
 async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
-    let mut e = env(kind).await;
     let tx = "fx-lost-pending";
-    let id = invoice(&e, tx, 2).await;
-    e.lose_store().await;
+    let (e, id) = invoiced_then_store_lost(kind, tx, 2).await;
     let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "PENDING", "{st}");
     assert_eq!(st["shopTransactionId"], tx, "{st}");
@@ -967,10 +971,8 @@ async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
 }
 
 async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
-    let mut e = env(kind).await;
     let tx = "fx-lost-callback";
-    let id = invoice(&e, tx, 4).await;
-    e.lose_store().await;
+    let (e, id) = invoiced_then_store_lost(kind, tx, 4).await;
     let answer = post_form(&e, &signed(notification(tx, "success", "12.34"))).await;
     assert_eq!(answer, ack());
     let st = e.router.status("feennex", &id).await;

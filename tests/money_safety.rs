@@ -119,9 +119,7 @@ async fn concurrent_instalments_stay_within_expires_after(kind: StoreKind) {
 /// later refund settles, and its reservation is released.
 async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
     let e = env(kind, "").await;
-    e.created(PID, "rf-1").await;
-    e.fena_reports(PID, "paid", "rf-1").await;
-    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
+    e.accepted(PID, "rf-1").await;
     let failing = e.fena.on_refund(PID, 500).await;
     let (s, b) = e.refund(PID, 400).await;
     assert_error_response(s, &b, 502);

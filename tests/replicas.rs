@@ -15,6 +15,24 @@ fn pay_body(shop_tx: &str) -> serde_json::Value {
     json!({"amount": 1299, "currency": "GBP", "shopTransactionId": shop_tx})
 }
 
+/// Pays `shop_tx` through `router` as payment PID, which Fena reports as `state`; the router's
+/// status of it is then `expected`.
+async fn pay_reported_as(
+    router: &TestRouter,
+    fena: &FenaMock,
+    shop_tx: &str,
+    state: &str,
+    expected: &str,
+) {
+    fena.on_create(PID, shop_tx, "12.99").await;
+    fena.set_state(PID, state, "12.99", shop_tx, shop_tx).await;
+    assert_eq!(router.post("/v3/fena/pay", &pay_body(shop_tx)).await.0, 200);
+    let (s, st) = router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!((s, st["status"].clone()), (200, json!(expected)), "{st}");
+}
+
 async fn two_replicas_create_one_payment_for_concurrent_identical_pays(kind: StoreKind) {
     let redis = kind.start_redis().await.unwrap();
     let fena = FenaMock::start().await;
@@ -54,15 +72,7 @@ async fn a_notification_is_delivered_after_a_restart_on_the_same_redis(kind: Sto
     drop(parked);
     let cfg = config(Some(&redis), &fena.base(), &receiver_url, "");
     let mut first = TestRouter::start(&cfg).await;
-    fena.on_create(PID, "restart-1", "12.99").await;
-    fena.set_state(PID, "paid", "12.99", "restart-1", "restart-1")
-        .await;
-    assert_eq!(
-        first.post("/v3/fena/pay", &pay_body("restart-1")).await.0,
-        200
-    );
-    let (s, st) = first.get(&format!("/v3/fena/status?paymentId={PID}")).await;
-    assert_eq!((s, st["status"].clone()), (200, json!("ACCEPTED")));
+    pay_reported_as(&first, &fena, "restart-1", "paid", "ACCEPTED").await;
     tokio::time::sleep(Duration::from_millis(300)).await; // at least one failed attempt
     first.stop().await;
 
@@ -114,20 +124,7 @@ async fn a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_i
     let receiver = Receiver::start().await;
     let cfg = config(Some(&redis), &fena.base(), &receiver.url, "");
     let mut first = TestRouter::start(&cfg).await;
-    fena.on_create(PID, "deferred-1", "12.99").await;
-    fena.set_state(PID, "sent", "12.99", "deferred-1", "deferred-1")
-        .await;
-    assert_eq!(
-        first.post("/v3/fena/pay", &pay_body("deferred-1")).await.0,
-        200
-    );
-    assert_eq!(
-        first
-            .get(&format!("/v3/fena/status?paymentId={PID}"))
-            .await
-            .1["status"],
-        "PENDING"
-    );
+    pay_reported_as(&first, &fena, "deferred-1", "sent", "PENDING").await;
     // Paid at Fena; its webhook arrives inside the 1 s poll window just used by the status.
     fena.set_state(PID, "paid", "12.99", "deferred-1", "deferred-1")
         .await;

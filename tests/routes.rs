@@ -493,9 +493,7 @@ async fn a_missed_callback_is_caught_by_a_recheck(kind: StoreKind) {
 
 async fn refund_outcomes_are_neither_lost_nor_doubled(kind: StoreKind) {
     let e = env(kind, "").await;
-    e.created(PID, "order-12").await;
-    e.fena_reports(PID, "paid", "order-12").await;
-    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
+    e.accepted(PID, "order-12").await;
     let ok = e.fena.on_refund(PID, 200).await;
     assert_eq!(e.refund(PID, 500).await.1["result"], "PENDING");
     e.fena_moves(PID, "partial_refund", "order-12").await;

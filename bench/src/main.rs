@@ -40,6 +40,14 @@ impl Report {
         println!("{what:<58} {figure:<34} {target}");
         self.rows.push((what.into(), figure, target.into()));
     }
+
+    /// The row of a backlog drained in `drained` (None: not within the 120 s waited).
+    pub(crate) fn drain_row(&mut self, what: &str, drained: Option<Duration>) {
+        let figure = drained.map_or("not drained in 120 s".into(), |d| {
+            format!("{:.2} s", d.as_secs_f64())
+        });
+        self.row(what, figure, "< 10 s");
+    }
 }
 
 /// What the sections measure: the simulators, a router on the memory store and one on Redis,
@@ -408,12 +416,9 @@ async fn notifications(
         format!("{rate:.0} per s"),
         "≥ 5,000/s",
     );
-    r.row(
+    r.drain_row(
         &format!("backlog of {BACKLOG} drained after the receiver came back"),
-        drained.map_or("not drained in 120 s".into(), |d| {
-            format!("{:.2} s", d.as_secs_f64())
-        }),
-        "< 10 s",
+        drained,
     );
     r.json.insert(
         "notifications".into(),

@@ -52,6 +52,13 @@ impl Env {
         link
     }
 
+    /// `created`, then Fena reports the payment paid and the router's status says ACCEPTED.
+    pub async fn accepted(&self, id: &str, shop_tx: &str) {
+        self.created(id, shop_tx).await;
+        self.fena_reports(id, "paid", shop_tx).await;
+        assert_eq!(self.router.status("fena", id).await["status"], "ACCEPTED");
+    }
+
     /// `fena_reports`, then Fena's poll window (1 s) passes, so the router's next look asks
     /// Fena.
     pub async fn fena_moves(&self, id: &str, state: &str, shop_tx: &str) {

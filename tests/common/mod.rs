@@ -193,6 +193,11 @@ pub async fn read(resp: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// The body of the answer to `req`, as text.
+pub async fn text_of(req: reqwest::RequestBuilder) -> String {
+    req.send().await.unwrap().text().await.unwrap()
+}
+
 /// The configuration for a router talking to `fena` and notifying `receiver`.
 pub fn config(store: Option<&RedisServer>, fena_base: &str, receiver: &str, extra: &str) -> String {
     let redis = store.map_or(String::new(), RedisServer::config_line);
