@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::load;
 use crate::procs::{self, free_port, Proc, Receiver};
@@ -197,12 +197,7 @@ pub async fn cluster(r: &mut Report, http: &reqwest::Client, sim: &Proc, node: &
         .await
         .ok();
     }
-    let back = Receiver::start(down_port).await;
-    let up_at = Instant::now();
-    let drained = back
-        .wait_for(queued, Duration::from_secs(120))
-        .await
-        .map(|t| t.duration_since(up_at));
+    let drained = procs::drain_time(down_port, queued).await;
     let after = per_primary(&primaries);
 
     let keys: Vec<u64> = after.iter().map(|(k, _)| *k).collect();

@@ -405,12 +405,7 @@ async fn notifications(
     let (lagging, down_port) = procs::lagging_router(sim, None).await;
     let (id, _) = paid_payment(http, sim, &lagging, "notify-down").await;
     check_backlog(lagging.addr(), &id).await;
-    let back = Receiver::start(down_port).await;
-    let up_at = Instant::now();
-    let drained = back
-        .wait_for(BACKLOG, Duration::from_secs(120))
-        .await
-        .map(|t| t.duration_since(up_at));
+    let drained = procs::drain_time(down_port, BACKLOG).await;
     r.row(
         "notifications delivered per second (receiver up)",
         format!("{rate:.0} per s"),

@@ -127,6 +127,16 @@ pub async fn simulators(router_url: &str) -> Proc {
     p
 }
 
+/// Starts the receiver of a `lagging_router` on `port`: how long until `count` notifications
+/// have arrived (None: not within 120 s).
+pub async fn drain_time(port: u16, count: u64) -> Option<Duration> {
+    let back = Receiver::start(port).await;
+    let up_at = Instant::now();
+    back.wait_for(count, Duration::from_secs(120))
+        .await
+        .map(|t| t.duration_since(up_at))
+}
+
 /// A router whose receiver is down while a backlog builds: it notifies the returned port,
 /// where nothing listens until the caller starts a `Receiver` there. `store` is added to its
 /// environment (none: the embedded store).
