@@ -13,7 +13,7 @@ use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::{Notifier, NotifierSettings, NotifyHandle};
 use payrouter::store::records::{Keys, Records};
 use payrouter::store::{MemoryStore, OutboxItem, Partition, Queue, Store};
-use payrouter_provider::{Currency, Money, PayOrder};
+use payrouter_provider::{Currency, Money};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,14 +163,7 @@ impl Gateway {
                 )
                 .await),
             Gateway::Engine(e, _) => {
-                let order = PayOrder {
-                    amount: gbp(amount),
-                    shop_transaction_id: shop_tx.into(),
-                    success_redirect_url: None,
-                    failure_redirect_url: None,
-                    provider_data: Map::new(),
-                    provider_order_id: None,
-                };
+                let order = plain_order(gbp(amount), shop_tx);
                 json_of(e.pay(e.provider("fena").unwrap(), order).await)
             }
         }

@@ -193,6 +193,22 @@ pub async fn read(resp: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// An order of `amount` for `shop_tx` as the engine takes it: no redirect URLs, no provider
+/// data.
+pub fn plain_order(
+    amount: payrouter_provider::Money,
+    shop_tx: &str,
+) -> payrouter_provider::PayOrder {
+    payrouter_provider::PayOrder {
+        amount,
+        shop_transaction_id: shop_tx.into(),
+        success_redirect_url: None,
+        failure_redirect_url: None,
+        provider_data: serde_json::Map::new(),
+        provider_order_id: None,
+    }
+}
+
 /// The body of the answer to `req`, as text.
 pub async fn text_of(req: reqwest::RequestBuilder) -> String {
     req.send().await.unwrap().text().await.unwrap()

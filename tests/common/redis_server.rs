@@ -371,6 +371,12 @@ impl RedisServer {
         }
     }
 
+    /// The keys matching `pattern` on the (first) node.
+    pub async fn keys(&self, pattern: &str) -> Vec<String> {
+        self.query(self.nodes[0].0, redis::cmd("KEYS").arg(pattern))
+            .await
+    }
+
     /// Empties every primary.
     pub async fn flushall(&self) {
         for port in self.primaries().await {
