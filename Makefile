@@ -23,44 +23,43 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# $(call apt_need,CHECK,PACKAGES): installs the Debian PACKAGES unless the shell CHECK passes.
+apt_need = @{ $(1); } >/dev/null 2>&1 || { \
+	echo "installing $(2)"; $(APT_INSTALL) $(2) >/dev/null; }
+
+# $(call pip_need,CHECK,PACKAGE): installs the Python PACKAGE unless the shell CHECK passes.
+pip_need = @{ $(1); } >/dev/null 2>&1 || { \
+	echo "installing $(2)"; \
+	python3 -m pip install -q $(2) 2>/dev/null \
+	|| python3 -m pip install -q --break-system-packages $(2); }
+
 # The tests start private Redis servers, clusters (redis-cli creates them) and a TLS server
 # (openssl makes its certificates); install what the machine lacks.
 redis-server:
-	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null || { \
-		echo "installing redis-server, redis-tools, openssl"; $(APT_INSTALL) redis-server redis-tools openssl >/dev/null; }
+	$(call apt_need,command -v redis-server && command -v redis-cli && command -v openssl,redis-server redis-tools openssl)
 
 # One end-to-end test presses the payer page's button in a real headless browser.
 chromium:
-	@command -v chromium >/dev/null || { \
-		echo "installing chromium"; $(APT_INSTALL) chromium >/dev/null; }
+	$(call apt_need,command -v chromium,chromium)
 
 # promtool checks the alert rules and a real /metrics scrape (Debian's prometheus package).
 promtool:
-	@command -v promtool >/dev/null || { \
-		echo "installing prometheus (promtool)"; $(APT_INSTALL) prometheus >/dev/null; }
+	$(call apt_need,command -v promtool,prometheus)
 
 podman:
-	@command -v podman >/dev/null || { \
-		echo "installing podman"; $(APT_INSTALL) podman >/dev/null; }
+	$(call apt_need,command -v podman,podman)
 
 # deploy/check.sh reads the image's JSON answers with jq.
 jq:
-	@command -v jq >/dev/null || { \
-		echo "installing jq"; $(APT_INSTALL) jq >/dev/null; }
+	$(call apt_need,command -v jq,jq)
 
 # Validates the Kubernetes manifests against the API schemas it ships (offline once installed).
 kubernetes-validate:
-	@command -v kubernetes-validate >/dev/null || { \
-		echo "installing kubernetes-validate"; \
-		python3 -m pip install -q kubernetes-validate 2>/dev/null \
-		|| python3 -m pip install -q --break-system-packages kubernetes-validate; }
+	$(call pip_need,command -v kubernetes-validate,kubernetes-validate)
 
 # tests/openapi.rs validates /openapi.json against the OpenAPI 3.1 schema with this package.
 openapi-validator:
-	@python3 -c "import openapi_spec_validator" 2>/dev/null || { \
-		echo "installing openapi-spec-validator"; \
-		python3 -m pip install -q openapi-spec-validator 2>/dev/null \
-		|| python3 -m pip install -q --break-system-packages openapi-spec-validator; }
+	$(call pip_need,python3 -c "import openapi_spec_validator",openapi-spec-validator)
 
 # Overhead and capacity on loopback; prints a table and writes bench/results.json.
 bench: redis-server

@@ -67,23 +67,23 @@ async fn paid_by_callback(e: &Env, id: &str, shop_tx: &str) {
     paid_by_callback_on(&e.fena, &e.router, id, shop_tx).await;
 }
 
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
+/// The string `key` of each element of the array `list`, in order.
+fn strings(list: &Value, key: &str) -> Vec<String> {
+    list.as_array()
         .unwrap()
         .iter()
-        .map(|p| p["paymentId"].as_str().unwrap().to_string())
+        .map(|item| item[key].as_str().unwrap().to_string())
         .collect()
+}
+
+/// The payment ids of a page of the list.
+fn ids(page: &Value) -> Vec<String> {
+    strings(&page["items"], "paymentId")
 }
 
 /// The event types of a payment's timeline, in order.
 fn event_types(detail: &Value) -> Vec<String> {
-    detail["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect()
+    strings(&detail["events"], "type")
 }
 
 /// Waits until payment `id`'s timeline holds an event of `kind`; answers the timeline.
@@ -428,14 +428,7 @@ async fn refunds_are_on_the_timeline(kind: StoreKind) {
     let (id, tx) = ("64b48c5b6ba2cd6a040b60a1", "refund-1");
     pay(&e, id, tx).await;
     paid_by_callback(&e, id, tx).await;
-    e.fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path(format!("/open/payments/single/{id}/refund"));
-            then.status(200).json_body(json!({"saved": true}));
-        })
-        .await;
+    e.fena.on_refund(id, 200).await;
     let refund = json!({"amount": 500, "currency": "GBP", "paymentId": id});
     let (s, b) = e.router.post("/v3/fena/refund", &refund).await;
     assert_eq!((s, &b["result"]), (200, &json!("PENDING")), "{b}");

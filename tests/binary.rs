@@ -4,6 +4,7 @@
 mod common;
 
 use common::binary::{free_port, payrouter, Served};
+use common::text_of;
 use httpmock::prelude::*;
 use serde_json::json;
 use std::process::Stdio;
@@ -201,15 +202,7 @@ async fn the_demo_profile_runs_offline_against_the_simulators() {
         link.starts_with(&format!("http://127.0.0.1:{sim_port}/fena/pay/")),
         "{link}"
     );
-    let page = served
-        .http
-        .get(link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(served.http.get(link)).await;
     assert!(page.contains("12.99 GBP"), "{page}");
     // The OpenAPI document is generated from the code and names each provider's fields.
     let doc: serde_json::Value = served.get("/openapi.json").await.json().await.unwrap();

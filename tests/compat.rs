@@ -13,7 +13,7 @@ use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::{Notifier, NotifierSettings, NotifyHandle};
 use payrouter::store::records::{Keys, Records};
 use payrouter::store::{MemoryStore, OutboxItem, Partition, Queue, Store};
-use payrouter_provider::{Currency, Money, PayOrder};
+use payrouter_provider::{Currency, Money};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,14 +163,7 @@ impl Gateway {
                 )
                 .await),
             Gateway::Engine(e, _) => {
-                let order = PayOrder {
-                    amount: gbp(amount),
-                    shop_transaction_id: shop_tx.into(),
-                    success_redirect_url: None,
-                    failure_redirect_url: None,
-                    provider_data: Map::new(),
-                    provider_order_id: None,
-                };
+                let order = plain_order(gbp(amount), shop_tx);
                 json_of(e.pay(e.provider("fena").unwrap(), order).await)
             }
         }
@@ -295,14 +288,7 @@ async fn scenario(gw: &Gateway, fena: &FenaMock, receiver: &Receiver) {
         (&replay["result"], &replay["paymentId"]),
         (&json!("REDIRECT_TO_URL"), &json!(PAID))
     );
-    let fena_refund = fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path(format!("/open/payments/single/{PAID}/refund"));
-            then.status(200).json_body(json!({"saved": true}));
-        })
-        .await;
+    let fena_refund = fena.on_refund(PAID, 200).await;
     assert_eq!(gw.refund(PAID, 300).await["result"], "PENDING");
     assert_eq!(fena_refund.calls_async().await, 1);
     fena.set_state(PAID, "partial_refund", "12.99", "compat-a", "compat-a")
@@ -326,14 +312,7 @@ async fn scenario(gw: &Gateway, fena: &FenaMock, receiver: &Receiver) {
     );
     notified(receiver, REFUNDING, "refundedAmount", json!(500)).await;
     let ko = gw.refund(REFUNDING, 1000).await;
-    assert_eq!(ko["result"], "KO");
-    assert!(
-        ko["resultDescription"]
-            .as_str()
-            .unwrap()
-            .contains("refundable remainder of 799 GBP"),
-        "{ko}"
-    );
+    assert_ko_naming(&ko, "refundable remainder of 799 GBP");
 
     // A manual subscription: read with its paid instalment, then ended.
     let st = gw.subscription_status(TOKEN).await;

@@ -6,6 +6,7 @@
 mod common;
 
 use common::binary::{free_port, payrouter, Served};
+use common::refused_start;
 use std::process::{Command, Output, Stdio};
 
 const FENA_SECRET: &str = "fena-secret-7f3a9c";
@@ -169,14 +170,10 @@ fn unknown_names_stop_the_start_with_a_suggestion() {
 /// The configuration handed over whole (as the in-process tests do) is held to the same names.
 #[tokio::test]
 async fn a_configuration_handed_over_whole_refuses_unknown_keys() {
-    use figment::providers::{Format, Toml};
-    let fig = figment::Figment::from(Toml::string(
+    let problems = refused_start(
         "http_prt = 1\nenabled_providers = \"fena\"\n[fena]\nterminal_id = \"t\"\nterminal_secret = \"s\"\ntimeout = 5\n",
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let Err(problems) = payrouter::app::start(&fig, listener).await else {
-        panic!("started with unknown keys");
-    };
+    )
+    .await;
     assert_eq!(
         problems,
         vec![

@@ -67,6 +67,11 @@ impl Env {
         req.send().await.unwrap()
     }
 
+    /// The page at `path`, as the holder of `session` sees it.
+    async fn page(&self, path: &str, session: &str) -> String {
+        self.get(path, Some(session)).await.text().await.unwrap()
+    }
+
     async fn post(
         &self,
         path: &str,
@@ -207,14 +212,11 @@ async fn signing_in_and_csrf(kind: StoreKind) {
         format!("/admin/payments/fena/{PID}?done=rechecked").as_str()
     );
     let page = e
-        .get(
+        .page(
             &format!("/admin/payments/fena/{PID}?done=rechecked"),
-            Some(&session),
+            &session,
         )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .await;
     assert!(page.contains("The provider was asked"));
     assert!(page.contains("admin (console)"), "{page}");
 
@@ -308,12 +310,7 @@ async fn dead_letters_are_redelivered_all_at_once(kind: StoreKind) {
     e.pay("order-all", "sent").await;
     let dead_id = dead_letter(&e).await;
     let session = e.log_in().await;
-    let page = e
-        .get("/admin/notifications?state=dead", Some(&session))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = e.page("/admin/notifications?state=dead", &session).await;
     assert!(
         page.contains(&dead_id) && page.contains("Redeliver all dead"),
         "{page}"
@@ -347,14 +344,8 @@ async fn dead_letters_are_redelivered_all_at_once(kind: StoreKind) {
     let delivered = eventually(20, || async { e.receiver.delivered().into_iter().next() }).await;
     assert_eq!(delivered.id, dead_id);
     let page = e
-        .get(
-            "/admin/notifications?state=dead&done=queued&n=1",
-            Some(&session),
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .page("/admin/notifications?state=dead&done=queued&n=1", &session)
+        .await;
     assert!(page.contains("1 dead letters queued for delivery again."));
     assert!(!page.contains(&dead_id), "no longer dead: {page}");
 
@@ -503,15 +494,11 @@ log_level = "warn"
 
     let http = no_redirects();
     let session = log_in(&http, &router).await;
-    let page = http
-        .get(router.url(&format!("/admin/payments/feennex/{id}")))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text_of(
+        http.get(router.url(&format!("/admin/payments/feennex/{id}")))
+            .header(COOKIE, &session),
+    )
+    .await;
     assert!(page.contains("12.34 USD"), "{page}");
     let csrf = csrf_of(&page);
     let recheck = |http: reqwest::Client| {

@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::delivery::{notification, records, redis_store};
+use common::delivery::{notification, records, redis_store, run, unsigned_notifier};
 use common::flaky_receiver::FlakyReceiver;
 use common::*;
-use payrouter::config::CallbackMethod;
-use payrouter::notify::{Notifier, NotifierSettings, NotifyHandle};
 
 use payrouter::store::{MemoryStore, Partition, Queue, RedisTarget, Store};
 use serde_json::Value;
@@ -18,23 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 /// A worker that gives up after two attempts and keeps dead letters for `retention`.
 fn notifier(store: Arc<dyn Store>, url: &str, retention: Duration) -> CancellationToken {
-    let worker = Notifier::new(
-        store,
-        NotifierSettings {
-            url: Some(url.to_string()),
-            method: CallbackMethod::Post,
-            signing_secret: None,
-            retry_initial: Duration::from_millis(20),
-            retry_max: Duration::from_millis(20),
-            max_attempts: 2,
-            timeout: Duration::from_secs(2),
-        },
-        NotifyHandle::default(),
-    )
-    .with_dead_letter_retention(retention);
-    let stop = CancellationToken::new();
-    tokio::spawn(worker.run(stop.clone()));
-    stop
+    let retry = (Duration::from_millis(20), Duration::from_millis(20));
+    let worker = unsigned_notifier(store, url, retry, 2, Duration::from_secs(2));
+    run(worker.with_dead_letter_retention(retention)).1
 }
 
 /// Every dead letter of the notification queue, parsed.

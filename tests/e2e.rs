@@ -56,6 +56,18 @@ log_level = "warn"
             _redis: redis,
         }
     }
+
+    /// Creates the Feennex payment `feennex_pay` describes: its id and the payer's link.
+    async fn feennex_payment(
+        &self,
+        shop_tx: &str,
+        amount: i64,
+        payway: Option<&str>,
+    ) -> (String, String) {
+        self.router
+            .create_payment("feennex", &feennex_pay(shop_tx, amount, payway))
+            .await
+    }
 }
 
 impl Env {
@@ -170,10 +182,7 @@ async fn fena_cancel_is_final(kind: StoreKind) {
 
 async fn feennex_pay_button_accepts(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e
-        .router
-        .create_payment("feennex", &feennex_pay("e2e-fx-1", 1234, None))
-        .await;
+    let (id, link) = e.feennex_payment("e2e-fx-1", 1234, None).await;
     assert_eq!(id, payment_id_of("e2e-fx-1"));
     assert!(
         link.starts_with(&e.sim.url("/feennex/pay/")),
@@ -210,10 +219,7 @@ async fn feennex_pay_button_accepts(kind: StoreKind) {
 
 async fn feennex_reject_button_fails(kind: StoreKind) {
     let e = Env::start(kind, "").await;
-    let (id, link) = e
-        .router
-        .create_payment("feennex", &feennex_pay("e2e-fx-2", 500, None))
-        .await;
+    let (id, link) = e.feennex_payment("e2e-fx-2", 500, None).await;
     let resp = e.sim.press(&link, "Reject").await;
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), KO_URL);
@@ -231,11 +237,7 @@ async fn feennex_reject_button_fails(kind: StoreKind) {
 async fn feennex_post_redirect(kind: StoreKind) {
     let e = Env::start(kind, "").await;
     let (id, link) = e
-        .router
-        .create_payment(
-            "feennex",
-            &feennex_pay("e2e-fx-3", 2000, Some("card_post_usd")),
-        )
+        .feennex_payment("e2e-fx-3", 2000, Some("card_post_usd"))
         .await;
     assert_eq!(link, e.router.url(&format!("/v3/feennex/redirect/{id}")));
 
@@ -283,11 +285,7 @@ async fn fena_partial_refund(kind: StoreKind) {
     // The pending refund is reserved: more than the remainder is refused, saying how much.
     let (s, b) = e.router.post("/v3/fena/refund", &refund(800)).await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "KO", "{b}");
-    assert!(
-        b["resultDescription"].as_str().unwrap().contains("799"),
-        "{b}"
-    );
+    assert_ko_naming(&b, "799");
 
     // The merchant approves the refund on Fena's page.
     let payment = e.sim.payment("fena", &id).await;
@@ -352,11 +350,7 @@ async fn fena_standing_order(kind: StoreKind) {
         .delete(&format!("/v3/fena/subscription/expire/{token}"))
         .await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b["result"], "KO", "{b}");
-    assert!(
-        b["resultDescription"].as_str().unwrap().contains("bank"),
-        "{b}"
-    );
+    assert_ko_naming(&b, "bank");
     let st = e.router.subscription_status("fena", &token).await;
     assert_eq!(st["status"], "ACTIVE", "{st}");
     assert_eq!(

@@ -8,6 +8,7 @@ mod common;
 use common::binary::fena_at_simulator;
 use common::durable_redis::DurableRedis;
 use common::flaky_receiver::FlakyReceiver;
+use common::sim_client::fena_sim_paid;
 use common::supervisor::{free_port, Replica};
 use common::{eventually, read};
 use futures::StreamExt;
@@ -128,13 +129,7 @@ async fn pay_anywhere(http: &reqwest::Client, bases: &[&str], shop_tx: &str) -> 
 
 /// Moves a payment to `paid` at the Fena simulator, which sends its webhook.
 async fn pay_at_provider(http: &reqwest::Client, sim_base: &str, payment_id: &str) {
-    let resp = http
-        .post(format!("{sim_base}/fena/_sim/payments/{payment_id}/state"))
-        .json(&json!({"status": "paid", "callback": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "the simulator moved {payment_id}");
+    fena_sim_paid(http, &format!("{sim_base}/fena"), payment_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

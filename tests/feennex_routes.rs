@@ -238,16 +238,6 @@ fn assert_refused(answer: &(u16, Value), want: u16, what: &str) {
     assert!(b["message"].is_string(), "{what}: {b}");
 }
 
-fn assert_signed(r: &Received) {
-    let ts: i64 = r.timestamp.parse().expect("webhook-timestamp is a number");
-    let expected = payrouter::notify::signature(WEBHOOK_SECRET, &r.id, ts, &r.body);
-    assert_eq!(
-        r.signature.as_deref(),
-        Some(expected.as_str()),
-        "webhook-signature"
-    );
-}
-
 /// `resp` answered `status` with a body of media type `media` (parameters aside).
 fn assert_answered(resp: &reqwest::Response, status: u16, media: &str) {
     assert_eq!(resp.status(), status);
@@ -672,7 +662,10 @@ async fn signed_callbacks_are_confirmed_with_feennex(kind: StoreKind) {
                "metadata": {"providerStatus": "4", "amount": 1234, "currency": "USD",
                             "refundedAmount": 0}})
     );
-    e.receiver.delivered().iter().for_each(assert_signed);
+    e.receiver
+        .delivered()
+        .iter()
+        .for_each(|r| r.assert_signed(WEBHOOK_SECRET));
     assert_eq!(
         e.feennex.checks(form_tx).await,
         1,
@@ -922,11 +915,17 @@ async fn recalculated_invoices_compare_the_amounts(kind: StoreKind) {
 // ---------------------------------------------------------------------------------------------
 // 7. The store lost
 
-async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
+/// `invoice`, after which the router loses its store: the environment and the payment id.
+async fn invoiced_then_store_lost(kind: StoreKind, shop_tx: &str, status: i64) -> (Env, String) {
     let mut e = env(kind).await;
-    let tx = "fx-lost";
-    let id = invoice(&e, tx, 4).await;
+    let id = invoice(&e, shop_tx, status).await;
     e.lose_store().await;
+    (e, id)
+}
+
+async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
+    let tx = "fx-lost";
+    let (e, id) = invoiced_then_store_lost(kind, tx, 4).await;
     let st = e.router.status("feennex", &id).await;
     assert_eq!(
         st,
@@ -957,10 +956,8 @@ async fn status_is_rebuilt_after_the_store_is_lost(kind: StoreKind) {
 }
 
 async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
-    let mut e = env(kind).await;
     let tx = "fx-lost-pending";
-    let id = invoice(&e, tx, 2).await;
-    e.lose_store().await;
+    let (e, id) = invoiced_then_store_lost(kind, tx, 2).await;
     let st = e.router.status("feennex", &id).await;
     assert_eq!(st["status"], "PENDING", "{st}");
     assert_eq!(st["shopTransactionId"], tx, "{st}");
@@ -974,10 +971,8 @@ async fn rebuilding_a_pending_payment_polls_once(kind: StoreKind) {
 }
 
 async fn callback_after_the_store_is_lost_is_notified(kind: StoreKind) {
-    let mut e = env(kind).await;
     let tx = "fx-lost-callback";
-    let id = invoice(&e, tx, 4).await;
-    e.lose_store().await;
+    let (e, id) = invoiced_then_store_lost(kind, tx, 4).await;
     let answer = post_form(&e, &signed(notification(tx, "success", "12.34"))).await;
     assert_eq!(answer, ack());
     let st = e.router.status("feennex", &id).await;

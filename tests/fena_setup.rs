@@ -9,6 +9,7 @@
 mod common;
 
 use common::binary::payrouter;
+use common::sim_client::fena_sim_paid;
 use common::stores::on_both_stores;
 use common::{config, Receiver, StoreKind, TestRouter};
 use payrouter_fena::sim::{default_bank_account, PartnerKey, SimConfig, Simulator};
@@ -93,6 +94,23 @@ async fn company(base: &str, id: &str) -> Value {
 }
 
 /// The table row of `merchant`.
+/// `fena <command> --merchant <merchant>` with a wrong key for shop-b: it exits with `code`
+/// and its output names no other merchant; answers the output.
+async fn one_merchant_with_a_bad_key(
+    base: &str,
+    command: &str,
+    merchant: &str,
+    code: i32,
+) -> String {
+    let args = ["fena", command, "--merchant", merchant];
+    let (exit, out) = run(base, "wrong-secret", &args).await;
+    assert_eq!(exit, code, "{out}");
+    for other in ["shop-a", "shop-b"].into_iter().filter(|m| *m != merchant) {
+        assert!(!out.contains(other), "{other} was run too:\n{out}");
+    }
+    out
+}
+
 fn row<'a>(out: &'a str, merchant: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(merchant))
@@ -187,14 +205,7 @@ async fn a_bad_key_fails_the_setup_naming_its_merchant() {
     );
 
     // --merchant limits the run to one account: the partner company alone is ready.
-    let (code, out) = run(
-        &base,
-        "wrong-secret",
-        &["fena", "setup", "--merchant", "shop-a"],
-    )
-    .await;
-    assert_eq!(code, 0, "{out}");
-    assert!(!out.contains("shop-b"), "{out}");
+    one_merchant_with_a_bad_key(&base, "setup", "shop-a", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,18 +266,11 @@ async fn bank_accounts_lists_each_merchants_accounts() {
         "{out}"
     );
 
-    let (code, out) = run(
-        &base,
-        "wrong-secret",
-        &["fena", "bank-accounts", "--merchant", "shop-b"],
-    )
-    .await;
-    assert_eq!(code, 1, "{out}");
+    let out = one_merchant_with_a_bad_key(&base, "bank-accounts", "shop-b", 1).await;
     assert!(
         row(&out, "shop-b").contains("Fena refused the key"),
         "{out}"
     );
-    assert!(!out.contains("shop-a"), "{out}");
 }
 
 on_both_stores!(a_set_up_company_pays_through_the_router_and_its_webhook_comes_back);
@@ -316,36 +320,32 @@ async fn a_set_up_company_pays_through_the_router_and_its_webhook_comes_back(kin
 
     // Paid at Fena: the integration's webhook reaches the router, which re-fetches the
     // payment through the partner API and notifies the PGM.
-    let paid = http
-        .post(format!("{base}/_sim/payments/{payment_id}/state"))
-        .json(&json!({"status": "paid", "callback": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), 200);
+    fena_sim_paid(&http, &base, &payment_id).await;
     receiver.notified(&payment_id, "ACCEPTED", "PAYMENT").await;
     let status = router.status("fena", &payment_id).await;
     assert_eq!(status["status"], "ACCEPTED", "{status}");
 }
 
-#[test]
-fn config_check_shows_the_partner_settings_one_a_line_secrets_redacted() {
-    let out = payrouter(&["config", "check"])
+/// `payrouter config check` for one partner-set-up merchant, with `FENA_PARTNER_PATH_REFUND`.
+fn config_check_with_refund_path(refund_path: &str) -> std::process::Output {
+    payrouter(&["config", "check"])
         .envs([
             ("ENABLED_PROVIDERS", "fena"),
             ("STORE", "memory"),
             ("PAYMENT_CALLBACK_URL", "https://pgm.example/cb"),
             ("FENA_PARTNER_TERMINAL_ID", PARTNER_ID),
             ("FENA_PARTNER_TERMINAL_SECRET", PARTNER_SECRET),
-            (
-                "FENA_PARTNER_PATH_REFUND",
-                "/open/partner/{companyId}/refund/{id}",
-            ),
+            ("FENA_PARTNER_PATH_REFUND", refund_path),
             ("FENA_ACCOUNTS", "shop-a"),
             ("FENA_ACCOUNT_SHOP_A_COMPANY_ID", COMPANY_A),
         ])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn config_check_shows_the_partner_settings_one_a_line_secrets_redacted() {
+    let out = config_check_with_refund_path("/open/partner/{companyId}/refund/{id}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -376,19 +376,7 @@ fn config_check_shows_the_partner_settings_one_a_line_secrets_redacted() {
     assert!(!stdout.contains(PARTNER_SECRET), "{stdout}");
 
     // A template without its placeholders stops the start, named by its variable.
-    let out = payrouter(&["config", "check"])
-        .envs([
-            ("ENABLED_PROVIDERS", "fena"),
-            ("STORE", "memory"),
-            ("PAYMENT_CALLBACK_URL", "https://pgm.example/cb"),
-            ("FENA_PARTNER_TERMINAL_ID", PARTNER_ID),
-            ("FENA_PARTNER_TERMINAL_SECRET", PARTNER_SECRET),
-            ("FENA_PARTNER_PATH_REFUND", "/open/partner/refund"),
-            ("FENA_ACCOUNTS", "shop-a"),
-            ("FENA_ACCOUNT_SHOP_A_COMPANY_ID", COMPANY_A),
-        ])
-        .output()
-        .unwrap();
+    let out = config_check_with_refund_path("/open/partner/refund");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

@@ -10,6 +10,7 @@ mod common;
 
 use common::binary::fena_at_simulator;
 use common::durable_redis::DurableRedis;
+use common::sim_client::fena_sim_paid;
 use common::supervisor::{free_port, Replica};
 use common::Receiver;
 use futures::StreamExt;
@@ -580,13 +581,7 @@ async fn hostile_requests_get_error_responses_and_change_nothing() {
         assert_eq!(status, 200, "seed pay at {provider}: {answer}");
         real.push(answer["paymentId"].as_str().expect("paymentId").to_string());
     }
-    let paid = http
-        .post(format!("{sim_base}/fena/_sim/payments/{}/state", real[0]))
-        .json(&json!({"status": "paid", "callback": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), 200);
+    fena_sim_paid(&http, &format!("{sim_base}/fena"), &real[0]).await;
     receiver.notified(&real[0], "ACCEPTED", "PAYMENT").await;
 
     let mut runner = TestRunner::new(Config {

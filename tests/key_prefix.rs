@@ -28,13 +28,7 @@ async fn every_key_starts_with_the_configured_prefix() {
         .await;
     assert_eq!(s, 200, "{b}");
 
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let keys = redis.keys("*").await;
     assert!(
         keys.len() >= 3,
         "the payment, its reservation and its recheck queue: {keys:?}"

@@ -6,6 +6,7 @@
 mod common;
 
 use common::fena_env::{env, pay_body, Env};
+use common::stores::on_both_stores;
 use common::*;
 use serde_json::json;
 use std::time::Duration;
@@ -118,9 +119,7 @@ async fn concurrent_instalments_stay_within_expires_after(kind: StoreKind) {
 /// later refund settles, and its reservation is released.
 async fn a_refund_the_provider_never_saw_is_not_reported(kind: StoreKind) {
     let e = env(kind, "").await;
-    e.created(PID, "rf-1").await;
-    e.fena_reports(PID, "paid", "rf-1").await;
-    assert_eq!(e.router.status("fena", PID).await["status"], "ACCEPTED");
+    e.accepted(PID, "rf-1").await;
     let failing = e.fena.on_refund(PID, 500).await;
     let (s, b) = e.refund(PID, 400).await;
     assert_error_response(s, &b, 502);
@@ -252,17 +251,6 @@ async fn one_callback_fetch_per_payment_at_a_time(kind: StoreKind) {
     assert_eq!(lookup.calls_async().await, 1, "{answers:?}");
     assert_eq!(codes.iter().filter(|s| **s == 404).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|s| **s == 429).count(), 9, "{codes:?}");
-}
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Memory).await })*
-        }
-        mod redis {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-    };
 }
 
 on_both_stores!(

@@ -88,17 +88,6 @@ async fn pending_payment(e: &Env, shop_tx: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-/// The alert's Standard Webhooks signature verifies with OPS_ALERT_SIGNING_SECRET.
-fn assert_signed(r: &Received) {
-    let ts: i64 = r.timestamp.parse().expect("webhook-timestamp is a number");
-    let expected = payrouter::notify::signature(ALERT_SECRET, &r.id, ts, &r.body);
-    assert_eq!(
-        r.signature.as_deref(),
-        Some(expected.as_str()),
-        "webhook-signature"
-    );
-}
-
 /// The alerts of `kind` delivered to `alerts`.
 fn delivered_of(alerts: &Receiver, kind: &str) -> Vec<Received> {
     alerts
@@ -132,7 +121,7 @@ async fn a_dead_notification_raises_one_signed_alert(kind: StoreKind) {
         delivered_of(alerts, "notification.dead").into_iter().next()
     })
     .await;
-    assert_signed(&alert);
+    alert.assert_signed(ALERT_SECRET);
     let attempts = alerts.all();
     assert_eq!(attempts.len(), 2, "one failed attempt, one delivery");
     assert_eq!(attempts[0].id, alert.id, "a retry keeps the webhook-id");
@@ -177,7 +166,7 @@ async fn a_stuck_payment_raises_one_alert_over_many_rechecks(kind: StoreKind) {
         delivered_of(alerts, "payment.stuck").into_iter().next()
     })
     .await;
-    assert_signed(&alert);
+    alert.assert_signed(ALERT_SECRET);
     let body = alert.json();
     assert_eq!(body["type"], "payment.stuck");
     let data = &body["data"];
@@ -284,7 +273,7 @@ async fn a_queued_alert_is_sent_by_the_next_router_to_start() {
 
     let _router = setup.router().await;
     let delivered = eventually(20, || async { setup.alerts.delivered().into_iter().next() }).await;
-    assert_signed(&delivered);
+    delivered.assert_signed(ALERT_SECRET);
     assert_eq!(delivered.id, alert.id);
     assert_eq!(delivered.body, alert.body());
     assert_eq!(delivered.json()["data"]["webhookId"], "msg_left_behind");
@@ -292,36 +281,22 @@ async fn a_queued_alert_is_sent_by_the_next_router_to_start() {
 
 #[test]
 fn bad_alert_settings_are_each_reported() {
-    let problems = |toml: &str| {
-        use figment::providers::Format as _;
-        let fig = figment::Figment::new().merge(figment::providers::Toml::string(toml));
-        payrouter::config::from_figment(&fig)
-            .err()
-            .unwrap_or_default()
-    };
-    let lines = problems(
+    let lines = config_problems(
         "enabled_providers = \"fena\"\nops_alert_url = \"not a url\"\nstuck_payment_after_ms = 0\n\
          [fena]\nterminal_id = \"t\"\nterminal_secret = \"s\"\n",
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("OPS_ALERT_URL: 'not a url'")),
-        "{lines:?}"
-    );
+    assert_problem(&lines, "OPS_ALERT_URL: 'not a url'");
     assert!(
         lines.contains(&"STUCK_PAYMENT_AFTER_MS: must be positive".to_string()),
         "{lines:?}"
     );
-    let lines = problems(
+    let lines = config_problems(
         "enabled_providers = \"fena\"\nops_alert_signing_secret = \"whsec_c2VjcmV0\"\n\
          [fena]\nterminal_id = \"t\"\nterminal_secret = \"s\"\n",
     );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("OPS_ALERT_SIGNING_SECRET: set without OPS_ALERT_URL")),
-        "{lines:?}"
+    assert_problem(
+        &lines,
+        "OPS_ALERT_SIGNING_SECRET: set without OPS_ALERT_URL",
     );
     assert!(
         !lines.iter().any(|l| l.contains("c2VjcmV0")),

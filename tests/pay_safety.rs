@@ -10,8 +10,8 @@ use payrouter::engine::{Engine, RecheckSchedule};
 use payrouter::notify::NotifyHandle;
 use payrouter::store::records::{Keys, Records};
 use payrouter::store::{RedisStore, RedisTarget};
-use payrouter_provider::{Currency, Money, PayOrder};
-use serde_json::{json, Map};
+use payrouter_provider::{Currency, Money};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,26 +54,13 @@ async fn a_replica_whose_clock_runs_40_s_ahead_does_not_take_over_a_live_reserva
     let fena = FenaMock::start().await;
     fena.on_process(PID, "skew-1", "12.99").await;
     // The first replica's draft takes 1 s: its reservation is live all that time.
-    let drafts = fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path("/open/payments/single/create");
-            then.status(201)
-                .delay(Duration::from_millis(1000))
-                .json_body(json!({"created": true, "result": {"id": PID, "status": "draft"}}));
-        })
-        .await;
+    let drafts = fena.on_slow_create(PID, Duration::from_millis(1000)).await;
     let on_time = engine(&redis, &fena, 0).await;
     let ahead = engine(&redis, &fena, 40_000).await;
-    let order = PayOrder {
-        amount: Money::new(1299, Currency::from_code("GBP").unwrap()),
-        shop_transaction_id: "skew-1".into(),
-        success_redirect_url: None,
-        failure_redirect_url: None,
-        provider_data: Map::new(),
-        provider_order_id: None,
-    };
+    let order = plain_order(
+        Money::new(1299, Currency::from_code("GBP").unwrap()),
+        "skew-1",
+    );
     let first = on_time.pay(on_time.provider("fena").unwrap(), order.clone());
     let second = async {
         // Starts once the first holds the reservation.

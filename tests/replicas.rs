@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::fena_env::env;
+use common::stores::on_stores;
 use common::*;
 use serde_json::json;
 use std::time::Duration;
@@ -13,6 +15,24 @@ fn pay_body(shop_tx: &str) -> serde_json::Value {
     json!({"amount": 1299, "currency": "GBP", "shopTransactionId": shop_tx})
 }
 
+/// Pays `shop_tx` through `router` as payment PID, which Fena reports as `state`; the router's
+/// status of it is then `expected`.
+async fn pay_reported_as(
+    router: &TestRouter,
+    fena: &FenaMock,
+    shop_tx: &str,
+    state: &str,
+    expected: &str,
+) {
+    fena.on_create(PID, shop_tx, "12.99").await;
+    fena.set_state(PID, state, "12.99", shop_tx, shop_tx).await;
+    assert_eq!(router.post("/v3/fena/pay", &pay_body(shop_tx)).await.0, 200);
+    let (s, st) = router
+        .get(&format!("/v3/fena/status?paymentId={PID}"))
+        .await;
+    assert_eq!((s, st["status"].clone()), (200, json!(expected)), "{st}");
+}
+
 async fn two_replicas_create_one_payment_for_concurrent_identical_pays(kind: StoreKind) {
     let redis = kind.start_redis().await.unwrap();
     let fena = FenaMock::start().await;
@@ -20,17 +40,7 @@ async fn two_replicas_create_one_payment_for_concurrent_identical_pays(kind: Sto
     let cfg = config(Some(&redis), &fena.base(), &receiver.url, "");
     let a = TestRouter::start(&cfg).await;
     let b = TestRouter::start(&cfg).await;
-    let create = fena
-        .server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::POST)
-                .path("/open/payments/single/create");
-            then.status(201)
-                .delay(Duration::from_millis(300))
-                .json_body(json!({"created": true,
-                "result": {"id": PID, "status": "draft"}}));
-        })
-        .await;
+    let create = fena.on_slow_create(PID, Duration::from_millis(300)).await;
     fena.on_process(PID, "replica-1", "12.99").await;
     let body = pay_body("replica-1");
     let calls = (0..20).map(|i| {
@@ -62,15 +72,7 @@ async fn a_notification_is_delivered_after_a_restart_on_the_same_redis(kind: Sto
     drop(parked);
     let cfg = config(Some(&redis), &fena.base(), &receiver_url, "");
     let mut first = TestRouter::start(&cfg).await;
-    fena.on_create(PID, "restart-1", "12.99").await;
-    fena.set_state(PID, "paid", "12.99", "restart-1", "restart-1")
-        .await;
-    assert_eq!(
-        first.post("/v3/fena/pay", &pay_body("restart-1")).await.0,
-        200
-    );
-    let (s, st) = first.get(&format!("/v3/fena/status?paymentId={PID}")).await;
-    assert_eq!((s, st["status"].clone()), (200, json!("ACCEPTED")));
+    pay_reported_as(&first, &fena, "restart-1", "paid", "ACCEPTED").await;
     tokio::time::sleep(Duration::from_millis(300)).await; // at least one failed attempt
     first.stop().await;
 
@@ -85,22 +87,10 @@ async fn a_notification_is_delivered_after_a_restart_on_the_same_redis(kind: Sto
 
 #[tokio::test]
 async fn status_is_answered_after_redis_is_flushed() {
-    let redis = RedisServer::start().await;
-    let fena = FenaMock::start().await;
-    let receiver = Receiver::start().await;
-    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
-    fena.on_create(PID, "flush-1", "12.99").await;
-    fena.set_state(PID, "paid", "12.99", "flush-1", "flush-1")
-        .await;
-    assert_eq!(
-        router.post("/v3/fena/pay", &pay_body("flush-1")).await.0,
-        200
-    );
-    redis.flushall().await;
-    let (s, st) = router
-        .get(&format!("/v3/fena/status?paymentId={PID}"))
-        .await;
-    assert_eq!(s, 200, "{st}");
+    let e = env(StoreKind::Redis, "").await;
+    e.created_as(PID, "flush-1", "paid").await;
+    e.redis.as_ref().unwrap().flushall().await;
+    let st = e.router.status("fena", PID).await;
     assert_eq!(st["status"], "ACCEPTED");
     assert_eq!(
         st["shopTransactionId"], "flush-1",
@@ -111,12 +101,10 @@ async fn status_is_answered_after_redis_is_flushed() {
 
 #[tokio::test]
 async fn an_unreachable_store_is_a_503_and_readyz_fails() {
-    let redis = RedisServer::start().await;
-    let fena = FenaMock::start().await;
-    let receiver = Receiver::start().await;
-    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
-    assert_eq!(router.get("/readyz").await.0, 200);
-    drop(redis);
+    let mut e = env(StoreKind::Redis, "").await;
+    assert_eq!(e.router.get("/readyz").await.0, 200);
+    drop(e.redis.take());
+    let router = &e.router;
     let (s, b) = router
         .get(&format!("/v3/fena/status?paymentId={PID}"))
         .await;
@@ -136,20 +124,7 @@ async fn a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_i
     let receiver = Receiver::start().await;
     let cfg = config(Some(&redis), &fena.base(), &receiver.url, "");
     let mut first = TestRouter::start(&cfg).await;
-    fena.on_create(PID, "deferred-1", "12.99").await;
-    fena.set_state(PID, "sent", "12.99", "deferred-1", "deferred-1")
-        .await;
-    assert_eq!(
-        first.post("/v3/fena/pay", &pay_body("deferred-1")).await.0,
-        200
-    );
-    assert_eq!(
-        first
-            .get(&format!("/v3/fena/status?paymentId={PID}"))
-            .await
-            .1["status"],
-        "PENDING"
-    );
+    pay_reported_as(&first, &fena, "deferred-1", "sent", "PENDING").await;
     // Paid at Fena; its webhook arrives inside the 1 s poll window just used by the status.
     fena.set_state(PID, "paid", "12.99", "deferred-1", "deferred-1")
         .await;
@@ -167,43 +142,19 @@ async fn a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_i
 
 #[tokio::test]
 async fn refunds_are_refused_when_the_refund_history_was_lost() {
-    let redis = RedisServer::start().await;
-    let fena = FenaMock::start().await;
-    let receiver = Receiver::start().await;
-    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
-    fena.on_create(PID, "lost-1", "12.99").await;
-    fena.set_state(PID, "partial_refund", "12.99", "lost-1", "lost-1")
-        .await;
-    assert_eq!(
-        router.post("/v3/fena/pay", &pay_body("lost-1")).await.0,
-        200
-    );
-    redis.flushall().await;
-    let refund = json!({"amount": 1299, "currency": "GBP", "paymentId": PID});
-    let (s, b) = router.post("/v3/fena/refund", &refund).await;
-    assert_eq!((s, b["result"].clone()), (200, json!("KO")), "{b}");
-    assert!(
-        b["resultDescription"]
-            .as_str()
-            .unwrap()
-            .contains("earlier refunds are not known"),
-        "{b}"
-    );
+    let e = env(StoreKind::Redis, "").await;
+    e.created_as(PID, "lost-1", "partial_refund").await;
+    e.redis.as_ref().unwrap().flushall().await;
+    let (s, b) = e.refund(PID, 1299).await;
+    assert_eq!(s, 200, "{b}");
+    assert_ko_naming(&b, "earlier refunds are not known");
 }
 
-macro_rules! on_one_node_and_a_cluster {
-    ($($name:ident),* $(,)?) => {
-        mod node {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Redis).await })*
-        }
-        mod cluster {
-            $(#[tokio::test] async fn $name() { super::$name(super::StoreKind::Cluster).await })*
-        }
-    };
-}
-
-on_one_node_and_a_cluster!(
-    two_replicas_create_one_payment_for_concurrent_identical_pays,
-    a_notification_is_delivered_after_a_restart_on_the_same_redis,
-    a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_it,
+on_stores!(
+    [node = Redis, cluster = Cluster]
+    [
+        two_replicas_create_one_payment_for_concurrent_identical_pays,
+        a_notification_is_delivered_after_a_restart_on_the_same_redis,
+        a_callback_deferred_by_the_poll_window_survives_the_replica_that_took_it,
+    ]
 );

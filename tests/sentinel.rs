@@ -5,6 +5,7 @@
 mod common;
 
 use common::delivery::{redis_store, start_backlog};
+use common::fena_env::env_on;
 use common::*;
 use payrouter::store::RedisTarget;
 use serde_json::json;
@@ -30,18 +31,11 @@ async fn every_notification_is_delivered_across_a_sentinel_failover() {
 #[tokio::test]
 async fn a_router_on_sentinel_serves_a_payment() {
     const PID: &str = "64b48c5b6ba2cd6a040b3e01";
-    let redis = RedisServer::start_sentinel().await;
-    let fena = FenaMock::start().await;
-    let receiver = Receiver::start().await;
-    let router = TestRouter::start(&config(Some(&redis), &fena.base(), &receiver.url, "")).await;
-    fena.on_create(PID, "sentinel-1", "12.99").await;
-    fena.set_state(PID, "paid", "12.99", "sentinel-1", "sentinel-1")
-        .await;
-    let body = json!({"amount": 1299, "currency": "GBP", "shopTransactionId": "sentinel-1"});
-    let (s, b) = router.post("/v3/fena/pay", &body).await;
-    assert_eq!(s, 200, "{b}");
+    let e = env_on(Some(RedisServer::start_sentinel().await), "").await;
+    e.created_as(PID, "sentinel-1", "paid").await;
+    let router = &e.router;
     assert_eq!(router.status("fena", PID).await["status"], "ACCEPTED");
-    receiver.notified(PID, "ACCEPTED", "PAYMENT").await;
+    e.receiver.notified(PID, "ACCEPTED", "PAYMENT").await;
     let (s, ready) = router.get("/readyz").await;
     assert_eq!((s, ready["status"].clone()), (200, json!("ready")));
 }

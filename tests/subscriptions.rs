@@ -146,14 +146,8 @@ async fn schedule_creates_a_fena_standing_order_and_follows_it() {
             &schedule_body("MONTH", 1),
         )
         .await;
-    assert_eq!((s, b["result"].clone()), (200, json!("KO")));
-    assert!(
-        b["resultDescription"]
-            .as_str()
-            .unwrap()
-            .contains("draft or overdue"),
-        "{b}"
-    );
+    assert_eq!(s, 200, "{b}");
+    assert_ko_naming(&b, "draft or overdue");
     let resp = router
         .http
         .delete(router.url(&format!("/v3/fena/subscription/expire/{RID}")))
@@ -161,14 +155,8 @@ async fn schedule_creates_a_fena_standing_order_and_follows_it() {
         .await
         .unwrap();
     let (s, b) = read(resp).await;
-    assert_eq!((s, b["result"].clone()), (200, json!("KO")));
-    assert!(
-        b["resultDescription"]
-            .as_str()
-            .unwrap()
-            .contains("at their bank"),
-        "{b}"
-    );
+    assert_eq!(s, 200, "{b}");
+    assert_ko_naming(&b, "at their bank");
 }
 
 #[tokio::test]

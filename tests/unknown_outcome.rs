@@ -141,8 +141,7 @@ async fn fena_draft_answer_lost_then_5xx_on_process_leaves_one_payment() {
 /// let a retry take the reservation over while the first call is still in flight.
 #[tokio::test]
 async fn a_route_timeout_shorter_than_a_provider_call_is_refused_at_start() {
-    use figment::providers::{Format, Toml};
-    let fig = figment::Figment::from(Toml::string(
+    let problems = refused_start(
         r#"store = "memory"
 route_timeout_ms = 5000
 payment_callback_url = "http://127.0.0.1:9/notify"
@@ -157,11 +156,8 @@ secret_key = "k"
 connect_timeout_ms = 1000
 timeout_ms = 3000
 "#,
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let Err(problems) = payrouter::app::start(&fig, listener).await else {
-        panic!("started with a lease shorter than a Fena call");
-    };
+    )
+    .await;
     assert_eq!(
         problems,
         vec![

@@ -40,6 +40,14 @@ impl Report {
         println!("{what:<58} {figure:<34} {target}");
         self.rows.push((what.into(), figure, target.into()));
     }
+
+    /// The row of a backlog drained in `drained` (None: not within the 120 s waited).
+    pub(crate) fn drain_row(&mut self, what: &str, drained: Option<Duration>) {
+        let figure = drained.map_or("not drained in 120 s".into(), |d| {
+            format!("{:.2} s", d.as_secs_f64())
+        });
+        self.row(what, figure, "< 10 s");
+    }
 }
 
 /// What the sections measure: the simulators, a router on the memory store and one on Redis,
@@ -394,42 +402,18 @@ async fn notifications(
     });
 
     // A second router whose receiver is down while the backlog builds.
-    let down_port = free_port();
-    let lagging = procs::router(
-        free_port(),
-        sim,
-        &[
-            (
-                "PAYMENT_CALLBACK_URL",
-                format!("http://127.0.0.1:{down_port}/notify"),
-            ),
-            ("NOTIFY_RETRY_INITIAL_MS", "100".into()),
-            ("NOTIFY_RETRY_MAX_MS", "1000".into()),
-            // Building the backlog may outlast the default 30 attempts (about 25 s at these
-            // delays); a notification that died would never arrive and the drain never end.
-            ("NOTIFY_MAX_ATTEMPTS", "1000".into()),
-        ],
-    )
-    .await;
+    let (lagging, down_port) = procs::lagging_router(sim, None).await;
     let (id, _) = paid_payment(http, sim, &lagging, "notify-down").await;
     check_backlog(lagging.addr(), &id).await;
-    let back = Receiver::start(down_port).await;
-    let up_at = Instant::now();
-    let drained = back
-        .wait_for(BACKLOG, Duration::from_secs(120))
-        .await
-        .map(|t| t.duration_since(up_at));
+    let drained = procs::drain_time(down_port, BACKLOG).await;
     r.row(
         "notifications delivered per second (receiver up)",
         format!("{rate:.0} per s"),
         "≥ 5,000/s",
     );
-    r.row(
+    r.drain_row(
         &format!("backlog of {BACKLOG} drained after the receiver came back"),
-        drained.map_or("not drained in 120 s".into(), |d| {
-            format!("{:.2} s", d.as_secs_f64())
-        }),
-        "< 10 s",
+        drained,
     );
     r.json.insert(
         "notifications".into(),

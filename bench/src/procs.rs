@@ -127,6 +127,36 @@ pub async fn simulators(router_url: &str) -> Proc {
     p
 }
 
+/// Starts the receiver of a `lagging_router` on `port`: how long until `count` notifications
+/// have arrived (None: not within 120 s).
+pub async fn drain_time(port: u16, count: u64) -> Option<Duration> {
+    let back = Receiver::start(port).await;
+    let up_at = Instant::now();
+    back.wait_for(count, Duration::from_secs(120))
+        .await
+        .map(|t| t.duration_since(up_at))
+}
+
+/// A router whose receiver is down while a backlog builds: it notifies the returned port,
+/// where nothing listens until the caller starts a `Receiver` there. `store` is added to its
+/// environment (none: the embedded store).
+pub async fn lagging_router(sim: &Proc, store: Option<(&'static str, String)>) -> (Proc, u16) {
+    let down_port = free_port();
+    let mut env = vec![
+        (
+            "PAYMENT_CALLBACK_URL",
+            format!("http://127.0.0.1:{down_port}/notify"),
+        ),
+        ("NOTIFY_RETRY_INITIAL_MS", "100".into()),
+        ("NOTIFY_RETRY_MAX_MS", "1000".into()),
+        // Building the backlog may outlast the default 30 attempts (about 25 s at these
+        // delays); a notification that died would never arrive and the drain never end.
+        ("NOTIFY_MAX_ATTEMPTS", "1000".into()),
+    ];
+    env.extend(store);
+    (router(free_port(), sim, &env).await, down_port)
+}
+
 /// A payrouter instance against the simulators at `sim`, with extra environment.
 pub async fn router(port: u16, sim: &Proc, env: &[(&str, String)]) -> Proc {
     let mut cmd = Command::new(sibling("payrouter"));

@@ -38,6 +38,36 @@ pub fn notification(id: &str, payment_id: &str) -> Work {
     Work::Notify(serde_json::from_str::<Notification>(&doc).unwrap())
 }
 
+/// A worker posting `store`'s notifications to `url` unsigned, waiting `retry` (first, most)
+/// between attempts, up to `max_attempts`.
+pub fn unsigned_notifier(
+    store: Arc<dyn Store>,
+    url: &str,
+    retry: (Duration, Duration),
+    max_attempts: u32,
+    timeout: Duration,
+) -> Notifier {
+    Notifier::new(
+        store,
+        NotifierSettings {
+            url: Some(url.to_string()),
+            method: CallbackMethod::Post,
+            signing_secret: None,
+            retry_initial: retry.0,
+            retry_max: retry.1,
+            max_attempts,
+            timeout,
+        },
+        NotifyHandle::default(),
+    )
+}
+
+/// Runs `notifier` until the returned token is cancelled.
+pub fn run(notifier: Notifier) -> (tokio::task::JoinHandle<()>, CancellationToken) {
+    let stop = CancellationToken::new();
+    (tokio::spawn(notifier.run(stop.clone())), stop)
+}
+
 /// Starts a worker delivering `store`'s notifications to `url`, retrying fast, with `lease`.
 pub fn spawn_notifier(
     store: Arc<dyn Store>,
@@ -45,22 +75,8 @@ pub fn spawn_notifier(
     lease: Duration,
     timeout: Duration,
 ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
-    let notifier = Notifier::new(
-        store,
-        NotifierSettings {
-            url: Some(url.to_string()),
-            method: CallbackMethod::Post,
-            signing_secret: None,
-            retry_initial: Duration::from_millis(50),
-            retry_max: Duration::from_millis(200),
-            max_attempts: 1000,
-            timeout,
-        },
-        NotifyHandle::default(),
-    )
-    .with_lease(lease);
-    let stop = CancellationToken::new();
-    (tokio::spawn(notifier.run(stop.clone())), stop)
+    let retry = (Duration::from_millis(50), Duration::from_millis(200));
+    run(unsigned_notifier(store, url, retry, 1000, timeout).with_lease(lease))
 }
 
 /// 200 notifications queued on `store` and being delivered to a receiver that fails the first

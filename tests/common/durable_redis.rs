@@ -3,9 +3,9 @@
 //! production looks to payrouter. Killed and its directory removed when dropped.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Child;
 
+use super::redis_server::{connect, spawn};
 use super::supervisor::free_port;
 
 pub struct DurableRedis {
@@ -38,38 +38,23 @@ impl DurableRedis {
     /// Starts redis-server (again) on the same port and directory, and waits for PING.
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "redis on {} still runs", self.port);
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (make test installs it)");
-        self.child = Some(child);
-        let client = redis::Client::open(self.url()).unwrap();
-        for _ in 0..400 {
-            if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                if redis::cmd("PING")
-                    .query_async::<String>(&mut c)
-                    .await
-                    .is_ok()
-                {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("redis-server did not come up on port {}", self.port);
+        let args = [
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--dir",
+            self.dir.to_str().unwrap(),
+        ]
+        .map(String::from);
+        self.child = Some(spawn(&args));
+        connect(&self.url()).await;
     }
 
     /// Stops Redis abruptly (SIGKILL); with `appendfsync always` every acknowledged write is

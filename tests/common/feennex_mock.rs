@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use httpmock::prelude::*;
-use httpmock::Mock;
+use httpmock::{Mock, When};
 use payrouter_provider::{PaymentTag, SecretString};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -102,6 +102,15 @@ struct CheckMocks {
     retired: HashMap<String, usize>,
 }
 
+/// A JSON POST to `path` that includes `order` and is signed over `keys` with the shop's key.
+fn signed_call(when: When, path: &str, order: String, keys: &'static [&'static str]) -> When {
+    when.method(POST)
+        .path(path)
+        .header("content-type", "application/json")
+        .json_body_includes(order)
+        .is_true(move |req: &HttpMockRequest| signed_over(&req.body_string(), keys))
+}
+
 pub struct FeennexMock {
     pub server: MockServer,
     checks: Mutex<CheckMocks>,
@@ -149,11 +158,7 @@ timeout_ms = 1500
         let order = json!({"shop_order_id": shop_order_id}).to_string();
         self.server
             .mock_async(move |when, then| {
-                when.method(POST)
-                    .path("/invoice/create")
-                    .header("content-type", "application/json")
-                    .json_body_includes(order)
-                    .is_true(|req: &HttpMockRequest| signed_over(&req.body_string(), CREATE_KEYS));
+                signed_call(when, "/invoice/create", order, CREATE_KEYS);
                 then.status(200).json_body(answer);
             })
             .await
@@ -186,11 +191,7 @@ timeout_ms = 1500
         let mock = self
             .server
             .mock_async(move |when, then| {
-                when.method(POST)
-                    .path("/invoice/check")
-                    .header("content-type", "application/json")
-                    .json_body_includes(order)
-                    .is_true(|req: &HttpMockRequest| signed_over(&req.body_string(), CHECK_KEYS));
+                signed_call(when, "/invoice/check", order, CHECK_KEYS);
                 then.status(200)
                     .header("content-type", "application/json")
                     .body(body);

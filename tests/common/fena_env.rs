@@ -10,21 +10,26 @@ pub struct Env {
     pub fena: FenaMock,
     pub receiver: Receiver,
     pub router: TestRouter,
-    _redis: Option<RedisServer>,
+    /// The Redis deployment the router stores in (None: the embedded store).
+    pub redis: Option<RedisServer>,
 }
 
 /// The router's configuration is `common::config` with `extra` TOML at its top level.
 pub async fn env(kind: StoreKind, extra: &str) -> Env {
+    env_on(kind.start_redis().await, extra).await
+}
+
+/// `env` on a Redis deployment of the caller's choosing (a sentinel, say).
+pub async fn env_on(redis: Option<RedisServer>, extra: &str) -> Env {
     let fena = FenaMock::start().await;
     let receiver = Receiver::start().await;
-    let redis = kind.start_redis().await;
     let router =
         TestRouter::start(&config(redis.as_ref(), &fena.base(), &receiver.url, extra)).await;
     Env {
         fena,
         receiver,
         router,
-        _redis: redis,
+        redis,
     }
 }
 
@@ -32,14 +37,26 @@ impl Env {
     /// Creates payment `id` for `shop_tx` (12.99 GBP), which Fena reports as `sent`; answers
     /// its payer link.
     pub async fn created(&self, id: &str, shop_tx: &str) -> String {
+        self.created_as(id, shop_tx, "sent").await
+    }
+
+    /// `created`, with Fena reporting the payment as `state` from the start.
+    pub async fn created_as(&self, id: &str, shop_tx: &str, state: &str) -> String {
         self.fena.on_create(id, shop_tx, "12.99").await;
-        self.fena_reports(id, "sent", shop_tx).await;
+        self.fena_reports(id, state, shop_tx).await;
         let (paid, link) = self
             .router
             .create_payment("fena", &pay_body(shop_tx, 1299))
             .await;
         assert_eq!(paid, id);
         link
+    }
+
+    /// `created`, then Fena reports the payment paid and the router's status says ACCEPTED.
+    pub async fn accepted(&self, id: &str, shop_tx: &str) {
+        self.created(id, shop_tx).await;
+        self.fena_reports(id, "paid", shop_tx).await;
+        assert_eq!(self.router.status("fena", id).await["status"], "ACCEPTED");
     }
 
     /// `fena_reports`, then Fena's poll window (1 s) passes, so the router's next look asks

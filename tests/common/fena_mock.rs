@@ -59,6 +59,19 @@ impl FenaMock {
             .await
     }
 
+    /// Answers every draft, whatever its reference, with id `id` after `delay` (the returned
+    /// mock counts drafts): a call slow enough for others to arrive while it is under way.
+    pub async fn on_slow_create(&self, id: &str, delay: Duration) -> Mock<'_> {
+        self.server
+            .mock_async(|when, then| {
+                when.method(POST).path("/open/payments/single/create");
+                then.status(201)
+                    .delay(delay)
+                    .json_body(json!({"created": true, "result": {"id": id, "status": "draft"}}));
+            })
+            .await
+    }
+
     /// Answers processing the draft `id`: it is sent, with its link.
     pub async fn on_process(&self, id: &str, reference: &str, amount: &str) -> Mock<'_> {
         let (id, reference, amount) = (id.to_string(), reference.to_string(), amount.to_string());

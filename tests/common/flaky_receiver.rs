@@ -1,11 +1,11 @@
 //! A notification receiver that fails a set share of attempts (500), chosen by a counter so a
 //! run is reproducible, and records every attempt with the moment it arrived.
 
+use super::receiver::serve_notify;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::Router;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,15 +36,9 @@ pub struct FlakyReceiver {
 impl FlakyReceiver {
     pub async fn start(fail_percent: u8) -> FlakyReceiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/notify", listener.local_addr().unwrap());
         let shared = Arc::new(Shared::default());
         shared.fail_percent.store(fail_percent, Ordering::SeqCst);
-        let app = Router::new()
-            .route("/notify", post(record))
-            .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (url, task) = serve_notify(listener, post(record).with_state(shared.clone()));
         FlakyReceiver { url, shared, task }
     }
 

@@ -193,6 +193,27 @@ pub async fn read(resp: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// An order of `amount` for `shop_tx` as the engine takes it: no redirect URLs, no provider
+/// data.
+pub fn plain_order(
+    amount: payrouter_provider::Money,
+    shop_tx: &str,
+) -> payrouter_provider::PayOrder {
+    payrouter_provider::PayOrder {
+        amount,
+        shop_transaction_id: shop_tx.into(),
+        success_redirect_url: None,
+        failure_redirect_url: None,
+        provider_data: serde_json::Map::new(),
+        provider_order_id: None,
+    }
+}
+
+/// The body of the answer to `req`, as text.
+pub async fn text_of(req: reqwest::RequestBuilder) -> String {
+    req.send().await.unwrap().text().await.unwrap()
+}
+
 /// The configuration for a router talking to `fena` and notifying `receiver`.
 pub fn config(store: Option<&RedisServer>, fena_base: &str, receiver: &str, extra: &str) -> String {
     let redis = store.map_or(String::new(), RedisServer::config_line);
@@ -243,6 +264,42 @@ pub fn assert_error_mentions(status: u16, body: &Value, code: u16, text: &str) {
         body["message"].as_str().is_some_and(|m| m.contains(text)),
         "the message should mention {text:?}: {body}"
     );
+}
+
+/// A `KO` answer whose resultDescription contains `text` (the reason it gives).
+pub fn assert_ko_naming(body: &Value, text: &str) {
+    assert_eq!(body["result"], "KO", "{body}");
+    assert!(
+        body["resultDescription"]
+            .as_str()
+            .is_some_and(|d| d.contains(text)),
+        "the description should mention {text:?}: {body}"
+    );
+}
+
+/// The problems reading `toml` as the whole configuration finds (none when it is sound).
+pub fn config_problems(toml: &str) -> Vec<String> {
+    payrouter::config::from_figment(&Figment::new().merge(Toml::string(toml)))
+        .err()
+        .unwrap_or_default()
+}
+
+/// One of `problems` starts with `prefix` (the setting and what is said of it).
+pub fn assert_problem(problems: &[String], prefix: &str) {
+    assert!(
+        problems.iter().any(|p| p.starts_with(prefix)),
+        "no problem starting with {prefix:?}: {problems:?}"
+    );
+}
+
+/// What a router given `toml` as its whole configuration refuses to start for; it must refuse.
+pub async fn refused_start(toml: &str) -> Vec<String> {
+    let fig = Figment::new().merge(Toml::string(toml));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let Err(problems) = app::start(&fig, listener).await else {
+        panic!("the router started with:\n{toml}");
+    };
+    problems
 }
 
 /// Polls `f` until it returns Some, or panics after `secs`.

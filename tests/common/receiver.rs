@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::any;
+use axum::routing::{any, MethodRouter};
 use axum::Router;
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +25,33 @@ impl Received {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
+
+    /// Its Standard Webhooks signature verifies with `secret`.
+    pub fn assert_signed(&self, secret: &str) {
+        let ts: i64 = self
+            .timestamp
+            .parse()
+            .expect("webhook-timestamp is a number");
+        let expected = payrouter::notify::signature(secret, &self.id, ts, &self.body);
+        assert_eq!(
+            self.signature.as_deref(),
+            Some(expected.as_str()),
+            "webhook-signature"
+        );
+    }
+}
+
+/// Serves `handler` at `/notify` on `listener`: the URL to notify and the task serving it.
+pub fn serve_notify(
+    listener: tokio::net::TcpListener,
+    handler: MethodRouter,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let url = format!("http://{}/notify", listener.local_addr().unwrap());
+    let app = Router::new().route("/notify", handler);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
 }
 
 #[derive(Default)]
@@ -46,13 +73,7 @@ impl Receiver {
 
     pub async fn start_on(listener: tokio::net::TcpListener) -> Receiver {
         let shared = Arc::new(Shared::default());
-        let url = format!("http://{}/notify", listener.local_addr().unwrap());
-        let app = Router::new()
-            .route("/notify", any(record))
-            .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (url, task) = serve_notify(listener, any(record).with_state(shared.clone()));
         Receiver { url, shared, task }
     }
 

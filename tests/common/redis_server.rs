@@ -63,9 +63,11 @@ fn temp_dir(tag: &str, port: u16) -> PathBuf {
     dir
 }
 
-fn spawn(args: &[String]) -> Child {
+/// Starts redis-server with `args`, its output discarded.
+pub fn spawn(args: &[String]) -> Child {
     Command::new("redis-server")
         .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -126,7 +128,7 @@ fn node_url(port: u16, password: Option<&str>, tls: bool) -> String {
 }
 
 /// A connection to one node (cluster mode or not), retried until it answers PING.
-async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(url).unwrap();
     for _ in 0..400 {
         if let Ok(mut c) = client.get_multiplexed_async_connection().await {
@@ -341,6 +343,12 @@ impl RedisServer {
         node_url(port, self.password, self.tls.is_some())
     }
 
+    /// The answer of the process on `port` to `cmd`.
+    async fn query<T: redis::FromRedisValue>(&self, port: u16, cmd: &redis::Cmd) -> T {
+        let mut c = connect(&self.url_of(port)).await;
+        cmd.query_async(&mut c).await.unwrap()
+    }
+
     /// The configuration line that points a router at this deployment.
     pub fn config_line(&self) -> String {
         match self.mode {
@@ -363,14 +371,16 @@ impl RedisServer {
         }
     }
 
+    /// The keys matching `pattern` on the (first) node.
+    pub async fn keys(&self, pattern: &str) -> Vec<String> {
+        self.query(self.nodes[0].0, redis::cmd("KEYS").arg(pattern))
+            .await
+    }
+
     /// Empties every primary.
     pub async fn flushall(&self) {
         for port in self.primaries().await {
-            let mut c = connect(&self.url_of(port)).await;
-            redis::cmd("FLUSHALL")
-                .query_async::<()>(&mut c)
-                .await
-                .unwrap();
+            self.query::<()>(port, &redis::cmd("FLUSHALL")).await;
         }
     }
 
@@ -387,13 +397,9 @@ impl RedisServer {
         match self.mode {
             Mode::Single => vec![self.nodes[0].0],
             Mode::Sentinel { sentinel } => {
-                let mut c = connect(&self.url_of(sentinel)).await;
-                let (_, port): (String, u16) = redis::cmd("SENTINEL")
-                    .arg("get-master-addr-by-name")
-                    .arg("mymaster")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
+                let mut ask = redis::cmd("SENTINEL");
+                ask.arg("get-master-addr-by-name").arg("mymaster");
+                let (_, port): (String, u16) = self.query(sentinel, &ask).await;
                 vec![port]
             }
             Mode::Cluster => {
@@ -435,13 +441,9 @@ impl RedisServer {
     }
 
     async fn cluster_nodes(&self) -> Vec<ClusterNode> {
-        let port = self.live_ports()[0];
-        let mut c = connect(&self.url_of(port)).await;
-        let text: String = redis::cmd("CLUSTER")
-            .arg("NODES")
-            .query_async(&mut c)
-            .await
-            .unwrap();
+        let text: String = self
+            .query(self.live_ports()[0], redis::cmd("CLUSTER").arg("NODES"))
+            .await;
         text.lines().filter_map(ClusterNode::parse).collect()
     }
 
@@ -449,8 +451,7 @@ impl RedisServer {
     pub async fn keys_per_primary(&self) -> Vec<(u16, u64)> {
         let mut counts = Vec::new();
         for port in self.primaries().await {
-            let mut c = connect(&self.url_of(port)).await;
-            let n: u64 = redis::cmd("DBSIZE").query_async(&mut c).await.unwrap();
+            let n: u64 = self.query(port, &redis::cmd("DBSIZE")).await;
             counts.push((port, n));
         }
         counts
@@ -473,12 +474,7 @@ impl RedisServer {
         for _ in 0..600 {
             let mut ok = true;
             for port in self.live_ports() {
-                let mut c = connect(&self.url_of(port)).await;
-                let info: String = redis::cmd("CLUSTER")
-                    .arg("INFO")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
+                let info: String = self.query(port, redis::cmd("CLUSTER").arg("INFO")).await;
                 ok &= info.contains("cluster_state:ok");
             }
             if ok {
@@ -502,12 +498,9 @@ impl RedisServer {
         for _ in 0..600 {
             let mut synced = true;
             for &port in &data {
-                let mut c = connect(&self.url_of(port)).await;
-                let info: String = redis::cmd("INFO")
-                    .arg("replication")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
+                let info: String = self
+                    .query(port, redis::cmd("INFO").arg("replication"))
+                    .await;
                 if info.contains("role:slave") && !info.contains("master_link_status:up") {
                     synced = false;
                 }

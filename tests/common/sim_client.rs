@@ -7,6 +7,18 @@ use serde_json::Value;
 use super::pages::{form_with, Form};
 use super::read;
 
+/// Moves payment `payment_id` to `paid` at the Fena simulator served at `fena_sim` (its base,
+/// `…/fena`), which sends its webhook.
+pub async fn fena_sim_paid(http: &reqwest::Client, fena_sim: &str, payment_id: &str) {
+    let resp = http
+        .post(format!("{fena_sim}/_sim/payments/{payment_id}/state"))
+        .json(&serde_json::json!({"status": "paid", "callback": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the simulator moved {payment_id}");
+}
+
 pub struct SimClient {
     /// Where the simulators are nested: `http://127.0.0.1:port` (then `/fena`, `/feennex`).
     base: String,
