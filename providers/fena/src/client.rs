@@ -2,7 +2,7 @@
 //! hands back the answer as received. What an answer means is decided in `transform` and
 //! `recurring`.
 
-use payrouter_provider::transport::{self, Reply};
+use payrouter_provider::transport::{Api, Reply};
 use payrouter_provider::{ExposeSecret, ProviderError, SecretString};
 use reqwest::Method;
 use serde::Serialize;
@@ -11,8 +11,7 @@ use std::time::Duration;
 use crate::{LABEL, NAME};
 
 pub struct FenaClient {
-    http: reqwest::Client,
-    base_url: String,
+    api: Api,
     terminal_id: String,
     terminal_secret: SecretString,
 }
@@ -26,8 +25,7 @@ impl FenaClient {
         timeout: Duration,
     ) -> reqwest::Result<Self> {
         Ok(FenaClient {
-            http: transport::http_client(connect_timeout, timeout)?,
-            base_url,
+            api: Api::new(NAME, LABEL, base_url, connect_timeout, timeout)?,
             terminal_id,
             terminal_secret,
         })
@@ -41,15 +39,14 @@ impl FenaClient {
         body: Option<&B>,
     ) -> Result<Reply, ProviderError> {
         let mut request = self
-            .http
-            .request(method, format!("{}{}", self.base_url, path))
+            .api
+            .request(method, path)
             .header("terminal-id", &self.terminal_id)
-            .header("terminal-secret", self.terminal_secret.expose_secret())
-            .header("accept", "application/json");
+            .header("terminal-secret", self.terminal_secret.expose_secret());
         if let Some(body) = body {
             request = request.json(body);
         }
-        transport::send(request, NAME, LABEL).await
+        self.api.send(request).await
     }
 
     pub async fn get(&self, path: &str) -> Result<Reply, ProviderError> {

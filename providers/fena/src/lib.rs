@@ -228,10 +228,7 @@ impl ProviderFactory for Fena {
             };
             // Fena may echo what it was sent; no credential may reach a caller or a log.
             let redactor = Redactor::new([secret.clone(), SecretString::from(hidden.clone())]);
-            let tags = match &ctx.payment_tag_secret {
-                Some(key) => PaymentTag::new(key.clone()),
-                None => PaymentTag::derived(NAME, secret),
-            };
+            let tags = ctx.payment_tags(NAME, secret);
             built.push(FenaAccount {
                 merchant: account.merchant.clone(),
                 client,
@@ -438,10 +435,7 @@ impl Resolved {
                 access,
             });
         }
-        let webhook_url = ctx
-            .public_base_url
-            .as_ref()
-            .map(|base| format!("{}/v3/{NAME}/callback", base.trim_end_matches('/')));
+        let webhook_url = ctx.callback_url(NAME);
         Ok(setup::SetupContext {
             accounts,
             partner: self.partner,
@@ -481,21 +475,7 @@ fn unknown_merchant(merchant: &Merchant, known: &[Merchant]) -> ProviderError {
 /// the account.
 macro_rules! account_independent {
     () => {
-        fn name(&self) -> &'static str {
-            NAME
-        }
-
-        fn capabilities(&self) -> &Capabilities {
-            &self.capabilities
-        }
-
-        fn check_payment_id(&self, id: &str) -> Result<(), String> {
-            transform::check_payment_id(id)
-        }
-
-        fn display_name(&self) -> &'static str {
-            LABEL
-        }
+        payrouter_provider::provider_identity!(NAME, LABEL, transform::check_payment_id);
 
         fn authenticate_callback(
             &self,

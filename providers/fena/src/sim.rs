@@ -70,9 +70,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use payrouter_provider::sim::{deliver, Faults};
+use payrouter_provider::sim::{callback_client, deliver, Faults};
 
 /// Credentials the offline mode gives the simulator and the adapter; they only ever exist on
 /// this machine.
@@ -188,9 +187,6 @@ const OPERATIONS: &[&str] = &[
     "webhook",
 ];
 
-/// A receiver that does not answer must not hold a payer page forever.
-const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Default)]
 struct Store {
     payments: Records<Payment>,
@@ -302,10 +298,7 @@ impl Simulator {
         };
         let keys = std::iter::once(first).chain(more).collect();
         config.public_base_url = config.public_base_url.trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder()
-            .timeout(WEBHOOK_TIMEOUT)
-            .build()
-            .unwrap_or_default();
+        let http = callback_client();
         Simulator {
             inner: Arc::new(Inner {
                 config,

@@ -7,14 +7,13 @@
 
 mod common;
 
-use common::gbp;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use payrouter_fena::sim::{PartnerKey, SimConfig, Simulator};
 use payrouter_fena::{Fena, Settings};
+use payrouter_provider::testing::{money, Inbox};
 use payrouter_provider::{
     CallbackRequest, CallbackSubject, Interval, Merchant, PayOrder, PayOutcome, PayResult,
     PaymentStatusKind, PreparedPay, Provider, ProviderContext, ProviderError, ProviderFactory,
@@ -23,8 +22,7 @@ use payrouter_provider::{
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 const PARTNER_ID: &str = "65aa00000000000000000001";
 const PARTNER_SECRET: &str = "5f1d2a9e-partner-secret";
@@ -34,22 +32,9 @@ const COMPANY_B: &str = "65bb000000000000000000b2";
 /// Webhooks received, by path, and how many more to refuse with a 500 first.
 #[derive(Clone, Default)]
 struct Receiver {
-    received: Arc<Mutex<Vec<(String, Value)>>>,
+    received: Inbox<(String, Value)>,
     attempts: Arc<AtomicUsize>,
     refuse: Arc<AtomicUsize>,
-}
-
-impl Receiver {
-    /// Waits for `n` webhooks the simulator sends in the background.
-    async fn wait_for(&self, n: usize) -> Vec<(String, Value)> {
-        for _ in 0..200 {
-            if self.received.lock().unwrap().len() >= n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        std::mem::take(&mut *self.received.lock().unwrap())
-    }
 }
 
 async fn receive(
@@ -66,7 +51,7 @@ async fn receive(
         return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({})));
     }
     let path = uri.path().to_string();
-    receiver.received.lock().unwrap().push((path, body));
+    receiver.received.push((path, body));
     (StatusCode::OK, Json(json!({"received": true})))
 }
 
@@ -177,7 +162,7 @@ async fn start() -> Env {
 
 fn order(shop_tx: &str, minor: i64) -> PayOrder {
     PayOrder {
-        amount: gbp(minor),
+        amount: money(minor, "GBP"),
         shop_transaction_id: shop_tx.into(),
         success_redirect_url: None,
         failure_redirect_url: None,
@@ -221,7 +206,7 @@ async fn a_partner_payment_is_made_paid_and_refunded_under_its_company_and_integ
     // The integration's receiver fails once: the simulator retries (isRetryWebhookEnabled).
     env.receiver.refuse.store(1, Ordering::SeqCst);
     env.paid(&id).await;
-    let webhooks = env.receiver.wait_for(1).await;
+    let webhooks = common::wait_for(&env.receiver.received, 1).await;
     assert_eq!(webhooks.len(), 1, "{webhooks:?}");
     assert_eq!(env.receiver.attempts.load(Ordering::SeqCst), 2);
     let (path, body) = &webhooks[0];
@@ -248,7 +233,7 @@ async fn a_partner_payment_is_made_paid_and_refunded_under_its_company_and_integ
         json!({"name": "A Payer", "externalAccountId": "12345678", "identification": "123456"});
     let refund = RefundOrder {
         payment_id: id.clone(),
-        amount: gbp(500),
+        amount: money(500, "GBP"),
         provider_data: Map::from_iter([("payeeAccountInfo".to_string(), payee)]),
     };
     assert!(matches!(
@@ -273,7 +258,7 @@ async fn a_company_without_an_integration_pays_and_is_told_at_the_partner_url() 
     assert_eq!(recorded["integration"], Value::Null);
 
     env.paid(&id).await;
-    let webhooks = env.receiver.wait_for(1).await;
+    let webhooks = common::wait_for(&env.receiver.received, 1).await;
     assert_eq!(webhooks.len(), 1, "{webhooks:?}");
     assert_eq!(webhooks[0].0, "/partner");
     assert_eq!(webhooks[0].1["scope"], "single-payment");
@@ -284,7 +269,7 @@ async fn a_partner_standing_order_is_scheduled_under_its_company_and_integration
     let env = start().await;
     let shop_a = env.account("shop-a");
     let order = SubscriptionOrder {
-        amount: gbp(999),
+        amount: money(999, "GBP"),
         shop_transaction_id: "sub-a1".into(),
         interval: Interval::Month,
         interval_count: 1,

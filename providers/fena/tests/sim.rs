@@ -4,54 +4,24 @@
 
 mod common;
 
-use common::gbp;
-
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use payrouter_fena::sim::{SimConfig, Simulator};
 use payrouter_fena::{Fena, Settings};
+use payrouter_provider::testing::{self, money, Inbox};
 use payrouter_provider::PaymentStatusKind::{Accepted, Failed, Pending};
 use payrouter_provider::{
-    Action, CallbackRequest, CallbackSubject, PayOrder, PayOutcome, PreparedPay, Provider,
-    ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect, RefundOrder,
-    RefundOutcome, SecretString,
+    assert_matches, Action, CallbackRequest, CallbackSubject, PayOrder, PayOutcome, PreparedPay,
+    Provider, ProviderContext, ProviderError, ProviderFactory, ProviderState, Redirect,
+    RefundOrder, RefundOutcome, SecretString,
 };
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 const TERMINAL_ID: &str = "62b48adf6ba2cd6a040b1eec";
 const SECRET: &str = "3858f642-e92f-431c-9d38-46d15efb7fba";
-
-macro_rules! assert_matches {
-    ($value:expr, $pattern:pat $(if $guard:expr)?) => {{
-        let value = $value;
-        assert!(matches!(&value, $pattern $(if $guard)?), "{value:?}");
-    }};
-}
-
-/// Webhooks received by the test's tiny receiver, in arrival order.
-#[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<Value>>>);
-
-impl Inbox {
-    fn take(&self) -> Vec<Value> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-
-    /// Waits for webhooks the simulator sends in the background (after API calls).
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..100 {
-            if self.0.lock().unwrap().len() >= n {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.take()
-    }
-}
 
 /// The members named in `keys` (space-separated) of a JSON object, to compare several at once.
 fn pick(value: &Value, keys: &str) -> Value {
@@ -61,7 +31,8 @@ fn pick(value: &Value, keys: &str) -> Value {
 
 struct Env {
     base: String,
-    inbox: Inbox,
+    /// Webhooks received by the test's tiny receiver, in arrival order.
+    inbox: Inbox<Value>,
     fena: Arc<dyn Provider>,
     http: reqwest::Client,
 }
@@ -83,8 +54,8 @@ fn adapter_of(base: &str, terminal_id: &str, secret: &str) -> Arc<dyn Provider> 
     Fena::build(settings, &ProviderContext::default()).unwrap()
 }
 
-async fn receive(State(inbox): State<Inbox>, Json(body): Json<Value>) -> Json<Value> {
-    inbox.0.lock().unwrap().push(body);
+async fn receive(State(inbox): State<Inbox<Value>>, Json(body): Json<Value>) -> Json<Value> {
+    inbox.push(body);
     Json(json!({"received": true}))
 }
 
@@ -116,7 +87,7 @@ async fn start() -> Env {
 
 fn order(shop_tx: &str, minor: i64, redirect: Option<&str>) -> PayOrder {
     PayOrder {
-        amount: gbp(minor),
+        amount: money(minor, "GBP"),
         shop_transaction_id: shop_tx.into(),
         success_redirect_url: redirect.map(str::to_string),
         failure_redirect_url: None,
@@ -143,7 +114,7 @@ impl Env {
     }
 
     async fn refund(&self, id: &str, minor: i64) -> RefundOutcome {
-        let (payment_id, amount) = (id.to_string(), gbp(minor));
+        let (payment_id, amount) = (id.to_string(), money(minor, "GBP"));
         let provider_data = Map::new();
         let order = RefundOrder {
             payment_id,
@@ -220,14 +191,17 @@ async fn payer_pays_then_refunds_start_and_complete() {
     assert_matches!(subject, CallbackSubject::Payment { payment_id } if *payment_id == id);
     let fetched = env.fena.fetch(&id).await.unwrap();
     assert_eq!(fetched.state.status, Accepted);
-    assert_eq!(fetched.amount, Some(gbp(1299)));
+    assert_eq!(fetched.amount, Some(money(1299, "GBP")));
     assert_eq!(fetched.shop_transaction_id.as_deref(), Some("order-1"));
 
     assert_eq!(env.refund(&id, 500).await, RefundOutcome::Pending);
     let state = env.state(&id).await;
     assert_eq!(state.provider_status, "refund_started");
     assert_eq!(state.action, Action::Refund);
-    assert_eq!(env.inbox.wait_for(1).await[0]["status"], "refund_started");
+    assert_eq!(
+        common::wait_for(&env.inbox, 1).await[0]["status"],
+        "refund_started"
+    );
     // A second refund waits until the first one is settled.
     assert_matches!(env.refund(&id, 100).await, RefundOutcome::Declined { .. });
     let approve = format!("{}/refund/{id}/approve", env.base);
@@ -238,7 +212,7 @@ async fn payer_pays_then_refunds_start_and_complete() {
     let over = env.refund(&id, 800).await;
     assert_matches!(over, RefundOutcome::Declined { message } if message.contains("7.99"));
     assert_eq!(env.refund(&id, 799).await, RefundOutcome::Pending);
-    env.inbox.wait_for(1).await;
+    common::wait_for(&env.inbox, 1).await;
     env.press(&approve).await;
     assert_eq!(env.state(&id).await.provider_status, "refunded");
 }
@@ -315,12 +289,7 @@ async fn fault_rules_fail_slow_down_drop_and_lose_webhooks() {
     let (id, link) = env.pay("order-5", 100, None).await;
 
     // The adapter gives up after 500 ms.
-    fault(json!({"operation": "get", "latencyMs": 2000, "count": 1})).await;
-    let slow = env.fena.fetch(&id).await;
-    assert_matches!(slow, Err(ProviderError::Timeout { .. }));
-    fault(json!({"operation": "get", "drop": true, "count": 1})).await;
-    let dropped = env.fena.fetch(&id).await;
-    assert_matches!(dropped, Err(ProviderError::Unavailable(_)));
+    testing::assert_late_and_dropped_answers("get", fault, || env.fena.fetch(&id)).await;
     fault(json!({"operation": "get", "latencyMs": 50})).await;
     assert_eq!(env.state(&id).await.provider_status, "sent");
     let (_, rules) = env.call(Method::GET, "_sim/faults", Value::Null).await;
@@ -405,7 +374,10 @@ async fn standing_orders_can_be_cancelled_only_before_set_up() {
     assert_eq!(r["link"], format!("{}/recurring/{id}", env.base));
     let deleted = post(format!("open/payments/recurring/{id}/delete"), Value::Null).await;
     assert_eq!(deleted, (200, json!({"deleted": true})));
-    assert_eq!(env.inbox.wait_for(1).await[0]["status"], "cancelled");
+    assert_eq!(
+        common::wait_for(&env.inbox, 1).await[0]["status"],
+        "cancelled"
+    );
 
     let (_, created) = create(body("sub-2")).await;
     let id = created["result"]["id"].as_str().unwrap().to_string();
@@ -457,15 +429,7 @@ async fn the_payer_page_reads_well_on_a_phone() {
     let env = start().await;
     let (id, link) = env.pay("order-9", 1299, None).await;
     let page = env.page(&link).await;
-    assert!(
-        page.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#),
-        "{page}"
-    );
-    assert!(
-        page.contains(">Simulated Fena: a test double, no money moves</div>"),
-        "{page}"
-    );
-    assert!(page.contains(r#"<dd id="amount">12.99 GBP</dd>"#), "{page}");
+    testing::assert_payer_page(&page, "Simulated Fena", "12.99 GBP");
     assert!(
         page.contains(r#"<dd id="reference">order-9</dd>"#),
         "{page}"
@@ -481,9 +445,7 @@ async fn the_payer_page_reads_well_on_a_phone() {
 #[tokio::test]
 async fn the_control_api_has_an_index() {
     let env = start().await;
-    let (status, index) = env.call(Method::GET, "_sim", Value::Null).await;
-    assert_eq!(status, 200);
-    assert_eq!(index["simulator"], "Simulated Fena");
+    let index = testing::control_index(&env.base, "Simulated Fena").await;
     let paths: Vec<&str> = index["routes"]
         .as_array()
         .unwrap()
@@ -574,7 +536,7 @@ async fn a_key_sees_only_its_own_companys_payments() {
     assert_matches!(other.fetch(&id).await, Err(ProviderError::NotFound(_)));
     let refund = RefundOrder {
         payment_id: id.clone(),
-        amount: gbp(1299),
+        amount: money(1299, "GBP"),
         provider_data: Map::new(),
     };
     assert_matches!(

@@ -1,31 +1,38 @@
 //! What the simulator tests share: a router served on a free local port, the simulator served
-//! where it says it is, and amounts in pence.
+//! where it says it is, and waiting for the webhooks it sends in the background.
 
 use axum::Router;
 use payrouter_fena::sim::Simulator;
-use payrouter_provider::{Currency, Money};
-use tokio::net::TcpListener;
+use payrouter_provider::testing::{self, Inbox};
+use std::time::Duration;
 
 /// Serves `app` on a free local port; its address (`http://127.0.0.1:port`).
 pub async fn serve(app: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (listener, url) = testing::loopback().await;
+    testing::serve(listener, app);
     url
 }
 
 /// Serves the simulator `build` makes for its base URL (`http://127.0.0.1:port/fena`), nested
 /// at `/fena`: it must know that URL before it is built, so the port is bound first.
 pub async fn serve_simulator(build: impl FnOnce(&str) -> Simulator) -> (String, Simulator) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fena", listener.local_addr().unwrap());
+    let (listener, url) = testing::loopback().await;
+    let base = format!("{url}/fena");
     let sim = build(&base);
-    let app = Router::new().nest("/fena", sim.router());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    testing::serve(listener, Router::new().nest("/fena", sim.router()));
     (base, sim)
 }
 
-/// `minor` pence.
-pub fn gbp(minor: i64) -> Money {
-    Money::new(minor, Currency::from_code("GBP").unwrap())
+/// Waits for `n` webhooks the simulator sends in the background (after API calls); takes
+/// everything received by then.
+pub async fn wait_for<T>(inbox: &Inbox<T>, n: usize) -> Vec<T> {
+    let mut received = Vec::new();
+    for _ in 0..200 {
+        received.extend(inbox.take());
+        if received.len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    received
 }
