@@ -130,7 +130,7 @@ impl Engine {
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(p, Operation::SubscriptionSchedule)?;
         let as_pay = pay_order(&order);
-        self.check_currency(p.as_ref(), &as_pay)?;
+        self.check_currency(p.as_ref(), as_pay.amount.currency)?;
         let merchant = self.merchant_of(p.as_ref(), &order.provider_data)?;
         let key = self.records.keys().schedule_reservation(
             &idempotency_scope(p.name(), &merchant),

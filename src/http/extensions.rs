@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use super::input::{JsonBody, PathParams};
-use super::resolve::{tag, Resolved};
+use super::openapi::{BodyErrors, QueryErrors};
+use super::resolve::{provider_route, tag, Resolved};
 use super::AppState;
 use crate::contract::{
     ErrorResponse, QuoteRequest, QuoteResponse, ReceiptResponse, ReceiptStatusResponse,
@@ -27,39 +28,17 @@ fn require(p: &dyn Provider, op: Operation) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/v3/{provider}/quote", tag = "extensions",
-    params(("provider" = String, Path)),
-    request_body = QuoteRequest,
-    security((), ("bearer" = [])),
-    responses((status = 200, body = QuoteResponse, description = "OK with what the payer would pay (minor units of payerCurrency), or KO saying why the provider would refuse the payment; nothing is created or stored"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
-        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
-pub async fn quote(
-    provider: Resolved,
-    JsonBody(body): JsonBody<QuoteRequest>,
-) -> Result<Json<QuoteResponse>, ApiError> {
-    tag("quote", None);
-    let p = &provider.0;
-    require(p.as_ref(), Operation::Quote)?;
-    let order = body.into_order();
-    provider.check_amount(order.amount)?;
-    let caps = p.capabilities();
-    if !caps.currencies.accepts(order.amount.currency) {
-        return Err(ApiError::invalid(
-            "currency",
-            format!(
-                "{} is not accepted by {}; it takes {}",
-                order.amount.currency,
-                p.name(),
-                caps.currencies.describe()
-            ),
-        ));
+provider_route! {
+    post "/v3/{provider}/quote", "extensions", [], QuoteRequest
+    => QuoteResponse: "OK with what the payer would pay (minor units of payerCurrency), or KO saying why the provider would refuse the payment; nothing is created or stored", BodyErrors;
+    fn quote(app, provider, JsonBody(body): JsonBody<QuoteRequest>) as "quote" {
+        let p = &provider.0;
+        require(p.as_ref(), Operation::Quote)?;
+        let order = body.into_order();
+        provider.check_amount(order.amount)?;
+        app.engine.check_currency(p.as_ref(), order.amount.currency)?;
+        p.quote(&order).await.map_err(EngineError::from)?.into()
     }
-    let outcome = p.quote(&order).await.map_err(EngineError::from)?;
-    Ok(Json(outcome.into()))
 }
 
 #[derive(Deserialize)]
@@ -206,11 +185,8 @@ pub async fn upload_receipt(
     params(("provider" = String, Path), ("payment_id" = String, Path, description = "the paymentId answered by pay")),
     security((), ("bearer" = [])),
     responses((status = 200, body = ReceiptStatusResponse, description = "the receipts the provider holds for the payment, and their review"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
         (status = 409, body = ErrorResponse, description = "the payment is not a bank transfer"),
-        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
-        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
+        QueryErrors))]
 pub async fn receipt_status(
     State(app): State<AppState>,
     provider: Resolved,
