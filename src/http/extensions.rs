@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::error::ApiError;
 use super::input::{JsonBody, PathParams};
 use super::openapi::{BodyErrors, QueryErrors};
-use super::resolve::{provider_route, tag, Resolved};
+use super::resolve::{named, provider_route, tag, Resolved};
 use super::AppState;
 use crate::contract::{
     ErrorResponse, QuoteRequest, QuoteResponse, ReceiptResponse, ReceiptStatusResponse,
@@ -181,24 +181,21 @@ pub async fn upload_receipt(
     Ok(Json(outcome.into()))
 }
 
-#[utoipa::path(get, path = "/v3/{provider}/receipt/{payment_id}", tag = "extensions",
-    params(("provider" = String, Path), ("payment_id" = String, Path, description = "the paymentId answered by pay")),
-    security((), ("bearer" = [])),
-    responses((status = 200, body = ReceiptStatusResponse, description = "the receipts the provider holds for the payment, and their review"),
-        (status = 409, body = ErrorResponse, description = "the payment is not a bank transfer"),
-        QueryErrors))]
-pub async fn receipt_status(
-    State(app): State<AppState>,
-    provider: Resolved,
-    PathParams(path): PathParams<ReceiptPath>,
-) -> Result<Json<ReceiptStatusResponse>, ApiError> {
-    tag("receipt status", Some(&path.payment_id));
-    let p = &provider.0;
-    require(p.as_ref(), Operation::ReceiptStatus)?;
-    let target = receipt_target(&app, p, &path.payment_id, false).await?;
-    let receipts = p.receipt_status(&target).await.map_err(EngineError::from)?;
-    Ok(Json(ReceiptStatusResponse {
-        payment_id: path.payment_id,
-        receipts,
-    }))
+provider_route! {
+    get "/v3/{provider}/receipt/{payment_id}", "extensions",
+    [("payment_id" = String, Path, description = "the paymentId answered by pay")]
+    => ReceiptStatusResponse: "the receipts the provider holds for the payment, and their review",
+    (status = 409, body = ErrorResponse, description = "the payment is not a bank transfer"),
+    QueryErrors;
+    fn receipt_status(app, provider, PathParams(path): PathParams<ReceiptPath>) as "receipt status" {
+        let p = &provider.0;
+        let payment_id = named(&path.payment_id);
+        require(p.as_ref(), Operation::ReceiptStatus)?;
+        let target = receipt_target(&app, p, payment_id, false).await?;
+        let receipts = p.receipt_status(&target).await.map_err(EngineError::from)?;
+        ReceiptStatusResponse {
+            payment_id: path.payment_id,
+            receipts,
+        }
+    }
 }

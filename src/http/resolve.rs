@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::contract::PaymentId;
 
 pub struct Resolved(pub Arc<dyn Provider>);
 
@@ -59,14 +58,15 @@ pub fn tag(operation: &str, payment_id: Option<&str>) {
 }
 
 /// Names the payment a route acts on in the request's span, and gives its id.
-pub fn named(payment_id: &PaymentId) -> &str {
-    tracing::Span::current().record("payment_id", payment_id.as_str());
-    payment_id.as_str()
+pub fn named(payment_id: &str) -> &str {
+    tracing::Span::current().record("payment_id", payment_id);
+    payment_id
 }
 
 /// A PGM route of a provider (`/v3/{provider}/…`) answering JSON, written once: its OpenAPI
 /// annotation (the `provider` path parameter and any others, the optional bearer token, the
-/// 200 body and a family of error answers from `super::openapi`) and its handler, which names
+/// 200 body, and the error answers: a family from `super::openapi`, after any of the route's
+/// own) and its handler, which names
 /// the operation in the request's span, is given the state and the resolved provider under
 /// the names it chooses, and answers its block's value as JSON.
 ///
@@ -81,7 +81,7 @@ macro_rules! provider_route {
     (
         $(#[doc = $doc:tt])*
         $method:ident $(($($also:ident),+))? $path:literal, $tag:literal, [$($param:tt),*] $(, $req:ident)?
-        => $ok:ident: $desc:literal, $errors:ident;
+        => $ok:ident: $desc:literal, $($responses:tt),+;
         fn $name:ident($app:ident, $provider:ident, $($arg:tt)+) as $operation:literal { $($body:tt)* }
     ) => {
         $(#[doc = $doc])*
@@ -89,7 +89,7 @@ macro_rules! provider_route {
             params(("provider" = String, Path) $(, $param)*),
             $(request_body = $req,)?
             security((), ("bearer" = [])),
-            responses((status = 200, body = $ok, description = $desc), $errors))]
+            responses((status = 200, body = $ok, description = $desc), $($responses),+))]
         pub async fn $name(
             ::axum::extract::State($app): ::axum::extract::State<$crate::http::AppState>,
             $provider: $crate::http::resolve::Resolved,

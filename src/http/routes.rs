@@ -36,7 +36,7 @@ provider_route! {
     post "/v3/{provider}/refund", "payments", [], RefundRequest
     => RefundResponse: "OK, PENDING (completes later, then notified) or KO saying why", BodyErrors;
     fn refund(app, provider, JsonBody(body): JsonBody<RefundRequest>) as "refund" {
-        let id = named(&body.payment_id);
+        let id = named(body.payment_id.as_str());
         let money = body.amount.with(body.currency);
         let data = body.provider_data.unwrap_or_default().into_map();
         app.engine.refund(&provider.0, id, money, data).await?
@@ -47,7 +47,7 @@ provider_route! {
     get "/v3/{provider}/status", "payments", [PaymentRef]
     => PaymentStatus: "the payment's status", QueryErrors;
     fn status(app, provider, QueryParams(q): QueryParams<PaymentRef>) as "status" {
-        app.engine.status(&provider.0, named(&q.payment_id)).await?
+        app.engine.status(&provider.0, named(q.payment_id.as_str())).await?
     }
 }
 
@@ -56,7 +56,7 @@ provider_route! {
     post "/v3/{provider}/status", "payments", [], PaymentRef
     => PaymentStatus: "the payment's status", BodyErrors;
     fn status_post(app, provider, JsonBody(body): JsonBody<PaymentRef>) as "status" {
-        app.engine.status(&provider.0, named(&body.payment_id)).await?
+        app.engine.status(&provider.0, named(body.payment_id.as_str())).await?
     }
 }
 
@@ -64,7 +64,7 @@ provider_route! {
     get "/v3/{provider}/check", "payments", [PaymentRef]
     => PaymentStatus: "the status, also sent to PAYMENT_CALLBACK_URL", QueryErrors;
     fn check(app, provider, QueryParams(q): QueryParams<PaymentRef>) as "check" {
-        app.engine.check(&provider.0, named(&q.payment_id)).await?
+        app.engine.check(&provider.0, named(q.payment_id.as_str())).await?
     }
 }
 
@@ -113,7 +113,11 @@ pub async fn callback_ping(
     QueryParams(q): QueryParams<PaymentRef>,
 ) -> Result<Json<PaymentStatus>, ApiError> {
     tag("callback", None);
-    Ok(Json(app.engine.ping(&provider.0, named(&q.payment_id)).await?))
+    Ok(Json(
+        app.engine
+            .ping(&provider.0, named(q.payment_id.as_str()))
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
