@@ -229,29 +229,49 @@ pub struct StartInfo {
     pub expires_after: Option<Count>,
 }
 
-/// Request body of `subscription/start`: a router-kept subscription and its first payment.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StartRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: ShopTransactionId,
-    pub success_redirect_url: Option<HttpUrl>,
-    pub failure_redirect_url: Option<HttpUrl>,
-    pub subscription_info: StartInfo,
-    pub provider_data: Option<ProviderData>,
+/// A request body that is a payment and a `subscriptionInfo` (`subscription/start` and
+/// `subscription/pay`).
+macro_rules! subscription_payment {
+    ($(#[doc = $doc:tt])* $name:ident, $info:ident) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub amount: Amount,
+            pub currency: CurrencyCode,
+            pub shop_transaction_id: ShopTransactionId,
+            pub success_redirect_url: Option<HttpUrl>,
+            pub failure_redirect_url: Option<HttpUrl>,
+            pub subscription_info: $info,
+            pub provider_data: Option<ProviderData>,
+        }
+
+        impl $name {
+            /// The payment, and the subscription's part of the request.
+            fn split(self) -> (PayOrder, $info) {
+                let pay = order(
+                    self.amount.with(self.currency),
+                    self.shop_transaction_id,
+                    [self.success_redirect_url, self.failure_redirect_url],
+                    self.provider_data,
+                );
+                (pay, self.subscription_info)
+            }
+        }
+    };
 }
+
+subscription_payment!(
+    /// Request body of `subscription/start`: a router-kept subscription and its first payment.
+    StartRequest,
+    StartInfo
+);
 
 impl StartRequest {
     /// The first payment and the number of payments the subscription takes.
     pub fn into_parts(self) -> (PayOrder, Option<u32>) {
-        let pay = order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id,
-            [self.success_redirect_url, self.failure_redirect_url],
-            self.provider_data,
-        );
-        (pay, self.subscription_info.expires_after.map(Count::get))
+        let (pay, info) = self.split();
+        (pay, info.expires_after.map(Count::get))
     }
 }
 
@@ -262,29 +282,17 @@ pub struct InstalmentInfo {
     pub token: SubscriptionToken,
 }
 
-/// Request body of `subscription/pay`: the next payment of a manual subscription.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct InstalmentRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: ShopTransactionId,
-    pub success_redirect_url: Option<HttpUrl>,
-    pub failure_redirect_url: Option<HttpUrl>,
-    pub subscription_info: InstalmentInfo,
-    pub provider_data: Option<ProviderData>,
-}
+subscription_payment!(
+    /// Request body of `subscription/pay`: the next payment of a manual subscription.
+    InstalmentRequest,
+    InstalmentInfo
+);
 
 impl InstalmentRequest {
     /// The subscription's token and the payment.
     pub fn into_parts(self) -> (SubscriptionToken, PayOrder) {
-        let pay = order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id,
-            [self.success_redirect_url, self.failure_redirect_url],
-            self.provider_data,
-        );
-        (self.subscription_info.token, pay)
+        let (pay, info) = self.split();
+        (info.token, pay)
     }
 }
 
