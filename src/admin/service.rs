@@ -161,7 +161,10 @@ impl utoipa::PartialSchema for AmountFields {
                 .description(Some(description))
         };
         ObjectBuilder::new()
-            .property("amount", field(Type::Integer, "minor units (1299 GBP is 12.99 GBP)"))
+            .property(
+                "amount",
+                field(Type::Integer, "minor units (1299 GBP is 12.99 GBP)"),
+            )
             .required("amount")
             .property("currency", field(Type::String, "ISO 4217 code"))
             .required("currency")
