@@ -158,52 +158,48 @@ pub struct SubscriptionTerms {
     pub expires_after: Option<Count>,
 }
 
-/// Request body of `subscription/schedule`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduleRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: ShopTransactionId,
-    pub subscription_info: SubscriptionTerms,
-    pub provider_data: Option<ProviderData>,
+/// A request body of a subscription's terms (`subscription/schedule` and `/update`): its
+/// shopTransactionId is a `$shop`, which `$id` makes the order's.
+macro_rules! terms_request {
+    ($(#[doc = $doc:tt])* $name:ident, $shop:ty, $id:expr) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub amount: Amount,
+            pub currency: CurrencyCode,
+            pub shop_transaction_id: $shop,
+            pub subscription_info: SubscriptionTerms,
+            pub provider_data: Option<ProviderData>,
+        }
+
+        impl $name {
+            pub fn into_order(self) -> SubscriptionOrder {
+                subscription_order(
+                    self.amount.with(self.currency),
+                    $id(self.shop_transaction_id),
+                    self.subscription_info,
+                    self.provider_data,
+                )
+            }
+        }
+    };
 }
 
-impl ScheduleRequest {
-    pub fn into_order(self) -> SubscriptionOrder {
-        subscription_order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id.into_string(),
-            self.subscription_info,
-            self.provider_data,
-        )
-    }
-}
+terms_request!(
+    /// Request body of `subscription/schedule`.
+    ScheduleRequest,
+    ShopTransactionId,
+    ShopTransactionId::into_string
+);
 
-/// Request body of `subscription/update/{token}`: new terms; without `shopTransactionId` the
-/// subscription keeps its own.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: Option<ShopTransactionId>,
-    pub subscription_info: SubscriptionTerms,
-    pub provider_data: Option<ProviderData>,
-}
-
-impl UpdateRequest {
-    /// The order, with an empty shopTransactionId when the request has none.
-    pub fn into_order(self) -> SubscriptionOrder {
-        subscription_order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id
-                .map_or_else(String::new, ShopTransactionId::into_string),
-            self.subscription_info,
-            self.provider_data,
-        )
-    }
-}
+terms_request!(
+    /// Request body of `subscription/update/{token}`: new terms; without `shopTransactionId` the
+    /// subscription keeps its own.
+    UpdateRequest,
+    Option<ShopTransactionId>,
+    |id: Option<ShopTransactionId>| id.map_or_else(String::new, ShopTransactionId::into_string)
+);
 
 fn subscription_order(
     amount: Money,
