@@ -272,7 +272,8 @@ macro_rules! error_family {
         pub struct $name;
 
         impl IntoResponses for $name {
-            fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+            fn responses(
+            ) -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
                 described_errors(&[$($status),+], $meaning)
             }
         }

@@ -65,10 +65,10 @@ pub fn named(payment_id: &str) -> &str {
 
 /// A PGM route of a provider (`/v3/{provider}/…`) answering JSON, written once: its OpenAPI
 /// annotation (the `provider` path parameter and any others, the optional bearer token, the
-/// 200 body, and the error answers: a family from `super::openapi`, after any of the route's
-/// own) and its handler, which names
-/// the operation in the request's span, is given the state and the resolved provider under
-/// the names it chooses, and answers its block's value as JSON.
+/// 200 body, and the error answers: any of the route's own, then a family from
+/// `super::openapi`) and its handler, which names the operation in the request's span, is
+/// given the state and the resolved provider under the names it chooses, and answers its
+/// block's value as JSON.
 ///
 /// ```text
 /// provider_route! {
@@ -80,9 +80,12 @@ pub fn named(payment_id: &str) -> &str {
 macro_rules! provider_route {
     (
         $(#[doc = $doc:tt])*
-        $method:ident $(($($also:ident),+))? $path:literal, $tag:literal, [$($param:tt),*] $(, $req:ident)?
+        $method:ident $(($($also:ident),+))? $path:literal, $tag:literal,
+        [$($param:tt),*] $(, $req:ident)?
         => $ok:ident: $desc:literal, $($responses:tt),+;
-        fn $name:ident($app:ident, $provider:ident, $($arg:tt)+) as $operation:literal { $($body:tt)* }
+        fn $name:ident($app:ident, $provider:ident, $($arg:tt)+) as $operation:literal {
+            $($body:tt)*
+        }
     ) => {
         $(#[doc = $doc])*
         #[utoipa::path($method $(($($also),+))?, path = $path, tag = $tag,

@@ -26,7 +26,7 @@ provider_route! {
         let order = provider.checked(body.into_order())?;
         let resp = app.engine.pay(&provider.0, order).await?;
         if let Some(id) = &resp.payment_id {
-            tracing::Span::current().record("payment_id", id.as_str());
+            named(id);
         }
         resp
     }
