@@ -158,52 +158,48 @@ pub struct SubscriptionTerms {
     pub expires_after: Option<Count>,
 }
 
-/// Request body of `subscription/schedule`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduleRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: ShopTransactionId,
-    pub subscription_info: SubscriptionTerms,
-    pub provider_data: Option<ProviderData>,
+/// A request body of a subscription's terms (`subscription/schedule` and `/update`): its
+/// shopTransactionId is a `$shop`, which `$id` makes the order's.
+macro_rules! terms_request {
+    ($(#[doc = $doc:tt])* $name:ident, $shop:ty, $id:expr) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub amount: Amount,
+            pub currency: CurrencyCode,
+            pub shop_transaction_id: $shop,
+            pub subscription_info: SubscriptionTerms,
+            pub provider_data: Option<ProviderData>,
+        }
+
+        impl $name {
+            pub fn into_order(self) -> SubscriptionOrder {
+                subscription_order(
+                    self.amount.with(self.currency),
+                    $id(self.shop_transaction_id),
+                    self.subscription_info,
+                    self.provider_data,
+                )
+            }
+        }
+    };
 }
 
-impl ScheduleRequest {
-    pub fn into_order(self) -> SubscriptionOrder {
-        subscription_order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id.into_string(),
-            self.subscription_info,
-            self.provider_data,
-        )
-    }
-}
+terms_request!(
+    /// Request body of `subscription/schedule`.
+    ScheduleRequest,
+    ShopTransactionId,
+    ShopTransactionId::into_string
+);
 
-/// Request body of `subscription/update/{token}`: new terms; without `shopTransactionId` the
-/// subscription keeps its own.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: Option<ShopTransactionId>,
-    pub subscription_info: SubscriptionTerms,
-    pub provider_data: Option<ProviderData>,
-}
-
-impl UpdateRequest {
-    /// The order, with an empty shopTransactionId when the request has none.
-    pub fn into_order(self) -> SubscriptionOrder {
-        subscription_order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id
-                .map_or_else(String::new, ShopTransactionId::into_string),
-            self.subscription_info,
-            self.provider_data,
-        )
-    }
-}
+terms_request!(
+    /// Request body of `subscription/update/{token}`: new terms; without `shopTransactionId` the
+    /// subscription keeps its own.
+    UpdateRequest,
+    Option<ShopTransactionId>,
+    |id: Option<ShopTransactionId>| id.map_or_else(String::new, ShopTransactionId::into_string)
+);
 
 fn subscription_order(
     amount: Money,
@@ -229,29 +225,49 @@ pub struct StartInfo {
     pub expires_after: Option<Count>,
 }
 
-/// Request body of `subscription/start`: a router-kept subscription and its first payment.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StartRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: ShopTransactionId,
-    pub success_redirect_url: Option<HttpUrl>,
-    pub failure_redirect_url: Option<HttpUrl>,
-    pub subscription_info: StartInfo,
-    pub provider_data: Option<ProviderData>,
+/// A request body that is a payment and a `subscriptionInfo` (`subscription/start` and
+/// `subscription/pay`).
+macro_rules! subscription_payment {
+    ($(#[doc = $doc:tt])* $name:ident, $info:ident) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub amount: Amount,
+            pub currency: CurrencyCode,
+            pub shop_transaction_id: ShopTransactionId,
+            pub success_redirect_url: Option<HttpUrl>,
+            pub failure_redirect_url: Option<HttpUrl>,
+            pub subscription_info: $info,
+            pub provider_data: Option<ProviderData>,
+        }
+
+        impl $name {
+            /// The payment, and the subscription's part of the request.
+            fn split(self) -> (PayOrder, $info) {
+                let pay = order(
+                    self.amount.with(self.currency),
+                    self.shop_transaction_id,
+                    [self.success_redirect_url, self.failure_redirect_url],
+                    self.provider_data,
+                );
+                (pay, self.subscription_info)
+            }
+        }
+    };
 }
+
+subscription_payment!(
+    /// Request body of `subscription/start`: a router-kept subscription and its first payment.
+    StartRequest,
+    StartInfo
+);
 
 impl StartRequest {
     /// The first payment and the number of payments the subscription takes.
     pub fn into_parts(self) -> (PayOrder, Option<u32>) {
-        let pay = order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id,
-            [self.success_redirect_url, self.failure_redirect_url],
-            self.provider_data,
-        );
-        (pay, self.subscription_info.expires_after.map(Count::get))
+        let (pay, info) = self.split();
+        (pay, info.expires_after.map(Count::get))
     }
 }
 
@@ -262,29 +278,17 @@ pub struct InstalmentInfo {
     pub token: SubscriptionToken,
 }
 
-/// Request body of `subscription/pay`: the next payment of a manual subscription.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct InstalmentRequest {
-    pub amount: Amount,
-    pub currency: CurrencyCode,
-    pub shop_transaction_id: ShopTransactionId,
-    pub success_redirect_url: Option<HttpUrl>,
-    pub failure_redirect_url: Option<HttpUrl>,
-    pub subscription_info: InstalmentInfo,
-    pub provider_data: Option<ProviderData>,
-}
+subscription_payment!(
+    /// Request body of `subscription/pay`: the next payment of a manual subscription.
+    InstalmentRequest,
+    InstalmentInfo
+);
 
 impl InstalmentRequest {
     /// The subscription's token and the payment.
     pub fn into_parts(self) -> (SubscriptionToken, PayOrder) {
-        let pay = order(
-            self.amount.with(self.currency),
-            self.shop_transaction_id,
-            [self.success_redirect_url, self.failure_redirect_url],
-            self.provider_data,
-        );
-        (self.subscription_info.token, pay)
+        let (pay, info) = self.split();
+        (info.token, pay)
     }
 }
 

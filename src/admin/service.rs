@@ -155,20 +155,18 @@ pub struct AmountFields;
 impl utoipa::PartialSchema for AmountFields {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let field = |kind: Type, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(kind)
+                .description(Some(description))
+        };
         ObjectBuilder::new()
             .property(
                 "amount",
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .description(Some("minor units (1299 GBP is 12.99 GBP)")),
+                field(Type::Integer, "minor units (1299 GBP is 12.99 GBP)"),
             )
             .required("amount")
-            .property(
-                "currency",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("ISO 4217 code")),
-            )
+            .property("currency", field(Type::String, "ISO 4217 code"))
             .required("currency")
             .into()
     }

@@ -42,8 +42,9 @@ pub fn env_spelling(merchant: &str) -> String {
     merchant.to_ascii_uppercase().replace('-', "_")
 }
 
-/// The names in a `NAME_ACCOUNTS` value: comma-separated, blanks ignored.
-fn listed(value: &str) -> impl Iterator<Item = String> + '_ {
+/// The items of a comma-separated value (`NAME_ACCOUNTS`, `REDIS_CLUSTER_NODES`,
+/// `REDIS_SENTINELS`), blanks ignored.
+pub(super) fn listed(value: &str) -> impl Iterator<Item = String> + '_ {
     value
         .split(',')
         .map(str::trim)

@@ -261,14 +261,8 @@ impl Config {
     /// Where Redis is, in the one mode configured (None: no Redis mode is set).
     pub fn redis_target(&self) -> Option<RedisTarget> {
         use payrouter_provider::ExposeSecret;
-        let list = |s: &SecretString| -> Vec<String> {
-            s.expose_secret()
-                .split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(String::from)
-                .collect()
-        };
+        let list =
+            |s: &SecretString| -> Vec<String> { accounts::listed(s.expose_secret()).collect() };
         if let Some(url) = &self.redis_url {
             return Some(RedisTarget::Node(url.expose_secret().to_string()));
         }
@@ -302,12 +296,7 @@ impl Config {
             }
         }
         if let Some(nodes) = &self.redis_cluster_nodes {
-            let nodes: Vec<&str> = nodes
-                .expose_secret()
-                .split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .collect();
+            let nodes: Vec<String> = accounts::listed(nodes.expose_secret()).collect();
             if nodes.is_empty() {
                 problems.push("REDIS_CLUSTER_NODES: expected comma-separated redis://host:port or rediss://… seed URLs".into());
             }
@@ -319,12 +308,7 @@ impl Config {
         }
         match (&self.redis_sentinels, &self.redis_sentinel_master) {
             (Some(sentinels), Some(_)) => {
-                let listed: Vec<&str> = sentinels
-                    .expose_secret()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .collect();
+                let listed: Vec<String> = accounts::listed(sentinels.expose_secret()).collect();
                 if listed.is_empty() {
                     problems.push("REDIS_SENTINELS: expected comma-separated host:port of the sentinels".into());
                 }

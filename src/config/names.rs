@@ -197,8 +197,15 @@ fn is_kubernetes_service_link(name: &str, value: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// Asserts that the unknown names are one line, which starts with `prefix`.
+    #[track_caller]
+    pub(in crate::config) fn assert_one_unknown(lines: &[String], prefix: &str) {
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with(prefix), "{lines:?}");
+    }
 
     fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
@@ -236,11 +243,7 @@ mod tests {
         ]);
         let accounts = super::super::accounts::configured(&env, &[]);
         let lines = unknown_env(&env, &accounts);
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(
-            lines[0].starts_with("FENA_ACCOUNT_SHOP_B_TERMINAL_ID: unknown setting"),
-            "{lines:?}"
-        );
+        assert_one_unknown(&lines, "FENA_ACCOUNT_SHOP_B_TERMINAL_ID: unknown setting");
     }
 
     #[test]

@@ -289,11 +289,7 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(unknown.len(), 1, "{unknown:?}");
-        assert!(
-            unknown[0].starts_with("FENA_PARTNER_PATH_NOPE:"),
-            "{unknown:?}"
-        );
+        names::tests::assert_one_unknown(&unknown, "FENA_PARTNER_PATH_NOPE:");
     }
 
     #[test]

@@ -27,13 +27,77 @@ pub fn expectation(field: &str) -> Option<&'static str> {
     })
 }
 
-/// A positive amount in the currency's minor unit (1299 = 12.99 GBP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Amount(i64);
+/// A validated newtype, written once: the struct, what it expects (`EXPECTED`, said in every
+/// refusal), its Deserialize (a visitor that asks the deserializer for `$deserialize` and
+/// takes the values its `visit_*` methods are given, each answering `Result<Self, E>`) and
+/// its OpenAPI schema (an `ObjectBuilder` given the calls after `schema`).
+macro_rules! validated {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident($inner:ty) by $deserialize:ident,
+        expecting $expected:literal;
+        $(fn $visit:ident($self:ident, $v:ident: $t:ty) $body:block)+
+        schema $($schema:tt)*
+    ) => {
+        $(#[$meta])*
+        pub struct $name($inner);
+
+        impl $name {
+            const EXPECTED: &'static str = $expected;
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($name::EXPECTED)
+                    }
+                    $(fn $visit<E: de::Error>($self, $v: $t) -> Result<$name, E> $body)+
+                }
+                d.$deserialize(V)
+            }
+        }
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()$($schema)*.into()
+            }
+        }
+        impl ToSchema for $name {}
+    };
+}
+
+validated! {
+    /// A positive amount in the currency's minor unit (1299 = 12.99 GBP).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Amount(i64) by deserialize_i64,
+    expecting "a positive integer in minor units (1299 = 12.99)";
+    fn visit_i64(self, v: i64) {
+        if v > 0 {
+            Ok(Amount(v))
+        } else {
+            Err(E::custom(format_args!("must be {}", Amount::EXPECTED)))
+        }
+    }
+    fn visit_u64(self, v: u64) {
+        let v = i64::try_from(v)
+            .map_err(|_| E::custom(format_args!("is too large (at most {})", i64::MAX)))?;
+        self.visit_i64(v)
+    }
+    schema
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .description(Some(
+            "Integer amount in the currency's minor unit (1299 = 12.99 GBP); never a \
+             float or a string. Capped per provider (see the provider's capabilities).",
+        ))
+        .examples([1299])
+}
 
 impl Amount {
-    const EXPECTED: &'static str = "a positive integer in minor units (1299 = 12.99)";
-
     pub fn minor(self) -> i64 {
         self.0
     }
@@ -43,94 +107,34 @@ impl Amount {
     }
 }
 
-impl<'de> Deserialize<'de> for Amount {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Amount;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(Amount::EXPECTED)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Amount, E> {
-                if v > 0 {
-                    Ok(Amount(v))
-                } else {
-                    Err(E::custom(format_args!("must be {}", Amount::EXPECTED)))
-                }
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Amount, E> {
-                let v = i64::try_from(v)
-                    .map_err(|_| E::custom(format_args!("is too large (at most {})", i64::MAX)))?;
-                self.visit_i64(v)
-            }
-        }
-        d.deserialize_i64(V)
-    }
-}
-
-impl PartialSchema for Amount {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-            .minimum(Some(1))
-            .description(Some(
-                "Integer amount in the currency's minor unit (1299 = 12.99 GBP); never a \
-                 float or a string. Capped per provider (see the provider's capabilities).",
+validated! {
+    /// An ISO 4217 alphabetic code with a defined minor unit.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CurrencyCode(Currency) by deserialize_str,
+    expecting "an ISO 4217 alphabetic code such as GBP";
+    fn visit_str(self, v: &str) {
+        Currency::from_code(v).map(CurrencyCode).ok_or_else(|| {
+            E::custom(format_args!(
+                "'{v}' is not known; must be {}",
+                CurrencyCode::EXPECTED
             ))
-            .examples([1299])
-            .into()
+        })
     }
+    schema
+        .schema_type(Type::String)
+        .pattern(Some("^[A-Z]{3}$"))
+        .description(Some(
+            "ISO 4217 alphabetic code; each provider accepts the currencies its \
+             capabilities list",
+        ))
+        .examples(["GBP"])
 }
-impl ToSchema for Amount {}
-
-/// An ISO 4217 alphabetic code with a defined minor unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CurrencyCode(Currency);
 
 impl CurrencyCode {
-    const EXPECTED: &'static str = "an ISO 4217 alphabetic code such as GBP";
-
     pub fn code(self) -> &'static str {
         self.0.code()
     }
 }
-
-impl<'de> Deserialize<'de> for CurrencyCode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = CurrencyCode;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(CurrencyCode::EXPECTED)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<CurrencyCode, E> {
-                Currency::from_code(v).map(CurrencyCode).ok_or_else(|| {
-                    E::custom(format_args!(
-                        "'{v}' is not known; must be {}",
-                        CurrencyCode::EXPECTED
-                    ))
-                })
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl PartialSchema for CurrencyCode {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some("^[A-Z]{3}$"))
-            .description(Some(
-                "ISO 4217 alphabetic code; each provider accepts the currencies its \
-                 capabilities list",
-            ))
-            .examples(["GBP"])
-            .into()
-    }
-}
-impl ToSchema for CurrencyCode {}
 
 /// Accepts a string of 1..=max characters without control characters.
 struct TextVisitor {
@@ -214,98 +218,60 @@ text_field!(
     "The subscriptionToken answered by /subscription/start."
 );
 
-/// An absolute http(s) URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpUrl(String);
+validated! {
+    /// An absolute http(s) URL.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct HttpUrl(String) by deserialize_str,
+    expecting "an absolute http(s) URL";
+    fn visit_str(self, v: &str) {
+        match reqwest::Url::parse(v) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Ok(HttpUrl(v.to_string()))
+            }
+            _ => Err(E::custom(format_args!("must be {}", HttpUrl::EXPECTED))),
+        }
+    }
+    schema
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom("uri".into())))
+        .description(Some("An absolute http or https URL"))
+}
 
 impl HttpUrl {
-    const EXPECTED: &'static str = "an absolute http(s) URL";
-
     pub fn into_string(self) -> String {
         self.0
     }
 }
 
-impl<'de> Deserialize<'de> for HttpUrl {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = HttpUrl;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(HttpUrl::EXPECTED)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<HttpUrl, E> {
-                match reqwest::Url::parse(v) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                        Ok(HttpUrl(v.to_string()))
-                    }
-                    _ => Err(E::custom(format_args!("must be {}", HttpUrl::EXPECTED))),
-                }
-            }
-        }
-        d.deserialize_str(V)
+validated! {
+    /// A whole number of at least 1 (subscription counts).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Count(u32) by deserialize_u64,
+    expecting "a whole number of at least 1";
+    fn visit_u64(self, v: u64) {
+        u32::try_from(v)
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Count)
+            .ok_or_else(|| E::custom(format_args!("must be {}", Count::EXPECTED)))
     }
-}
-
-impl PartialSchema for HttpUrl {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::Custom("uri".into())))
-            .description(Some("An absolute http or https URL"))
-            .into()
+    fn visit_i64(self, v: i64) {
+        u64::try_from(v)
+            .map_err(|_| E::custom(format_args!("must be {}", Count::EXPECTED)))
+            .and_then(|v| self.visit_u64(v))
     }
+    schema
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+        .minimum(Some(1))
+        .maximum(Some(u32::MAX))
 }
-impl ToSchema for HttpUrl {}
-
-/// A whole number of at least 1 (subscription counts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Count(u32);
 
 impl Count {
-    const EXPECTED: &'static str = "a whole number of at least 1";
-
     pub fn get(self) -> u32 {
         self.0
     }
 }
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Count;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(Count::EXPECTED)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Count, E> {
-                u32::try_from(v)
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .map(Count)
-                    .ok_or_else(|| E::custom(format_args!("must be {}", Count::EXPECTED)))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Count, E> {
-                u64::try_from(v)
-                    .map_err(|_| E::custom(format_args!("must be {}", Count::EXPECTED)))
-                    .and_then(|v| self.visit_u64(v))
-            }
-        }
-        d.deserialize_u64(V)
-    }
-}
-
-impl PartialSchema for Count {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
-            .minimum(Some(1))
-            .maximum(Some(u32::MAX))
-            .into()
-    }
-}
-impl ToSchema for Count {}
 
 /// Provider-specific fields: a JSON object, checked by the provider's adapter.
 #[derive(Debug, Clone, Default, PartialEq)]

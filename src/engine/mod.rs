@@ -90,6 +90,16 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The pause of a queue worker whose round found nothing due: `idle`, cut short by `cancel`.
+pub async fn pause(idle: Option<Duration>, cancel: &tokio_util::sync::CancellationToken) {
+    if let Some(wait) = idle {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => {}
+        }
+    }
+}
+
 impl Engine {
     /// The engine keeps its state in `records`, the typed layer over the store.
     pub fn new(

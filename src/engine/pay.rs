@@ -7,7 +7,7 @@
 //! resumes that payment: one provider payment per shopTransactionId.
 
 use payrouter_provider::{
-    Merchant, Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, Redirect,
+    Currency, Merchant, Operation, PayOrder, PayOutcome, PayResult, PreparedPay, Provider, Redirect,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -60,7 +60,7 @@ impl Engine {
         subscription: Option<&str>,
     ) -> Result<PayResponse> {
         self.require(p, Operation::Pay)?;
-        self.check_currency(p, &order)?;
+        self.check_currency(p, order.amount.currency)?;
         let key = self.records.keys().pay_reservation(
             &idempotency_scope(p.name(), &merchant),
             &order.shop_transaction_id,
@@ -77,16 +77,16 @@ impl Engine {
         self.settle(claim, outcome).await
     }
 
-    pub(super) fn check_currency(&self, p: &dyn Provider, order: &PayOrder) -> Result<()> {
+    pub(crate) fn check_currency(&self, p: &dyn Provider, currency: Currency) -> Result<()> {
         let caps = p.capabilities();
-        if caps.currencies.accepts(order.amount.currency) {
+        if caps.currencies.accepts(currency) {
             return Ok(());
         }
         Err(Error::invalid(
             "currency",
             format!(
                 "{} is not accepted by {}; it takes {}",
-                order.amount.currency,
+                currency,
                 p.name(),
                 caps.currencies.describe()
             ),

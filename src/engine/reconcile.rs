@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use payrouter_provider::PaymentStatusKind;
 
-use super::{now_ms, Engine, Error, Result};
+use super::{now_ms, pause, Engine, Error, Result};
 use crate::store::records::{Recheck, Rotation, Source, Work};
 
 /// A payment still pending this long after its creation is worth a person's look.
@@ -90,12 +90,7 @@ impl Engine {
                     self.handle_recheck(r)
                 })
                 .await;
-            if let Some(wait) = idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = cancel.cancelled() => {}
-                }
-            }
+            pause(idle, &cancel).await;
         }
     }
 

@@ -61,6 +61,19 @@ impl Engine {
         Ok(self.records.read(&key).await?.doc)
     }
 
+    /// The provider, once it offers `op`, and the subscription `token` as payrouter holds it
+    /// (none for one the provider runs alone).
+    async fn held(
+        &self,
+        p: &Arc<dyn Provider>,
+        op: Operation,
+        token: &str,
+    ) -> Result<(Arc<dyn Provider>, Option<SubscriptionRecord>)> {
+        let p = self.provider_for(p, op)?;
+        let stored = self.load_subscription(p.as_ref(), token).await?;
+        Ok((p, stored))
+    }
+
     /// Stores a new subscription; a retried creation finds it there and leaves it.
     async fn create_subscription_record(
         &self,
@@ -81,14 +94,18 @@ impl Engine {
         op: Operation,
         token: &str,
         call: impl std::future::Future<Output = std::result::Result<SubscriptionOutcome, ProviderError>>,
-        on_ok: impl FnMut(&mut SubscriptionRecord) -> Option<PaymentStatus>,
+        mut on_ok: impl FnMut(&mut SubscriptionRecord),
     ) -> Result<SubscriptionResponse> {
         let out = self
             .call(p, op, call)
             .await
             .map_err(|e| not_found_as_token(e, token))?;
         if out.result == PayResult::Ok {
-            self.update_subscription_record(p, token, on_ok).await?;
+            self.update_subscription_record(p, token, |r| {
+                on_ok(r);
+                None
+            })
+            .await?;
         }
         Ok(answer(SubscriptionOutcome {
             token: Some(token.to_string()),
@@ -130,7 +147,7 @@ impl Engine {
     ) -> Result<SubscriptionResponse> {
         let p = self.provider_for(p, Operation::SubscriptionSchedule)?;
         let as_pay = pay_order(&order);
-        self.check_currency(p.as_ref(), &as_pay)?;
+        self.check_currency(p.as_ref(), as_pay.amount.currency)?;
         let merchant = self.merchant_of(p.as_ref(), &order.provider_data)?;
         let key = self.records.keys().schedule_reservation(
             &idempotency_scope(p.name(), &merchant),
@@ -178,8 +195,7 @@ impl Engine {
         token: &str,
         mut order: SubscriptionOrder,
     ) -> Result<SubscriptionResponse> {
-        let p = self.provider_for(p, Operation::SubscriptionUpdate)?;
-        let stored = self.load_subscription(p.as_ref(), token).await?;
+        let (p, stored) = self.held(p, Operation::SubscriptionUpdate, token).await?;
         let merchant = match &stored {
             Some(rec) => rec.merchant.clone(),
             None => self.merchant_of(p.as_ref(), &order.provider_data)?,
@@ -205,7 +221,6 @@ impl Engine {
             |r| {
                 r.amount = order.amount;
                 r.expires_after = order.expires_after;
-                None
             },
         )
         .await
@@ -363,8 +378,7 @@ impl Engine {
         p: &Arc<dyn Provider>,
         token: &str,
     ) -> Result<SubscriptionResponse> {
-        let p = self.provider_for(p, Operation::SubscriptionExpire)?;
-        let stored = self.load_subscription(p.as_ref(), token).await?;
+        let (p, stored) = self.held(p, Operation::SubscriptionExpire, token).await?;
         let account = self
             .subscription_account(p.as_ref(), token, stored.as_ref())
             .await?;
@@ -387,10 +401,7 @@ impl Engine {
             Operation::SubscriptionExpire,
             token,
             account.expire_subscription(token),
-            |r| {
-                r.status = SubscriptionStatus::Canceled;
-                None
-            },
+            |r| r.status = SubscriptionStatus::Canceled,
         )
         .await
     }
@@ -401,8 +412,7 @@ impl Engine {
         p: &Arc<dyn Provider>,
         token: &str,
     ) -> Result<SubscriptionStatusResponse> {
-        let p = self.provider_for(p, Operation::SubscriptionStatus)?;
-        let stored = self.load_subscription(p.as_ref(), token).await?;
+        let (p, stored) = self.held(p, Operation::SubscriptionStatus, token).await?;
         if let Some(rec) = &stored {
             if rec.kind == Kind::Manual {
                 return self.manual_status(&p, rec).await;

@@ -167,27 +167,43 @@ pub struct Queued {
     queued: usize,
 }
 
-#[utoipa::path(get, path = "/admin/api/payments", tag = "admin",
-    params(
+/// An admin API route, written once: its OpenAPI annotation (the `admin` tag, the admin
+/// token, the 200 body and a family of error answers from `super::openapi`) and its handler,
+/// which is given the state under the name it chooses and answers its block's value as JSON.
+macro_rules! admin_route {
+    (
+        $method:ident $path:literal, [$($param:tt),*]
+        => $ok:ty: $desc:literal, $errors:ident;
+        fn $name:ident($app:ident, $($arg:tt)+) { $($body:tt)* }
+    ) => {
+        #[utoipa::path($method, path = $path, tag = "admin",
+            params($($param),*),
+            security(("adminBearer" = [])),
+            responses((status = 200, body = $ok, description = $desc),
+                super::openapi::$errors))]
+        pub async fn $name(
+            State($app): State<AppState>,
+            $($arg)+
+        ) -> Result<Json<$ok>, AdminApiError> {
+            Ok(Json({ $($body)* }))
+        }
+    };
+}
+
+admin_route! {
+    get "/admin/api/payments", [
         ("provider" = Option<String>, Query, description = "an enabled provider"),
         ("status" = Option<String>, Query, description = "PENDING, ACCEPTED or FAILED"),
         ("shopTransactionId" = Option<String>, Query),
         ("since" = Option<String>, Query, description = "created at or after: ms since the epoch or RFC 3339"),
         ("until" = Option<String>, Query, description = "created at or before: ms since the epoch or RFC 3339"),
         ("limit" = Option<u32>, Query, description = "1-200, default 50"),
-        ("cursor" = Option<String>, Query, description = "the nextCursor of the previous page"),
-    ),
-    security(("adminBearer" = [])),
-    responses((status = 200, body = Page<PaymentSummary>,
-        description = "payments, newest first (a filtered page may hold fewer than limit; follow nextCursor)"),
-        super::openapi::AdminReadErrors))]
-pub async fn payments(
-    State(app): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Page<PaymentSummary>>, AdminApiError> {
-    let q = params(
-        raw,
-        &[
+        ("cursor" = Option<String>, Query, description = "the nextCursor of the previous page")
+    ] => Page<PaymentSummary>:
+        "payments, newest first (a filtered page may hold fewer than limit; follow nextCursor)",
+        AdminReadErrors;
+    fn payments(app, RawQuery(raw): RawQuery) {
+        let names = [
             "provider",
             "status",
             "shopTransactionId",
@@ -195,107 +211,88 @@ pub async fn payments(
             "until",
             "limit",
             "cursor",
-        ],
-    )?;
-    let filter = PaymentFilter {
-        provider: provider(&app, &q)?,
-        status: status(&q)?,
-        shop_transaction_id: q.get("shopTransactionId").cloned(),
-        since_ms: time(&q, "since")?,
-        until_ms: time(&q, "until")?,
-    };
-    Ok(Json(app.admin.payments(filter, page(&q)?).await?))
-}
-
-#[utoipa::path(get, path = "/admin/api/payments/{provider}/{paymentId}", tag = "admin",
-    params(("provider" = String, Path), ("paymentId" = String, Path)),
-    security(("adminBearer" = [])),
-    responses((status = 200, body = PaymentDetail, description = "the payment and its timeline"),
-        super::openapi::AdminReadErrors))]
-pub async fn payment(
-    State(app): State<AppState>,
-    Path((provider, payment_id)): Path<(String, String)>,
-) -> Result<Json<PaymentDetail>, AdminApiError> {
-    match app.admin.payment(&provider, &payment_id).await? {
-        Some(detail) => Ok(Json(detail)),
-        None => Err(AdminError::NotFound(format!(
-            "paymentId: no payment '{payment_id}' of provider '{provider}' is held"
-        ))
-        .into()),
+        ];
+        let q = params(raw, &names)?;
+        let filter = PaymentFilter {
+            provider: provider(&app, &q)?,
+            status: status(&q)?,
+            shop_transaction_id: q.get("shopTransactionId").cloned(),
+            since_ms: time(&q, "since")?,
+            until_ms: time(&q, "until")?,
+        };
+        app.admin.payments(filter, page(&q)?).await?
     }
 }
 
-#[utoipa::path(post, path = "/admin/api/payments/{provider}/{paymentId}/recheck", tag = "admin",
-    params(("provider" = String, Path), ("paymentId" = String, Path)),
-    security(("adminBearer" = [])),
-    responses((status = 200, body = PaymentStatus,
-        description = "the provider was asked now; the payment as it now stands"),
-        super::openapi::AdminRecheckErrors))]
-pub async fn recheck(
-    State(app): State<AppState>,
-    Path((provider, payment_id)): Path<(String, String)>,
-) -> Result<Json<PaymentStatus>, AdminApiError> {
-    Ok(Json(
-        app.admin
-            .recheck(&provider, &payment_id, &Actor::new(ADMIN))
-            .await?,
-    ))
+admin_route! {
+    get "/admin/api/payments/{provider}/{paymentId}",
+    [("provider" = String, Path), ("paymentId" = String, Path)]
+    => PaymentDetail: "the payment and its timeline", AdminReadErrors;
+    fn payment(app, Path((provider, payment_id)): Path<(String, String)>) {
+        match app.admin.payment(&provider, &payment_id).await? {
+            Some(detail) => detail,
+            None => {
+                return Err(AdminError::NotFound(format!(
+                    "paymentId: no payment '{payment_id}' of provider '{provider}' is held"
+                ))
+                .into())
+            }
+        }
+    }
 }
 
-#[utoipa::path(get, path = "/admin/api/notifications", tag = "admin",
-    params(
+admin_route! {
+    post "/admin/api/payments/{provider}/{paymentId}/recheck",
+    [("provider" = String, Path), ("paymentId" = String, Path)]
+    => PaymentStatus: "the provider was asked now; the payment as it now stands", AdminRecheckErrors;
+    fn recheck(app, Path((provider, payment_id)): Path<(String, String)>) {
+        app.admin.recheck(&provider, &payment_id, &Actor::new(ADMIN)).await?
+    }
+}
+
+admin_route! {
+    get "/admin/api/notifications", [
         ("state" = Option<String>, Query, description = "pending (the default) or dead"),
         ("limit" = Option<u32>, Query, description = "1-200, default 50"),
-        ("cursor" = Option<String>, Query, description = "the nextCursor of the previous page"),
-    ),
-    security(("adminBearer" = [])),
-    responses((status = 200, body = Page<NotificationSummary>,
-        description = "pending notifications soonest due first, or dead letters most recent first"),
-        super::openapi::AdminReadErrors))]
-pub async fn notifications(
-    State(app): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Page<NotificationSummary>>, AdminApiError> {
-    let q = params(raw, &["state", "limit", "cursor"])?;
-    let state = match q.get("state").map(|s| s.to_ascii_lowercase()).as_deref() {
-        None | Some("pending") => NotificationState::Pending,
-        Some("dead") => NotificationState::Dead,
-        Some(_) => return Err(AdminError::invalid("state", "must be pending or dead").into()),
-    };
-    Ok(Json(app.admin.notifications(state, page(&q)?).await?))
-}
-
-#[utoipa::path(post, path = "/admin/api/notifications/{id}/redeliver", tag = "admin",
-    params(("id" = String, Path, description = "the notification's webhook-id")),
-    security(("adminBearer" = [])),
-    responses((status = 200, body = Redelivered,
-        description = "queued for delivery now, with the same webhook-id and body"),
-        super::openapi::AdminQueueErrors))]
-pub async fn redeliver(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Redelivered>, AdminApiError> {
-    Ok(Json(app.admin.redeliver(&id, &Actor::new(ADMIN)).await?))
-}
-
-#[utoipa::path(post, path = "/admin/api/notifications/redeliver", tag = "admin",
-    params(("state" = String, Query, description = "dead: every dead letter")),
-    security(("adminBearer" = [])),
-    responses((status = 200, body = Queued,
-        description = "every dead letter went back to the queue with a fresh attempt budget"),
-        super::openapi::AdminQueueErrors))]
-pub async fn redeliver_all(
-    State(app): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Queued>, AdminApiError> {
-    let q = params(raw, &["state"])?;
-    if q.get("state").map(|s| s.to_ascii_lowercase()).as_deref() != Some("dead") {
-        return Err(AdminError::invalid(
-            "state",
-            "must be dead (redeliver one pending notification by its id)",
-        )
-        .into());
+        ("cursor" = Option<String>, Query, description = "the nextCursor of the previous page")
+    ] => Page<NotificationSummary>:
+        "pending notifications soonest due first, or dead letters most recent first",
+        AdminReadErrors;
+    fn notifications(app, RawQuery(raw): RawQuery) {
+        let q = params(raw, &["state", "limit", "cursor"])?;
+        let state = match q.get("state").map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("pending") => NotificationState::Pending,
+            Some("dead") => NotificationState::Dead,
+            Some(_) => return Err(AdminError::invalid("state", "must be pending or dead").into()),
+        };
+        app.admin.notifications(state, page(&q)?).await?
     }
-    let queued = app.admin.redeliver_dead(&Actor::new(ADMIN)).await?;
-    Ok(Json(Queued { queued }))
+}
+
+admin_route! {
+    post "/admin/api/notifications/{id}/redeliver",
+    [("id" = String, Path, description = "the notification's webhook-id")]
+    => Redelivered: "queued for delivery now, with the same webhook-id and body", AdminQueueErrors;
+    fn redeliver(app, Path(id): Path<String>) {
+        app.admin.redeliver(&id, &Actor::new(ADMIN)).await?
+    }
+}
+
+admin_route! {
+    post "/admin/api/notifications/redeliver",
+    [("state" = String, Query, description = "dead: every dead letter")]
+    => Queued: "every dead letter went back to the queue with a fresh attempt budget",
+    AdminQueueErrors;
+    fn redeliver_all(app, RawQuery(raw): RawQuery) {
+        let q = params(raw, &["state"])?;
+        if q.get("state").map(|s| s.to_ascii_lowercase()).as_deref() != Some("dead") {
+            return Err(AdminError::invalid(
+                "state",
+                "must be dead (redeliver one pending notification by its id)",
+            )
+            .into());
+        }
+        let queued = app.admin.redeliver_dead(&Actor::new(ADMIN)).await?;
+        Queued { queued }
+    }
 }

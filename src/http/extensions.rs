@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use super::input::{JsonBody, PathParams};
-use super::resolve::{tag, Resolved};
+use super::openapi::{BodyErrors, QueryErrors};
+use super::resolve::{named, provider_route, tag, Resolved};
 use super::AppState;
 use crate::contract::{
     ErrorResponse, QuoteRequest, QuoteResponse, ReceiptResponse, ReceiptStatusResponse,
@@ -27,39 +28,17 @@ fn require(p: &dyn Provider, op: Operation) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/v3/{provider}/quote", tag = "extensions",
-    params(("provider" = String, Path)),
-    request_body = QuoteRequest,
-    security((), ("bearer" = [])),
-    responses((status = 200, body = QuoteResponse, description = "OK with what the payer would pay (minor units of payerCurrency), or KO saying why the provider would refuse the payment; nothing is created or stored"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
-        (status = 415, body = ErrorResponse), (status = 501, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
-pub async fn quote(
-    provider: Resolved,
-    JsonBody(body): JsonBody<QuoteRequest>,
-) -> Result<Json<QuoteResponse>, ApiError> {
-    tag("quote", None);
-    let p = &provider.0;
-    require(p.as_ref(), Operation::Quote)?;
-    let order = body.into_order();
-    provider.check_amount(order.amount)?;
-    let caps = p.capabilities();
-    if !caps.currencies.accepts(order.amount.currency) {
-        return Err(ApiError::invalid(
-            "currency",
-            format!(
-                "{} is not accepted by {}; it takes {}",
-                order.amount.currency,
-                p.name(),
-                caps.currencies.describe()
-            ),
-        ));
+provider_route! {
+    post "/v3/{provider}/quote", "extensions", [], QuoteRequest
+    => QuoteResponse: "OK with what the payer would pay (minor units of payerCurrency), or KO saying why the provider would refuse the payment; nothing is created or stored", BodyErrors;
+    fn quote(app, provider, JsonBody(body): JsonBody<QuoteRequest>) as "quote" {
+        let p = &provider.0;
+        require(p.as_ref(), Operation::Quote)?;
+        let order = body.into_order();
+        provider.check_amount(order.amount)?;
+        app.engine.check_currency(p.as_ref(), order.amount.currency)?;
+        p.quote(&order).await.map_err(EngineError::from)?.into()
     }
-    let outcome = p.quote(&order).await.map_err(EngineError::from)?;
-    Ok(Json(outcome.into()))
 }
 
 #[derive(Deserialize)]
@@ -202,27 +181,21 @@ pub async fn upload_receipt(
     Ok(Json(outcome.into()))
 }
 
-#[utoipa::path(get, path = "/v3/{provider}/receipt/{payment_id}", tag = "extensions",
-    params(("provider" = String, Path), ("payment_id" = String, Path, description = "the paymentId answered by pay")),
-    security((), ("bearer" = [])),
-    responses((status = 200, body = ReceiptStatusResponse, description = "the receipts the provider holds for the payment, and their review"),
-        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse),
-        (status = 409, body = ErrorResponse, description = "the payment is not a bank transfer"),
-        (status = 501, body = ErrorResponse), (status = 502, body = ErrorResponse),
-        (status = 503, body = ErrorResponse), (status = 504, body = ErrorResponse)))]
-pub async fn receipt_status(
-    State(app): State<AppState>,
-    provider: Resolved,
-    PathParams(path): PathParams<ReceiptPath>,
-) -> Result<Json<ReceiptStatusResponse>, ApiError> {
-    tag("receipt status", Some(&path.payment_id));
-    let p = &provider.0;
-    require(p.as_ref(), Operation::ReceiptStatus)?;
-    let target = receipt_target(&app, p, &path.payment_id, false).await?;
-    let receipts = p.receipt_status(&target).await.map_err(EngineError::from)?;
-    Ok(Json(ReceiptStatusResponse {
-        payment_id: path.payment_id,
-        receipts,
-    }))
+provider_route! {
+    get "/v3/{provider}/receipt/{payment_id}", "extensions",
+    [("payment_id" = String, Path, description = "the paymentId answered by pay")]
+    => ReceiptStatusResponse: "the receipts the provider holds for the payment, and their review",
+    (status = 409, body = ErrorResponse, description = "the payment is not a bank transfer"),
+    QueryErrors;
+    fn receipt_status(app, provider, PathParams(path): PathParams<ReceiptPath>) as "receipt status" {
+        let p = &provider.0;
+        let payment_id = named(&path.payment_id);
+        require(p.as_ref(), Operation::ReceiptStatus)?;
+        let target = receipt_target(&app, p, payment_id, false).await?;
+        let receipts = p.receipt_status(&target).await.map_err(EngineError::from)?;
+        ReceiptStatusResponse {
+            payment_id: path.payment_id,
+            receipts,
+        }
+    }
 }

@@ -110,126 +110,48 @@ impl Route {
 /// Room for the multipart framing around the largest file.
 const UPLOAD_FRAMING: usize = 64 * 1024;
 
+/// The route table, one route a line: `Access METHOD "path" => handler`, with `upload` after
+/// the handler of a file upload.
+macro_rules! route_table {
+    ($($access:ident $method:ident $path:literal => $($handler:ident)::+ $($upload:ident)?;)*) => {
+        vec![$(
+            route(Access::$access, Method::$method, $path, $($handler)::+)$(.$upload())?
+        ),*]
+    };
+}
+
 /// Every route payrouter serves.
 pub fn routes() -> Vec<Route> {
-    use Access::{Admin, Ops, Pgm, Provider};
-    use Method as M;
-    vec![
-        route(Pgm, M::POST, "/v3/{provider}/pay", routes::pay),
-        route(Pgm, M::POST, "/v3/{provider}/refund", routes::refund),
-        route(Pgm, M::GET, "/v3/{provider}/status", routes::status),
-        route(Pgm, M::POST, "/v3/{provider}/status", routes::status_post),
-        route(Pgm, M::GET, "/v3/{provider}/check", routes::check),
-        route(
-            Pgm,
-            M::POST,
-            "/v3/{provider}/subscription/schedule",
-            subscriptions::schedule,
-        ),
-        route(
-            Pgm,
-            M::POST,
-            "/v3/{provider}/subscription/start",
-            subscriptions::start,
-        ),
-        route(
-            Pgm,
-            M::POST,
-            "/v3/{provider}/subscription/pay",
-            subscriptions::pay,
-        ),
-        route(
-            Pgm,
-            M::POST,
-            "/v3/{provider}/subscription/update/{token}",
-            subscriptions::update,
-        ),
-        route(
-            Pgm,
-            M::POST,
-            "/v3/{provider}/subscription/expire/{token}",
-            subscriptions::expire,
-        ),
-        route(
-            Pgm,
-            M::DELETE,
-            "/v3/{provider}/subscription/expire/{token}",
-            subscriptions::expire,
-        ),
-        route(
-            Pgm,
-            M::GET,
-            "/v3/{provider}/subscription/status/{token}",
-            subscriptions::status,
-        ),
-        route(Pgm, M::POST, "/v3/{provider}/quote", extensions::quote),
-        route(
-            Pgm,
-            M::POST,
-            "/v3/{provider}/receipt/{payment_id}",
-            extensions::upload_receipt,
-        )
-        .upload(),
-        route(
-            Pgm,
-            M::GET,
-            "/v3/{provider}/receipt/{payment_id}",
-            extensions::receipt_status,
-        ),
-        route(
-            Provider,
-            M::POST,
-            "/v3/{provider}/callback",
-            routes::callback,
-        ),
-        route(
-            Provider,
-            M::GET,
-            "/v3/{provider}/callback",
-            routes::callback_ping,
-        ),
-        route(
-            Provider,
-            M::GET,
-            "/v3/{provider}/redirect/{payment_id}",
-            routes::redirect_page,
-        ),
-        route(Ops, M::GET, "/healthz", ops::healthz),
-        route(Ops, M::GET, "/readyz", ops::readyz),
-        route(Ops, M::GET, "/metrics", ops::metrics),
-        route(Ops, M::GET, "/openapi.json", openapi::openapi),
-        route(Admin, M::GET, "/admin/api/payments", admin::payments),
-        route(
-            Admin,
-            M::GET,
-            "/admin/api/payments/{provider}/{paymentId}",
-            admin::payment,
-        ),
-        route(
-            Admin,
-            M::POST,
-            "/admin/api/payments/{provider}/{paymentId}/recheck",
-            admin::recheck,
-        ),
-        route(
-            Admin,
-            M::GET,
-            "/admin/api/notifications",
-            admin::notifications,
-        ),
-        route(
-            Admin,
-            M::POST,
-            "/admin/api/notifications/{id}/redeliver",
-            admin::redeliver,
-        ),
-        route(
-            Admin,
-            M::POST,
-            "/admin/api/notifications/redeliver",
-            admin::redeliver_all,
-        ),
-    ]
+    route_table! {
+        Pgm      POST   "/v3/{provider}/pay" => routes::pay;
+        Pgm      POST   "/v3/{provider}/refund" => routes::refund;
+        Pgm      GET    "/v3/{provider}/status" => routes::status;
+        Pgm      POST   "/v3/{provider}/status" => routes::status_post;
+        Pgm      GET    "/v3/{provider}/check" => routes::check;
+        Pgm      POST   "/v3/{provider}/subscription/schedule" => subscriptions::schedule;
+        Pgm      POST   "/v3/{provider}/subscription/start" => subscriptions::start;
+        Pgm      POST   "/v3/{provider}/subscription/pay" => subscriptions::pay;
+        Pgm      POST   "/v3/{provider}/subscription/update/{token}" => subscriptions::update;
+        Pgm      POST   "/v3/{provider}/subscription/expire/{token}" => subscriptions::expire;
+        Pgm      DELETE "/v3/{provider}/subscription/expire/{token}" => subscriptions::expire;
+        Pgm      GET    "/v3/{provider}/subscription/status/{token}" => subscriptions::status;
+        Pgm      POST   "/v3/{provider}/quote" => extensions::quote;
+        Pgm      POST   "/v3/{provider}/receipt/{payment_id}" => extensions::upload_receipt upload;
+        Pgm      GET    "/v3/{provider}/receipt/{payment_id}" => extensions::receipt_status;
+        Provider POST   "/v3/{provider}/callback" => routes::callback;
+        Provider GET    "/v3/{provider}/callback" => routes::callback_ping;
+        Provider GET    "/v3/{provider}/redirect/{payment_id}" => routes::redirect_page;
+        Ops      GET    "/healthz" => ops::healthz;
+        Ops      GET    "/readyz" => ops::readyz;
+        Ops      GET    "/metrics" => ops::metrics;
+        Ops      GET    "/openapi.json" => openapi::openapi;
+        Admin    GET    "/admin/api/payments" => admin::payments;
+        Admin    GET    "/admin/api/payments/{provider}/{paymentId}" => admin::payment;
+        Admin    POST   "/admin/api/payments/{provider}/{paymentId}/recheck" => admin::recheck;
+        Admin    GET    "/admin/api/notifications" => admin::notifications;
+        Admin    POST   "/admin/api/notifications/{id}/redeliver" => admin::redeliver;
+        Admin    POST   "/admin/api/notifications/redeliver" => admin::redeliver_all;
+    }
 }
 
 /// The longest a request body may take to arrive: short, so that a `Content-Length` longer

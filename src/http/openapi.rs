@@ -232,14 +232,6 @@ fn webhooks() -> Value {
     })
 }
 
-/// The ErrorResponse answers of one family of routes, listed once for all its members
-/// (`responses((status = 200, …), CreateErrors)` in an annotation).
-fn error_responses(
-    statuses: &[u16],
-) -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-    described_errors(statuses, status_meaning)
-}
-
 /// ErrorResponse answers, each described by `meaning`.
 fn described_errors(
     statuses: &[u16],
@@ -271,58 +263,51 @@ fn admin_meaning(status: &str) -> &'static str {
     }
 }
 
-/// The admin API's reads.
-pub struct AdminReadErrors;
+/// A family of ErrorResponse answers, listed once for all the routes that give them
+/// (`responses((status = 200, …), CreateErrors)` in an annotation), each described by
+/// `meaning`.
+macro_rules! error_family {
+    ($(#[doc = $doc:tt])* $name:ident, $meaning:ident, [$($status:literal),+]) => {
+        $(#[doc = $doc])*
+        pub struct $name;
 
-impl IntoResponses for AdminReadErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        described_errors(&[400, 401, 404, 503], admin_meaning)
-    }
+        impl IntoResponses for $name {
+            fn responses(
+            ) -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                described_errors(&[$($status),+], $meaning)
+            }
+        }
+    };
 }
 
-/// The admin API's actions on the notification queue.
-pub struct AdminQueueErrors;
-
-impl IntoResponses for AdminQueueErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        described_errors(&[400, 401, 404, 503], admin_meaning)
-    }
-}
-
-/// The admin API's recheck, which asks the provider.
-pub struct AdminRecheckErrors;
-
-impl IntoResponses for AdminRecheckErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        described_errors(&[400, 401, 404, 429, 501, 502, 503, 504], admin_meaning)
-    }
-}
-
-/// Routes that create something from a JSON body (pay, subscription schedule/start/pay): a
-/// repeated shopTransactionId with other terms is a 409.
-pub struct CreateErrors;
-
-impl IntoResponses for CreateErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        error_responses(&[400, 401, 404, 409, 413, 415, 501, 502, 503, 504])
-    }
-}
-
-/// Routes that act on something named in a JSON body (refund, POST status, update).
-pub struct BodyErrors;
-
-impl IntoResponses for BodyErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        error_responses(&[400, 401, 404, 413, 415, 501, 502, 503, 504])
-    }
-}
-
-/// Routes that read something named in the path or query (GET status, check, subscription
-/// status and expire).
-pub struct QueryErrors;
-
-impl IntoResponses for QueryErrors {
-    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        error_responses(&[400, 401, 404, 501, 502, 503, 504])
-    }
-}
+error_family!(
+    /// The admin API's reads.
+    AdminReadErrors, admin_meaning, [400, 401, 404, 503]
+);
+error_family!(
+    /// The admin API's actions on the notification queue.
+    AdminQueueErrors, admin_meaning, [400, 401, 404, 503]
+);
+error_family!(
+    /// The admin API's recheck, which asks the provider.
+    AdminRecheckErrors, admin_meaning, [400, 401, 404, 429, 501, 502, 503, 504]
+);
+error_family!(
+    /// Routes that create something from a JSON body (pay, subscription schedule/start/pay): a
+    /// repeated shopTransactionId with other terms is a 409.
+    CreateErrors, status_meaning, [400, 401, 404, 409, 413, 415, 501, 502, 503, 504]
+);
+error_family!(
+    /// Routes that act on something named in a JSON body (refund, POST status, update, quote).
+    BodyErrors, status_meaning, [400, 401, 404, 413, 415, 501, 502, 503, 504]
+);
+error_family!(
+    /// Routes that read something named in the path or query (GET status, check, subscription
+    /// status and expire, receipt status).
+    QueryErrors, status_meaning, [400, 401, 404, 501, 502, 503, 504]
+);
+error_family!(
+    /// The ping a provider sends instead of a signed callback (GET callback): open, and about
+    /// a payment payrouter holds.
+    PingErrors, status_meaning, [400, 404, 502, 503, 504]
+);

@@ -11,108 +11,61 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::input::{JsonBody, PathParams, QueryParams, RawBody};
-use super::openapi::{BodyErrors, CreateErrors, QueryErrors};
-use super::resolve::{tag, Resolved};
+use super::openapi::{BodyErrors, CreateErrors, PingErrors, QueryErrors};
+use super::resolve::{named, provider_route, tag, Resolved};
 use super::AppState;
 use crate::contract::{
     ErrorResponse, PayRequest, PayResponse, PaymentRef, PaymentStatus, RefundRequest,
     RefundResponse,
 };
 
-#[utoipa::path(post, path = "/v3/{provider}/pay", tag = "payments",
-    params(("provider" = String, Path)),
-    request_body = PayRequest,
-    security((), ("bearer" = [])),
-    responses((status = 200, body = PayResponse, description = "REDIRECT_TO_URL with the payer's link, or KO saying why"),
-        CreateErrors))]
-pub async fn pay(
-    State(app): State<AppState>,
-    provider: Resolved,
-    JsonBody(body): JsonBody<PayRequest>,
-) -> Result<Json<PayResponse>, ApiError> {
-    tag("pay", None);
-    let order = body.into_order();
-    provider.check_amount(order.amount)?;
-    let resp = app.engine.pay(&provider.0, order).await?;
-    if let Some(id) = &resp.payment_id {
-        tracing::Span::current().record("payment_id", id.as_str());
+provider_route! {
+    post "/v3/{provider}/pay", "payments", [], PayRequest
+    => PayResponse: "REDIRECT_TO_URL with the payer's link, or KO saying why", CreateErrors;
+    fn pay(app, provider, JsonBody(body): JsonBody<PayRequest>) as "pay" {
+        let order = provider.checked(body.into_order())?;
+        let resp = app.engine.pay(&provider.0, order).await?;
+        if let Some(id) = &resp.payment_id {
+            named(id);
+        }
+        resp
     }
-    Ok(Json(resp))
 }
 
-#[utoipa::path(post, path = "/v3/{provider}/refund", tag = "payments",
-    params(("provider" = String, Path)),
-    request_body = RefundRequest,
-    security((), ("bearer" = [])),
-    responses((status = 200, body = RefundResponse, description = "OK, PENDING (completes later, then notified) or KO saying why"),
-        BodyErrors))]
-pub async fn refund(
-    State(app): State<AppState>,
-    provider: Resolved,
-    JsonBody(body): JsonBody<RefundRequest>,
-) -> Result<Json<RefundResponse>, ApiError> {
-    tag("refund", Some(body.payment_id.as_str()));
-    let money = body.amount.with(body.currency);
-    let data = body.provider_data.unwrap_or_default().into_map();
-    Ok(Json(
-        app.engine
-            .refund(&provider.0, body.payment_id.as_str(), money, data)
-            .await?,
-    ))
+provider_route! {
+    post "/v3/{provider}/refund", "payments", [], RefundRequest
+    => RefundResponse: "OK, PENDING (completes later, then notified) or KO saying why", BodyErrors;
+    fn refund(app, provider, JsonBody(body): JsonBody<RefundRequest>) as "refund" {
+        let id = named(body.payment_id.as_str());
+        let money = body.amount.with(body.currency);
+        let data = body.provider_data.unwrap_or_default().into_map();
+        app.engine.refund(&provider.0, id, money, data).await?
+    }
 }
 
-#[utoipa::path(get, path = "/v3/{provider}/status", tag = "payments",
-    params(("provider" = String, Path), PaymentRef),
-    security((), ("bearer" = [])),
-    responses((status = 200, body = PaymentStatus, description = "the payment's status"),
-        QueryErrors))]
-pub async fn status(
-    State(app): State<AppState>,
-    provider: Resolved,
-    QueryParams(q): QueryParams<PaymentRef>,
-) -> Result<Json<PaymentStatus>, ApiError> {
-    tag("status", Some(q.payment_id.as_str()));
-    Ok(Json(
-        app.engine
-            .status(&provider.0, q.payment_id.as_str())
-            .await?,
-    ))
+provider_route! {
+    get "/v3/{provider}/status", "payments", [PaymentRef]
+    => PaymentStatus: "the payment's status", QueryErrors;
+    fn status(app, provider, QueryParams(q): QueryParams<PaymentRef>) as "status" {
+        app.engine.status(&provider.0, named(q.payment_id.as_str())).await?
+    }
 }
 
-/// `POST /status` with `{"paymentId": …}`, which some PGM versions use.
-#[utoipa::path(post, path = "/v3/{provider}/status", tag = "payments",
-    params(("provider" = String, Path)),
-    request_body = PaymentRef,
-    security((), ("bearer" = [])),
-    responses((status = 200, body = PaymentStatus, description = "the payment's status"),
-        BodyErrors))]
-pub async fn status_post(
-    State(app): State<AppState>,
-    provider: Resolved,
-    JsonBody(body): JsonBody<PaymentRef>,
-) -> Result<Json<PaymentStatus>, ApiError> {
-    tag("status", Some(body.payment_id.as_str()));
-    Ok(Json(
-        app.engine
-            .status(&provider.0, body.payment_id.as_str())
-            .await?,
-    ))
+provider_route! {
+    /// `POST /status` with `{"paymentId": …}`, which some PGM versions use.
+    post "/v3/{provider}/status", "payments", [], PaymentRef
+    => PaymentStatus: "the payment's status", BodyErrors;
+    fn status_post(app, provider, JsonBody(body): JsonBody<PaymentRef>) as "status" {
+        app.engine.status(&provider.0, named(body.payment_id.as_str())).await?
+    }
 }
 
-#[utoipa::path(get, path = "/v3/{provider}/check", tag = "payments",
-    params(("provider" = String, Path), PaymentRef),
-    security((), ("bearer" = [])),
-    responses((status = 200, body = PaymentStatus, description = "the status, also sent to PAYMENT_CALLBACK_URL"),
-        QueryErrors))]
-pub async fn check(
-    State(app): State<AppState>,
-    provider: Resolved,
-    QueryParams(q): QueryParams<PaymentRef>,
-) -> Result<Json<PaymentStatus>, ApiError> {
-    tag("check", Some(q.payment_id.as_str()));
-    Ok(Json(
-        app.engine.check(&provider.0, q.payment_id.as_str()).await?,
-    ))
+provider_route! {
+    get "/v3/{provider}/check", "payments", [PaymentRef]
+    => PaymentStatus: "the status, also sent to PAYMENT_CALLBACK_URL", QueryErrors;
+    fn check(app, provider, QueryParams(q): QueryParams<PaymentRef>) as "check" {
+        app.engine.check(&provider.0, named(q.payment_id.as_str())).await?
+    }
 }
 
 #[utoipa::path(post, path = "/v3/{provider}/callback", tag = "callbacks",
@@ -153,17 +106,17 @@ pub async fn callback(
 #[utoipa::path(get, path = "/v3/{provider}/callback", tag = "callbacks",
     params(("provider" = String, Path), PaymentRef),
     responses((status = 200, body = PaymentStatus, description = "refreshed; a change is notified"),
-        (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse),
-        (status = 502, body = ErrorResponse), (status = 503, body = ErrorResponse),
-        (status = 504, body = ErrorResponse)))]
+        PingErrors))]
 pub async fn callback_ping(
     State(app): State<AppState>,
     provider: Resolved,
     QueryParams(q): QueryParams<PaymentRef>,
 ) -> Result<Json<PaymentStatus>, ApiError> {
-    tag("callback", Some(q.payment_id.as_str()));
+    tag("callback", None);
     Ok(Json(
-        app.engine.ping(&provider.0, q.payment_id.as_str()).await?,
+        app.engine
+            .ping(&provider.0, named(q.payment_id.as_str()))
+            .await?,
     ))
 }
 

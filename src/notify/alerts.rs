@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::send::{client, send_signed, Delivery};
 use super::worker::backoff;
-use crate::engine::now_ms;
+use crate::engine::{now_ms, pause};
 use crate::store::records::{
     impl_queued, Json, Notification, Outbox, PaymentRecord, Records, Rotation, Work,
 };
@@ -277,12 +277,7 @@ impl AlertSender {
                     self.handle(a)
                 })
                 .await;
-            if let Some(wait) = idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = cancel.cancelled() => {}
-                }
-            }
+            pause(idle, &cancel).await;
         }
     }
 
