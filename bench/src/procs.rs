@@ -188,6 +188,11 @@ pub async fn router(port: u16, sim: &Proc, env: &[(&str, String)]) -> Proc {
         // queue.
         .env("CALLBACK_FETCH_RATE", "1000000")
         .stdout(Stdio::null());
+    // Fena's one-step pay (one provider call, as before two-phase pay) for comparing figure 1
+    // with runs from before it: `FENA_PAY_MODE=one_step make bench`.
+    if let Ok(mode) = std::env::var("FENA_PAY_MODE") {
+        cmd.env("FENA_PAY_MODE", mode);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

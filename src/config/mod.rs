@@ -354,7 +354,9 @@ impl Config {
     fn validate(&self, profile: Option<Profile>) -> Vec<String> {
         let mut problems = Vec::new();
         if let Some(u) = &self.payment_callback_url {
-            let filled = u.replace("{provider}", "fena").replace("{paymentId}", "id");
+            let filled = u
+                .replace("{provider}", "provider")
+                .replace("{paymentId}", "id");
             if let Err(why) = values::http_url(&filled) {
                 problems.push(format!("PAYMENT_CALLBACK_URL: '{u}' {why}"));
             }

@@ -9,16 +9,14 @@ use super::accounts::{AccountNames, AccountVar, ACCOUNTS};
 use super::Config;
 use crate::registry;
 
-/// Environment prefixes that belong to payrouter: a variable starting with one of them must be
-/// a setting payrouter knows.
+/// Environment prefixes that belong to payrouter, besides each registered provider's
+/// (`FENA_`): a variable starting with one of them must be a setting payrouter knows.
 const PREFIXES: &[&str] = &[
     "HTTP_",
     "PAYMENT_CALLBACK_",
     "NOTIFY_",
     "RECHECK_",
     "REDIS_",
-    "FENA_",
-    "FEENNEX_",
     "LOG_",
     "SIM_",
     "MEMORY_",
@@ -89,8 +87,15 @@ pub fn is_secret(key: &str) -> bool {
 /// account's variable is known when its merchant is configured (`accounts`).
 pub fn unknown_env(vars: &[(String, String)], accounts: &[AccountNames]) -> Vec<String> {
     let known = known_env();
+    let providers: Vec<String> = registry::names()
+        .iter()
+        .map(|p| format!("{}_", p.to_ascii_uppercase()))
+        .collect();
     vars.iter()
-        .filter(|(name, _)| PREFIXES.iter().any(|p| name.starts_with(p)))
+        .filter(|(name, _)| {
+            PREFIXES.iter().any(|p| name.starts_with(p))
+                || providers.iter().any(|p| name.starts_with(p.as_str()))
+        })
         .filter(|(name, value)| !known.contains(name) && !is_kubernetes_service_link(name, value))
         .filter_map(
             |(name, _)| match accounts.iter().find_map(|a| a.classify(name)) {
