@@ -419,13 +419,15 @@ impl AdminService {
         payment_id: &str,
     ) -> Result<Option<PaymentDetail>, AdminError> {
         let records = self.engine.records();
+        // The timeline first: a change landing between the two reads then shows in the
+        // payment without its event yet, never as an event the payment does not reflect.
+        let events = records.timeline(provider, payment_id).await?;
         let rec = records
             .read(&records.keys().payment(provider, payment_id))
             .await?;
         let Some(rec) = rec.doc else {
             return Ok(None);
         };
-        let events = records.timeline(provider, payment_id).await?;
         Ok(Some(PaymentDetail {
             payment: PaymentSummary::from(&rec),
             payment_status: rec.view(),
