@@ -1,7 +1,7 @@
 //! Records written by the router before the typed record layer (the key names and JSON
 //! documents below are copied from what it stored) are read back, refunded and notified:
 //! a paid payment, a payment in its refund phase, a manual subscription with its instalment,
-//! an idempotency answer and a queued notification. On Redis the documents are written with
+//! an idempotency answer, a queued notification and a dead letter. On Redis the documents are written with
 //! raw Redis commands and the router runs whole over HTTP; the embedded store cannot be
 //! reached from outside a process, so there the same scenario drives the engine directly.
 
@@ -24,6 +24,7 @@ const REFUNDING: &str = "64b48c5b6ba2cd6a040b2b02";
 const INSTALMENT: &str = "64b48c5b6ba2cd6a040b2c03";
 const TOKEN: &str = "sub_80af88191c90e51c345fd75b";
 const QUEUED_ID: &str = "msg_8e5f7b2b3e43496cac22c6e0b8ac0398";
+const DEAD_ID: &str = "msg_0d5c1c7a4b9e4f21a3e8d6b2c4f7a901";
 const QUEUED_BODY: &str = r#"{"status":"ACCEPTED","paymentId":"64b48c5b6ba2cd6a040b2a01","shopTransactionId":"compat-a","providerName":"fena","paymentMethod":"external","action":"PAYMENT","metadata":{"amount":1299,"currency":"GBP","providerStatus":"paid","refundedAmount":0}}"#;
 
 /// Documents as stored before: (key, version, document).
@@ -92,6 +93,40 @@ async fn seed_redis(redis: &RedisServer) {
         .query_async::<()>(&mut c)
         .await
         .unwrap();
+    redis::cmd("HSET")
+        .arg("payrouter:notify:dead")
+        .arg(DEAD_ID)
+        .arg(dead_notification())
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+}
+
+/// A dead letter as stored before partitions: the same body, out of attempts.
+fn dead_notification() -> String {
+    format!(
+        r#"{{"id":"{DEAD_ID}","provider":"fena","paymentId":"{PAID}","body":{QUEUED_BODY},"attempts":30,"createdMs":1795976260497,"lastError":"receiver answered HTTP 500"}}"#
+    )
+}
+
+/// The flat layout's dead letter was moved, unchanged, into its payment's partition, and the
+/// flat dead-letter hash is gone.
+async fn dead_letter_moved(redis: &RedisServer) {
+    assert!(redis.keys("payrouter:notify:dead").await.is_empty());
+    let dead = redis.keys("payrouter:{*}:notify:dead").await;
+    assert_eq!(
+        dead.len(),
+        1,
+        "one partition holds the dead letter: {dead:?}"
+    );
+    let mut c = common::redis_server::connect(&redis.url()).await;
+    let doc: Option<String> = redis::cmd("HGET")
+        .arg(&dead[0])
+        .arg(DEAD_ID)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(doc, Some(dead_notification()));
 }
 
 async fn seed_memory(store: &MemoryStore) {
@@ -330,6 +365,7 @@ async fn records_written_before_the_record_layer_work_on_redis() {
     let fena = FenaMock::start().await;
     let receiver = Receiver::start().await;
     let mut gw = redis_gateway(&redis, &fena, &receiver).await;
+    dead_letter_moved(&redis).await;
     scenario(&gw, &fena, &receiver).await;
     if let Gateway::Http(r) = &mut gw {
         r.stop().await;
