@@ -8,7 +8,7 @@ use common::delivery::{notification, records, redis_store, run, unsigned_notifie
 use common::flaky_receiver::FlakyReceiver;
 use common::*;
 
-use payrouter::store::{MemoryStore, Partition, Queue, RedisTarget, Store};
+use payrouter::store::{MemoryStore, OutboxItem, Partition, Queue, QueueStep, RedisTarget, Store};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,4 +96,45 @@ async fn redis() {
     let server = RedisServer::start().await;
     let store = redis_store(RedisTarget::Node(server.url())).await;
     the_last_failure_is_kept_and_old_dead_letters_are_forgotten(store).await;
+}
+
+/// The retention sweep reads the dead letters a page (500) at a time and forgets as it goes:
+/// with 1,200 letters in one partition, half of them past retention and spread over every
+/// page, exactly the old half is forgotten and every recent one kept.
+#[tokio::test]
+async fn the_retention_sweep_forgets_across_pages_on_redis() {
+    let server = RedisServer::start().await;
+    let store = redis_store(RedisTarget::Node(server.url())).await;
+    for i in 0..1200 {
+        let dead_ms = if i % 2 == 0 { 1_000 } else { 9_000 };
+        let id = format!("msg_sweep_{i}");
+        let doc = format!(
+            r#"{{"id":"{id}","provider":"fena","paymentId":"64b48c5b6ba2cd6a040b4401","body":{{"status":"ACCEPTED"}},"attempts":2,"createdMs":500,"deadMs":{dead_ms}}}"#
+        );
+        let item = OutboxItem {
+            queue: Queue::Notifications,
+            partition: Partition(0),
+            id,
+            doc,
+            due_ms: 0,
+        };
+        store
+            .outbox_step(QueueStep::Dead, &item, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(dead_letters(&store).await.len(), 1200);
+
+    let forgotten = records(store.clone())
+        .outbox()
+        .forget_dead_before(5_000)
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 600);
+    let kept = dead_letters(&store).await;
+    assert_eq!(kept.len(), 600);
+    assert!(
+        kept.iter().all(|d| d["deadMs"] == 9_000),
+        "only recent letters are kept"
+    );
 }

@@ -447,50 +447,55 @@ impl Outbox {
 
     /// Every dead letter of every partition (they are few, and kept only for their retention);
     /// one that cannot be read is left out.
-    pub async fn dead_letters<W: Queued>(&self) -> Result<Vec<W>, StoreError> {
-        Ok(self
-            .all_dead(W::QUEUE)
-            .await?
-            .into_iter()
-            .filter_map(|(partition, _, doc)| decode::<W>(&doc).map(|w| w.in_partition(partition)))
-            .collect())
+    pub async fn dead_letters<W: Queued + Send>(&self) -> Result<Vec<W>, StoreError> {
+        let mut all = Vec::new();
+        self.sweep_dead(W::QUEUE, |partition, page| {
+            all.extend(
+                page.into_iter()
+                    .filter_map(|(_, doc)| decode::<W>(&doc).map(|w| w.in_partition(partition))),
+            );
+            Vec::new()
+        })
+        .await?;
+        Ok(all)
     }
 
     /// Forgets the dead notifications that died before `cutoff_ms` (those kept before their
     /// death time was recorded count from their creation); how many. A dead letter that cannot
     /// be read is kept: its age is unknown.
     pub async fn forget_dead_before(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
-        let dead = self.all_dead(Queue::Notifications).await?;
         let mut forgotten = 0;
-        for p in 0..self.partitions() {
-            let partition = Partition(p);
-            let old: Vec<String> = dead
-                .iter()
-                .filter(|(at, _, doc)| {
-                    *at == partition
-                        && serde_json::from_str::<Notification>(doc).is_ok_and(|n| {
-                            let died = if n.dead_ms > 0 {
-                                n.dead_ms
-                            } else {
-                                n.created_ms
-                            };
-                            died < cutoff_ms
-                        })
+        self.sweep_dead(Queue::Notifications, |_, page| {
+            let old: Vec<String> = page
+                .into_iter()
+                .filter(|(_, doc)| {
+                    serde_json::from_str::<Notification>(doc).is_ok_and(|n| {
+                        let died = if n.dead_ms > 0 {
+                            n.dead_ms
+                        } else {
+                            n.created_ms
+                        };
+                        died < cutoff_ms
+                    })
                 })
-                .map(|(_, id, _)| id.clone())
+                .map(|(id, _)| id)
                 .collect();
             forgotten += old.len();
-            self.store
-                .outbox_dead_forget(Queue::Notifications, partition, &old)
-                .await?;
-        }
+            old
+        })
+        .await?;
         Ok(forgotten)
     }
 
-    /// Every dead letter of `queue` as (partition, id, document), read page by page.
-    async fn all_dead(&self, queue: Queue) -> Result<Vec<(Partition, String, String)>, StoreError> {
+    /// Hands `queue`'s dead letters to `visit` a page of (id, document) at a time, partition
+    /// by partition, and forgets the ids it answers before reading on: a retention sweep
+    /// holds one page, however many letters a long receiver outage left.
+    async fn sweep_dead(
+        &self,
+        queue: Queue,
+        mut visit: impl FnMut(Partition, Vec<(String, String)>) -> Vec<String> + Send,
+    ) -> Result<(), StoreError> {
         const PAGE: usize = 500;
-        let mut all = Vec::new();
         for p in 0..self.partitions() {
             let partition = Partition(p);
             let mut cursor = 0;
@@ -499,14 +504,19 @@ impl Outbox {
                     .store
                     .outbox_dead_page(queue, partition, cursor, PAGE)
                     .await?;
-                all.extend(page.into_iter().map(|(id, doc)| (partition, id, doc)));
+                let forget = visit(partition, page);
+                if !forget.is_empty() {
+                    self.store
+                        .outbox_dead_forget(queue, partition, &forget)
+                        .await?;
+                }
                 if next == 0 {
                     break;
                 }
                 cursor = next;
             }
         }
-        Ok(all)
+        Ok(())
     }
 }
 
